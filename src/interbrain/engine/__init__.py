@@ -1,0 +1,6 @@
+"""Running a whole study: the task graph, its execution on Dask, progress, outputs."""
+
+from .progress import Progress
+from .run import StudyResults, analyse_synchrony, fit_models, run_study
+
+__all__ = ["Progress", "StudyResults", "analyse_synchrony", "fit_models", "run_study"]

@@ -1,0 +1,235 @@
+"""Run a whole study: read, preprocess, synchrony, null controls, models, report.
+
+The work is a Dask graph: one task per recording (read, quality control,
+preprocessing) and one per session number (synchrony of its real and pseudo-dyads,
+reusing each recording's channel transforms), then the statistics. By default the
+graph runs on Dask's threaded scheduler with one worker per core.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import dask
+import pandas as pd
+from dask.callbacks import Callback
+
+from ..io import read_recording
+from ..nulls import pseudo_dyad_pairings, real_pairings
+from ..preprocessing import Preprocessed, preprocess_recording
+from ..stats.models import (fit_growth, fit_outcomes, model_table, real_vs_pseudo,
+                            real_vs_pseudo_table, session_synchrony)
+from ..study import ROLES, PreprocessingSettings, Study
+from .atomic import write_parquet, write_text
+from .pairs import pairings_synchrony
+from .progress import Progress
+
+logger = logging.getLogger("interbrain")
+
+
+@dataclass
+class StudyResults:
+    """Everything a run produced.
+
+    Attributes
+    ----------
+    synchrony : pandas.DataFrame
+        One row per dyad x session x channel pair x signal x pairing.
+    qc : pandas.DataFrame
+        One row per recording x channel.
+    sessions : pandas.DataFrame
+        Channel-pair-averaged synchrony per dyad, session, signal and pairing.
+    models : pandas.DataFrame
+        One row per model term (``models.parquet``).
+    fits : dict
+        Model name -> fitted model, for figures.
+    real_vs_pseudo : dict
+        Signal -> the real versus pseudo-dyad test.
+    steps : list of dict
+        The preprocessing chain applied.
+    timings : dict
+        Stage -> wall time in seconds.
+    """
+
+    study: Study
+    synchrony: pd.DataFrame
+    qc: pd.DataFrame
+    sessions: pd.DataFrame
+    models: pd.DataFrame
+    fits: dict = field(default_factory=dict)
+    real_vs_pseudo: dict = field(default_factory=dict)
+    steps: list = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+
+
+class _TaskCounter(Callback):
+    """Dask callback advancing the progress display for each finished target task."""
+
+    def __init__(self, keys: set, progress: Progress) -> None:
+        super().__init__()
+        self._keys = keys
+        self._progress = progress
+
+    def _posttask(self, key, result, dsk, state, worker_id) -> None:
+        if key in self._keys:
+            self._progress.advance()
+
+
+def _preprocess_file(path: str, settings: PreprocessingSettings) -> Preprocessed:
+    return preprocess_recording(read_recording(path), settings, source=path)
+
+
+def _compute(tasks: list, progress: Progress, n_workers: int | None) -> list:
+    keys = {t.key for t in tasks}
+    with _TaskCounter(keys, progress):
+        return list(dask.compute(*tasks, scheduler="threads", num_workers=n_workers))
+
+
+def _qc_table(study: Study, recordings: dict[str, Preprocessed]) -> pd.DataFrame:
+    frames = []
+    for s in study.sessions:
+        dyad = study.dyad(s.dyad)
+        for role in ROLES:
+            rec = recordings[str(s.recording(role))]
+            qc = rec.qc.copy()
+            qc.insert(0, "dyad", s.dyad)
+            qc.insert(1, "session", s.session)
+            qc.insert(2, "role", role)
+            qc.insert(3, "subject", getattr(dyad, role))
+            qc.insert(4, "file", os.path.relpath(rec.source, study.root))
+            qc["sfreq"] = rec.sfreq
+            qc["duration_s"] = rec.n_times / rec.sfreq
+            frames.append(qc)
+    return pd.concat(frames, ignore_index=True)
+
+
+def analyse_synchrony(study: Study, *, progress: Progress | None = None,
+                      n_workers: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame, list]:
+    """Preprocess every recording and compute synchrony of real and pseudo-dyads.
+
+    Returns
+    -------
+    synchrony, qc : pandas.DataFrame
+    steps : list of dict
+        The preprocessing chain.
+    """
+    progress = progress or Progress("quiet")
+    files = sorted({str(s.recording(role)) for s in study.sessions for role in ROLES})
+    progress.stage("preprocessing recordings", len(files))
+    tasks = [dask.delayed(_preprocess_file, pure=True)(f, study.preprocessing) for f in files]
+    recordings = dict(zip(files, _compute(tasks, progress, n_workers)))
+    qc = _qc_table(study, recordings)
+    pairings = real_pairings(study)
+    if study.analysis.pseudo_dyads:
+        pairings += pseudo_dyad_pairings(study)
+    by_session: dict[int, list] = {}
+    for p in pairings:
+        by_session.setdefault(p.session, []).append(p)
+    progress.stage("synchrony (real + pseudo)", len(by_session))
+    tasks = []
+    for session, group in sorted(by_session.items()):
+        needed = {str(p.therapist) for p in group} | {str(p.patient) for p in group}
+        recs = {f: recordings[f] for f in needed}
+        tasks.append(dask.delayed(pairings_synchrony, pure=True)(group, recs, study.analysis))
+    frames = _compute(tasks, progress, n_workers)
+    synchrony = pd.concat(frames, ignore_index=True)
+    steps = next(iter(recordings.values())).steps
+    return synchrony, qc, steps
+
+
+def fit_models(study: Study, synchrony: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame,
+                                                                 dict, dict]:
+    """Fit the growth, outcome and real-versus-pseudo models for every signal.
+
+    Returns
+    -------
+    models : pandas.DataFrame
+        Rows of ``models.parquet``.
+    sessions : pandas.DataFrame
+        Session-level synchrony (``dyad, session, signal, pairing, synchrony,
+        n_pairs``).
+    fits : dict
+        ``"{model}[{signal}]"`` -> fitted model.
+    tests : dict
+        Signal -> real versus pseudo-dyad test.
+    """
+    tables, summaries, fits, tests = [], [], {}, {}
+    for signal in study.analysis.signals:
+        for pairing in ("real", "pseudo"):
+            summary = session_synchrony(synchrony, signal, pairing)
+            summary.insert(2, "signal", signal)
+            summary.insert(3, "pairing", pairing)
+            summaries.append(summary)
+        real = session_synchrony(synchrony, signal, "real")
+        signal_fits = {"growth": fit_growth(real)}
+        if study.measure_columns:
+            for measure, fit in fit_outcomes(real, study.measures).items():
+                signal_fits[f"outcome:{measure}"] = fit
+        tables.append(model_table(signal_fits, signal))
+        fits.update({f"{name}[{signal}]": fit for name, fit in signal_fits.items()})
+        if study.analysis.pseudo_dyads and (synchrony["pairing"] == "pseudo").any():
+            tests[signal] = real_vs_pseudo(synchrony, signal)
+            tables.append(real_vs_pseudo_table(tests[signal], signal))
+    return (pd.concat(tables, ignore_index=True), pd.concat(summaries, ignore_index=True),
+            fits, tests)
+
+
+def run_study(study: Study, out_dir: str | Path, *, progress: Progress | None = None,
+              n_workers: int | None = None) -> StudyResults:
+    """Analyse ``study`` and write its results to ``out_dir``.
+
+    Writes ``synchrony.parquet``, ``qc.parquet``, ``sessions.parquet``,
+    ``models.parquet``, ``preprocessing.json``, ``methods.md`` and ``report.html``;
+    each file is written atomically (to a temporary name, then renamed).
+
+    Parameters
+    ----------
+    study : Study
+    out_dir : str or Path
+        Created if missing.
+    progress : Progress, optional
+        Progress display; none by default.
+    n_workers : int, optional
+        Threads of the local Dask scheduler; default one per core.
+
+    Returns
+    -------
+    StudyResults
+    """
+    from ..report import write_methods, write_report
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    progress = progress or Progress("quiet")
+    timings = {}
+    t0 = time.perf_counter()
+    synchrony, qc, steps = analyse_synchrony(study, progress=progress, n_workers=n_workers)
+    timings["preprocessing + synchrony"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    progress.stage("statistics", 1)
+    models, sessions, fits, tests = fit_models(study, synchrony)
+    progress.advance()
+    timings["statistics"] = time.perf_counter() - t1
+    results = StudyResults(study=study, synchrony=synchrony, qc=qc, sessions=sessions,
+                           models=models, fits=fits, real_vs_pseudo=tests, steps=steps,
+                           timings=timings)
+    t2 = time.perf_counter()
+    progress.stage("report", 1)
+    write_parquet(synchrony, out / "synchrony.parquet")
+    write_parquet(qc, out / "qc.parquet")
+    write_parquet(sessions, out / "sessions.parquet")
+    write_parquet(models, out / "models.parquet")
+    write_text(json.dumps({"preprocessing": asdict(study.preprocessing), "steps": steps,
+                           "analysis": asdict(study.analysis)}, indent=2, default=str),
+               out / "preprocessing.json")
+    write_methods(results, out / "methods.md")
+    timings["report"] = time.perf_counter() - t2
+    write_report(results, out / "report.html")
+    progress.advance()
+    logger.info("results written to %s", out)
+    return results

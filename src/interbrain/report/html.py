@@ -1,0 +1,75 @@
+"""The self-contained HTML report (jinja2 template, figures embedded as PNG)."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime, timezone
+
+import jinja2
+import markupsafe
+import numpy as np
+import pandas as pd
+
+from . import figures
+from .methods import methods_text, software_versions
+
+
+def _img(png: bytes) -> markupsafe.Markup:
+    data = base64.b64encode(png).decode("ascii")
+    return markupsafe.Markup(f'<img alt="figure" src="data:image/png;base64,{data}">')
+
+
+def _fmt(value) -> str:
+    if isinstance(value, (float, np.floating)):
+        if not np.isfinite(value):
+            return ""
+        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
+            return f"{value:.3g}"
+        return f"{value:.4f}".rstrip("0").rstrip(".") if abs(value) < 1 else f"{value:.3f}"
+    return str(value)
+
+
+def _table(frame: pd.DataFrame) -> markupsafe.Markup:
+    html = frame.to_html(index=False, border=0, classes="tbl", na_rep="",
+                         float_format=_fmt, escape=True)
+    return markupsafe.Markup(html)
+
+
+def render_report(results) -> str:
+    """HTML text of the report of ``results`` (an :class:`~interbrain.engine.StudyResults`)."""
+    study = results.study
+    signals = []
+    for signal in study.analysis.signals:
+        growth = results.fits[f"growth[{signal}]"]
+        entry = {"name": signal.upper(),
+                 "trajectories": _img(figures.trajectories(results.sessions, growth, signal)),
+                 "growth": _table(growth.coefficients.reset_index(names="term")),
+                 "growth_vc": _table(growth.variance_components)}
+        if (results.sessions["pairing"] == "pseudo").any():
+            entry["real_vs_pseudo"] = _img(figures.real_vs_pseudo(results.sessions, signal))
+            entry["rvp"] = results.real_vs_pseudo.get(signal)
+        if study.measure_columns:
+            entry["measures"] = _img(figures.measures_vs_synchrony(
+                results.sessions, study.measures, signal))
+        signals.append(entry)
+    qc = results.qc
+    qc_summary = (qc.groupby(["dyad", "session", "role", "file"], as_index=False)
+                  .agg(channels=("channel", "size"), bad=("bad", "sum"),
+                       median_sci=("sci", "median")))
+    bad_list = qc[qc["bad"]][["dyad", "session", "role", "channel", "sci", "reason"]]
+    env = jinja2.Environment(loader=jinja2.PackageLoader("interbrain.report", "templates"),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]))
+    template = env.get_template("report.html.j2")
+    return template.render(
+        study=study, signals=signals, models=_table(results.models),
+        qc_map=_img(figures.quality_map(qc)), qc_summary=_table(qc_summary),
+        bad_list=_table(bad_list), n_bad=int(qc["bad"].sum()), n_channels=len(qc),
+        methods=methods_text(results), versions=software_versions(),
+        created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        timings={k: f"{v:.1f} s" for k, v in results.timings.items()})
+
+
+def write_report(results, path) -> None:
+    """Write the report of ``results`` to ``path`` atomically."""
+    from ..engine.atomic import write_text
+    write_text(render_report(results), path)

@@ -1,0 +1,443 @@
+"""Study description: ``study.toml`` and ``measures.csv``.
+
+A study folder holds
+
+- ``study.toml``: the dyads (therapist and patient ids), the sessions (per dyad and
+  session number, the recording file of each role) and the analysis settings;
+- ``measures.csv`` (optional): one row per dyad and session with the session
+  questionnaires (``symptoms``, ``wellbeing``, ``session_quality``, ``alliance`` and
+  any other numeric column).
+
+:func:`load_study` reads and validates both. Every problem is reported as a
+:class:`~interbrain.errors.StudyError` naming the file, the entry or line, and the
+field. The format is documented in ``docs/study-format.md``.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import StudyError
+
+ROLES: tuple[str, str] = ("therapist", "patient")
+SIGNALS: tuple[str, ...] = ("hbo", "hbr")
+STANDARD_MEASURES: tuple[str, ...] = ("symptoms", "wellbeing", "session_quality", "alliance")
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """Settings of the synchrony analysis.
+
+    Parameters
+    ----------
+    band : tuple of float
+        Shortest and longest wavelet period averaged over, in seconds.
+    signals : tuple of str
+        Haemoglobin signals analysed, among ``"hbo"`` and ``"hbr"``.
+    pairs : str
+        ``"homologous"`` (channel i of one partner with channel i of the other) or
+        ``"all"`` (every channel of one partner with every channel of the other).
+    exclude_coi : bool
+        Average only the wavelet cells outside the cone of influence.
+    pseudo_dyads : bool
+        Also compute synchrony of pseudo-dyads (the therapist of one dyad with the
+        patients of the other dyads in the same session number).
+    """
+
+    band: tuple[float, float] = (10.0, 40.0)
+    signals: tuple[str, ...] = SIGNALS
+    pairs: str = "homologous"
+    exclude_coi: bool = True
+    pseudo_dyads: bool = True
+
+
+@dataclass(frozen=True)
+class PreprocessingSettings:
+    """Settings of the preprocessing chain (MNE / MNE-NIRS).
+
+    Parameters
+    ----------
+    sci_threshold : float
+        Channels whose scalp coupling index (0.7-1.5 Hz) is below this are bad.
+    motion_correction : str
+        ``"tddr"`` (temporal derivative distribution repair) or ``"none"``.
+    ppf : float
+        Partial pathlength factor of the modified Beer-Lambert law.
+    l_freq, h_freq : float
+        Band-pass edges in Hz of the haemoglobin signals (zero-phase 4th-order
+        Butterworth).
+    """
+
+    sci_threshold: float = 0.7
+    motion_correction: str = "tddr"
+    ppf: float = 6.0
+    l_freq: float = 0.01
+    h_freq: float = 0.5
+
+
+@dataclass(frozen=True)
+class Dyad:
+    """A therapist-patient dyad."""
+
+    id: str
+    therapist: str
+    patient: str
+
+
+@dataclass(frozen=True)
+class SessionRecordings:
+    """The two recordings of one dyad in one session.
+
+    ``therapist`` and ``patient`` are absolute paths of the recording files.
+    """
+
+    dyad: str
+    session: int
+    therapist: Path
+    patient: Path
+
+    def recording(self, role: str) -> Path:
+        """Path of the recording of ``role`` (``"therapist"`` or ``"patient"``)."""
+        return self.therapist if role == "therapist" else self.patient
+
+
+@dataclass(frozen=True)
+class Study:
+    """A validated study.
+
+    Attributes
+    ----------
+    root : Path
+        Folder of ``study.toml``; relative recording paths are resolved against it.
+    dyads : tuple of Dyad
+    sessions : tuple of SessionRecordings
+        Sorted by dyad and session number.
+    measures : pandas.DataFrame
+        One row per dyad and session (columns ``dyad``, ``session`` and one float
+        column per measure); empty when the study has no ``measures.csv``.
+    regions : dict
+        Channel name (``"S1_D1"``) -> region-of-interest label.
+    """
+
+    root: Path
+    name: str
+    description: str
+    analysis: AnalysisSettings
+    preprocessing: PreprocessingSettings
+    dyads: tuple[Dyad, ...]
+    sessions: tuple[SessionRecordings, ...]
+    measures: pd.DataFrame = field(compare=False)
+    regions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def measure_columns(self) -> list[str]:
+        """Names of the measure columns of ``measures.csv``."""
+        return [c for c in self.measures.columns if c not in ("dyad", "session")]
+
+    @property
+    def session_numbers(self) -> list[int]:
+        """Sorted distinct session numbers."""
+        return sorted({s.session for s in self.sessions})
+
+    def dyad(self, dyad_id: str) -> Dyad:
+        """The dyad with id ``dyad_id``."""
+        for d in self.dyads:
+            if d.id == dyad_id:
+                return d
+        raise KeyError(dyad_id)
+
+
+def _fail(where: str, message: str) -> StudyError:
+    return StudyError(f"{where}: {message}")
+
+
+def _check_keys(table: dict, allowed: set[str], where: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise _fail(where, f"unknown field(s) {', '.join(map(repr, unknown))}; "
+                    f"allowed: {', '.join(sorted(allowed))}")
+
+
+def _settings(cls, table: Any, where: str):
+    """Build a settings dataclass from a TOML table, checking names and types."""
+    if table is None:
+        return cls()
+    if not isinstance(table, dict):
+        raise _fail(where, "must be a table")
+    names = {f.name for f in fields(cls)}
+    _check_keys(table, names, where)
+    defaults = cls()
+    values = {}
+    for name, value in table.items():
+        default = getattr(defaults, name)
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise _fail(where, f"field '{name}' must be true or false, got {value!r}")
+        elif isinstance(default, float):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise _fail(where, f"field '{name}' must be a number, got {value!r}")
+            value = float(value)
+            if not math.isfinite(value):
+                raise _fail(where, f"field '{name}' must be finite, got {value!r}")
+        elif isinstance(default, tuple):
+            if not isinstance(value, list):
+                raise _fail(where, f"field '{name}' must be a list, got {value!r}")
+            value = tuple(value)
+        elif isinstance(default, str) and not isinstance(value, str):
+            raise _fail(where, f"field '{name}' must be a string, got {value!r}")
+        values[name] = value
+    return replace(defaults, **values)
+
+
+def _validate_analysis(a: AnalysisSettings, where: str) -> AnalysisSettings:
+    band = a.band
+    if (len(band) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                  for v in band)):
+        raise _fail(where, f"field 'band' must be two numbers [shortest, longest] in "
+                    f"seconds, got {list(band)!r}")
+    lo, hi = float(band[0]), float(band[1])
+    if not (0 < lo < hi):
+        raise _fail(where, f"field 'band' must satisfy 0 < shortest < longest period, "
+                    f"got [{lo}, {hi}]")
+    bad = [s for s in a.signals if s not in SIGNALS]
+    if not a.signals or bad:
+        raise _fail(where, f"field 'signals' must be a non-empty list among "
+                    f"{list(SIGNALS)}, got {list(a.signals)!r}")
+    if a.pairs not in ("homologous", "all"):
+        raise _fail(where, f"field 'pairs' must be 'homologous' or 'all', got {a.pairs!r}")
+    return replace(a, band=(lo, hi), signals=tuple(dict.fromkeys(a.signals)))
+
+
+def _validate_preprocessing(p: PreprocessingSettings, where: str) -> PreprocessingSettings:
+    if not 0 <= p.sci_threshold <= 1:
+        raise _fail(where, f"field 'sci_threshold' must lie in [0, 1], got {p.sci_threshold}")
+    if p.motion_correction not in ("tddr", "none"):
+        raise _fail(where, "field 'motion_correction' must be 'tddr' or 'none', "
+                    f"got {p.motion_correction!r}")
+    if p.ppf <= 0:
+        raise _fail(where, f"field 'ppf' must be positive, got {p.ppf}")
+    if not 0 < p.l_freq < p.h_freq:
+        raise _fail(where, f"fields 'l_freq' < 'h_freq' must be positive frequencies in Hz, "
+                    f"got {p.l_freq} and {p.h_freq}")
+    return p
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise StudyError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _parse_dyads(entries: Any, where: str) -> tuple[Dyad, ...]:
+    if not isinstance(entries, list) or not entries:
+        raise _fail(where, "needs at least one [[dyads]] entry")
+    dyads: list[Dyad] = []
+    seen: set[str] = set()
+    for k, entry in enumerate(entries, start=1):
+        at = f"{where}: [[dyads]] entry {k}"
+        if not isinstance(entry, dict):
+            raise StudyError(f"{at}: must be a table")
+        _check_keys(entry, {"id", "therapist", "patient"}, at)
+        for key in ("id", "therapist", "patient"):
+            if not isinstance(entry.get(key), str) or not entry[key].strip():
+                raise StudyError(f"{at}: field '{key}' is missing or not a non-empty string")
+        if entry["id"] in seen:
+            raise StudyError(f"{at}: dyad id {entry['id']!r} is listed twice")
+        if entry["therapist"] == entry["patient"]:
+            raise StudyError(f"{at}: therapist and patient are the same person "
+                             f"{entry['therapist']!r}")
+        seen.add(entry["id"])
+        dyads.append(Dyad(entry["id"], entry["therapist"], entry["patient"]))
+    return tuple(dyads)
+
+
+def _parse_sessions(entries: Any, root: Path, dyad_ids: set[str], where: str
+                    ) -> tuple[SessionRecordings, ...]:
+    if not isinstance(entries, list) or not entries:
+        raise _fail(where, "needs at least one [[sessions]] entry")
+    sessions: dict[tuple[str, int], SessionRecordings] = {}
+    for k, entry in enumerate(entries, start=1):
+        at = f"{where}: [[sessions]] entry {k}"
+        if not isinstance(entry, dict):
+            raise StudyError(f"{at}: must be a table")
+        _check_keys(entry, {"dyad", "session", *ROLES}, at)
+        dyad = entry.get("dyad")
+        if not isinstance(dyad, str):
+            raise StudyError(f"{at}: field 'dyad' is missing or not a string")
+        if dyad not in dyad_ids:
+            raise StudyError(f"{at}: dyad {dyad!r} is not listed in [[dyads]]")
+        session = entry.get("session")
+        if isinstance(session, bool) or not isinstance(session, int) or session < 1:
+            raise StudyError(f"{at}: field 'session' must be a positive whole number, "
+                             f"got {session!r}")
+        at = f"{at} (dyad {dyad}, session {session})"
+        if (dyad, session) in sessions:
+            raise StudyError(f"{at}: session {session} of dyad {dyad} is listed twice")
+        files = {}
+        for role in ROLES:
+            rel = entry.get(role)
+            if not isinstance(rel, str) or not rel:
+                raise StudyError(f"{at}: field '{role}' (the {role}'s recording file) "
+                                 "is missing")
+            path = (root / rel).resolve()
+            if not path.exists():
+                raise StudyError(f"{at}: the {role}'s recording file '{rel}' does not "
+                                 f"exist (looked for {path})")
+            files[role] = path
+        sessions[(dyad, session)] = SessionRecordings(dyad, session, files["therapist"],
+                                                      files["patient"])
+    return tuple(sessions[key] for key in sorted(sessions))
+
+
+def _parse_regions(table: Any, where: str) -> dict[str, str]:
+    if table is None:
+        return {}
+    if not isinstance(table, dict):
+        raise _fail(where, "[regions] must be a table of channel = \"region\"")
+    for channel, region in table.items():
+        if not isinstance(region, str) or not region:
+            raise _fail(where, f"[regions]: channel {channel!r} must map to a region name, "
+                        f"got {region!r}")
+    return dict(table)
+
+
+def load_measures(path: Path, sessions: tuple[SessionRecordings, ...]) -> pd.DataFrame:
+    """Read and validate ``measures.csv``.
+
+    Parameters
+    ----------
+    path : Path
+        The CSV file: columns ``dyad``, ``session`` and one or more numeric measures.
+        Empty cells are missing values; any other non-numeric cell is an error.
+    sessions : tuple of SessionRecordings
+        The study's sessions; every row must name one of them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``dyad`` (str), ``session`` (int) and one float column per measure,
+        sorted by dyad and session.
+    """
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise StudyError(f"{path}: cannot be read as CSV: {exc}") from None
+    except pd.errors.EmptyDataError:
+        raise StudyError(f"{path}: the file is empty; it needs a header with "
+                         "'dyad', 'session' and measure columns") from None
+    raw.columns = [c.strip() for c in raw.columns]
+    for required in ("dyad", "session"):
+        if required not in raw.columns:
+            raise StudyError(f"{path}: missing column '{required}' "
+                             f"(columns are: {', '.join(raw.columns)})")
+    dupes = raw.columns[raw.columns.duplicated()].tolist()
+    if dupes:
+        raise StudyError(f"{path}: column(s) {dupes} appear more than once")
+    measure_cols = [c for c in raw.columns if c not in ("dyad", "session")]
+    if not measure_cols:
+        raise StudyError(f"{path}: no measure columns besides 'dyad' and 'session'")
+    known = {(s.dyad, s.session) for s in sessions}
+    dyads = {s.dyad for s in sessions}
+    out = {"dyad": [], "session": []} | {c: [] for c in measure_cols}
+    seen: set[tuple[str, int]] = set()
+    for idx, row in raw.iterrows():
+        line = int(idx) + 2  # header is line 1
+        at = f"{path}, line {line}"
+        dyad = row["dyad"].strip()
+        if dyad not in dyads:
+            raise StudyError(f"{at}: dyad {dyad!r} is not a dyad of study.toml")
+        try:
+            session = int(row["session"].strip())
+        except ValueError:
+            raise StudyError(f"{at}, column 'session': {row['session']!r} is not a "
+                             "whole number") from None
+        if (dyad, session) not in known:
+            raise StudyError(f"{at}: dyad {dyad} has no session {session} in study.toml")
+        if (dyad, session) in seen:
+            raise StudyError(f"{at}: dyad {dyad}, session {session} appears twice")
+        seen.add((dyad, session))
+        out["dyad"].append(dyad)
+        out["session"].append(session)
+        for col in measure_cols:
+            text = row[col].strip()
+            if text == "" or text.upper() in ("NA", "NAN"):
+                value = np.nan
+            else:
+                try:
+                    value = float(text)
+                except ValueError:
+                    raise StudyError(f"{at}, column '{col}': {text!r} is not a number "
+                                     "(leave the cell empty for a missing value)") from None
+                if not math.isfinite(value):
+                    raise StudyError(f"{at}, column '{col}': {text!r} is not finite")
+            out[col].append(value)
+    frame = pd.DataFrame(out)
+    frame["session"] = frame["session"].astype(int)
+    for col in measure_cols:
+        frame[col] = frame[col].astype(float)
+    return frame.sort_values(["dyad", "session"], ignore_index=True)
+
+
+def load_study(path: str | Path) -> Study:
+    """Load and validate a study.
+
+    Parameters
+    ----------
+    path : str or Path
+        A study folder (holding ``study.toml`` and optionally ``measures.csv``) or the
+        ``study.toml`` file itself.
+
+    Returns
+    -------
+    Study
+
+    Raises
+    ------
+    StudyError
+        Naming the file, the entry or line, and the field of the first problem found.
+    """
+    path = Path(path)
+    toml_path = path / "study.toml" if path.is_dir() else path
+    if not toml_path.exists():
+        raise StudyError(f"{toml_path}: no study file here (a study folder needs a "
+                         "study.toml; see docs/study-format.md)")
+    root = toml_path.parent.resolve()
+    doc = _read_toml(toml_path)
+    where = str(toml_path)
+    _check_keys(doc, {"study", "analysis", "preprocessing", "regions", "dyads", "sessions"},
+                where)
+    meta = doc.get("study", {})
+    if not isinstance(meta, dict):
+        raise _fail(where, "[study] must be a table")
+    _check_keys(meta, {"name", "description"}, f"{where}: [study]")
+    analysis = _validate_analysis(
+        _settings(AnalysisSettings, doc.get("analysis"), f"{where}: [analysis]"),
+        f"{where}: [analysis]")
+    preprocessing = _validate_preprocessing(
+        _settings(PreprocessingSettings, doc.get("preprocessing"), f"{where}: [preprocessing]"),
+        f"{where}: [preprocessing]")
+    dyads = _parse_dyads(doc.get("dyads"), where)
+    sessions = _parse_sessions(doc.get("sessions"), root, {d.id for d in dyads}, where)
+    missing = sorted({d.id for d in dyads} - {s.dyad for s in sessions})
+    if missing:
+        raise _fail(where, f"dyad(s) {', '.join(missing)} have no [[sessions]] entry")
+    regions = _parse_regions(doc.get("regions"), where)
+    measures_path = root / "measures.csv"
+    if measures_path.exists():
+        measures = load_measures(measures_path, sessions)
+    else:
+        measures = pd.DataFrame({"dyad": pd.Series(dtype=str),
+                                 "session": pd.Series(dtype=int)})
+    return Study(root=root, name=str(meta.get("name", root.name)),
+                 description=str(meta.get("description", "")), analysis=analysis,
+                 preprocessing=preprocessing, dyads=dyads, sessions=sessions,
+                 measures=measures, regions=regions)
