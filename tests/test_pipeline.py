@@ -1,0 +1,145 @@
+"""End to end: simulate a study, run the pipeline, check what it recovers and writes."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from interbrain.cli import main
+from interbrain.errors import RecordingError
+from interbrain.simulate import simulate_study
+from interbrain.study import load_study
+
+
+def _simulate_and_run(root: Path, **kwargs) -> Path:
+    study = simulate_study(root / "study", **kwargs)
+    out = root / "results"
+    result = CliRunner().invoke(main, ["run", str(study), "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="session")
+def default_run(tmp_path_factory) -> Path:
+    """The default simulation (8 dyads x 6 sessions x 10 min, planted growth)."""
+    return _simulate_and_run(tmp_path_factory.mktemp("default"), seed=0)
+
+
+@pytest.fixture(scope="session")
+def null_run(tmp_path_factory) -> Path:
+    """The default design with no coupling at all."""
+    return _simulate_and_run(tmp_path_factory.mktemp("null"), seed=1, effect=0.0)
+
+
+def _term(out: Path, model: str, term: str, signal: str = "hbo") -> pd.Series:
+    models = pd.read_parquet(out / "models.parquet")
+    rows = models[(models["model"] == model) & (models["term"] == term)
+                  & (models["signal"] == signal)]
+    assert len(rows) >= 1, f"no row {model}/{term}/{signal}"
+    return rows.iloc[0]
+
+
+def test_output_contract(default_run):
+    sync = pd.read_parquet(default_run / "synchrony.parquet")
+    for col in ("dyad", "session", "pair", "signal", "pairing", "metric", "value"):
+        assert col in sync.columns
+    assert set(sync["pairing"]) == {"real", "pseudo"}
+    assert set(sync["signal"]) == {"hbo", "hbr"}
+    assert sync["value"].between(0, 1).all()
+    # one row per dyad x session x pair x signal x pairing (pseudo: x partner dyad)
+    assert not sync.duplicated(["dyad", "partner_dyad", "session", "pair", "signal"]).any()
+    real = sync[sync["pairing"] == "real"]
+    assert real.groupby(["dyad", "session"]).ngroups == 48
+    pseudo = sync[sync["pairing"] == "pseudo"]
+    assert pseudo.groupby(["dyad", "partner_dyad", "session"]).ngroups == 8 * 7 * 6
+    models = pd.read_parquet(default_run / "models.parquet")
+    for col in ("model", "term", "estimate", "std_error", "df", "t", "p"):
+        assert col in models.columns
+    assert {"growth", "outcome:symptoms", "outcome:alliance", "real_vs_pseudo"} <= set(
+        models["model"])
+    qc = pd.read_parquet(default_run / "qc.parquet")
+    assert {"dyad", "session", "role", "channel", "sci", "bad"} <= set(qc.columns)
+    assert len(qc) == 8 * 6 * 2 * 20
+    html = (default_run / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 5
+    assert "Growth of synchrony" in html and "pseudo" in html
+    methods = (default_run / "methods.md").read_text()
+    assert "MNE" in methods and "Satterthwaite" in methods and "10 to 40 s" in methods
+    assert (default_run / "interbrain.log").exists()
+
+
+def test_bad_channels_are_excluded_from_synchrony(default_run):
+    qc = pd.read_parquet(default_run / "qc.parquet")
+    sync = pd.read_parquet(default_run / "synchrony.parquet")
+    assert qc["bad"].any()
+    bad = qc[qc["bad"] & (qc["role"] == "patient")].iloc[0]
+    rows = sync[(sync["pairing"] == "real") & (sync["dyad"] == bad["dyad"])
+                & (sync["session"] == bad["session"])]
+    assert bad["channel"] not in set(rows["pair"])
+
+
+def test_planted_growth_is_recovered(default_run):
+    slope = _term(default_run, "growth", "session")
+    assert slope["estimate"] > 0
+    assert slope["p"] < 0.05
+    assert 5 < slope["df"] < 9  # Satterthwaite df at 8 dyads, not a z-test
+
+
+def test_real_dyads_exceed_pseudo_dyads(default_run):
+    row = _term(default_run, "real_vs_pseudo", "real - pseudo")
+    assert row["estimate"] > 0
+    assert row["p"] < 0.05
+
+
+def test_planted_outcome_associations(default_run):
+    # symptoms fall with within-dyad synchrony; alliance was planted with no association
+    symptoms = _term(default_run, "outcome:symptoms", "synchrony_within")
+    assert symptoms["estimate"] < 0
+
+
+def test_no_coupling_gives_no_synchrony_effects(null_run):
+    row = _term(null_run, "real_vs_pseudo", "real - pseudo")
+    assert row["p"] > 0.05
+    sessions = pd.read_parquet(null_run / "sessions.parquet")
+    hbo = sessions[sessions["signal"] == "hbo"]
+    real = hbo[hbo["pairing"] == "real"]["synchrony"].mean()
+    pseudo = hbo[hbo["pairing"] == "pseudo"]["synchrony"].mean()
+    assert abs(real - pseudo) < 0.02
+    slope = _term(null_run, "growth", "session")
+    assert slope["p"] > 0.05
+
+
+def test_corrupt_recording_is_named(tmp_path):
+    study_dir = simulate_study(tmp_path / "s", n_dyads=2, n_sessions=2, minutes=2.0, seed=3)
+    study = load_study(study_dir)
+    victim = study.sessions[1].patient
+    victim.write_bytes(b"this is not an HDF5 file")
+    result = CliRunner().invoke(main, ["run", str(study_dir), "--out", str(tmp_path / "o"),
+                                       "--quiet"])
+    assert result.exit_code != 0
+    assert victim.name in result.output and "cannot be read" in result.output
+
+
+def test_mismatched_sampling_rates_are_named(tmp_path):
+    from interbrain.engine import analyse_synchrony
+    a = simulate_study(tmp_path / "a", n_dyads=2, n_sessions=2, minutes=2.0, seed=3)
+    b = simulate_study(tmp_path / "b", n_dyads=2, n_sessions=2, minutes=2.0, seed=3, sfreq=8.0)
+    study = load_study(a)
+    target = study.sessions[0].patient
+    shutil.copy(b / "recordings" / target.name, target)
+    with pytest.raises(RecordingError, match=r"sampling rates differ"):
+        analyse_synchrony(study)
+
+
+def test_console_script_help():
+    exe = Path(sys.executable).with_name("interbrain")
+    for sub in ([], ["simulate"], ["run"], ["demo"]):
+        out = subprocess.run([str(exe), *sub, "--help"], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        assert "Usage" in out.stdout
