@@ -1,0 +1,37 @@
+"""Inter-brain synchrony: wavelet transform coherence (Grinsted et al. 2004).
+
+:func:`wtc` reproduces Grinsted's ``wtc.m`` for one pair of series. For studies, build
+one :class:`WaveletGrid` per recording length and band, compute each recording's
+:func:`channel_spectra` once, and get band-averaged coherence of any channel pairs
+(across recordings too) with :func:`band_mean_coherence`; :func:`band_coherence`
+does all of it for two arrays of channels.
+"""
+
+from .coherence import (ChannelSpectra, WTCResult, band_coherence, band_mean_coherence,
+                        channel_spectra, iter_pair_coherence, pair_coherence, resolve_pairs,
+                        wtc)
+from .wavelet import (COI_FACTOR, FOURIER_FACTOR, MORLET_W0, WaveletGrid, cwt, matlab_round,
+                      min_samples_for_band, scale_smoothing_kernel, smooth_scale,
+                      smooth_wavelet)
+
+__all__ = [
+    "COI_FACTOR",
+    "FOURIER_FACTOR",
+    "MORLET_W0",
+    "ChannelSpectra",
+    "WTCResult",
+    "WaveletGrid",
+    "band_coherence",
+    "band_mean_coherence",
+    "channel_spectra",
+    "cwt",
+    "iter_pair_coherence",
+    "matlab_round",
+    "min_samples_for_band",
+    "pair_coherence",
+    "resolve_pairs",
+    "scale_smoothing_kernel",
+    "smooth_scale",
+    "smooth_wavelet",
+    "wtc",
+]
