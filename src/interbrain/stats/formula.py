@@ -1,0 +1,434 @@
+"""lme4-style model formulas: ``y ~ fixed + (expr | group) + ...``.
+
+Only the random-effects terms ``( ... | ... )`` are split out here; everything else
+is handed to patsy, so the fixed part and the left-hand side of each bar may use the
+patsy formula language (``I(session**2)``, ``np.log(session)``, ``C(cond)``,
+``a*b``, ``0 + x``, ...).
+
+Grouping factors may be a column (``g``), an interaction of columns (``a:b``) or a
+nesting (``a/b``, expanded as in lme4 to ``(expr | a) + (expr | b:a)``).
+
+The double bar ``||`` (uncorrelated random effects) is not supported: write the terms
+separately, e.g. ``(1 | g) + (0 + x | g)``.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import patsy
+import patsy.builtins
+
+__all__ = ["RandomTerm", "ParsedFormula", "RandomBlock", "ModelFrame",
+           "parse_formula", "build_model", "default_eval_env"]
+
+
+@dataclass(frozen=True)
+class RandomTerm:
+    """One random-effects term ``(expr | group)``.
+
+    ``expr`` is the patsy formula right-hand side of the bar (an intercept is implied
+    unless removed with ``0 +`` / ``- 1``); ``group`` names the grouping factor,
+    a column or an interaction ``a:b`` of columns.
+    """
+
+    expr: str
+    group: str
+
+    @property
+    def group_columns(self) -> tuple[str, ...]:
+        return tuple(part.strip() for part in self.group.split(":"))
+
+    def __str__(self) -> str:
+        return f"({self.expr} | {self.group})"
+
+
+@dataclass(frozen=True)
+class ParsedFormula:
+    """A formula split into its patsy fixed part and its random-effects terms."""
+
+    formula: str
+    response: str
+    fixed_rhs: str
+    random: tuple[RandomTerm, ...]
+
+    @property
+    def fixed(self) -> str:
+        """The fixed-effects part as a patsy formula ``response ~ rhs``."""
+        return f"{self.response} ~ {self.fixed_rhs}"
+
+
+@dataclass
+class RandomBlock:
+    """Model matrix of one random-effects term.
+
+    ``codes[i]`` is the level index (into ``levels``) of observation ``i``;
+    ``X`` holds the term's columns (n x k) named ``names``.
+    """
+
+    term: RandomTerm
+    group: str
+    levels: pd.Index
+    codes: np.ndarray
+    X: np.ndarray
+    names: list[str]
+
+    @property
+    def n_levels(self) -> int:
+        return len(self.levels)
+
+    @property
+    def n_cols(self) -> int:
+        return self.X.shape[1]
+
+
+@dataclass
+class ModelFrame:
+    """Response, fixed-effects design and random-effects blocks for one fit."""
+
+    parsed: ParsedFormula
+    y: np.ndarray
+    X: np.ndarray
+    fixed_names: list[str]
+    blocks: list[RandomBlock]
+    response_name: str
+    index: pd.Index
+    used_columns: list[str]
+
+
+# ---------------------------------------------------------------------------
+# splitting the formula
+# ---------------------------------------------------------------------------
+
+def _split_top_level(text: str, seps: str) -> list[tuple[str, str]]:
+    """Split ``text`` at the characters in ``seps`` that lie outside parentheses.
+
+    Returns ``(separator, piece)`` pairs; the first separator is ``""``.
+    """
+    out: list[tuple[str, str]] = []
+    depth = 0
+    sep = ""
+    start = 0
+    for i, ch in enumerate(text):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth < 0:
+                raise ValueError(f"unbalanced parentheses in formula: {text!r}")
+        elif depth == 0 and ch in seps:
+            out.append((sep, text[start:i]))
+            sep = ch
+            start = i + 1
+    if depth != 0:
+        raise ValueError(f"unbalanced parentheses in formula: {text!r}")
+    out.append((sep, text[start:]))
+    return out
+
+
+def _has_top_level_bar(text: str) -> bool:
+    return len(_split_top_level(text, "|")) > 1
+
+
+def _strip_outer_parens(text: str) -> str | None:
+    """``"(a | b)"`` -> ``"a | b"`` when the parentheses enclose the whole piece."""
+    text = text.strip()
+    if not (text.startswith("(") and text.endswith(")")):
+        return None
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0 and i != len(text) - 1:
+                return None
+    return text[1:-1]
+
+
+def _expand_group(group: str) -> list[str]:
+    """Grouping expression -> list of grouping factors (``a/b`` -> ``a``, ``b:a``)."""
+    group = group.strip()
+    if not group:
+        raise ValueError("empty grouping factor in a random-effects term")
+    if "/" in group:
+        parts = [p.strip() for p in group.split("/")]
+        if any(not p for p in parts):
+            raise ValueError(f"cannot parse nested grouping factor {group!r}")
+        out = []
+        for i in range(len(parts)):
+            # lme4 names the nested factor "b:a" for a/b
+            out.append(":".join(reversed(parts[: i + 1])))
+        return out
+    parts = [p.strip() for p in group.split(":")]
+    if any(not p for p in parts):
+        raise ValueError(f"cannot parse grouping factor {group!r}")
+    return [":".join(parts)]
+
+
+def parse_formula(formula: str) -> ParsedFormula:
+    """Split an lme4-style formula into fixed part and random-effects terms.
+
+    >>> p = parse_formula("ibs ~ session + (1 + session | dyad)")
+    >>> p.fixed, [str(t) for t in p.random]
+    ('ibs ~ session', ['(1 + session | dyad)'])
+    """
+    if not isinstance(formula, str):
+        raise ValueError(f"formula must be a string, got {type(formula).__name__}")
+    sides = _split_top_level(formula, "~")
+    if len(sides) != 2:
+        raise ValueError(f"formula must have the form 'response ~ terms': {formula!r}")
+    response = sides[0][1].strip()
+    rhs = sides[1][1].strip()
+    if not response:
+        raise ValueError(f"formula has no response (left of '~'): {formula!r}")
+    if "|" in response:
+        raise ValueError(f"random-effects terms belong right of '~': {formula!r}")
+
+    fixed_pieces: list[str] = []
+    random: list[RandomTerm] = []
+    for sep, piece in _split_top_level(rhs, "+-"):
+        stripped = piece.strip()
+        if not _has_bar_anywhere(stripped):
+            if stripped or sep:
+                fixed_pieces.append(f"{sep} {stripped}" if sep else stripped)
+            continue
+        inner = _strip_outer_parens(stripped)
+        if inner is None or not _has_top_level_bar(inner):
+            raise ValueError(
+                f"random-effects term {stripped!r} must be written as '(expr | group)' "
+                f"and added with '+': {formula!r}")
+        if sep == "-":
+            raise ValueError(f"random-effects terms cannot be subtracted: {stripped!r}")
+        bars = _split_top_level(inner, "|")
+        if len(bars) == 3 and bars[1][1].strip() == "":
+            raise ValueError(
+                f"'||' (uncorrelated random effects) is not supported in {stripped!r}; "
+                "write separate terms, e.g. '(1 | g) + (0 + x | g)'")
+        if len(bars) != 2:
+            raise ValueError(f"cannot parse random-effects term {stripped!r}")
+        expr = bars[0][1].strip()
+        if not expr:
+            raise ValueError(f"random-effects term {stripped!r} has nothing left of '|'")
+        for group in _expand_group(bars[1][1]):
+            random.append(RandomTerm(expr=expr, group=group))
+
+    fixed_rhs = " ".join(p for p in fixed_pieces if p.strip()).strip()
+    if fixed_rhs.startswith("+"):
+        fixed_rhs = fixed_rhs[1:].strip()
+    if not fixed_rhs:
+        fixed_rhs = "1"
+    return ParsedFormula(formula=formula, response=response, fixed_rhs=fixed_rhs,
+                         random=tuple(random))
+
+
+def _has_bar_anywhere(text: str) -> bool:
+    return "|" in text
+
+
+# ---------------------------------------------------------------------------
+# building the matrices
+# ---------------------------------------------------------------------------
+
+_PATSY_BUILTINS = {k for k in vars(patsy.builtins) if not k.startswith("_")}
+_PY_BUILTINS = set(dir(builtins))
+
+
+def default_eval_env(depth: int = 1) -> patsy.EvalEnvironment:
+    """The caller's environment (``depth`` frames up) with ``np``/``numpy`` added."""
+    env = patsy.EvalEnvironment.capture(depth)
+    return env.with_outer_namespace({"np": np, "numpy": np})
+
+
+def _names_in_code(code: str) -> list[tuple[str, bool]]:
+    """Variable names read by a patsy factor: ``(name, is_quoted)`` pairs."""
+    try:
+        tree = ast.parse(code.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ValueError(f"cannot parse formula term {code!r}: {exc.msg}") from None
+    names: list[tuple[str, bool]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            names.append((node.id, False))
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id == "Q" and node.args
+              and isinstance(node.args[0], ast.Constant)
+              and isinstance(node.args[0].value, str)):
+            names.append((node.args[0].value, True))
+    return names
+
+
+def _env_has(env: patsy.EvalEnvironment, name: str) -> bool:
+    return any(name in ns for ns in env._namespaces) or name in _PATSY_BUILTINS \
+        or name in _PY_BUILTINS
+
+
+def _collect_columns(codes: list[str], data: pd.DataFrame, env: patsy.EvalEnvironment,
+                     where: str) -> list[str]:
+    cols: list[str] = []
+    columns = set(map(str, data.columns))
+    for code in codes:
+        for name, quoted in _names_in_code(code):
+            if name in columns:
+                if name not in cols:
+                    cols.append(name)
+            elif quoted or not _env_has(env, name):
+                raise ValueError(f"column {name!r} (used in {where} term {code!r}) "
+                                 f"not found in data; available columns: "
+                                 f"{sorted(columns)}")
+    return cols
+
+
+def _factor_codes(desc: patsy.ModelDesc, side: str) -> list[str]:
+    terms = desc.lhs_termlist if side == "lhs" else desc.rhs_termlist
+    return [f.code for t in terms for f in t.factors]
+
+
+def _check_missing(data: pd.DataFrame, columns: list[str]) -> None:
+    for col in columns:
+        s = data[col]
+        bad = s.isna().to_numpy()
+        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            vals = s.to_numpy(dtype=float, na_value=np.nan)
+            bad = bad | ~np.isfinite(vals)
+        n_bad = int(bad.sum())
+        if n_bad:
+            rows = list(data.index[bad][:5])
+            more = " ..." if n_bad > 5 else ""
+            raise ValueError(
+                f"column {col!r} has {n_bad} missing or non-finite value(s) "
+                f"(of {len(data)} rows; rows {rows}{more}); remove or impute them "
+                f"before fitting")
+
+
+def _patsy_name(name: str) -> str:
+    return "(Intercept)" if name == "Intercept" else name
+
+
+def _build(formula_or_rhs, data, env, outcome: bool):
+    try:
+        if outcome:
+            return patsy.dmatrices(formula_or_rhs, data, eval_env=env,
+                                   NA_action="raise", return_type="matrix")
+        return patsy.dmatrix(formula_or_rhs, data, eval_env=env,
+                             NA_action="raise", return_type="matrix")
+    except patsy.PatsyError as exc:
+        raise ValueError(f"cannot build model matrix for {formula_or_rhs!r}: "
+                         f"{exc}") from None
+
+
+def _check_finite(mat: np.ndarray, names: list[str], what: str) -> None:
+    ok = np.isfinite(mat)
+    if not ok.all():
+        j = int(np.nonzero(~ok.all(axis=0))[0][0])
+        n_bad = int((~ok[:, j]).sum())
+        raise ValueError(f"{what} column {names[j]!r} has {n_bad} non-finite value(s)")
+
+
+def build_model(parsed: ParsedFormula, data: pd.DataFrame,
+                eval_env: patsy.EvalEnvironment | None = None) -> ModelFrame:
+    """Evaluate a parsed formula on ``data``.
+
+    Raises ``ValueError`` naming the column for missing columns, a non-numeric
+    response and missing/non-finite values in the columns the model uses.
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise ValueError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    if len(data) == 0:
+        raise ValueError("data has no rows")
+    if eval_env is None:
+        eval_env = default_eval_env(2)
+    if not parsed.random:
+        raise ValueError(f"formula {parsed.formula!r} has no random-effects term "
+                         "'(expr | group)'; use ordinary least squares instead")
+
+    try:
+        fixed_desc = patsy.ModelDesc.from_formula(parsed.fixed)
+        rand_descs = [patsy.ModelDesc.from_formula(t.expr) for t in parsed.random]
+    except patsy.PatsyError as exc:
+        raise ValueError(f"cannot parse formula {parsed.formula!r}: {exc}") from None
+
+    resp_codes = _factor_codes(fixed_desc, "lhs")
+    resp_cols = _collect_columns(resp_codes, data, eval_env, "response")
+    used = list(resp_cols)
+    for c in _collect_columns(_factor_codes(fixed_desc, "rhs"), data, eval_env,
+                              "fixed-effects"):
+        if c not in used:
+            used.append(c)
+    for term, desc in zip(parsed.random, rand_descs):
+        for c in _collect_columns(_factor_codes(desc, "rhs"), data, eval_env,
+                                  f"random-effects {term}"):
+            if c not in used:
+                used.append(c)
+    group_cols: list[str] = []
+    for term in parsed.random:
+        for g in term.group_columns:
+            if g not in data.columns:
+                raise ValueError(f"grouping factor column {g!r} (in {term}) not found "
+                                 f"in data; available columns: "
+                                 f"{sorted(map(str, data.columns))}")
+            if g not in group_cols:
+                group_cols.append(g)
+            if g not in used:
+                used.append(g)
+
+    # response must be numeric
+    for c in resp_cols:
+        s = data[c]
+        if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+            raise ValueError(f"response column {c!r} must be numeric, got dtype "
+                             f"{s.dtype}")
+    _check_missing(data, used)
+
+    y_mat, X_mat = _build(parsed.fixed, data, eval_env, outcome=True)
+    if y_mat.shape[1] != 1:
+        raise ValueError(f"response {parsed.response!r} must be a single numeric "
+                         f"column (patsy made {y_mat.shape[1]} columns: "
+                         f"{y_mat.design_info.column_names})")
+    y = np.asarray(y_mat, dtype=float)[:, 0].copy()
+    if not np.all(np.isfinite(y)):
+        raise ValueError(f"response {parsed.response!r} has "
+                         f"{int((~np.isfinite(y)).sum())} non-finite value(s)")
+    X = np.ascontiguousarray(np.asarray(X_mat, dtype=float))
+    fixed_names = [_patsy_name(n) for n in X_mat.design_info.column_names]
+    _check_finite(X, fixed_names, "fixed-effects")
+
+    blocks: list[RandomBlock] = []
+    group_cache: dict[str, tuple[pd.Index, np.ndarray]] = {}
+    for term in parsed.random:
+        Zm = _build(term.expr, data, eval_env, outcome=False)
+        Zx = np.ascontiguousarray(np.asarray(Zm, dtype=float))
+        names = [_patsy_name(n) for n in Zm.design_info.column_names]
+        if Zx.shape[1] == 0:
+            raise ValueError(f"random-effects term {term} has no columns")
+        _check_finite(Zx, names, f"random-effects {term}")
+        if term.group not in group_cache:
+            group_cache[term.group] = _grouping(data, term)
+        levels, codes = group_cache[term.group]
+        blocks.append(RandomBlock(term=term, group=term.group, levels=levels,
+                                  codes=codes, X=Zx, names=names))
+
+    return ModelFrame(parsed=parsed, y=y, X=X, fixed_names=fixed_names, blocks=blocks,
+                      response_name=parsed.response, index=data.index, used_columns=used)
+
+
+def _grouping(data: pd.DataFrame, term: RandomTerm) -> tuple[pd.Index, np.ndarray]:
+    cols = term.group_columns
+    if len(cols) == 1:
+        values = data[cols[0]]
+    else:
+        values = data[list(cols)].astype(str).agg(":".join, axis=1)
+    try:
+        codes, uniques = pd.factorize(values, sort=True)
+    except TypeError:
+        codes, uniques = pd.factorize(values.astype(str), sort=True)
+    levels = pd.Index(uniques, name=term.group)
+    if len(levels) < 2:
+        raise ValueError(f"grouping factor {term.group!r} (in {term}) has a single "
+                         f"level ({levels[0]!r}); a random effect needs at least two "
+                         f"groups")
+    return levels, np.asarray(codes, dtype=np.intp)
