@@ -5,16 +5,35 @@ one :class:`WaveletGrid` per recording length and band, compute each recording's
 :func:`channel_spectra` once, and get band-averaged coherence of any channel pairs
 (across recordings too) with :func:`band_mean_coherence`; :func:`band_coherence`
 does all of it for two arrays of channels.
+
+Other metrics behind one interface (:func:`compute_metric`): windowed Pearson
+correlation, AR-prewhitened robust correlation (NIRS Brain AnalyzIR) and the
+phase-locking value.
 """
 
 from .coherence import (ChannelSpectra, WTCResult, band_coherence, band_mean_coherence,
-                        channel_spectra, iter_pair_coherence, pair_coherence, resolve_pairs,
-                        wtc)
+                        channel_spectra, iter_pair_coherence, pair_coherence, wtc)
+from .metrics import (AR_MAX_ORDER_SECONDS, METRICS, TUKEY_C, ARPrewhitened, ARRobustCorrelation,
+                      ar_prewhiten, ar_robust_correlation, compute_metric, pearson_correlation,
+                      phase_locking_value, robust_correlation, window_starts)
+from .pairs import resolve_pairs
 from .wavelet import (COI_FACTOR, FOURIER_FACTOR, MORLET_W0, WaveletGrid, cwt, matlab_round,
                       min_samples_for_band, scale_smoothing_kernel, smooth_scale,
                       smooth_wavelet)
 
 __all__ = [
+    "AR_MAX_ORDER_SECONDS",
+    "METRICS",
+    "TUKEY_C",
+    "ARPrewhitened",
+    "ARRobustCorrelation",
+    "ar_prewhiten",
+    "ar_robust_correlation",
+    "compute_metric",
+    "pearson_correlation",
+    "phase_locking_value",
+    "robust_correlation",
+    "window_starts",
     "COI_FACTOR",
     "FOURIER_FACTOR",
     "MORLET_W0",

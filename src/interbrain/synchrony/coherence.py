@@ -33,12 +33,13 @@ system. *Journal of Climate* 12:2679-2690.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from .pairs import PairsSpec, resolve_pairs
 from .wavelet import (DEFAULT_CHUNK_BYTES, WaveletGrid, cwt, min_samples_for_band,
                       smooth_wavelet)
 
@@ -58,7 +59,6 @@ __all__ = [
 #: keep the FFT buffers in cache and are faster than large ones.
 PAIR_CHUNK_BYTES = 16 * 2**20
 
-PairsSpec = str | Sequence[tuple[int, int]] | np.ndarray
 
 
 @dataclass(frozen=True)
@@ -154,43 +154,6 @@ def channel_spectra(data: Any, grid: WaveletGrid, *, workers: int | None = None,
     W.setflags(write=False)
     S.setflags(write=False)
     return ChannelSpectra(grid=grid, W=W, S=S)
-
-
-def resolve_pairs(pairs: PairsSpec, n_a: int, n_b: int) -> np.ndarray:
-    """Channel pairs as an integer array.
-
-    Parameters
-    ----------
-    pairs : {"homologous", "all"} or sequence of (int, int)
-        ``"homologous"``: ``(i, i)`` for every channel (both sides need the same number
-        of channels); ``"all"``: every ``(i, j)`` in row-major order; or explicit pairs.
-    n_a, n_b : int
-        Number of channels of the first and second partner.
-
-    Returns
-    -------
-    numpy.ndarray of int, shape (n_pairs, 2)
-    """
-    if isinstance(pairs, str):
-        if pairs == "homologous":
-            if n_a != n_b:
-                raise ValueError(f"homologous pairs need the same number of channels on both "
-                                 f"sides, got {n_a} and {n_b}")
-            idx = np.arange(n_a)
-            return np.stack([idx, idx], axis=1)
-        if pairs == "all":
-            i, j = np.meshgrid(np.arange(n_a), np.arange(n_b), indexing="ij")
-            return np.stack([i.ravel(), j.ravel()], axis=1)
-        raise ValueError(f"pairs must be 'homologous', 'all' or a list of (i, j), got {pairs!r}")
-    arr = np.asarray(pairs)
-    if arr.size == 0:
-        return np.zeros((0, 2), dtype=np.intp)
-    if arr.ndim != 2 or arr.shape[1] != 2 or not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError("pairs must be a list of (i, j) integer channel indices")
-    if arr.min() < 0 or arr[:, 0].max() >= n_a or arr[:, 1].max() >= n_b:
-        raise ValueError(f"channel pair index out of range: the partners have {n_a} and "
-                         f"{n_b} channels")
-    return arr.astype(np.intp)
 
 
 def _check_specs(spec_a: ChannelSpectra, spec_b: ChannelSpectra) -> WaveletGrid:
