@@ -157,15 +157,21 @@ def _check_not_flat(x: np.ndarray, name: str, spread: np.ndarray) -> None:
                          "(zero variance); synchrony is undefined for them")
 
 
+def _positive_seconds(value: Any, name: str) -> float:
+    """``value`` as a positive, finite duration in seconds, or a ValueError naming it."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a duration in seconds, got {value!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive duration in seconds, got {value!r}")
+    return value
+
+
 def _window_samples(n_times: int, dt: float, window: float, step: float | None,
                     min_samples: int) -> tuple[int, int, int]:
     """Window and step in samples and the number of windows."""
-    try:
-        window = float(window)
-    except (TypeError, ValueError):
-        raise ValueError(f"window must be a duration in seconds, got {window!r}") from None
-    if not math.isfinite(window) or window <= 0:
-        raise ValueError(f"window must be a positive duration in seconds, got {window!r}")
+    window = _positive_seconds(window, "window")
     w = int(round(window / dt))
     if w < min_samples:
         raise ValueError(f"window of {window} s is {w} samples at dt={dt} s; at least "
@@ -176,12 +182,7 @@ def _window_samples(n_times: int, dt: float, window: float, step: float | None,
     if step is None:
         s = w
     else:
-        try:
-            step = float(step)
-        except (TypeError, ValueError):
-            raise ValueError(f"step must be a duration in seconds, got {step!r}") from None
-        if not math.isfinite(step) or step <= 0:
-            raise ValueError(f"step must be a positive duration in seconds, got {step!r}")
+        step = _positive_seconds(step, "step")
         s = int(round(step / dt))
         if s < 1:
             raise ValueError(f"step of {step} s is shorter than one sample (dt={dt} s)")
