@@ -143,3 +143,24 @@ def test_console_script_help():
         out = subprocess.run([str(exe), *sub, "--help"], capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
         assert "Usage" in out.stdout
+
+
+def test_all_metrics_from_study_toml(tmp_path):
+    study_dir = simulate_study(tmp_path / "s", n_dyads=3, n_sessions=2, minutes=3.0, seed=5)
+    toml = study_dir / "study.toml"
+    text = toml.read_text()
+    assert 'pairs = "homologous"' in text
+    toml.write_text(text.replace('pairs = "homologous"', 'pairs = "homologous"\nmetrics = '
+                                 '["wtc", "pearson", "ar_robust_correlation", "plv"]'))
+    out = tmp_path / "o"
+    result = CliRunner().invoke(main, ["run", str(study_dir), "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    sync = pd.read_parquet(out / "synchrony.parquet")
+    assert set(sync["metric"]) == {"wtc", "pearson", "ar_robust_correlation", "plv"}
+    counts = sync.groupby("metric").size()
+    assert counts.nunique() == 1  # the same pairs for every metric
+    assert sync.loc[sync["metric"] == "plv", "value"].between(0, 1).all()
+    assert sync.loc[sync["metric"] == "pearson", "value"].between(-1, 1).all()
+    models = pd.read_parquet(out / "models.parquet")
+    assert set(models.loc[models["model"] == "growth", "metric"]) == set(counts.index)
+    assert "AR-prewhitened" in (out / "methods.md").read_text()

@@ -28,6 +28,7 @@ from .errors import StudyError
 
 ROLES: tuple[str, str] = ("therapist", "patient")
 SIGNALS: tuple[str, ...] = ("hbo", "hbr")
+METRICS: tuple[str, ...] = ("wtc", "pearson", "ar_robust_correlation", "plv")
 STANDARD_MEASURES: tuple[str, ...] = ("symptoms", "wellbeing", "session_quality", "alliance")
 
 
@@ -49,6 +50,12 @@ class AnalysisSettings:
     pseudo_dyads : bool
         Also compute synchrony of pseudo-dyads (the therapist of one dyad with the
         patients of the other dyads in the same session number).
+    metrics : tuple of str
+        Synchrony metrics computed, among :data:`METRICS`; the first is the one the
+        models use. ``"wtc"``: band-averaged wavelet transform coherence;
+        ``"pearson"``: Pearson correlation; ``"ar_robust_correlation"``:
+        AR-prewhitened robust correlation (AnalyzIR); ``"plv"``: phase-locking value
+        in the band.
     """
 
     band: tuple[float, float] = (10.0, 40.0)
@@ -56,6 +63,7 @@ class AnalysisSettings:
     pairs: str = "homologous"
     exclude_coi: bool = True
     pseudo_dyads: bool = True
+    metrics: tuple[str, ...] = ("wtc",)
 
 
 @dataclass(frozen=True)
@@ -212,7 +220,12 @@ def _validate_analysis(a: AnalysisSettings, where: str) -> AnalysisSettings:
                     f"{list(SIGNALS)}, got {list(a.signals)!r}")
     if a.pairs not in ("homologous", "all"):
         raise _fail(where, f"field 'pairs' must be 'homologous' or 'all', got {a.pairs!r}")
-    return replace(a, band=(lo, hi), signals=tuple(dict.fromkeys(a.signals)))
+    bad = [m for m in a.metrics if m not in METRICS]
+    if not a.metrics or bad:
+        raise _fail(where, f"field 'metrics' must be a non-empty list among {list(METRICS)}, "
+                    f"got {list(a.metrics)!r}")
+    return replace(a, band=(lo, hi), signals=tuple(dict.fromkeys(a.signals)),
+                   metrics=tuple(dict.fromkeys(a.metrics)))
 
 
 def _validate_preprocessing(p: PreprocessingSettings, where: str) -> PreprocessingSettings:

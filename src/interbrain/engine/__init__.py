@@ -1,6 +1,7 @@
 """Running a whole study: the task graph, its execution on Dask, progress, outputs."""
 
 from .progress import Progress
-from .run import StudyResults, analyse_synchrony, fit_models, run_study
+from .run import StudyResults, analyse_synchrony, fit_key, fit_models, run_study
 
-__all__ = ["Progress", "StudyResults", "analyse_synchrony", "fit_models", "run_study"]
+__all__ = ["Progress", "StudyResults", "analyse_synchrony", "fit_key", "fit_models",
+           "run_study"]

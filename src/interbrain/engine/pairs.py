@@ -16,11 +16,10 @@ from ..errors import RecordingError
 from ..nulls import Pairing
 from ..preprocessing import Preprocessed
 from ..study import AnalysisSettings
-from ..synchrony import WaveletGrid, band_mean_coherence, channel_spectra
+from ..synchrony import WaveletGrid, band_mean_coherence, channel_spectra, compute_metric
 
 SYNCHRONY_COLUMNS = ["dyad", "partner_dyad", "session", "pair", "channel_therapist",
                      "channel_patient", "signal", "pairing", "metric", "value"]
-METRIC = "wtc"
 
 
 def channel_pairs(therapist: Preprocessed, patient: Preprocessed, pairs: str
@@ -79,9 +78,9 @@ def pairings_synchrony(pairings: Sequence[Pairing], recordings: dict[str, Prepro
     Returns
     -------
     pandas.DataFrame
-        One row per pairing x channel pair x signal, columns
-        :data:`SYNCHRONY_COLUMNS`; ``value`` is the mean coherence over the band's
-        scales and the cells outside the cone of influence.
+        One row per pairing x channel pair x signal x metric, columns
+        :data:`SYNCHRONY_COLUMNS`; for ``metric == "wtc"``, ``value`` is the mean
+        coherence over the band's scales and the cells outside the cone of influence.
     """
     grids: dict[tuple[int, float], WaveletGrid] = {}
     rows: list[pd.DataFrame] = []
@@ -109,16 +108,23 @@ def pairings_synchrony(pairings: Sequence[Pairing], recordings: dict[str, Prepro
                     raise RecordingError(f"{p.therapist} and {p.patient}: {exc}") from None
             grid = grids[(n, dt)]
             chan = channel_pairs(t_rec, p_rec, settings.pairs)
-            if chan:
+            for metric in settings.metrics if chan else ():
                 idx = [(i, j) for i, j, _ in chan]
-                values = band_mean_coherence(spectra(t_rec, n, grid), spectra(p_rec, n, grid),
-                                             idx, exclude_coi=settings.exclude_coi)
+                if metric == "wtc":
+                    values = band_mean_coherence(spectra(t_rec, n, grid),
+                                                 spectra(p_rec, n, grid), idx,
+                                                 exclude_coi=settings.exclude_coi)
+                else:
+                    options = {"band": settings.band} if metric == "plv" else {}
+                    values = compute_metric(metric, t_rec.signal(signal)[:, :n],
+                                            p_rec.signal(signal)[:, :n], dt, pairs=idx,
+                                            **options)
                 rows.append(pd.DataFrame({
                     "dyad": p.dyad, "partner_dyad": p.partner_dyad, "session": p.session,
                     "pair": [c[2] for c in chan],
                     "channel_therapist": [t_rec.channels[i] for i, _, _ in chan],
                     "channel_patient": [p_rec.channels[j] for _, j, _ in chan],
-                    "signal": signal, "pairing": p.pairing, "metric": METRIC,
+                    "signal": signal, "pairing": p.pairing, "metric": metric,
                     "value": np.asarray(values, dtype=float)}))
             last_of_therapist = k + 1 == len(ordered) or ordered[k + 1].therapist != p.therapist
             if last_of_therapist and t_rec.source not in patient_sources:

@@ -49,7 +49,7 @@ class StudyResults:
     fits : dict
         Model name -> fitted model, for figures.
     real_vs_pseudo : dict
-        Signal -> the real versus pseudo-dyad test.
+        ``(signal, metric)`` -> the real versus pseudo-dyad test.
     steps : list of dict
         The preprocessing chain applied.
     timings : dict
@@ -142,39 +142,48 @@ def analyse_synchrony(study: Study, *, progress: Progress | None = None,
     return synchrony, qc, steps
 
 
+def fit_key(model: str, signal: str, metric: str) -> str:
+    """Key of a fitted model in :attr:`StudyResults.fits`: ``"growth[hbo/wtc]"``."""
+    return f"{model}[{signal}/{metric}]"
+
+
 def fit_models(study: Study, synchrony: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame,
                                                                  dict, dict]:
-    """Fit the growth, outcome and real-versus-pseudo models for every signal.
+    """Fit the growth, outcome and real-versus-pseudo models for every signal and metric.
 
     Returns
     -------
     models : pandas.DataFrame
         Rows of ``models.parquet``.
     sessions : pandas.DataFrame
-        Session-level synchrony (``dyad, session, signal, pairing, synchrony,
+        Session-level synchrony (``dyad, session, signal, metric, pairing, synchrony,
         n_pairs``).
     fits : dict
-        ``"{model}[{signal}]"`` -> fitted model.
+        :func:`fit_key` -> fitted model.
     tests : dict
-        Signal -> real versus pseudo-dyad test.
+        ``(signal, metric)`` -> real versus pseudo-dyad test.
     """
     tables, summaries, fits, tests = [], [], {}, {}
-    for signal in study.analysis.signals:
-        for pairing in ("real", "pseudo"):
-            summary = session_synchrony(synchrony, signal, pairing)
-            summary.insert(2, "signal", signal)
-            summary.insert(3, "pairing", pairing)
-            summaries.append(summary)
-        real = session_synchrony(synchrony, signal, "real")
-        signal_fits = {"growth": fit_growth(real)}
-        if study.measure_columns:
-            for measure, fit in fit_outcomes(real, study.measures).items():
-                signal_fits[f"outcome:{measure}"] = fit
-        tables.append(model_table(signal_fits, signal))
-        fits.update({f"{name}[{signal}]": fit for name, fit in signal_fits.items()})
-        if study.analysis.pseudo_dyads and (synchrony["pairing"] == "pseudo").any():
-            tests[signal] = real_vs_pseudo(synchrony, signal)
-            tables.append(real_vs_pseudo_table(tests[signal], signal))
+    has_pseudo = study.analysis.pseudo_dyads and (synchrony["pairing"] == "pseudo").any()
+    for metric in study.analysis.metrics:
+        for signal in study.analysis.signals:
+            for pairing in ("real", "pseudo") if has_pseudo else ("real",):
+                summary = session_synchrony(synchrony, signal, pairing, metric)
+                summary.insert(2, "signal", signal)
+                summary.insert(3, "metric", metric)
+                summary.insert(4, "pairing", pairing)
+                summaries.append(summary)
+            real = session_synchrony(synchrony, signal, "real", metric)
+            signal_fits = {"growth": fit_growth(real)}
+            if study.measure_columns:
+                for measure, fit in fit_outcomes(real, study.measures).items():
+                    signal_fits[f"outcome:{measure}"] = fit
+            tables.append(model_table(signal_fits, signal, metric))
+            fits.update({fit_key(name, signal, metric): fit
+                         for name, fit in signal_fits.items()})
+            if has_pseudo:
+                tests[(signal, metric)] = real_vs_pseudo(synchrony, signal, metric)
+                tables.append(real_vs_pseudo_table(tests[(signal, metric)], signal, metric))
     return (pd.concat(tables, ignore_index=True), pd.concat(summaries, ignore_index=True),
             fits, tests)
 

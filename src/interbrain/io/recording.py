@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import mne
@@ -55,9 +54,7 @@ def read_recording(path: str | Path) -> mne.io.BaseRaw:
     if not path.exists():
         raise RecordingError(f"{path}: recording file does not exist")
     fmt = _format_of(path)
-    level = logging.getLogger("mne").level
     try:
-        mne.set_log_level("ERROR")
         if fmt == ".snirf":
             raw = mne.io.read_raw_snirf(path, preload=True, verbose="ERROR")
         else:
@@ -67,8 +64,6 @@ def read_recording(path: str | Path) -> mne.io.BaseRaw:
     except Exception as exc:  # MNE/h5py raise many types for corrupt files
         raise RecordingError(f"{path}: cannot be read as {SUPPORTED_FORMATS[fmt]}: "
                              f"{type(exc).__name__}: {exc}") from None
-    finally:
-        mne.set_log_level(level)
     types = set(raw.get_channel_types())
     if not types & set(_RAW_TYPES):
         raise RecordingError(f"{path}: holds no raw-intensity fNIRS channels "

@@ -1,61 +1,78 @@
-"""Figures of the report (matplotlib, Agg backend), returned as PNG bytes."""
+"""Figures of the report, returned as PNG bytes.
+
+Figures are built on :class:`matplotlib.figure.Figure` directly (no pyplot), so no
+global backend or figure state is touched and figures can be drawn from any thread.
+"""
 
 from __future__ import annotations
 
 import io
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
 SIGNAL_LABEL = {"hbo": "HbO", "hbr": "HbR"}
+METRIC_LABEL = {"wtc": "wavelet coherence", "pearson": "Pearson r",
+                "ar_robust_correlation": "AR-prewhitened robust r", "plv": "phase-locking value"}
+
+
+def _ylabel(metric: str, signal: str) -> str:
+    return f"{METRIC_LABEL.get(metric, metric)} ({SIGNAL_LABEL[signal]})"
+
+
+def _select(sessions: pd.DataFrame, signal: str, metric: str, pairing: str | None = None
+            ) -> pd.DataFrame:
+    keep = (sessions["signal"] == signal) & (sessions["metric"] == metric)
+    if pairing is not None:
+        keep &= sessions["pairing"] == pairing
+    return sessions[keep]
 
 
 def _png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
     return buf.getvalue()
 
 
-def trajectories(sessions: pd.DataFrame, growth, signal: str) -> bytes:
+def trajectories(sessions: pd.DataFrame, growth, signal: str, metric: str = "wtc") -> bytes:
     """Per-dyad synchrony over sessions and the group growth curve.
 
     Parameters
     ----------
     sessions : pandas.DataFrame
-        Session-level synchrony (``dyad, session, signal, pairing, synchrony``).
+        Session-level synchrony (``dyad, session, signal, metric, pairing,
+        synchrony``).
     growth : LmerResult
         The fitted growth model; its fixed effects give the group line.
-    signal : str
+    signal, metric : str
     """
-    real = sessions[(sessions["signal"] == signal) & (sessions["pairing"] == "real")]
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    real = _select(sessions, signal, metric, "real")
+    fig = Figure(figsize=(6.4, 4.0))
+    ax = fig.subplots()
     for dyad, grp in real.groupby("dyad"):
         ax.plot(grp["session"], grp["synchrony"], marker="o", lw=1, alpha=0.6, label=dyad)
     x = np.linspace(real["session"].min(), real["session"].max(), 50)
     coef = growth.coefficients["estimate"]
     ax.plot(x, coef["(Intercept)"] + coef["session"] * x, color="black", lw=3,
             label="group (fixed effects)")
-    pseudo = sessions[(sessions["signal"] == signal) & (sessions["pairing"] == "pseudo")]
+    pseudo = _select(sessions, signal, metric, "pseudo")
     if len(pseudo):
         mean = pseudo.groupby("session")["synchrony"].mean()
         ax.plot(mean.index, mean.values, color="grey", ls="--", lw=2, label="pseudo-dyads (mean)")
     ax.set_xlabel("session")
-    ax.set_ylabel(f"wavelet coherence ({SIGNAL_LABEL[signal]})")
+    ax.set_ylabel(_ylabel(metric, signal))
     ax.set_title(f"Inter-brain synchrony over sessions, {SIGNAL_LABEL[signal]}")
     ax.legend(fontsize=7, ncol=2, frameon=False)
     return _png(fig)
 
 
-def real_vs_pseudo(sessions: pd.DataFrame, signal: str) -> bytes:
+def real_vs_pseudo(sessions: pd.DataFrame, signal: str, metric: str = "wtc") -> bytes:
     """Real-dyad synchrony against the pseudo-dyad distribution, per session."""
-    sub = sessions[sessions["signal"] == signal]
+    sub = _select(sessions, signal, metric)
     session_numbers = sorted(sub["session"].unique())
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    fig = Figure(figsize=(6.4, 4.0))
+    ax = fig.subplots()
     pseudo = [sub[(sub["pairing"] == "pseudo") & (sub["session"] == s)]["synchrony"].to_numpy()
               for s in session_numbers]
     if any(len(p) for p in pseudo):
@@ -67,21 +84,23 @@ def real_vs_pseudo(sessions: pd.DataFrame, signal: str) -> bytes:
                label="real dyads")
     ax.set_xticks(session_numbers)
     ax.set_xlabel("session")
-    ax.set_ylabel(f"wavelet coherence ({SIGNAL_LABEL[signal]})")
+    ax.set_ylabel(_ylabel(metric, signal))
     ax.set_title("Real dyads (red) and pseudo-dyads (grey boxes)")
     return _png(fig)
 
 
-def measures_vs_synchrony(sessions: pd.DataFrame, measures: pd.DataFrame, signal: str) -> bytes:
+def measures_vs_synchrony(sessions: pd.DataFrame, measures: pd.DataFrame, signal: str,
+                          metric: str = "wtc") -> bytes:
     """Within-dyad association of each measure with synchrony.
 
     Both synchrony and the measure are centred on their dyad means, so each panel
     shows the within-dyad part that the outcome models estimate.
     """
-    real = sessions[(sessions["signal"] == signal) & (sessions["pairing"] == "real")]
+    real = _select(sessions, signal, metric, "real")
     data = real.merge(measures, on=["dyad", "session"])
     cols = [c for c in measures.columns if c not in ("dyad", "session")]
-    fig, axes = plt.subplots(1, len(cols), figsize=(3.2 * len(cols), 3.2), squeeze=False)
+    fig = Figure(figsize=(3.2 * len(cols), 3.2))
+    axes = fig.subplots(1, len(cols), squeeze=False)
     for ax, col in zip(axes[0], cols):
         sub = data.dropna(subset=[col])
         x = sub["synchrony"] - sub.groupby("dyad")["synchrony"].transform("mean")
@@ -103,8 +122,8 @@ def quality_map(qc: pd.DataFrame) -> bytes:
     qc["recording"] = qc["dyad"] + " s" + qc["session"].astype(str) + " " + qc["role"].str[0]
     table = qc.pivot_table(index="recording", columns="channel", values="sci", sort=False)
     bad = qc.pivot_table(index="recording", columns="channel", values="bad", sort=False)
-    fig, ax = plt.subplots(figsize=(max(6, 0.3 * table.shape[1] + 2),
-                                    max(3, 0.14 * table.shape[0] + 1.5)))
+    fig = Figure(figsize=(max(6, 0.3 * table.shape[1] + 2), max(3, 0.14 * table.shape[0] + 1.5)))
+    ax = fig.subplots()
     im = ax.imshow(table.to_numpy(dtype=float), aspect="auto", cmap="viridis", vmin=0, vmax=1,
                    interpolation="nearest")
     rows, cols = np.nonzero(bad.to_numpy(dtype=float) > 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 from datetime import datetime, timezone
 
 import jinja2
@@ -38,19 +39,22 @@ def _table(frame: pd.DataFrame) -> markupsafe.Markup:
 def render_report(results) -> str:
     """HTML text of the report of ``results`` (an :class:`~interbrain.engine.StudyResults`)."""
     study = results.study
+    from ..engine import fit_key
     signals = []
-    for signal in study.analysis.signals:
-        growth = results.fits[f"growth[{signal}]"]
-        entry = {"name": signal.upper(),
-                 "trajectories": _img(figures.trajectories(results.sessions, growth, signal)),
+    sessions = results.sessions
+    for metric, signal in itertools.product(study.analysis.metrics, study.analysis.signals):
+        growth = results.fits[fit_key("growth", signal, metric)]
+        entry = {"name": f"{figures.SIGNAL_LABEL[signal]}, {figures.METRIC_LABEL[metric]}",
+                 "anchor": f"{signal}-{metric}",
+                 "trajectories": _img(figures.trajectories(sessions, growth, signal, metric)),
                  "growth": _table(growth.coefficients.reset_index(names="term")),
                  "growth_vc": _table(growth.variance_components)}
-        if (results.sessions["pairing"] == "pseudo").any():
-            entry["real_vs_pseudo"] = _img(figures.real_vs_pseudo(results.sessions, signal))
-            entry["rvp"] = results.real_vs_pseudo.get(signal)
+        if (sessions["pairing"] == "pseudo").any():
+            entry["real_vs_pseudo"] = _img(figures.real_vs_pseudo(sessions, signal, metric))
+            entry["rvp"] = results.real_vs_pseudo.get((signal, metric))
         if study.measure_columns:
             entry["measures"] = _img(figures.measures_vs_synchrony(
-                results.sessions, study.measures, signal))
+                sessions, study.measures, signal, metric))
         signals.append(entry)
     qc = results.qc
     qc_summary = (qc.groupby(["dyad", "session", "role", "file"], as_index=False)

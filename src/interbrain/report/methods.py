@@ -22,6 +22,26 @@ def software_versions() -> dict[str, str]:
     return versions
 
 
+_METRIC_TEXT = {
+    "pearson": "Pearson correlation of the preprocessed signals",
+    "ar_robust_correlation": ("the AR-prewhitened robust correlation of the NIRS Brain AnalyzIR "
+                              "toolbox (Santosa et al., 2017: autoregressive model per channel "
+                              "with order chosen by BIC up to 4 s, prewhitening, Tukey-bisquare "
+                              "robust correlation)"),
+    "plv": "the phase-locking value in the same band (Lachaux et al., 1999)",
+}
+
+
+def other_metrics(analysis) -> str:
+    """Sentence on the synchrony metrics other than wavelet coherence, or ""."""
+    others = [_METRIC_TEXT[m] for m in analysis.metrics if m != "wtc"]
+    if not others:
+        return ""
+    return (" Synchrony was also computed as " + "; ".join(others) + ", for the same "
+            f"channel pairs; models were fitted for each metric (primary metric: "
+            f"{analysis.metrics[0]}).")
+
+
 def methods_text(results) -> str:
     """A methods section describing the run of ``results`` (Markdown)."""
     study = results.study
@@ -38,6 +58,9 @@ def methods_text(results) -> str:
     motion = ("temporal derivative distribution repair (TDDR; Fishburn et al., 2019)"
               if pre.motion_correction == "tddr" else "no motion correction")
     measures = ", ".join(study.measure_columns) or "none"
+    growth_formulas = sorted({fit.formula for key, fit in results.fits.items()
+                              if key.startswith("growth[")}) or [GROWTH_FORMULA]
+    slopes = GROWTH_FORMULA in growth_formulas
     text = f"""# Methods
 
 *Written by interbrain {v['interbrain']}.*
@@ -65,13 +88,13 @@ octave (dj = 1/12), smallest scale 2 dt, largest scale 0.17 x 2 x N x dt, zero p
 smoothing in time (Gaussian) and scale (boxcar of 0.6 octave). Coherence was averaged over
 periods from {lo:g} to {hi:g} s{" and over the time-frequency cells outside the cone of influence" if ana.exclude_coi else " and all time points (cone of influence included)"}, giving one
 value per dyad, session, channel pair and signal; session synchrony is the mean over
-channel pairs.
+channel pairs.{other_metrics(ana)}
 
 **Null control.** {"Pseudo-dyads paired the therapist recording of each dyad with the patient recordings of every other dyad in the same session number (" + str(n_pseudo) + " pseudo-dyad sessions), cropped to their common length, and were analysed identically. Real and pseudo-dyad synchrony were compared at the dyad level (mean over sessions) with a paired t-test and an exact sign-flip permutation test." if ana.pseudo_dyads else "No pseudo-dyads were computed."}
 
 **Statistics.** Growth of synchrony over sessions (inter-brain plasticity) was modelled as
-`{GROWTH_FORMULA}`, a linear mixed model with a random intercept and a random slope of
-session per dyad, fitted by restricted maximum likelihood (REML); degrees of freedom and
+`{growth_formulas[0]}`, a linear mixed model with a random intercept{" and a random slope of session" if slopes else " (too few sessions per dyad to identify a random slope)"}
+per dyad, fitted by restricted maximum likelihood (REML); degrees of freedom and
 p-values of fixed effects use Satterthwaite's approximation, as in lmerTest
 (Kuznetsova et al., 2017), because z-tests are anti-conservative with few dyads. Each
 session measure ({measures}) was modelled as `{OUTCOME_FORMULA.format(measure='measure')}`,

@@ -18,12 +18,14 @@ from scipy import stats as sps
 from .lmer import LmerResult, lmer, within_between
 
 GROWTH_FORMULA = "synchrony ~ session + (1 + session | dyad)"
+GROWTH_FORMULA_INTERCEPT = "synchrony ~ session + (1 | dyad)"
 OUTCOME_FORMULA = "{measure} ~ synchrony_within + synchrony_between + session + (1 | dyad)"
-MODEL_COLUMNS = ["model", "signal", "term", "estimate", "std_error", "df", "t", "p", "method"]
+MODEL_COLUMNS = ["model", "signal", "metric", "term", "estimate", "std_error", "df", "t", "p",
+                 "method", "formula"]
 
 
-def session_synchrony(synchrony: pd.DataFrame, signal: str, pairing: str = "real"
-                      ) -> pd.DataFrame:
+def session_synchrony(synchrony: pd.DataFrame, signal: str, pairing: str = "real",
+                      metric: str = "wtc") -> pd.DataFrame:
     """Average synchrony of each dyad-session over its channel pairs.
 
     Parameters
@@ -35,13 +37,16 @@ def session_synchrony(synchrony: pd.DataFrame, signal: str, pairing: str = "real
         ``"hbo"`` or ``"hbr"``.
     pairing : str
         ``"real"`` or ``"pseudo"``; pseudo rows are averaged per therapist dyad.
+    metric : str
+        The synchrony metric (``"wtc"``, ``"pearson"``, ...).
 
     Returns
     -------
     pandas.DataFrame
         Columns ``dyad, session, synchrony, n_pairs``.
     """
-    rows = synchrony[(synchrony["signal"] == signal) & (synchrony["pairing"] == pairing)]
+    rows = synchrony[(synchrony["signal"] == signal) & (synchrony["pairing"] == pairing)
+                     & (synchrony["metric"] == metric)]
     out = (rows.groupby(["dyad", "session"], as_index=False)["value"]
            .agg(synchrony="mean", n_pairs="size"))
     return out.sort_values(["dyad", "session"], ignore_index=True)
@@ -51,7 +56,11 @@ def fit_growth(sessions: pd.DataFrame, *, time: str = "linear") -> LmerResult:
     """Growth of synchrony over sessions (inter-brain plasticity).
 
     Fits ``synchrony ~ session + (1 + session | dyad)`` by REML with Satterthwaite
-    degrees of freedom: a random intercept and a random slope per dyad.
+    degrees of freedom: a random intercept and a random slope per dyad. When the data
+    cannot identify a random slope per dyad (as in lme4, fewer observations than
+    random effects, e.g. two sessions per dyad), the random-intercept model
+    ``synchrony ~ session + (1 | dyad)`` is fitted instead; the result's ``formula``
+    says which.
 
     Parameters
     ----------
@@ -62,7 +71,9 @@ def fit_growth(sessions: pd.DataFrame, *, time: str = "linear") -> LmerResult:
     """
     if time != "linear":
         raise ValueError(f"time must be 'linear', got {time!r}")
-    return lmer(GROWTH_FORMULA, sessions, reml=True)
+    n_dyads = sessions["dyad"].nunique()
+    formula = GROWTH_FORMULA if len(sessions) > 2 * n_dyads else GROWTH_FORMULA_INTERCEPT
+    return lmer(formula, sessions, reml=True)
 
 
 def fit_outcomes(sessions: pd.DataFrame, measures: pd.DataFrame) -> dict[str, LmerResult]:
@@ -96,7 +107,8 @@ def fit_outcomes(sessions: pd.DataFrame, measures: pd.DataFrame) -> dict[str, Lm
     return results
 
 
-def real_vs_pseudo(synchrony: pd.DataFrame, signal: str) -> dict[str, float]:
+def real_vs_pseudo(synchrony: pd.DataFrame, signal: str, metric: str = "wtc"
+                   ) -> dict[str, float]:
     """Do real dyads synchronise more than pseudo-dyads?
 
     Per dyad, the mean synchrony of its real sessions and the mean synchrony of the
@@ -109,8 +121,10 @@ def real_vs_pseudo(synchrony: pd.DataFrame, signal: str) -> dict[str, float]:
     dict
         ``real, pseudo, difference, std_error, df, t, p, p_permutation, n_dyads``.
     """
-    real = session_synchrony(synchrony, signal, "real").groupby("dyad")["synchrony"].mean()
-    pseudo = session_synchrony(synchrony, signal, "pseudo").groupby("dyad")["synchrony"].mean()
+    real = session_synchrony(synchrony, signal, "real", metric)
+    pseudo = session_synchrony(synchrony, signal, "pseudo", metric)
+    real = real.groupby("dyad")["synchrony"].mean()
+    pseudo = pseudo.groupby("dyad")["synchrony"].mean()
     both = pd.concat({"real": real, "pseudo": pseudo}, axis=1).dropna()
     diff = (both["real"] - both["pseudo"]).to_numpy()
     n = diff.size
@@ -131,7 +145,8 @@ def real_vs_pseudo(synchrony: pd.DataFrame, signal: str) -> dict[str, float]:
             "p_permutation": p_perm, "n_dyads": n}
 
 
-def model_table(models: dict[str, LmerResult], signal: str) -> pd.DataFrame:
+def model_table(models: dict[str, LmerResult], signal: str, metric: str = "wtc"
+                ) -> pd.DataFrame:
     """Rows of ``models.parquet`` for fitted mixed models.
 
     Parameters
@@ -140,26 +155,32 @@ def model_table(models: dict[str, LmerResult], signal: str) -> pd.DataFrame:
         Model name -> fitted model.
     signal : str
         The haemoglobin signal the models were fitted on.
+    metric : str
+        The synchrony metric the models were fitted on.
     """
     frames = []
     for name, result in models.items():
         coef = result.coefficients.reset_index(names="term")
         coef.insert(0, "model", name)
         coef.insert(1, "signal", signal)
+        coef.insert(2, "metric", metric)
         coef["method"] = ("lmer REML, Satterthwaite df" if result.reml
                           else "lmer ML, Satterthwaite df")
+        coef["formula"] = result.formula
         frames.append(coef[MODEL_COLUMNS])
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=MODEL_COLUMNS)
 
 
-def real_vs_pseudo_table(test: dict[str, float], signal: str) -> pd.DataFrame:
+def real_vs_pseudo_table(test: dict[str, float], signal: str, metric: str = "wtc"
+                         ) -> pd.DataFrame:
     """Rows of ``models.parquet`` for :func:`real_vs_pseudo`."""
     return pd.DataFrame([
-        {"model": "real_vs_pseudo", "signal": signal, "term": "real - pseudo",
+        {"model": "real_vs_pseudo", "signal": signal, "metric": metric, "term": "real - pseudo",
          "estimate": test["difference"], "std_error": test["std_error"], "df": test["df"],
-         "t": test["t"], "p": test["p"], "method": "paired t-test over dyads"},
-        {"model": "real_vs_pseudo", "signal": signal, "term": "real - pseudo",
+         "t": test["t"], "p": test["p"], "method": "paired t-test over dyads",
+         "formula": ""},
+        {"model": "real_vs_pseudo", "signal": signal, "metric": metric, "term": "real - pseudo",
          "estimate": test["difference"], "std_error": test["std_error"], "df": np.nan,
          "t": np.nan, "p": test["p_permutation"],
-         "method": "exact sign-flip permutation over dyads"},
+         "method": "exact sign-flip permutation over dyads", "formula": ""},
     ], columns=MODEL_COLUMNS)
