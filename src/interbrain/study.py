@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import StudyError
+from .preprocessing.settings import PreprocessingSettings
 
 ROLES: tuple[str, str] = ("therapist", "patient")
 SIGNALS: tuple[str, ...] = ("hbo", "hbr")
@@ -64,30 +65,6 @@ class AnalysisSettings:
     exclude_coi: bool = True
     pseudo_dyads: bool = True
     metrics: tuple[str, ...] = ("wtc",)
-
-
-@dataclass(frozen=True)
-class PreprocessingSettings:
-    """Settings of the preprocessing chain (MNE / MNE-NIRS).
-
-    Parameters
-    ----------
-    sci_threshold : float
-        Channels whose scalp coupling index (0.7-1.5 Hz) is below this are bad.
-    motion_correction : str
-        ``"tddr"`` (temporal derivative distribution repair) or ``"none"``.
-    ppf : float
-        Partial pathlength factor of the modified Beer-Lambert law.
-    l_freq, h_freq : float
-        Band-pass edges in Hz of the haemoglobin signals (zero-phase 4th-order
-        Butterworth).
-    """
-
-    sci_threshold: float = 0.7
-    motion_correction: str = "tddr"
-    ppf: float = 6.0
-    l_freq: float = 0.01
-    h_freq: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -226,20 +203,6 @@ def _validate_analysis(a: AnalysisSettings, where: str) -> AnalysisSettings:
                     f"got {list(a.metrics)!r}")
     return replace(a, band=(lo, hi), signals=tuple(dict.fromkeys(a.signals)),
                    metrics=tuple(dict.fromkeys(a.metrics)))
-
-
-def _validate_preprocessing(p: PreprocessingSettings, where: str) -> PreprocessingSettings:
-    if not 0 <= p.sci_threshold <= 1:
-        raise _fail(where, f"field 'sci_threshold' must lie in [0, 1], got {p.sci_threshold}")
-    if p.motion_correction not in ("tddr", "none"):
-        raise _fail(where, "field 'motion_correction' must be 'tddr' or 'none', "
-                    f"got {p.motion_correction!r}")
-    if p.ppf <= 0:
-        raise _fail(where, f"field 'ppf' must be positive, got {p.ppf}")
-    if not 0 < p.l_freq < p.h_freq:
-        raise _fail(where, f"fields 'l_freq' < 'h_freq' must be positive frequencies in Hz, "
-                    f"got {p.l_freq} and {p.h_freq}")
-    return p
 
 
 def _read_toml(path: Path) -> dict:
@@ -435,9 +398,12 @@ def load_study(path: str | Path) -> Study:
     analysis = _validate_analysis(
         _settings(AnalysisSettings, doc.get("analysis"), f"{where}: [analysis]"),
         f"{where}: [analysis]")
-    preprocessing = _validate_preprocessing(
-        _settings(PreprocessingSettings, doc.get("preprocessing"), f"{where}: [preprocessing]"),
-        f"{where}: [preprocessing]")
+    preprocessing = _settings(PreprocessingSettings, doc.get("preprocessing"),
+                              f"{where}: [preprocessing]")
+    try:
+        preprocessing.validate()
+    except ValueError as exc:
+        raise _fail(f"{where}: [preprocessing]", str(exc)) from None
     dyads = _parse_dyads(doc.get("dyads"), where)
     sessions = _parse_sessions(doc.get("sessions"), root, {d.id for d in dyads}, where)
     missing = sorted({d.id for d in dyads} - {s.dyad for s in sessions})

@@ -6,5 +6,6 @@ The chain: raw intensity -> optical density -> scalp coupling index (bad channel
 
 from .chain import Preprocessed, preprocess_recording
 from .qc import channel_quality
+from .settings import PreprocessingSettings
 
-__all__ = ["Preprocessed", "preprocess_recording", "channel_quality"]
+__all__ = ["Preprocessed", "PreprocessingSettings", "preprocess_recording", "channel_quality"]

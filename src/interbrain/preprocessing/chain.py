@@ -12,7 +12,7 @@ from mne.preprocessing.nirs import (beer_lambert_law, optical_density,
                                     temporal_derivative_distribution_repair)
 
 from ..errors import RecordingError
-from ..study import PreprocessingSettings
+from .settings import PreprocessingSettings
 from .qc import channel_quality, pair_names
 
 
