@@ -1,7 +1,8 @@
 """Running a whole study: the task graph, its execution on Dask, progress, outputs."""
 
 from .progress import Progress
-from .run import StudyResults, analyse_synchrony, fit_key, fit_models, run_study
+from .run import (ModelResults, StudyResults, analyse_synchrony, fit_key, fit_models,
+                  run_study)
 
-__all__ = ["Progress", "StudyResults", "analyse_synchrony", "fit_key", "fit_models",
+__all__ = ["ModelResults", "Progress", "StudyResults", "analyse_synchrony", "fit_key", "fit_models",
            "run_study"]

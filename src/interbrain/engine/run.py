@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -50,6 +52,8 @@ class StudyResults:
         Model name -> fitted model, for figures.
     real_vs_pseudo : dict
         ``(signal, metric)`` -> the real versus pseudo-dyad test.
+    notes : list of str
+        Models skipped for this design, and why.
     steps : list of dict
         The preprocessing chain applied.
     timings : dict
@@ -63,6 +67,7 @@ class StudyResults:
     models: pd.DataFrame
     fits: dict = field(default_factory=dict)
     real_vs_pseudo: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
     steps: list = field(default_factory=list)
     timings: dict = field(default_factory=dict)
 
@@ -147,12 +152,12 @@ def fit_key(model: str, signal: str, metric: str) -> str:
     return f"{model}[{signal}/{metric}]"
 
 
-def fit_models(study: Study, synchrony: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame,
-                                                                 dict, dict]:
-    """Fit the growth, outcome and real-versus-pseudo models for every signal and metric.
+@dataclass
+class ModelResults:
+    """The statistics of a run.
 
-    Returns
-    -------
+    Attributes
+    ----------
     models : pandas.DataFrame
         Rows of ``models.parquet``.
     sessions : pandas.DataFrame
@@ -162,9 +167,34 @@ def fit_models(study: Study, synchrony: pd.DataFrame) -> tuple[pd.DataFrame, pd.
         :func:`fit_key` -> fitted model.
     tests : dict
         ``(signal, metric)`` -> real versus pseudo-dyad test.
+    notes : list of str
+        Models that could not be fitted for this design, and why.
     """
-    tables, summaries, fits, tests = [], [], {}, {}
+
+    models: pd.DataFrame
+    sessions: pd.DataFrame
+    fits: dict
+    tests: dict
+    notes: list[str]
+
+
+def fit_models(study: Study, synchrony: pd.DataFrame) -> ModelResults:
+    """Fit the growth, outcome and real-versus-pseudo models for every signal and metric.
+
+    Models the design cannot support are skipped with a note: growth needs at least
+    two dyads and two session numbers, outcome models at least three dyads with
+    measures, the real-versus-pseudo test at least two dyads.
+    """
+    tables, summaries, fits, tests, notes = [], [], {}, {}, []
     has_pseudo = study.analysis.pseudo_dyads and (synchrony["pairing"] == "pseudo").any()
+    n_dyads = synchrony.loc[synchrony["pairing"] == "real", "dyad"].nunique()
+    n_sessions = synchrony.loc[synchrony["pairing"] == "real", "session"].nunique()
+    can_grow = n_dyads >= 2 and n_sessions >= 2
+    if not can_grow:
+        notes.append(f"Growth and outcome models need at least 2 dyads and 2 session numbers; "
+                     f"this study has {n_dyads} dyad(s) and {n_sessions} session number(s).")
+    if study.analysis.pseudo_dyads and not has_pseudo:
+        notes.append("No pseudo-dyads: they need at least 2 dyads with the same session number.")
     for metric in study.analysis.metrics:
         for signal in study.analysis.signals:
             for pairing in ("real", "pseudo") if has_pseudo else ("real",):
@@ -174,8 +204,8 @@ def fit_models(study: Study, synchrony: pd.DataFrame) -> tuple[pd.DataFrame, pd.
                 summary.insert(4, "pairing", pairing)
                 summaries.append(summary)
             real = session_synchrony(synchrony, signal, "real", metric)
-            signal_fits = {"growth": fit_growth(real)}
-            if study.measure_columns:
+            signal_fits = {"growth": fit_growth(real)} if can_grow else {}
+            if study.measure_columns and can_grow:
                 for measure, fit in fit_outcomes(real, study.measures).items():
                     signal_fits[f"outcome:{measure}"] = fit
             tables.append(model_table(signal_fits, signal, metric))
@@ -184,8 +214,9 @@ def fit_models(study: Study, synchrony: pd.DataFrame) -> tuple[pd.DataFrame, pd.
             if has_pseudo:
                 tests[(signal, metric)] = real_vs_pseudo(synchrony, signal, metric)
                 tables.append(real_vs_pseudo_table(tests[(signal, metric)], signal, metric))
-    return (pd.concat(tables, ignore_index=True), pd.concat(summaries, ignore_index=True),
-            fits, tests)
+    return ModelResults(models=pd.concat(tables, ignore_index=True),
+                        sessions=pd.concat(summaries, ignore_index=True), fits=fits,
+                        tests=tests, notes=notes)
 
 
 def run_study(study: Study, out_dir: str | Path, *, progress: Progress | None = None,
@@ -193,8 +224,9 @@ def run_study(study: Study, out_dir: str | Path, *, progress: Progress | None = 
     """Analyse ``study`` and write its results to ``out_dir``.
 
     Writes ``synchrony.parquet``, ``qc.parquet``, ``sessions.parquet``,
-    ``models.parquet``, ``preprocessing.json``, ``methods.md`` and ``report.html``;
-    each file is written atomically (to a temporary name, then renamed).
+    ``models.parquet``, ``preprocessing.json``, ``methods.md`` and ``report.html``.
+    They are written to a staging folder inside ``out_dir`` and renamed into place
+    only after all of them succeeded, so a failed run leaves no partial results.
 
     Parameters
     ----------
@@ -221,24 +253,34 @@ def run_study(study: Study, out_dir: str | Path, *, progress: Progress | None = 
     timings["preprocessing + synchrony"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     progress.stage("statistics", 1)
-    models, sessions, fits, tests = fit_models(study, synchrony)
+    stats = fit_models(study, synchrony)
     progress.advance()
     timings["statistics"] = time.perf_counter() - t1
-    results = StudyResults(study=study, synchrony=synchrony, qc=qc, sessions=sessions,
-                           models=models, fits=fits, real_vs_pseudo=tests, steps=steps,
-                           timings=timings)
+    results = StudyResults(study=study, synchrony=synchrony, qc=qc, sessions=stats.sessions,
+                           models=stats.models, fits=stats.fits, real_vs_pseudo=stats.tests,
+                           notes=stats.notes, steps=steps, timings=timings)
+    for note in stats.notes:
+        logger.info("note: %s", note)
     t2 = time.perf_counter()
     progress.stage("report", 1)
-    write_parquet(synchrony, out / "synchrony.parquet")
-    write_parquet(qc, out / "qc.parquet")
-    write_parquet(sessions, out / "sessions.parquet")
-    write_parquet(models, out / "models.parquet")
-    write_text(json.dumps({"preprocessing": asdict(study.preprocessing), "steps": steps,
-                           "analysis": asdict(study.analysis)}, indent=2, default=str),
-               out / "preprocessing.json")
-    write_methods(results, out / "methods.md")
-    timings["report"] = time.perf_counter() - t2
-    write_report(results, out / "report.html")
+    # everything is written to a staging folder first and moved into place only when
+    # complete: a failed run leaves no partial results behind
+    staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=out))
+    try:
+        write_parquet(synchrony, staging / "synchrony.parquet")
+        write_parquet(qc, staging / "qc.parquet")
+        write_parquet(stats.sessions, staging / "sessions.parquet")
+        write_parquet(stats.models, staging / "models.parquet")
+        write_text(json.dumps({"preprocessing": asdict(study.preprocessing), "steps": steps,
+                               "analysis": asdict(study.analysis)}, indent=2, default=str),
+                   staging / "preprocessing.json")
+        write_methods(results, staging / "methods.md")
+        timings["report"] = time.perf_counter() - t2
+        write_report(results, staging / "report.html")
+        for item in sorted(staging.iterdir()):
+            os.replace(item, out / item.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     progress.advance()
     logger.info("results written to %s", out)
     return results

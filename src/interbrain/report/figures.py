@@ -43,8 +43,9 @@ def trajectories(sessions: pd.DataFrame, growth, signal: str, metric: str = "wtc
     sessions : pandas.DataFrame
         Session-level synchrony (``dyad, session, signal, metric, pairing,
         synchrony``).
-    growth : LmerResult
-        The fitted growth model; its fixed effects give the group line.
+    growth : LmerResult or None
+        The fitted growth model; its fixed effects give the group line (none drawn
+        when None).
     signal, metric : str
     """
     real = _select(sessions, signal, metric, "real")
@@ -52,10 +53,11 @@ def trajectories(sessions: pd.DataFrame, growth, signal: str, metric: str = "wtc
     ax = fig.subplots()
     for dyad, grp in real.groupby("dyad"):
         ax.plot(grp["session"], grp["synchrony"], marker="o", lw=1, alpha=0.6, label=dyad)
-    x = np.linspace(real["session"].min(), real["session"].max(), 50)
-    coef = growth.coefficients["estimate"]
-    ax.plot(x, coef["(Intercept)"] + coef["session"] * x, color="black", lw=3,
-            label="group (fixed effects)")
+    if growth is not None:
+        x = np.linspace(real["session"].min(), real["session"].max(), 50)
+        coef = growth.coefficients["estimate"]
+        ax.plot(x, coef["(Intercept)"] + coef["session"] * x, color="black", lw=3,
+                label="group (fixed effects)")
     pseudo = _select(sessions, signal, metric, "pseudo")
     if len(pseudo):
         mean = pseudo.groupby("session")["synchrony"].mean()

@@ -43,16 +43,18 @@ def render_report(results) -> str:
     signals = []
     sessions = results.sessions
     for metric, signal in itertools.product(study.analysis.metrics, study.analysis.signals):
-        growth = results.fits[fit_key("growth", signal, metric)]
+        growth = results.fits.get(fit_key("growth", signal, metric))
         entry = {"name": f"{figures.SIGNAL_LABEL[signal]}, {figures.METRIC_LABEL[metric]}",
                  "anchor": f"{signal}-{metric}",
-                 "trajectories": _img(figures.trajectories(sessions, growth, signal, metric)),
-                 "growth": _table(growth.coefficients.reset_index(names="term")),
-                 "growth_vc": _table(growth.variance_components)}
+                 "trajectories": _img(figures.trajectories(sessions, growth, signal, metric))}
+        if growth is not None:
+            entry["growth"] = _table(growth.coefficients.reset_index(names="term"))
+            entry["growth_vc"] = _table(growth.variance_components)
+            entry["growth_formula"] = growth.formula
         if (sessions["pairing"] == "pseudo").any():
             entry["real_vs_pseudo"] = _img(figures.real_vs_pseudo(sessions, signal, metric))
             entry["rvp"] = results.real_vs_pseudo.get((signal, metric))
-        if study.measure_columns:
+        if study.measure_columns and growth is not None:
             entry["measures"] = _img(figures.measures_vs_synchrony(
                 sessions, study.measures, signal, metric))
         signals.append(entry)
@@ -68,7 +70,7 @@ def render_report(results) -> str:
         study=study, signals=signals, models=_table(results.models),
         qc_map=_img(figures.quality_map(qc)), qc_summary=_table(qc_summary),
         bad_list=_table(bad_list), n_bad=int(qc["bad"].sum()), n_channels=len(qc),
-        methods=methods_text(results), versions=software_versions(),
+        methods=methods_text(results), notes=results.notes, versions=software_versions(),
         created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         timings={k: f"{v:.1f} s" for k, v in results.timings.items()})
 

@@ -61,6 +61,17 @@ def methods_text(results) -> str:
     growth_formulas = sorted({fit.formula for key, fit in results.fits.items()
                               if key.startswith("growth[")}) or [GROWTH_FORMULA]
     slopes = GROWTH_FORMULA in growth_formulas
+    if any(key.startswith("growth[") for key in results.fits):
+        statistics = f"""**Statistics.** Growth of synchrony over sessions (inter-brain plasticity) was modelled as
+`{growth_formulas[0]}`, a linear mixed model with a random intercept{" and a random slope of session" if slopes else " (too few sessions per dyad to identify a random slope)"}
+per dyad, fitted by restricted maximum likelihood (REML); degrees of freedom and
+p-values of fixed effects use Satterthwaite's approximation, as in lmerTest
+(Kuznetsova et al., 2017), because z-tests are anti-conservative with few dyads. Each
+session measure ({measures}) was modelled as `{OUTCOME_FORMULA.format(measure='measure')}`,
+where synchrony_between is the dyad's mean synchrony and synchrony_within the session's
+deviation from it (Curran & Bauer, 2011), fitted in the same way."""
+    else:
+        statistics = "**Statistics.** " + " ".join(results.notes)
     text = f"""# Methods
 
 *Written by interbrain {v['interbrain']}.*
@@ -90,16 +101,9 @@ periods from {lo:g} to {hi:g} s{" and over the time-frequency cells outside the 
 value per dyad, session, channel pair and signal; session synchrony is the mean over
 channel pairs.{other_metrics(ana)}
 
-**Null control.** {"Pseudo-dyads paired the therapist recording of each dyad with the patient recordings of every other dyad in the same session number (" + str(n_pseudo) + " pseudo-dyad sessions), cropped to their common length, and were analysed identically. Real and pseudo-dyad synchrony were compared at the dyad level (mean over sessions) with a paired t-test and an exact sign-flip permutation test." if ana.pseudo_dyads else "No pseudo-dyads were computed."}
+**Null control.** {"Pseudo-dyads paired the therapist recording of each dyad with the patient recordings of every other dyad in the same session number (" + str(n_pseudo) + " pseudo-dyad sessions), cropped to their common length, and were analysed identically. Real and pseudo-dyad synchrony were compared at the dyad level (mean over sessions) with a paired t-test and an exact sign-flip permutation test." if n_pseudo else "No pseudo-dyads were computed" + ("." if not ana.pseudo_dyads else " (they need at least two dyads with the same session number).")}
 
-**Statistics.** Growth of synchrony over sessions (inter-brain plasticity) was modelled as
-`{growth_formulas[0]}`, a linear mixed model with a random intercept{" and a random slope of session" if slopes else " (too few sessions per dyad to identify a random slope)"}
-per dyad, fitted by restricted maximum likelihood (REML); degrees of freedom and
-p-values of fixed effects use Satterthwaite's approximation, as in lmerTest
-(Kuznetsova et al., 2017), because z-tests are anti-conservative with few dyads. Each
-session measure ({measures}) was modelled as `{OUTCOME_FORMULA.format(measure='measure')}`,
-where synchrony_between is the dyad's mean synchrony and synchrony_within the session's
-deviation from it (Curran & Bauer, 2011), fitted in the same way.
+{statistics}
 
 **Software.** Python {v['python']}; interbrain {v['interbrain']}; MNE {v['mne']};
 MNE-NIRS {v['mne-nirs']}; NumPy {v['numpy']}; SciPy {v['scipy']}; pandas {v['pandas']};
