@@ -8,7 +8,9 @@ does all of it for two arrays of channels.
 
 Other metrics behind one interface (:func:`compute_metric`): windowed Pearson
 correlation, AR-prewhitened robust correlation (NIRS Brain AnalyzIR) and the
-phase-locking value.
+phase-locking value. Summaries per time window, per region of interest and per
+time lag (:mod:`.summaries`); significance thresholds of coherence against AR(1) red
+noise like Grinsted's ``wtcsignif`` (:mod:`.significance`).
 """
 
 from .coherence import (ChannelSpectra, WTCResult, band_coherence, band_mean_coherence,
@@ -17,11 +19,37 @@ from .metrics import (AR_MAX_ORDER_SECONDS, METRICS, TUKEY_C, ARPrewhitened, ARR
                       ar_prewhiten, ar_robust_correlation, compute_metric, pearson_correlation,
                       phase_locking_value, robust_correlation, window_starts)
 from .pairs import resolve_pairs
+from .significance import (HISTOGRAM_BINS, BandSignificance, SignificanceThreshold,
+                           ThresholdCache, ar1_coefficient, ar1_surrogates, band_significance,
+                           coherence_threshold, quantize_ar1, significant_fraction,
+                           threshold_key)
+from .summaries import (ROI_METHODS, Segment, lagged_band_coherence, leader,
+                        region_mean_of_pairs, region_signal_coherence,
+                        segments_from_annotations, windowed_band_coherence)
 from .wavelet import (COI_FACTOR, FOURIER_FACTOR, MORLET_W0, WaveletGrid, cwt, matlab_round,
                       min_samples_for_band, scale_smoothing_kernel, smooth_scale,
                       smooth_wavelet)
 
 __all__ = [
+    "HISTOGRAM_BINS",
+    "BandSignificance",
+    "SignificanceThreshold",
+    "ThresholdCache",
+    "ar1_coefficient",
+    "ar1_surrogates",
+    "band_significance",
+    "coherence_threshold",
+    "quantize_ar1",
+    "significant_fraction",
+    "threshold_key",
+    "ROI_METHODS",
+    "Segment",
+    "lagged_band_coherence",
+    "leader",
+    "region_mean_of_pairs",
+    "region_signal_coherence",
+    "segments_from_annotations",
+    "windowed_band_coherence",
     "AR_MAX_ORDER_SECONDS",
     "METRICS",
     "TUKEY_C",
