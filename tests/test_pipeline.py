@@ -118,7 +118,7 @@ def test_no_coupling_gives_no_synchrony_effects(null_run):
 def test_corrupt_recording_is_named(tmp_path):
     study_dir = simulate_study(tmp_path / "s", n_dyads=2, n_sessions=2, minutes=2.0, seed=3)
     study = load_study(study_dir)
-    victim = study.sessions[1].patient
+    victim = study.sessions[1].patient.path
     victim.write_bytes(b"this is not an HDF5 file")
     result = CliRunner().invoke(main, ["run", str(study_dir), "--out", str(tmp_path / "o"),
                                        "--quiet"])
@@ -131,7 +131,7 @@ def test_mismatched_sampling_rates_are_named(tmp_path):
     a = simulate_study(tmp_path / "a", n_dyads=2, n_sessions=2, minutes=2.0, seed=3)
     b = simulate_study(tmp_path / "b", n_dyads=2, n_sessions=2, minutes=2.0, seed=3, sfreq=8.0)
     study = load_study(a)
-    target = study.sessions[0].patient
+    target = study.sessions[0].patient.path
     shutil.copy(b / "recordings" / target.name, target)
     with pytest.raises(RecordingError, match=r"sampling rates differ"):
         analyse_synchrony(study)

@@ -66,7 +66,8 @@ def test_valid_study_loads(tmp_path):
     study = load_study(make_study(tmp_path))
     assert [d.id for d in study.dyads] == ["D01", "D02"]
     assert len(study.sessions) == 4
-    assert study.sessions[0].therapist == (tmp_path / "rec" / "D01_1_t.snirf").resolve()
+    assert study.sessions[0].therapist.path == (tmp_path / "rec" / "D01_1_t.snirf").resolve()
+    assert study.sessions[0].align == "start_time"
     assert study.analysis.band == (10.0, 40.0)
     assert study.measure_columns == ["symptoms", "wellbeing", "session_quality", "alliance"]
     assert study.measures["wellbeing"].isna().sum() == 1  # empty cell = missing value

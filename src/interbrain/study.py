@@ -77,19 +77,61 @@ class Dyad:
 
 
 @dataclass(frozen=True)
+class RecordingRef:
+    """One person's recording: a file, and the channels of that person in it.
+
+    Attributes
+    ----------
+    path : Path
+        Absolute path of the file (or NIRx folder).
+    role : str
+        ``"therapist"`` or ``"patient"``.
+    channels : tuple of str or None
+        With a one-device recording of both people: this person's source-detector
+        pairs, homologous in order to the other role's; None when the file holds
+        one person only.
+    """
+
+    path: Path
+    role: str
+    channels: tuple[str, ...] | None = None
+
+    @property
+    def key(self) -> str:
+        """Unique name: the path, plus ``#role`` when the file holds both people."""
+        return str(self.path) if self.channels is None else f"{self.path}#{self.role}"
+
+    def __str__(self) -> str:
+        return self.key
+
+
+@dataclass(frozen=True)
 class SessionRecordings:
     """The two recordings of one dyad in one session.
 
-    ``therapist`` and ``patient`` are absolute paths of the recording files.
+    Attributes
+    ----------
+    therapist, patient : RecordingRef
+    align : str
+        How the two are put on one time base: ``"start_time"``, ``"event"`` or
+        ``"offset"`` (see :mod:`interbrain.assembly`).
+    offset : float
+        With ``align="offset"``: seconds the patient's first sample comes after the
+        therapist's.
+    event : str or None
+        With ``align="event"``: the shared trigger's description.
     """
 
     dyad: str
     session: int
-    therapist: Path
-    patient: Path
+    therapist: RecordingRef
+    patient: RecordingRef
+    align: str = "start_time"
+    offset: float = 0.0
+    event: str | None = None
 
-    def recording(self, role: str) -> Path:
-        """Path of the recording of ``role`` (``"therapist"`` or ``"patient"``)."""
+    def recording(self, role: str) -> RecordingRef:
+        """The recording of ``role`` (``"therapist"`` or ``"patient"``)."""
         return self.therapist if role == "therapist" else self.patient
 
 
@@ -236,6 +278,78 @@ def _parse_dyads(entries: Any, where: str) -> tuple[Dyad, ...]:
     return tuple(dyads)
 
 
+def _recording_path(rel: Any, root: Path, at: str, what: str) -> Path:
+    if not isinstance(rel, str) or not rel:
+        raise StudyError(f"{at}: field '{what}' is missing")
+    path = (root / rel).resolve()
+    if not path.exists():
+        raise StudyError(f"{at}: {what.replace('_', ' ')} '{rel}' does not exist (looked for "
+                         f"{path})")
+    return path
+
+
+def _parse_session_files(entry: dict, root: Path, at: str
+                         ) -> tuple[RecordingRef, RecordingRef]:
+    if "recording" in entry:
+        # one device, both people: a channel-to-role map says whose channels are whose
+        if any(role in entry for role in ROLES):
+            raise StudyError(f"{at}: give either 'recording' (one file of both people, with "
+                             "'channels') or 'therapist' and 'patient' files, not both")
+        path = _recording_path(entry["recording"], root, at, "recording")
+        table = entry.get("channels")
+        if not isinstance(table, dict) or set(table) != set(ROLES):
+            raise StudyError(f"{at}: a one-file session needs a channel-to-role map "
+                             "'channels = {therapist = [...], patient = [...]}'")
+        names = {}
+        for role in ROLES:
+            value = table[role]
+            if (not isinstance(value, list) or not value
+                    or not all(isinstance(v, str) and v for v in value)):
+                raise StudyError(f"{at}: channels.{role} must be a non-empty list of "
+                                 "source-detector pair names such as \"S1_D1\"")
+            names[role] = tuple(value)
+        if len(names["therapist"]) != len(names["patient"]):
+            raise StudyError(f"{at}: channels.therapist lists {len(names['therapist'])} and "
+                             f"channels.patient {len(names['patient'])} channels; the k-th of "
+                             "each are homologous, so the counts must match")
+        shared = sorted(set(names["therapist"]) & set(names["patient"]))
+        if shared:
+            raise StudyError(f"{at}: channel(s) {', '.join(shared)} are listed for both "
+                             "therapist and patient")
+        return (RecordingRef(path, "therapist", names["therapist"]),
+                RecordingRef(path, "patient", names["patient"]))
+    if "channels" in entry:
+        raise StudyError(f"{at}: 'channels' (a channel-to-role map) goes with a one-file "
+                         "'recording'")
+    refs = []
+    for role in ROLES:
+        if not isinstance(entry.get(role), str) or not entry[role]:
+            raise StudyError(f"{at}: field '{role}' (the {role}'s recording file) is missing")
+        refs.append(RecordingRef(_recording_path(entry[role], root, at,
+                                                 f"the {role}'s recording file"), role))
+    return refs[0], refs[1]
+
+
+def _parse_alignment(entry: dict, at: str) -> dict:
+    align = entry.get("align", "start_time")
+    if align not in ("start_time", "event", "offset"):
+        raise StudyError(f"{at}: field 'align' must be 'start_time', 'event' or 'offset', "
+                         f"got {align!r}")
+    offset = entry.get("offset", 0.0)
+    if isinstance(offset, bool) or not isinstance(offset, (int, float)) or not math.isfinite(
+            offset):
+        raise StudyError(f"{at}: field 'offset' must be a number of seconds, got {offset!r}")
+    if "offset" in entry and align != "offset":
+        raise StudyError(f"{at}: field 'offset' needs align = \"offset\"")
+    event = entry.get("event")
+    if align == "event" and (not isinstance(event, str) or not event):
+        raise StudyError(f"{at}: align = \"event\" needs 'event', the description of the "
+                         "trigger both recordings share")
+    if event is not None and align != "event":
+        raise StudyError(f"{at}: field 'event' needs align = \"event\"")
+    return {"align": align, "offset": float(offset), "event": event}
+
+
 def _parse_sessions(entries: Any, root: Path, dyad_ids: set[str], where: str
                     ) -> tuple[SessionRecordings, ...]:
     if not isinstance(entries, list) or not entries:
@@ -245,7 +359,8 @@ def _parse_sessions(entries: Any, root: Path, dyad_ids: set[str], where: str
         at = f"{where}: [[sessions]] entry {k}"
         if not isinstance(entry, dict):
             raise StudyError(f"{at}: must be a table")
-        _check_keys(entry, {"dyad", "session", *ROLES}, at)
+        _check_keys(entry, {"dyad", "session", *ROLES, "recording", "channels", "align",
+                            "offset", "event"}, at)
         dyad = entry.get("dyad")
         if not isinstance(dyad, str):
             raise StudyError(f"{at}: field 'dyad' is missing or not a string")
@@ -258,19 +373,9 @@ def _parse_sessions(entries: Any, root: Path, dyad_ids: set[str], where: str
         at = f"{at} (dyad {dyad}, session {session})"
         if (dyad, session) in sessions:
             raise StudyError(f"{at}: session {session} of dyad {dyad} is listed twice")
-        files = {}
-        for role in ROLES:
-            rel = entry.get(role)
-            if not isinstance(rel, str) or not rel:
-                raise StudyError(f"{at}: field '{role}' (the {role}'s recording file) "
-                                 "is missing")
-            path = (root / rel).resolve()
-            if not path.exists():
-                raise StudyError(f"{at}: the {role}'s recording file '{rel}' does not "
-                                 f"exist (looked for {path})")
-            files[role] = path
-        sessions[(dyad, session)] = SessionRecordings(dyad, session, files["therapist"],
-                                                      files["patient"])
+        therapist, patient = _parse_session_files(entry, root, at)
+        sessions[(dyad, session)] = SessionRecordings(dyad, session, therapist, patient,
+                                                      **_parse_alignment(entry, at))
     return tuple(sessions[key] for key in sorted(sessions))
 
 

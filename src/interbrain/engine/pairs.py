@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from ..assembly import crop, overlap
 from ..errors import RecordingError
 from ..nulls import Pairing
 from ..preprocessing import Preprocessed
@@ -52,13 +53,6 @@ def channel_pairs(therapist: Preprocessed, patient: Preprocessed, pairs: str
             for j, cp in enumerate(patient.channels) if cp not in bad_p]
 
 
-def _check_rates(a: Preprocessed, b: Preprocessed) -> float:
-    if not np.isclose(a.sfreq, b.sfreq, rtol=0, atol=1e-9):
-        raise RecordingError(f"{a.source} ({a.sfreq} Hz) and {b.source} ({b.sfreq} Hz): "
-                             "sampling rates differ; resample them to a common rate")
-    return a.sfreq
-
-
 def pairings_synchrony(pairings: Sequence[Pairing], recordings: dict[str, Preprocessed],
                        settings: AnalysisSettings,
                        on_pairing: Callable[[], None] | None = None) -> pd.DataFrame:
@@ -84,23 +78,23 @@ def pairings_synchrony(pairings: Sequence[Pairing], recordings: dict[str, Prepro
     """
     grids: dict[tuple[int, float], WaveletGrid] = {}
     rows: list[pd.DataFrame] = []
-    patient_sources = {str(q.patient) for q in pairings}
+    patient_sources = {q.patient.key for q in pairings}
     for signal in settings.signals:
         cache: dict[tuple[str, int], object] = {}
 
-        def spectra(rec: Preprocessed, n: int, grid: WaveletGrid):
-            key = (rec.source, n)
+        def spectra(rec: Preprocessed, start: int, n: int, grid: WaveletGrid):
+            key = (rec.source, start, n)
             if key not in cache:
-                cache[key] = channel_spectra(rec.signal(signal)[:, :n], grid)
+                cache[key] = channel_spectra(crop(rec.signal(signal), start, n), grid)
             return cache[key]
 
         # therapist-major order: a therapist's spectra are dropped once its pairings are
         # done, the patients' (shared by every therapist of the session) stay cached.
         ordered = sorted(pairings, key=lambda q: (str(q.therapist), str(q.patient)))
         for k, p in enumerate(ordered):
-            t_rec, p_rec = recordings[str(p.therapist)], recordings[str(p.patient)]
-            dt = 1.0 / _check_rates(t_rec, p_rec)
-            n = min(t_rec.n_times, p_rec.n_times)
+            t_rec, p_rec = recordings[p.therapist.key], recordings[p.patient.key]
+            common = overlap(t_rec, p_rec, align=p.align, offset=p.offset, event=p.event)
+            n, dt = common.n_times, 1.0 / t_rec.sfreq
             if (n, dt) not in grids:
                 try:
                     grids[(n, dt)] = WaveletGrid.build(n, dt, band=settings.band)
@@ -111,14 +105,14 @@ def pairings_synchrony(pairings: Sequence[Pairing], recordings: dict[str, Prepro
             for metric in settings.metrics if chan else ():
                 idx = [(i, j) for i, j, _ in chan]
                 if metric == "wtc":
-                    values = band_mean_coherence(spectra(t_rec, n, grid),
-                                                 spectra(p_rec, n, grid), idx,
+                    values = band_mean_coherence(spectra(t_rec, common.start_a, n, grid),
+                                                 spectra(p_rec, common.start_b, n, grid), idx,
                                                  exclude_coi=settings.exclude_coi)
                 else:
                     options = {"band": settings.band} if metric == "plv" else {}
-                    values = compute_metric(metric, t_rec.signal(signal)[:, :n],
-                                            p_rec.signal(signal)[:, :n], dt, pairs=idx,
-                                            **options)
+                    values = compute_metric(metric, crop(t_rec.signal(signal), common.start_a, n),
+                                            crop(p_rec.signal(signal), common.start_b, n), dt,
+                                            pairs=idx, **options)
                 rows.append(pd.DataFrame({
                     "dyad": p.dyad, "partner_dyad": p.partner_dyad, "session": p.session,
                     "pair": [c[2] for c in chan],

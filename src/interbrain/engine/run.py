@@ -26,7 +26,8 @@ from ..nulls import pseudo_dyad_pairings, real_pairings
 from ..preprocessing import Preprocessed, preprocess_recording
 from ..stats.models import (fit_growth, fit_outcomes, model_table, real_vs_pseudo,
                             real_vs_pseudo_table, session_synchrony)
-from ..study import ROLES, PreprocessingSettings, Study
+from ..assembly import common_rate, resample_to, split_roles
+from ..study import ROLES, PreprocessingSettings, RecordingRef, Study
 from .atomic import write_parquet, write_text
 from .pairs import pairings_synchrony
 from .progress import Progress
@@ -85,8 +86,21 @@ class _TaskCounter(Callback):
             self._progress.advance()
 
 
-def _preprocess_file(path: str, settings: PreprocessingSettings) -> Preprocessed:
-    return preprocess_recording(read_recording(path), settings, source=path)
+def _preprocess_recording(ref: RecordingRef, partner: RecordingRef | None,
+                          settings: PreprocessingSettings) -> Preprocessed:
+    """Read, split (one-device dyads) and preprocess one person's recording."""
+    raw = read_recording(ref.path)
+    if ref.channels is not None:
+        both = sorted((ref, partner), key=lambda r: ROLES.index(r.role))
+        raw = split_roles(raw, {r.role: r.channels for r in both}, source=str(ref.path))[ref.role]
+    return preprocess_recording(raw, settings, source=ref.key)
+
+
+def _harmonise_rates(recordings: dict[str, Preprocessed], keys: set[str]
+                     ) -> dict[str, Preprocessed]:
+    """The recordings ``keys`` brought to their lowest common sampling rate."""
+    rate = common_rate({key: recordings[key].sfreq for key in sorted(keys)})
+    return {key: resample_to(recordings[key], rate) for key in keys}
 
 
 def _compute(tasks: list, progress: Progress, n_workers: int | None) -> list:
@@ -100,13 +114,14 @@ def _qc_table(study: Study, recordings: dict[str, Preprocessed]) -> pd.DataFrame
     for s in study.sessions:
         dyad = study.dyad(s.dyad)
         for role in ROLES:
-            rec = recordings[str(s.recording(role))]
+            ref = s.recording(role)
+            rec = recordings[ref.key]
             qc = rec.qc.copy()
             qc.insert(0, "dyad", s.dyad)
             qc.insert(1, "session", s.session)
             qc.insert(2, "role", role)
             qc.insert(3, "subject", getattr(dyad, role))
-            qc.insert(4, "file", os.path.relpath(rec.source, study.root))
+            qc.insert(4, "file", os.path.relpath(ref.path, study.root))
             qc["sfreq"] = rec.sfreq
             qc["duration_s"] = rec.n_times / rec.sfreq
             frames.append(qc)
@@ -124,10 +139,15 @@ def analyse_synchrony(study: Study, *, progress: Progress | None = None,
         The preprocessing chain.
     """
     progress = progress or Progress("quiet")
-    files = sorted({str(s.recording(role)) for s in study.sessions for role in ROLES})
-    progress.stage("preprocessing recordings", len(files))
-    tasks = [dask.delayed(_preprocess_file, pure=True)(f, study.preprocessing) for f in files]
-    recordings = dict(zip(files, _compute(tasks, progress, n_workers)))
+    refs = {}
+    for s in study.sessions:
+        refs[s.therapist.key] = (s.therapist, s.patient)
+        refs[s.patient.key] = (s.patient, s.therapist)
+    keys = sorted(refs)
+    progress.stage("preprocessing recordings", len(keys))
+    tasks = [dask.delayed(_preprocess_recording, pure=True)(*refs[k], study.preprocessing)
+             for k in keys]
+    recordings = dict(zip(keys, _compute(tasks, progress, n_workers)))
     qc = _qc_table(study, recordings)
     pairings = real_pairings(study)
     if study.analysis.pseudo_dyads:
@@ -138,8 +158,8 @@ def analyse_synchrony(study: Study, *, progress: Progress | None = None,
     progress.stage("synchrony (real + pseudo)", len(by_session))
     tasks = []
     for session, group in sorted(by_session.items()):
-        needed = {str(p.therapist) for p in group} | {str(p.patient) for p in group}
-        recs = {f: recordings[f] for f in needed}
+        needed = {p.therapist.key for p in group} | {p.patient.key for p in group}
+        recs = _harmonise_rates(recordings, needed)
         tasks.append(dask.delayed(pairings_synchrony, pure=True)(group, recs, study.analysis))
     frames = _compute(tasks, progress, n_workers)
     synchrony = pd.concat(frames, ignore_index=True)

@@ -10,9 +10,7 @@ unrelated signals of the same kind, roles and point in treatment
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-
-from ..study import Study
+from ..study import RecordingRef, Study
 
 
 @dataclass(frozen=True)
@@ -27,15 +25,22 @@ class Pairing:
         Dyad of the patient recording (equal to ``dyad`` for a real pairing).
     session : int
         Session number of both recordings.
-    therapist, patient : Path
-        The two recording files.
+    therapist, patient : RecordingRef
+        The two recordings.
+    align, offset, event
+        How the two are put on one time base (see :mod:`interbrain.assembly`). A
+        pseudo-dyad's recordings were not made together: they are aligned on their
+        first samples (``align="offset"``, ``offset=0``).
     """
 
     dyad: str
     partner_dyad: str
     session: int
-    therapist: Path
-    patient: Path
+    therapist: RecordingRef
+    patient: RecordingRef
+    align: str = "offset"
+    offset: float = 0.0
+    event: str | None = None
 
     @property
     def pairing(self) -> str:
@@ -45,7 +50,8 @@ class Pairing:
 
 def real_pairings(study: Study) -> list[Pairing]:
     """The real dyad of every session of ``study``."""
-    return [Pairing(s.dyad, s.dyad, s.session, s.therapist, s.patient) for s in study.sessions]
+    return [Pairing(s.dyad, s.dyad, s.session, s.therapist, s.patient, s.align, s.offset,
+                    s.event) for s in study.sessions]
 
 
 def pseudo_dyad_pairings(study: Study) -> list[Pairing]:

@@ -1,0 +1,206 @@
+"""Dyad assembly: the two partners' signals on one time base.
+
+A session's two recordings come from two devices (one file per person) or from one
+device whose channels belong to two people (one file and a channel-to-role map,
+split by :func:`split_roles`). :func:`common_rate` brings recordings to one sampling
+rate (integer ratios only; anything else is an error), and :func:`overlap` finds the
+samples both partners cover once their clocks are aligned:
+
+- ``"start_time"``: by the recorded start times (``meas_date``) of the two files;
+- ``"event"``: by the first occurrence of a shared trigger / annotation in both;
+- ``"offset"``: by an explicit offset, in seconds, of the patient's first sample after
+  the therapist's.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import mne
+import numpy as np
+from scipy.signal import resample_poly
+
+from .errors import RecordingError
+from .preprocessing import Preprocessed
+
+ALIGN_METHODS = ("start_time", "event", "offset")
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """The common part of two aligned recordings.
+
+    Attributes
+    ----------
+    start_a, start_b : int
+        First sample of the common part in each recording.
+    n_times : int
+        Number of common samples.
+    offset : float
+        Start of recording b minus start of recording a, in seconds.
+    """
+
+    start_a: int
+    start_b: int
+    n_times: int
+    offset: float
+
+
+def split_roles(raw: mne.io.BaseRaw, channels: dict[str, tuple[str, ...]], *,
+                source: str = "") -> dict[str, mne.io.BaseRaw]:
+    """Split a one-device hyperscanning recording into one recording per person.
+
+    Parameters
+    ----------
+    raw : mne.io.BaseRaw
+        fNIRS recording holding both people's channels (``"S1_D1 760"`` etc.).
+    channels : dict
+        Role -> source-detector pair names (``"S1_D1"``) of that person. The k-th
+        pairs of the roles are homologous; the patient's channels are renamed to the
+        therapist's names so that homologous channels share a name.
+    source : str
+        The file, for error messages.
+
+    Returns
+    -------
+    dict
+        Role -> recording of that person's channels only.
+    """
+    roles = list(channels)
+    lengths = {role: len(names) for role, names in channels.items()}
+    if len(set(lengths.values())) != 1:
+        raise RecordingError(f"{source}: the channel-to-role map lists {lengths} channels; "
+                             "every role needs the same number (the k-th are homologous)")
+    pair_of = {}
+    for ch in raw.ch_names:
+        pair_of.setdefault(ch.split(" ")[0], []).append(ch)
+    out = {}
+    reference = channels[roles[0]]
+    for role in roles:
+        missing = [name for name in channels[role] if name not in pair_of]
+        if missing:
+            raise RecordingError(f"{source}: channel(s) {', '.join(missing)} of the {role} "
+                                 "(channel-to-role map) are not in the recording")
+        picks = [ch for name in channels[role] for ch in pair_of[name]]
+        part = raw.copy().pick(picks)
+        if role != roles[0]:
+            rename = {ch: ch.replace(name, ref, 1) for name, ref in zip(channels[role], reference)
+                      for ch in pair_of[name]}
+            part.rename_channels(rename)
+        out[role] = part
+    return out
+
+
+def common_rate(rates: dict[str, float]) -> float:
+    """The sampling rate recordings are brought to: the lowest of ``rates``.
+
+    Parameters
+    ----------
+    rates : dict
+        Recording name -> sampling rate in Hz.
+
+    Raises
+    ------
+    RecordingError
+        If a rate is not an integer multiple of the lowest one (naming both files).
+    """
+    low_name = min(rates, key=rates.get)
+    low = rates[low_name]
+    for name, rate in rates.items():
+        ratio = rate / low
+        if abs(ratio - round(ratio)) > 1e-6:
+            raise RecordingError(
+                f"{name} ({rate:g} Hz) and {low_name} ({low:g} Hz): sampling rates differ by "
+                f"a non-integer ratio ({ratio:.4f}); resample one of them to a multiple of "
+                "the other before the analysis")
+    return low
+
+
+def resample_to(rec: Preprocessed, sfreq: float) -> Preprocessed:
+    """``rec`` decimated to ``sfreq`` Hz (an integer divisor of its rate).
+
+    Uses :func:`scipy.signal.resample_poly` (polyphase FIR with anti-aliasing).
+    """
+    factor = int(round(rec.sfreq / sfreq))
+    if factor == 1:
+        return rec
+    hbo = resample_poly(rec.hbo, 1, factor, axis=1)
+    hbr = resample_poly(rec.hbr, 1, factor, axis=1)
+    steps = rec.steps + [{"step": "resample", "function": "scipy.signal.resample_poly",
+                          "from_hz": rec.sfreq, "to_hz": sfreq, "factor": factor}]
+    return replace(rec, hbo=hbo, hbr=hbr, sfreq=float(sfreq), steps=steps)
+
+
+def _first_event(rec: Preprocessed, event: str) -> float:
+    ann = rec.annotations
+    onsets = ann.loc[ann["description"] == event, "onset"] if len(ann) else []
+    if len(onsets) == 0:
+        found = sorted(set(ann["description"])) if len(ann) else []
+        raise RecordingError(f"{rec.source}: no event {event!r} to align on "
+                             f"(events in the file: {found or 'none'})")
+    return float(min(onsets))
+
+
+def recording_offset(a: Preprocessed, b: Preprocessed, *, align: str = "start_time",
+                     offset: float = 0.0, event: str | None = None) -> float:
+    """Start of recording ``b`` minus start of recording ``a``, in seconds.
+
+    Parameters
+    ----------
+    a, b : Preprocessed
+        The therapist's and the patient's recordings.
+    align : str
+        ``"start_time"``, ``"event"`` or ``"offset"`` (see the module docstring).
+    offset : float
+        With ``align="offset"``: seconds the patient's first sample comes after the
+        therapist's (negative if before).
+    event : str
+        With ``align="event"``: description of the shared trigger.
+    """
+    if align == "offset":
+        return float(offset)
+    if align == "event":
+        if not event:
+            raise ValueError("align='event' needs the event's name")
+        # the event is at a-time t_a and b-time t_b: t_a = offset + t_b
+        return _first_event(a, event) - _first_event(b, event)
+    if align == "start_time":
+        if a.meas_date is None or b.meas_date is None:
+            missing = a.source if a.meas_date is None else b.source
+            raise RecordingError(f"{missing}: no recorded start time to align {a.source} and "
+                                 f"{b.source} on; set align = \"offset\" (offset = 0 aligns "
+                                 "their first samples) or align = \"event\"")
+        return (b.meas_date - a.meas_date).total_seconds()
+    raise ValueError(f"align must be one of {ALIGN_METHODS}, got {align!r}")
+
+
+def overlap(a: Preprocessed, b: Preprocessed, *, align: str = "start_time",
+            offset: float = 0.0, event: str | None = None) -> Overlap:
+    """The samples both partners cover once their clocks are aligned.
+
+    Both recordings must already share a sampling rate (:func:`resample_to`).
+
+    Raises
+    ------
+    RecordingError
+        If the recordings do not overlap (naming both files) or rates differ.
+    """
+    if not math.isclose(a.sfreq, b.sfreq, rel_tol=1e-9):
+        raise RecordingError(f"{a.source} ({a.sfreq} Hz) and {b.source} ({b.sfreq} Hz): "
+                             "sampling rates differ; bring them to a common rate first")
+    shift = recording_offset(a, b, align=align, offset=offset, event=event)
+    lag = int(round(shift * a.sfreq))
+    start_a, start_b = max(lag, 0), max(-lag, 0)
+    n = min(a.n_times - start_a, b.n_times - start_b)
+    if n <= 0:
+        raise RecordingError(
+            f"{a.source} and {b.source} do not overlap in time: the second starts "
+            f"{shift:+.1f} s after the first, which lasts {a.n_times / a.sfreq:.1f} s and the "
+            f"second {b.n_times / b.sfreq:.1f} s")
+    return Overlap(start_a, start_b, n, shift)
+
+
+def crop(data: np.ndarray, start: int, n_times: int) -> np.ndarray:
+    """``data[:, start:start + n_times]``; shape (n_channels, n_times)."""
+    return data[:, start:start + n_times]
