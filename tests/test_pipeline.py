@@ -164,3 +164,31 @@ def test_all_metrics_from_study_toml(tmp_path):
     models = pd.read_parquet(out / "models.parquet")
     assert set(models.loc[models["model"] == "growth", "metric"]) == set(counts.index)
     assert "AR-prewhitened" in (out / "methods.md").read_text()
+
+
+def test_summaries_from_study_toml(tmp_path):
+    """Per-minute windows, lags, both ROI flavours and significance, set in study.toml."""
+    study_dir = simulate_study(tmp_path / "s", n_dyads=2, n_sessions=2, minutes=3.0, seed=6)
+    toml = study_dir / "study.toml"
+    text = toml.read_text().replace(
+        'pairs = "homologous"', 'pairs = "homologous"\nwindow = 60.0\nlags = [-2.0, 0.0, 2.0]\n'
+        'roi = "both"\nsignificance = true\nn_surrogates = 20')
+    toml.write_text(text.replace('signals = ["hbo", "hbr"]', 'signals = ["hbo"]'))
+    out = tmp_path / "o"
+    result = CliRunner().invoke(main, ["run", str(study_dir), "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    sync = pd.read_parquet(out / "synchrony.parquet")
+    assert sync["significant_fraction"].between(0, 1).all()
+    assert {"region_therapist", "region_patient"} <= set(sync.columns)
+    windows = pd.read_parquet(out / "synchrony_windows.parquet")
+    assert set(windows["window"]) == {0, 1, 2}
+    assert (windows["pairing"] == "real").all()
+    lags = pd.read_parquet(out / "synchrony_lags.parquet")
+    assert sorted(set(lags["lag_s"].round(6))) == [-2.0, 0.0, 2.0]
+    roi = pd.read_parquet(out / "synchrony_roi.parquet")
+    assert set(roi["roi_method"]) == {"mean_of_pairs", "region_average_signal"}
+    # mean of pairs equals the hand-made average of the channel pairs of one region
+    one = roi[(roi["roi_method"] == "mean_of_pairs") & (roi["pairing"] == "real")].iloc[0]
+    rows = sync[(sync["dyad"] == one["dyad"]) & (sync["session"] == one["session"])
+                & (sync["pairing"] == "real") & (sync["region_therapist"] == one["region_therapist"])]
+    assert one["value"] == pytest.approx(rows["value"].mean())

@@ -57,6 +57,23 @@ class AnalysisSettings:
         ``"pearson"``: Pearson correlation; ``"ar_robust_correlation"``:
         AR-prewhitened robust correlation (AnalyzIR); ``"plv"``: phase-locking value
         in the band.
+    window : float
+        Length in seconds of the time windows wavelet coherence is also averaged over
+        (e.g. 60 for per minute); 0 for none.
+    lags : tuple of float
+        Time lags in seconds of the patient's signal relative to the therapist's at
+        which wavelet coherence is also computed (positive: patient follows); empty
+        for none.
+    roi : str
+        Region-of-interest summaries (needs ``[regions]``): ``"none"``,
+        ``"mean_of_pairs"`` (average of channel-pair values per region),
+        ``"region_average_signal"`` (coherence of region-averaged signals) or
+        ``"both"``.
+    significance : bool
+        Also compute, per channel pair, the fraction of cells whose coherence exceeds
+        the 95th percentile of AR(1) red-noise surrogates (Grinsted's ``wtcsignif``).
+    n_surrogates : int
+        Number of surrogate pairs per AR(1) coefficient pair and grid.
     """
 
     band: tuple[float, float] = (10.0, 40.0)
@@ -65,6 +82,11 @@ class AnalysisSettings:
     exclude_coi: bool = True
     pseudo_dyads: bool = True
     metrics: tuple[str, ...] = ("wtc",)
+    window: float = 0.0
+    lags: tuple[float, ...] = ()
+    roi: str = "none"
+    significance: bool = False
+    n_surrogates: int = 300
 
 
 @dataclass(frozen=True)
@@ -207,6 +229,9 @@ def _settings(cls, table: Any, where: str):
         if isinstance(default, bool):
             if not isinstance(value, bool):
                 raise _fail(where, f"field '{name}' must be true or false, got {value!r}")
+        elif isinstance(default, int):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise _fail(where, f"field '{name}' must be a whole number, got {value!r}")
         elif isinstance(default, float):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise _fail(where, f"field '{name}' must be a number, got {value!r}")
@@ -243,8 +268,20 @@ def _validate_analysis(a: AnalysisSettings, where: str) -> AnalysisSettings:
     if not a.metrics or bad:
         raise _fail(where, f"field 'metrics' must be a non-empty list among {list(METRICS)}, "
                     f"got {list(a.metrics)!r}")
+    if a.window < 0:
+        raise _fail(where, f"field 'window' must be 0 (none) or a duration in seconds, "
+                    f"got {a.window}")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+               for v in a.lags):
+        raise _fail(where, f"field 'lags' must be a list of seconds, got {list(a.lags)!r}")
+    if a.roi not in ("none", "mean_of_pairs", "region_average_signal", "both"):
+        raise _fail(where, "field 'roi' must be 'none', 'mean_of_pairs', "
+                    f"'region_average_signal' or 'both', got {a.roi!r}")
+    if a.n_surrogates < 10:
+        raise _fail(where, f"field 'n_surrogates' must be at least 10, got {a.n_surrogates}")
     return replace(a, band=(lo, hi), signals=tuple(dict.fromkeys(a.signals)),
-                   metrics=tuple(dict.fromkeys(a.metrics)))
+                   metrics=tuple(dict.fromkeys(a.metrics)),
+                   lags=tuple(float(v) for v in a.lags))
 
 
 def _read_toml(path: Path) -> dict:
@@ -515,6 +552,9 @@ def load_study(path: str | Path) -> Study:
     if missing:
         raise _fail(where, f"dyad(s) {', '.join(missing)} have no [[sessions]] entry")
     regions = _parse_regions(doc.get("regions"), where)
+    if analysis.roi != "none" and not regions:
+        raise _fail(f"{where}: [analysis]", f"roi = {analysis.roi!r} needs a [regions] table "
+                    "mapping channels to regions of interest")
     measures_path = root / "measures.csv"
     if measures_path.exists():
         measures = load_measures(measures_path, sessions)

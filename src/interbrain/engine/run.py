@@ -57,6 +57,8 @@ class StudyResults:
         Models skipped for this design, and why.
     steps : list of dict
         The preprocessing chain applied.
+    summaries : dict
+        Optional synchrony summaries (per window, lag, region) by name.
     timings : dict
         Stage -> wall time in seconds.
     """
@@ -70,6 +72,7 @@ class StudyResults:
     real_vs_pseudo: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
     steps: list = field(default_factory=list)
+    summaries: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
 
 
@@ -128,16 +131,41 @@ def _qc_table(study: Study, recordings: dict[str, Preprocessed]) -> pd.DataFrame
     return pd.concat(frames, ignore_index=True)
 
 
-def analyse_synchrony(study: Study, *, progress: Progress | None = None,
-                      n_workers: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame, list]:
-    """Preprocess every recording and compute synchrony of real and pseudo-dyads.
+@dataclass
+class SynchronyResults:
+    """What the synchrony stage produced.
 
-    Returns
-    -------
-    synchrony, qc : pandas.DataFrame
+    Attributes
+    ----------
+    synchrony : pandas.DataFrame
+        One row per dyad x session x channel pair x signal x pairing x metric.
+    qc : pandas.DataFrame
+        One row per recording x channel.
     steps : list of dict
         The preprocessing chain.
+    summaries : dict
+        Optional summaries by name (``"windows"``, ``"lags"``, ``"roi"``), each a
+        DataFrame written to ``synchrony_<name>.parquet``.
     """
+
+    synchrony: pd.DataFrame
+    qc: pd.DataFrame
+    steps: list
+    summaries: dict
+
+
+def _roi_mean_of_pairs(synchrony: pd.DataFrame) -> pd.DataFrame:
+    keys = ["dyad", "partner_dyad", "session", "signal", "pairing", "metric",
+            "region_therapist", "region_patient"]
+    roi = (synchrony.dropna(subset=["region_therapist", "region_patient"])
+           .groupby(keys, as_index=False)["value"].agg(value="mean", n_pairs="size"))
+    roi["roi_method"] = "mean_of_pairs"
+    return roi
+
+
+def analyse_synchrony(study: Study, *, progress: Progress | None = None,
+                      n_workers: int | None = None) -> SynchronyResults:
+    """Preprocess every recording and compute synchrony of real and pseudo-dyads."""
     progress = progress or Progress("quiet")
     refs = {}
     for s in study.sessions:
@@ -160,11 +188,29 @@ def analyse_synchrony(study: Study, *, progress: Progress | None = None,
     for session, group in sorted(by_session.items()):
         needed = {p.therapist.key for p in group} | {p.patient.key for p in group}
         recs = _harmonise_rates(recordings, needed)
-        tasks.append(dask.delayed(pairings_synchrony, pure=True)(group, recs, study.analysis))
-    frames = _compute(tasks, progress, n_workers)
-    synchrony = pd.concat(frames, ignore_index=True)
+        tasks.append(dask.delayed(pairings_synchrony, pure=True)(
+            group, recs, study.analysis, study.regions or None))
+    parts = _compute(tasks, progress, n_workers)
+    frames = {name: pd.concat([p[name] for p in parts if name in p], ignore_index=True)
+              for name in sorted({name for p in parts for name in p})}
+    synchrony = frames.pop("synchrony")
+    if study.regions:
+        synchrony["region_therapist"] = synchrony["channel_therapist"].map(study.regions)
+        synchrony["region_patient"] = synchrony["channel_patient"].map(study.regions)
+    summaries = {}
+    if "windows" in frames:
+        summaries["windows"] = frames["windows"]
+    if "lags" in frames:
+        summaries["lags"] = frames["lags"]
+    roi = []
+    if study.analysis.roi in ("mean_of_pairs", "both"):
+        roi.append(_roi_mean_of_pairs(synchrony))
+    if "roi_signal" in frames:
+        roi.append(frames["roi_signal"])
+    if roi:
+        summaries["roi"] = pd.concat(roi, ignore_index=True)
     steps = next(iter(recordings.values())).steps
-    return synchrony, qc, steps
+    return SynchronyResults(synchrony, qc, steps, summaries)
 
 
 def fit_key(model: str, signal: str, metric: str) -> str:
@@ -269,7 +315,8 @@ def run_study(study: Study, out_dir: str | Path, *, progress: Progress | None = 
     progress = progress or Progress("quiet")
     timings = {}
     t0 = time.perf_counter()
-    synchrony, qc, steps = analyse_synchrony(study, progress=progress, n_workers=n_workers)
+    stage = analyse_synchrony(study, progress=progress, n_workers=n_workers)
+    synchrony, qc, steps = stage.synchrony, stage.qc, stage.steps
     timings["preprocessing + synchrony"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     progress.stage("statistics", 1)
@@ -278,7 +325,8 @@ def run_study(study: Study, out_dir: str | Path, *, progress: Progress | None = 
     timings["statistics"] = time.perf_counter() - t1
     results = StudyResults(study=study, synchrony=synchrony, qc=qc, sessions=stats.sessions,
                            models=stats.models, fits=stats.fits, real_vs_pseudo=stats.tests,
-                           notes=stats.notes, steps=steps, timings=timings)
+                           notes=stats.notes, steps=steps, timings=timings,
+                           summaries=stage.summaries)
     for note in stats.notes:
         logger.info("note: %s", note)
     t2 = time.perf_counter()
@@ -291,6 +339,8 @@ def run_study(study: Study, out_dir: str | Path, *, progress: Progress | None = 
         write_parquet(qc, staging / "qc.parquet")
         write_parquet(stats.sessions, staging / "sessions.parquet")
         write_parquet(stats.models, staging / "models.parquet")
+        for name, frame in stage.summaries.items():
+            write_parquet(frame, staging / f"synchrony_{name}.parquet")
         write_text(json.dumps({"preprocessing": asdict(study.preprocessing), "steps": steps,
                                "analysis": asdict(study.analysis)}, indent=2, default=str),
                    staging / "preprocessing.json")
