@@ -8,6 +8,7 @@ smoothed auto-spectra are computed once per signal and reused by every pairing
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -77,10 +78,136 @@ def _wtc_values(spec_t, spec_p, idx, grid: WaveletGrid, settings: AnalysisSettin
     return means, fractions
 
 
+DEFAULT_SPECTRA_BUDGET = 768 * 2**20
+
+
+def _patient_blocks(pairings: Sequence[Pairing], recordings: dict[str, Preprocessed],
+                    settings: AnalysisSettings, budget: int) -> list[list[str]]:
+    """Patient recordings in blocks whose channel spectra fit in ``budget`` bytes.
+
+    Spectra of one block's patients stay cached while every therapist is paired with
+    them; a therapist's spectra are computed once per block.
+    """
+    keys = {q.patient.key for q in pairings} | {q.therapist.key for q in pairings}
+    per_recording = 0
+    for key in keys:
+        rec = recordings[key]
+        grid = WaveletGrid.build(rec.n_times, 1.0 / rec.sfreq, band=settings.band)
+        per_recording = max(per_recording, len(rec.channels) * rec.n_times
+                            * (grid.n_rows * 16 + grid.n_band_rows * 8))
+    size = max(1, int(budget // max(per_recording, 1)) - 1)
+    patients = sorted({q.patient.key for q in pairings})
+    return [patients[i:i + size] for i in range(0, len(patients), size)]
+
+
+@dataclass
+class _SignalState:
+    """What one signal's pass over the pairings keeps: grids, spectra, AR(1) fits."""
+
+    signal: str
+    settings: AnalysisSettings
+    grids: dict = field(default_factory=dict)
+    spectra: dict = field(default_factory=dict)
+    ar1: dict = field(default_factory=dict)
+    thresholds: ThresholdCache | None = None
+
+    def grid(self, n: int, dt: float, where: str) -> WaveletGrid:
+        if (n, dt) not in self.grids:
+            try:
+                self.grids[(n, dt)] = WaveletGrid.build(n, dt, band=self.settings.band)
+            except ValueError as exc:
+                raise RecordingError(f"{where}: {exc}") from None
+        return self.grids[(n, dt)]
+
+    def channel_spectra(self, rec: Preprocessed, start: int, n: int, grid: WaveletGrid):
+        key = (rec.source, start, n)
+        if key not in self.spectra:
+            data = crop(rec.signal(self.signal), start, n)
+            self.spectra[key] = channel_spectra(data, grid)
+            if self.settings.significance:
+                self.ar1[key] = np.atleast_1d(ar1_coefficient(data)[0])
+        return self.spectra[key]
+
+    def drop(self, source: str | None = None) -> None:
+        for key in [k for k in self.spectra if source is None or k[0] == source]:
+            del self.spectra[key]
+
+
+def _pairing_synchrony(p: Pairing, recordings: dict[str, Preprocessed], state: _SignalState,
+                       regions: dict[str, str] | None, out: dict[str, list]) -> None:
+    """Synchrony of one pairing and signal, appended to the lists of ``out``."""
+    settings, signal = state.settings, state.signal
+    t_rec, p_rec = recordings[p.therapist.key], recordings[p.patient.key]
+    common = overlap(t_rec, p_rec, align=p.align, offset=p.offset, event=p.event)
+    n, dt = common.n_times, 1.0 / t_rec.sfreq
+    grid = state.grid(n, dt, f"{p.therapist} and {p.patient}")
+    chan = channel_pairs(t_rec, p_rec, settings.pairs)
+    if not chan:
+        return
+    idx = np.array([(i, j) for i, j, _ in chan], dtype=np.intp)
+    x_t = crop(t_rec.signal(signal), common.start_a, n)
+    x_p = crop(p_rec.signal(signal), common.start_b, n)
+    keys = {"dyad": p.dyad, "partner_dyad": p.partner_dyad, "session": p.session,
+            "signal": signal, "pairing": p.pairing}
+    labels = {"pair": [c[2] for c in chan],
+              "channel_therapist": [t_rec.channels[i] for i, _, _ in chan],
+              "channel_patient": [p_rec.channels[j] for _, j, _ in chan]}
+
+    def both_spectra():
+        return (state.channel_spectra(t_rec, common.start_a, n, grid),
+                state.channel_spectra(p_rec, common.start_b, n, grid))
+
+    for metric in settings.metrics:
+        fractions = None
+        if metric == "wtc":
+            spec_t, spec_p = both_spectra()
+            values, fractions = _wtc_values(spec_t, spec_p, idx, grid, settings,
+                                            state.thresholds, dt,
+                                            state.ar1.get((t_rec.source, common.start_a, n)),
+                                            state.ar1.get((p_rec.source, common.start_b, n)))
+        else:
+            options = {"band": settings.band} if metric == "plv" else {}
+            values = compute_metric(metric, x_t, x_p, dt, pairs=idx, **options)
+        frame = pd.DataFrame({**keys, **labels, "metric": metric,
+                              "value": np.asarray(values, dtype=float)})
+        if settings.significance:
+            frame["significant_fraction"] = fractions if fractions is not None else np.nan
+        out["synchrony"].append(frame)
+    if p.pairing != "real":
+        return
+    if settings.window > 0:
+        values, table = windowed_band_coherence(*both_spectra(), idx, windows=settings.window,
+                                                exclude_coi=settings.exclude_coi)
+        tile = {col: np.tile(table[col].to_numpy(), len(chan))
+                for col in ("window", "onset_s", "offset_s", "n_cells")}
+        out["windows"].append(pd.DataFrame({**keys, "pair": np.repeat(labels["pair"], len(table)),
+                                            **tile, "metric": "wtc", "value": values.ravel()}))
+    if settings.lags:
+        values, lags = lagged_band_coherence(x_t, x_p, dt, band=settings.band,
+                                             lags=list(settings.lags), pairs=idx,
+                                             exclude_coi=settings.exclude_coi)
+        out["lags"].append(pd.DataFrame({**keys, "pair": np.repeat(labels["pair"], len(lags)),
+                                         "lag_s": np.tile(lags, len(chan)), "metric": "wtc",
+                                         "value": values.ravel()}))
+    if settings.roi in ("region_average_signal", "both") and regions:
+        roi = region_signal_coherence(
+            x_t, x_p, dt, channels=t_rec.channels, channels_b=p_rec.channels, regions=regions,
+            band=settings.band, bad_channels={"a": t_rec.bad_channels, "b": p_rec.bad_channels},
+            exclude_coi=settings.exclude_coi)
+        for col, value in reversed(keys.items()):
+            roi.insert(0, col, value)
+        out["roi_signal"].append(roi)
+
+
 def pairings_synchrony(pairings: Sequence[Pairing], recordings: dict[str, Preprocessed],
                        settings: AnalysisSettings, regions: dict[str, str] | None = None,
-                       on_pairing: Callable[[], None] | None = None) -> dict[str, pd.DataFrame]:
+                       on_pairing: Callable[[], None] | None = None,
+                       spectra_budget: int = DEFAULT_SPECTRA_BUDGET) -> dict[str, pd.DataFrame]:
     """Synchrony of every channel pair of every pairing, and its summaries.
+
+    Channels, not pairs, are the unit of work: per signal, each recording's channel
+    spectra are computed once per block of patients (see ``spectra_budget``) and reused
+    by every pairing that contains it; the only per-pair work is the cross-spectrum.
 
     Parameters
     ----------
@@ -96,6 +223,8 @@ def pairings_synchrony(pairings: Sequence[Pairing], recordings: dict[str, Prepro
         Channel -> region of interest, for ``settings.roi``.
     on_pairing : callable, optional
         Called once per finished pairing and signal (progress).
+    spectra_budget : int
+        Bytes of channel spectra held at once. Results do not depend on it.
 
     Returns
     -------
@@ -106,101 +235,25 @@ def pairings_synchrony(pairings: Sequence[Pairing], recordings: dict[str, Prepro
         scales and the cells outside the cone of influence. With the summaries
         switched on, also ``"windows"`` (wavelet coherence per time window, real
         dyads), ``"lags"`` (per time lag of the patient, real dyads) and
-        ``"roi_signal"`` (coherence of region-averaged signals).
+        ``"roi_signal"`` (coherence of region-averaged signals, real dyads).
     """
-    grids: dict[tuple[int, float], WaveletGrid] = {}
     out: dict[str, list[pd.DataFrame]] = {"synchrony": [], "windows": [], "lags": [],
                                           "roi_signal": []}
-    patient_sources = {q.patient.key for q in pairings}
     thresholds = ThresholdCache() if settings.significance else None
+    blocks = _patient_blocks(pairings, recordings, settings, spectra_budget) if pairings else []
     for signal in settings.signals:
-        cache: dict[tuple[str, int, int], object] = {}
-        ar1: dict[tuple[str, int, int], np.ndarray] = {}
-
-        def spectra(rec: Preprocessed, start: int, n: int, grid: WaveletGrid):
-            key = (rec.source, start, n)
-            if key not in cache:
-                cache[key] = channel_spectra(crop(rec.signal(signal), start, n), grid)
-                if settings.significance:
-                    ar1[key] = np.atleast_1d(ar1_coefficient(crop(rec.signal(signal), start,
-                                                                  n))[0])
-            return cache[key]
-
-        # therapist-major order: a therapist's spectra are dropped once its pairings are
-        # done, the patients' (shared by every therapist of the session) stay cached.
-        ordered = sorted(pairings, key=lambda q: (str(q.therapist), str(q.patient)))
-        for k, p in enumerate(ordered):
-            t_rec, p_rec = recordings[p.therapist.key], recordings[p.patient.key]
-            common = overlap(t_rec, p_rec, align=p.align, offset=p.offset, event=p.event)
-            n, dt = common.n_times, 1.0 / t_rec.sfreq
-            if (n, dt) not in grids:
-                try:
-                    grids[(n, dt)] = WaveletGrid.build(n, dt, band=settings.band)
-                except ValueError as exc:
-                    raise RecordingError(f"{p.therapist} and {p.patient}: {exc}") from None
-            grid = grids[(n, dt)]
-            chan = channel_pairs(t_rec, p_rec, settings.pairs)
-            idx = np.array([(i, j) for i, j, _ in chan], dtype=np.intp).reshape(-1, 2)
-            x_t = crop(t_rec.signal(signal), common.start_a, n)
-            x_p = crop(p_rec.signal(signal), common.start_b, n)
-            keys = {"dyad": p.dyad, "partner_dyad": p.partner_dyad, "session": p.session,
-                    "signal": signal, "pairing": p.pairing}
-            labels = {"pair": [c[2] for c in chan],
-                      "channel_therapist": [t_rec.channels[i] for i, _, _ in chan],
-                      "channel_patient": [p_rec.channels[j] for _, j, _ in chan]}
-            for metric in settings.metrics if chan else ():
-                fractions = None
-                if metric == "wtc":
-                    spec_t = spectra(t_rec, common.start_a, n, grid)
-                    spec_p = spectra(p_rec, common.start_b, n, grid)
-                    values, fractions = _wtc_values(
-                        spec_t, spec_p, idx, grid, settings, thresholds, dt,
-                        ar1.get((t_rec.source, common.start_a, n)),
-                        ar1.get((p_rec.source, common.start_b, n)))
-                else:
-                    options = {"band": settings.band} if metric == "plv" else {}
-                    values = compute_metric(metric, x_t, x_p, dt, pairs=idx, **options)
-                frame = pd.DataFrame({**keys, **labels, "metric": metric,
-                                      "value": np.asarray(values, dtype=float)})
-                if settings.significance:
-                    frame["significant_fraction"] = fractions if fractions is not None else np.nan
-                out["synchrony"].append(frame)
-            if chan and p.pairing == "real":
-                if settings.window > 0:
-                    values, table = windowed_band_coherence(
-                        spectra(t_rec, common.start_a, n, grid),
-                        spectra(p_rec, common.start_b, n, grid), idx,
-                        windows=settings.window, exclude_coi=settings.exclude_coi)
-                    out["windows"].append(pd.DataFrame({
-                        **keys, "pair": np.repeat(labels["pair"], len(table)),
-                        "window": np.tile(table["window"].to_numpy(), len(chan)),
-                        "onset_s": np.tile(table["onset_s"].to_numpy(), len(chan)),
-                        "offset_s": np.tile(table["offset_s"].to_numpy(), len(chan)),
-                        "n_cells": np.tile(table["n_cells"].to_numpy(), len(chan)),
-                        "metric": "wtc", "value": values.ravel()}))
-                if settings.lags:
-                    values, lags = lagged_band_coherence(x_t, x_p, dt, band=settings.band,
-                                                         lags=list(settings.lags), pairs=idx,
-                                                         exclude_coi=settings.exclude_coi)
-                    out["lags"].append(pd.DataFrame({
-                        **keys, "pair": np.repeat(labels["pair"], len(lags)),
-                        "lag_s": np.tile(lags, len(chan)), "metric": "wtc",
-                        "value": values.ravel()}))
-                if settings.roi in ("region_average_signal", "both") and regions:
-                    roi = region_signal_coherence(
-                        x_t, x_p, dt, channels=t_rec.channels, channels_b=p_rec.channels,
-                        regions=regions, band=settings.band,
-                        bad_channels={"a": t_rec.bad_channels, "b": p_rec.bad_channels},
-                        exclude_coi=settings.exclude_coi)
-                    for col, value in keys.items():
-                        roi.insert(0, col, value)
-                    out["roi_signal"].append(roi)
-            last_of_therapist = k + 1 == len(ordered) or ordered[k + 1].therapist != p.therapist
-            if last_of_therapist and t_rec.source not in patient_sources:
-                for key in [key for key in cache if key[0] == t_rec.source]:
-                    del cache[key]
-            if on_pairing is not None:
-                on_pairing()
+        state = _SignalState(signal, settings, thresholds=thresholds)
+        for block in blocks:
+            members = set(block)
+            ordered = sorted((q for q in pairings if q.patient.key in members),
+                             key=lambda q: (q.therapist.key, q.patient.key))
+            for k, p in enumerate(ordered):
+                _pairing_synchrony(p, recordings, state, regions, out)
+                if k + 1 == len(ordered) or ordered[k + 1].therapist != p.therapist:
+                    state.drop(recordings[p.therapist.key].source)
+                if on_pairing is not None:
+                    on_pairing()
+            state.drop()
     frames = {name: pd.concat(parts, ignore_index=True) for name, parts in out.items() if parts}
     if "synchrony" not in frames:
         frames["synchrony"] = pd.DataFrame(columns=SYNCHRONY_COLUMNS)
