@@ -67,7 +67,8 @@ def simulate(out, dyads, sessions, minutes, channels, therapists, sfreq, effect,
     click.echo(f"simulated study written to {path} ({time.perf_counter() - t0:.1f} s)")
 
 
-def _run(study_dir: Path, out: Path, workers: int | None, quiet: bool) -> Path:
+def _run(study_dir: Path, out: Path, workers: int | None, quiet: bool,
+         scheduler: str | None = None, cache: Path | None = None) -> Path:
     from .engine import Progress, run_study
     from .study import load_study
     _setup_logging(out, quiet)
@@ -77,7 +78,8 @@ def _run(study_dir: Path, out: Path, workers: int | None, quiet: bool) -> Path:
         logger.info("study %s: %d dyads, %d dyad-sessions", study.name, len(study.dyads),
                     len(study.sessions))
         with Progress("quiet" if quiet else "auto") as progress:
-            run_study(study, out, progress=progress, n_workers=workers)
+            run_study(study, out, progress=progress, n_workers=workers, scheduler=scheduler,
+                      cache_dir=cache)
     except InterbrainError as exc:
         logger.error("%s", exc)
         _fail(exc)
@@ -90,11 +92,19 @@ def _run(study_dir: Path, out: Path, workers: int | None, quiet: bool) -> Path:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Results folder [default: STUDY/results].")
 @click.option("--workers", type=int, default=None, help="Parallel workers [default: one per core].")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Run on an existing dask.distributed cluster (e.g. tcp://host:8786) "
+                   "instead of the embedded scheduler.")
+@click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Cache of intermediate products [default: OUT/.cache]; reruns reuse it.")
 @click.option("--quiet", is_flag=True, help="No progress display or log lines on the terminal.")
-def run(study, out, workers, quiet):
-    """Analyse the study in folder STUDY (its study.toml and measures.csv)."""
+def run(study, out, workers, scheduler, cache, quiet):
+    """Analyse the study in folder STUDY (its study.toml and measures.csv).
+
+    Intermediate products are cached: a rerun recomputes only what changed, and a run
+    that was killed resumes where it stopped."""
     root = study if study.is_dir() else study.parent
-    report = _run(study, out or root / "results", workers, quiet)
+    report = _run(study, out or root / "results", workers, quiet, scheduler, cache)
     click.echo(f"report: {report}")
 
 

@@ -1,13 +1,16 @@
 """Run a whole study: read, preprocess, synchrony, null controls, models, report.
 
-The work is a Dask graph: one task per recording (read, quality control,
-preprocessing) and one per session number (synchrony of its real and pseudo-dyads,
-reusing each recording's channel transforms), then the statistics. By default the
-graph runs on Dask's threaded scheduler with one worker per core.
+The work is a Dask graph (:mod:`.graph`): one task per recording (read, quality
+control, preprocessing) and one per session number (synchrony of its real and
+pseudo-dyads, reusing each recording's channel transforms), whose products are cached
+on disk (:mod:`.cache`); then the statistics, on the caller's side. By default the
+graph runs on Dask's threaded scheduler with one worker per core, or on a
+dask.distributed cluster given its address.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -17,19 +20,15 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import dask
 import pandas as pd
-from dask.callbacks import Callback
 
-from ..io import read_recording
 from ..nulls import pseudo_dyad_pairings, real_pairings
-from ..preprocessing import Preprocessed, preprocess_recording
 from ..stats.models import (fit_growth, fit_outcomes, model_table, real_vs_pseudo,
                             real_vs_pseudo_table, session_synchrony)
-from ..assembly import common_rate, resample_to, split_roles
-from ..study import ROLES, PreprocessingSettings, RecordingRef, Study
+from ..study import ROLES, Study
 from .atomic import write_parquet, write_text
-from .pairs import pairings_synchrony
+from .graph import RecordingHandle, build_graph, execute
+from .pairs import DEFAULT_SPECTRA_BUDGET
 from .progress import Progress
 
 logger = logging.getLogger("interbrain")
@@ -55,8 +54,8 @@ class StudyResults:
         ``(signal, metric)`` -> the real versus pseudo-dyad test.
     notes : list of str
         Models skipped for this design, and why.
-    steps : list of dict
-        The preprocessing chain applied.
+    steps : dict
+        Recording file -> the preprocessing chain applied to it.
     summaries : dict
         Optional synchrony summaries (per window, lag, region) by name.
     timings : dict
@@ -71,54 +70,18 @@ class StudyResults:
     fits: dict = field(default_factory=dict)
     real_vs_pseudo: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
-    steps: list = field(default_factory=list)
+    steps: dict = field(default_factory=dict)
     summaries: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
 
 
-class _TaskCounter(Callback):
-    """Dask callback advancing the progress display for each finished target task."""
-
-    def __init__(self, keys: set, progress: Progress) -> None:
-        super().__init__()
-        self._keys = keys
-        self._progress = progress
-
-    def _posttask(self, key, result, dsk, state, worker_id) -> None:
-        if key in self._keys:
-            self._progress.advance()
-
-
-def _preprocess_recording(ref: RecordingRef, partner: RecordingRef | None,
-                          settings: PreprocessingSettings) -> Preprocessed:
-    """Read, split (one-device dyads) and preprocess one person's recording."""
-    raw = read_recording(ref.path)
-    if ref.channels is not None:
-        both = sorted((ref, partner), key=lambda r: ROLES.index(r.role))
-        raw = split_roles(raw, {r.role: r.channels for r in both}, source=str(ref.path))[ref.role]
-    return preprocess_recording(raw, settings, source=ref.key)
-
-
-def _harmonise_rates(recordings: dict[str, Preprocessed], keys: set[str]
-                     ) -> dict[str, Preprocessed]:
-    """The recordings ``keys`` brought to their lowest common sampling rate."""
-    rate = common_rate({key: recordings[key].sfreq for key in sorted(keys)})
-    return {key: resample_to(recordings[key], rate) for key in keys}
-
-
-def _compute(tasks: list, progress: Progress, n_workers: int | None) -> list:
-    keys = {t.key for t in tasks}
-    with _TaskCounter(keys, progress):
-        return list(dask.compute(*tasks, scheduler="threads", num_workers=n_workers))
-
-
-def _qc_table(study: Study, recordings: dict[str, Preprocessed]) -> pd.DataFrame:
+def _qc_table(study: Study, handles: dict[str, RecordingHandle]) -> pd.DataFrame:
     frames = []
     for s in study.sessions:
         dyad = study.dyad(s.dyad)
         for role in ROLES:
             ref = s.recording(role)
-            rec = recordings[ref.key]
+            rec = handles[ref.key]
             qc = rec.qc.copy()
             qc.insert(0, "dyad", s.dyad)
             qc.insert(1, "session", s.session)
@@ -141,8 +104,8 @@ class SynchronyResults:
         One row per dyad x session x channel pair x signal x pairing x metric.
     qc : pandas.DataFrame
         One row per recording x channel.
-    steps : list of dict
-        The preprocessing chain.
+    steps : dict
+        Recording file -> the preprocessing chain applied to it.
     summaries : dict
         Optional summaries by name (``"windows"``, ``"lags"``, ``"roi"``), each a
         DataFrame written to ``synchrony_<name>.parquet``.
@@ -150,7 +113,7 @@ class SynchronyResults:
 
     synchrony: pd.DataFrame
     qc: pd.DataFrame
-    steps: list
+    steps: dict
     summaries: dict
 
 
@@ -164,33 +127,45 @@ def _roi_mean_of_pairs(synchrony: pd.DataFrame) -> pd.DataFrame:
 
 
 def analyse_synchrony(study: Study, *, progress: Progress | None = None,
-                      n_workers: int | None = None) -> SynchronyResults:
-    """Preprocess every recording and compute synchrony of real and pseudo-dyads."""
+                      n_workers: int | None = None, scheduler: str | None = None,
+                      cache_dir: str | Path | None = None,
+                      spectra_budget: int = DEFAULT_SPECTRA_BUDGET) -> SynchronyResults:
+    """Preprocess every recording and compute synchrony of real and pseudo-dyads.
+
+    Parameters
+    ----------
+    study : Study
+    progress : Progress, optional
+    n_workers : int, optional
+        Threads of the embedded scheduler (default one per core).
+    scheduler : str, optional
+        Address of a dask.distributed scheduler to run the graph on instead.
+    cache_dir : str or Path, optional
+        Cache of intermediate products (reused across runs); a temporary folder,
+        removed afterwards, when None.
+    spectra_budget : int
+        Bytes of channel spectra one synchrony task holds at once.
+    """
     progress = progress or Progress("quiet")
     refs = {}
     for s in study.sessions:
         refs[s.therapist.key] = (s.therapist, s.patient)
         refs[s.patient.key] = (s.patient, s.therapist)
-    keys = sorted(refs)
-    progress.stage("preprocessing recordings", len(keys))
-    tasks = [dask.delayed(_preprocess_recording, pure=True)(*refs[k], study.preprocessing)
-             for k in keys]
-    recordings = dict(zip(keys, _compute(tasks, progress, n_workers)))
-    qc = _qc_table(study, recordings)
     pairings = real_pairings(study)
     if study.analysis.pseudo_dyads:
         pairings += pseudo_dyad_pairings(study)
-    by_session: dict[int, list] = {}
+    groups: dict[int, list] = {}
     for p in pairings:
-        by_session.setdefault(p.session, []).append(p)
-    progress.stage("synchrony (real + pseudo)", len(by_session))
-    tasks = []
-    for session, group in sorted(by_session.items()):
-        needed = {p.therapist.key for p in group} | {p.patient.key for p in group}
-        recs = _harmonise_rates(recordings, needed)
-        tasks.append(dask.delayed(pairings_synchrony, pure=True)(
-            group, recs, study.analysis, study.regions or None))
-    parts = _compute(tasks, progress, n_workers)
+        groups.setdefault(p.session, []).append(p)
+    with contextlib.ExitStack() as stack:
+        if cache_dir is None:
+            cache_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="interbrain-"))
+        graph = build_graph(refs, groups, study.preprocessing, study.analysis,
+                            study.regions or None, Path(cache_dir), spectra_budget)
+        results = execute(graph, progress, scheduler=scheduler, n_workers=n_workers)
+    handles = {h.ref_key: h for h in results["preprocessing recordings"]}
+    qc = _qc_table(study, handles)
+    parts = results["synchrony (real + pseudo)"]
     frames = {name: pd.concat([p[name] for p in parts if name in p], ignore_index=True)
               for name in sorted({name for p in parts for name in p})}
     synchrony = frames.pop("synchrony")
@@ -209,7 +184,8 @@ def analyse_synchrony(study: Study, *, progress: Progress | None = None,
         roi.append(frames["roi_signal"])
     if roi:
         summaries["roi"] = pd.concat(roi, ignore_index=True)
-    steps = next(iter(recordings.values())).steps
+    steps = {os.path.relpath(ref.path, study.root) + (f"#{ref.role}" if ref.channels else ""):
+             handles[key].steps for key, (ref, _) in sorted(refs.items())}
     return SynchronyResults(synchrony, qc, steps, summaries)
 
 
@@ -286,7 +262,9 @@ def fit_models(study: Study, synchrony: pd.DataFrame) -> ModelResults:
 
 
 def run_study(study: Study, out_dir: str | Path, *, progress: Progress | None = None,
-              n_workers: int | None = None) -> StudyResults:
+              n_workers: int | None = None, scheduler: str | None = None,
+              cache_dir: str | Path | None = None,
+              spectra_budget: int = DEFAULT_SPECTRA_BUDGET) -> StudyResults:
     """Analyse ``study`` and write its results to ``out_dir``.
 
     Writes ``synchrony.parquet``, ``qc.parquet``, ``sessions.parquet``,
@@ -303,6 +281,14 @@ def run_study(study: Study, out_dir: str | Path, *, progress: Progress | None = 
         Progress display; none by default.
     n_workers : int, optional
         Threads of the local Dask scheduler; default one per core.
+    scheduler : str, optional
+        Address of a dask.distributed scheduler (``"tcp://host:8786"``) to run the
+        graph on; results are identical to the embedded scheduler's.
+    cache_dir : str or Path, optional
+        Cache of intermediate products; default ``out_dir/.cache``. A later run with
+        the same cache recomputes only what changed, and a killed run resumes.
+    spectra_budget : int
+        Bytes of channel spectra one synchrony task holds at once.
 
     Returns
     -------
@@ -315,7 +301,10 @@ def run_study(study: Study, out_dir: str | Path, *, progress: Progress | None = 
     progress = progress or Progress("quiet")
     timings = {}
     t0 = time.perf_counter()
-    stage = analyse_synchrony(study, progress=progress, n_workers=n_workers)
+    cache_dir = Path(cache_dir) if cache_dir is not None else out / ".cache"
+    stage = analyse_synchrony(study, progress=progress, n_workers=n_workers,
+                              scheduler=scheduler, cache_dir=cache_dir,
+                              spectra_budget=spectra_budget)
     synchrony, qc, steps = stage.synchrony, stage.qc, stage.steps
     timings["preprocessing + synchrony"] = time.perf_counter() - t0
     t1 = time.perf_counter()
@@ -341,7 +330,7 @@ def run_study(study: Study, out_dir: str | Path, *, progress: Progress | None = 
         write_parquet(stats.models, staging / "models.parquet")
         for name, frame in stage.summaries.items():
             write_parquet(frame, staging / f"synchrony_{name}.parquet")
-        write_text(json.dumps({"preprocessing": asdict(study.preprocessing), "steps": steps,
+        write_text(json.dumps({"preprocessing": asdict(study.preprocessing), "recordings": steps,
                                "analysis": asdict(study.analysis)}, indent=2, default=str),
                    staging / "preprocessing.json")
         write_methods(results, staging / "methods.md")

@@ -1,0 +1,154 @@
+"""On-disk cache of intermediate products, keyed by content.
+
+A product's key is the SHA-256 of everything it depends on: the bytes of the input
+files, the parameters of its stage, the keys of the products it is computed from, and
+the interbrain version. Changing only statistics settings therefore reuses every
+cached preprocessing and synchrony product; adding a session recomputes only the
+products that involve it. Entries are written atomically (temporary file, then
+rename), so a run killed at any point leaves only complete entries, which the next
+run reuses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from ..preprocessing import Preprocessed
+
+
+def _canonical(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    return value
+
+
+def content_key(*parts: Any) -> str:
+    """SHA-256 hex digest of ``parts`` (JSON-serialisable values, dataclasses, paths)
+    together with the interbrain version."""
+    text = json.dumps(_canonical([__version__, *parts]), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's bytes, or of every file of a folder (names and bytes)."""
+    path = Path(path)
+    h = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        h.update(str(f.relative_to(path) if path.is_dir() else f.name).encode())
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+class Cache:
+    """A folder of cached products.
+
+    Parameters
+    ----------
+    directory : str or Path
+        Created if missing. Entries live in ``<directory>/<kind>/<key>.<ext>``.
+    """
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    def path(self, kind: str, key: str, ext: str) -> Path:
+        """Where entry ``key`` of ``kind`` lives."""
+        return self.directory / kind / f"{key}.{ext}"
+
+    def _write(self, target: Path, data: bytes) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    # -- preprocessed recordings -------------------------------------------------------
+    def has_recording(self, key: str) -> bool:
+        """Whether the preprocessed recording ``key`` is cached."""
+        return self.path("recordings", key, "npz").exists()
+
+    def store_recording(self, key: str, rec: Preprocessed) -> None:
+        """Cache a preprocessed recording (arrays, QC table, chain, annotations)."""
+        meta = {"source": rec.source, "channels": rec.channels, "sfreq": rec.sfreq,
+                "meas_date": rec.meas_date.isoformat() if rec.meas_date else None,
+                "steps": rec.steps, "regions": getattr(rec, "regions", {}) or {}}
+        extras = {}
+        annotations = getattr(rec, "annotations", None)
+        if annotations is not None:
+            extras["annotations"] = np.frombuffer(_parquet_bytes(annotations), dtype=np.uint8)
+        buf = io.BytesIO()
+        np.savez(buf, hbo=rec.hbo, hbr=rec.hbr,
+                 meta=np.frombuffer(json.dumps(meta, default=str).encode(), dtype=np.uint8),
+                 qc=np.frombuffer(_parquet_bytes(rec.qc), dtype=np.uint8), **extras)
+        self._write(self.path("recordings", key, "npz"), buf.getvalue())
+
+    def load_recording(self, key: str) -> Preprocessed:
+        """The cached preprocessed recording ``key``."""
+        with np.load(self.path("recordings", key, "npz")) as z:
+            meta = json.loads(z["meta"].tobytes().decode())
+            kwargs = {}
+            names = {f.name for f in dataclasses.fields(Preprocessed)}
+            if "annotations" in z.files and "annotations" in names:
+                kwargs["annotations"] = pd.read_parquet(io.BytesIO(z["annotations"].tobytes()))
+            if "regions" in names:
+                kwargs["regions"] = meta["regions"]
+            return Preprocessed(
+                source=meta["source"], channels=list(meta["channels"]), hbo=z["hbo"],
+                hbr=z["hbr"], sfreq=float(meta["sfreq"]),
+                meas_date=datetime.fromisoformat(meta["meas_date"]) if meta["meas_date"]
+                else None, qc=pd.read_parquet(io.BytesIO(z["qc"].tobytes())),
+                steps=meta["steps"], **kwargs)
+
+    # -- tables ----------------------------------------------------------------------
+    def has_tables(self, kind: str, key: str) -> bool:
+        """Whether the tables ``key`` of ``kind`` are cached."""
+        return self.path(kind, key, "npz").exists()
+
+    def store_tables(self, kind: str, key: str, tables: dict[str, pd.DataFrame]) -> None:
+        """Cache named DataFrames as one entry."""
+        buf = io.BytesIO()
+        np.savez(buf, **{name: np.frombuffer(_parquet_bytes(frame), dtype=np.uint8)
+                         for name, frame in tables.items()})
+        self._write(self.path(kind, key, "npz"), buf.getvalue())
+
+    def load_tables(self, kind: str, key: str) -> dict[str, pd.DataFrame]:
+        """The cached DataFrames ``key`` of ``kind``."""
+        with np.load(self.path(kind, key, "npz")) as z:
+            return {name: pd.read_parquet(io.BytesIO(z[name].tobytes())) for name in z.files}
+
+
+def _parquet_bytes(frame: pd.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    frame.to_parquet(buf, engine="pyarrow", index=False)
+    return buf.getvalue()

@@ -1,0 +1,191 @@
+"""The study as a Dask graph, and its execution on a local or distributed scheduler.
+
+Tasks:
+
+- one per recording (:func:`recording_task`): read, split by role, quality control,
+  preprocessing; the result is cached on disk and the task returns a small handle;
+- one per session number (:func:`session_task`): synchrony of all its real and
+  pseudo-dyads, reusing each recording's channel spectra; cached on disk.
+
+Task results depend only on their inputs, so the same graph gives bit-identical
+results on the embedded threaded scheduler and on a dask.distributed cluster. Every
+task first looks in the cache (keyed by content, see :mod:`.cache`), so a run that
+was killed resumes where it stopped, and a run whose inputs changed recomputes only
+what they touch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import dask
+import pandas as pd
+from dask.callbacks import Callback
+
+from ..assembly import common_rate, resample_to, split_roles
+from ..io import read_recording
+from ..nulls import Pairing
+from ..preprocessing import Preprocessed, PreprocessingSettings, preprocess_recording
+from ..study import ROLES, AnalysisSettings, RecordingRef
+from .cache import Cache, content_key, file_digest
+from .pairs import DEFAULT_SPECTRA_BUDGET, pairings_synchrony
+from .progress import Progress
+
+
+@dataclass(frozen=True)
+class RecordingHandle:
+    """What a recording task returns: where its product is cached, and its QC.
+
+    Attributes
+    ----------
+    ref_key : str
+        The recording (:attr:`RecordingRef.key`).
+    cache_key : str
+        Key of the cached :class:`~interbrain.preprocessing.Preprocessed`.
+    qc : pandas.DataFrame
+        Per-channel quality.
+    sfreq : float
+        Sampling rate in Hz.
+    n_times : int
+        Number of samples.
+    steps : list of dict
+        The preprocessing chain applied.
+    """
+
+    ref_key: str
+    cache_key: str
+    qc: pd.DataFrame
+    sfreq: float
+    n_times: int
+    steps: list
+
+
+def preprocess_ref(ref: RecordingRef, partner: RecordingRef,
+                   settings: PreprocessingSettings) -> Preprocessed:
+    """Read, split (one-device dyads) and preprocess one person's recording."""
+    raw = read_recording(ref.path)
+    if ref.channels is not None:
+        both = sorted((ref, partner), key=lambda r: ROLES.index(r.role))
+        raw = split_roles(raw, {r.role: r.channels for r in both}, source=str(ref.path))[ref.role]
+    return preprocess_recording(raw, settings, source=ref.key)
+
+
+def recording_task(ref: RecordingRef, partner: RecordingRef, settings: PreprocessingSettings,
+                   cache_dir: str) -> RecordingHandle:
+    """Preprocess one recording, or find it in the cache."""
+    cache = Cache(cache_dir)
+    key = content_key("recording", file_digest(ref.path), ref.role, ref.channels,
+                      partner.channels if ref.channels is not None else None, settings)
+    if cache.has_recording(key):
+        rec = cache.load_recording(key)
+    else:
+        rec = preprocess_ref(ref, partner, settings)
+        cache.store_recording(key, rec)
+    return RecordingHandle(ref.key, key, rec.qc, rec.sfreq, rec.n_times, rec.steps)
+
+
+def _pairing_spec(p: Pairing, handles: dict[str, RecordingHandle]) -> list:
+    return [p.dyad, p.partner_dyad, p.session, handles[p.therapist.key].cache_key,
+            handles[p.patient.key].cache_key, p.align, p.offset, p.event]
+
+
+def session_task(pairings: Sequence[Pairing], handles: Sequence[RecordingHandle],
+                 settings: AnalysisSettings, regions: dict[str, str] | None, cache_dir: str,
+                 spectra_budget: int = DEFAULT_SPECTRA_BUDGET) -> dict[str, pd.DataFrame]:
+    """Synchrony of the pairings of one session number, or find it in the cache.
+
+    Recordings are loaded from the cache, brought to their lowest common sampling
+    rate, and passed to :func:`~interbrain.engine.pairs.pairings_synchrony`.
+    """
+    cache = Cache(cache_dir)
+    by_ref = {h.ref_key: h for h in handles}
+    key = content_key("synchrony", [_pairing_spec(p, by_ref) for p in pairings], settings,
+                      regions)
+    if cache.has_tables("synchrony", key):
+        return cache.load_tables("synchrony", key)
+    needed = sorted({p.therapist.key for p in pairings} | {p.patient.key for p in pairings})
+    recordings = {k: replace(cache.load_recording(by_ref[k].cache_key), source=k)
+                  for k in needed}
+    rate = common_rate({k: rec.sfreq for k, rec in recordings.items()})
+    recordings = {k: resample_to(rec, rate) for k, rec in recordings.items()}
+    tables = pairings_synchrony(pairings, recordings, settings, regions,
+                                spectra_budget=spectra_budget)
+    cache.store_tables("synchrony", key, tables)
+    return tables
+
+
+class _TaskCounter(Callback):
+    """Dask callback advancing the progress display as target tasks finish."""
+
+    def __init__(self, stages: dict, progress: Progress) -> None:
+        super().__init__()
+        self._stages = stages
+        self._progress = progress
+
+    def _posttask(self, key, result, dsk, state, worker_id) -> None:
+        if key in self._stages:
+            self._progress.advance(stage=self._stages[key])
+
+
+def execute(stages: dict[str, list], progress: Progress, *, scheduler: str | None = None,
+            n_workers: int | None = None) -> dict[str, list]:
+    """Compute the delayed tasks of every stage, in one graph.
+
+    Parameters
+    ----------
+    stages : dict
+        Stage name -> list of ``dask.delayed`` objects (later stages may depend on
+        earlier ones).
+    progress : Progress
+        Advanced once per finished task of each stage.
+    scheduler : str, optional
+        Address of a dask.distributed scheduler (``"tcp://host:8786"``); None runs on
+        Dask's embedded threaded scheduler.
+    n_workers : int, optional
+        Threads of the embedded scheduler; default one per core.
+
+    Returns
+    -------
+    dict
+        Stage name -> list of results, in the order given.
+    """
+    for name, tasks in stages.items():
+        progress.stage(name, len(tasks))
+    flat = [t for tasks in stages.values() for t in tasks]
+    stage_of = {t.key: name for name, tasks in stages.items() for t in tasks}
+    if scheduler is None:
+        with _TaskCounter(stage_of, progress):
+            results = dask.compute(*flat, scheduler="threads", num_workers=n_workers)
+    else:
+        from distributed import Client, as_completed
+        with Client(scheduler, set_as_default=False) as client:
+            futures = client.compute(flat)
+            for future in as_completed(futures, loop=client.loop):
+                progress.advance(stage=stage_of[future.key])
+            results = client.gather(futures)
+    out, start = {}, 0
+    for name, tasks in stages.items():
+        out[name] = list(results[start:start + len(tasks)])
+        start += len(tasks)
+    return out
+
+
+def build_graph(refs: dict[str, tuple[RecordingRef, RecordingRef]],
+                groups: dict[int, list[Pairing]], preprocessing: PreprocessingSettings,
+                analysis: AnalysisSettings, regions: dict[str, str] | None,
+                cache_dir: Path, spectra_budget: int = DEFAULT_SPECTRA_BUDGET
+                ) -> dict[str, list]:
+    """The delayed tasks of a study: recordings, then synchrony per session number."""
+    handles = {k: dask.delayed(recording_task, pure=True)(ref, partner, preprocessing,
+                                                          str(cache_dir))
+               for k, (ref, partner) in sorted(refs.items())}
+    sessions = []
+    for session, group in sorted(groups.items()):
+        needed = sorted({p.therapist.key for p in group} | {p.patient.key for p in group})
+        sessions.append(dask.delayed(session_task, pure=True)(
+            group, [handles[k] for k in needed], analysis, regions, str(cache_dir),
+            spectra_budget))
+    return {"preprocessing recordings": list(handles.values()),
+            "synchrony (real + pseudo)": sessions}

@@ -1,0 +1,130 @@
+"""The engine: identical results on a dask.distributed cluster, caching, resuming."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from interbrain.engine import Progress, run_study
+from interbrain.simulate import simulate_study
+from interbrain.study import load_study
+
+TABLES = ("synchrony.parquet", "qc.parquet", "sessions.parquet", "models.parquet")
+
+
+@pytest.fixture(scope="module")
+def small_study(tmp_path_factory) -> Path:
+    return simulate_study(tmp_path_factory.mktemp("engine") / "study", n_dyads=3,
+                          n_sessions=3, minutes=2.0, seed=11)
+
+
+def _assert_same_results(a: Path, b: Path) -> None:
+    for name in TABLES:
+        left, right = pd.read_parquet(a / name), pd.read_parquet(b / name)
+        pd.testing.assert_frame_equal(left, right, check_exact=True)
+
+
+def _cache_state(cache: Path) -> dict[str, int]:
+    return {str(p.relative_to(cache)): p.stat().st_mtime_ns for p in cache.rglob("*.npz")}
+
+
+def test_distributed_cluster_gives_identical_results(small_study, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    study = load_study(small_study)
+    run_study(study, tmp_path / "embedded")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        run_study(study, tmp_path / "cluster", scheduler=cluster.scheduler_address)
+    _assert_same_results(tmp_path / "embedded", tmp_path / "cluster")
+
+
+def test_rerun_reuses_the_cache(small_study, tmp_path):
+    out = tmp_path / "out"
+    run_study(load_study(small_study), out)
+    before = _cache_state(out / ".cache")
+    assert sum(k.startswith("recordings") for k in before) == 3 * 3 * 2
+    assert sum(k.startswith("synchrony") for k in before) == 3
+    first = {name: pd.read_parquet(out / name) for name in TABLES}
+    run_study(load_study(small_study), out)
+    assert _cache_state(out / ".cache") == before  # nothing recomputed
+    for name in TABLES:
+        pd.testing.assert_frame_equal(first[name], pd.read_parquet(out / name))
+
+
+def test_changed_analysis_settings_recompute_only_synchrony(tmp_path):
+    root = simulate_study(tmp_path / "s", n_dyads=2, n_sessions=2, minutes=2.0, seed=12)
+    out = tmp_path / "out"
+    run_study(load_study(root), out)
+    before = _cache_state(out / ".cache")
+    toml = root / "study.toml"
+    toml.write_text(toml.read_text().replace("band = [10.0, 40.0]", "band = [12.0, 30.0]"))
+    run_study(load_study(root), out)
+    after = _cache_state(out / ".cache")
+    recordings = {k: v for k, v in before.items() if k.startswith("recordings")}
+    assert {k: after[k] for k in recordings} == recordings  # preprocessing reused
+    assert len([k for k in after if k.startswith("synchrony")]) == 4  # 2 old + 2 new
+
+
+def test_added_session_computes_only_what_it_touches(tmp_path):
+    root = simulate_study(tmp_path / "s", n_dyads=3, n_sessions=3, minutes=2.0, seed=13)
+    toml = root / "study.toml"
+    full = toml.read_text()
+    # drop dyad D03's session 3 from the study, run, then add it back
+    entry = ('[[sessions]]\ndyad = "D03"\nsession = 3\n'
+             'therapist = "recordings/D03_ses-03_therapist.snirf"\n'
+             'patient = "recordings/D03_ses-03_patient.snirf"\n')
+    assert entry in full
+    toml.write_text(full.replace(entry, ""))
+    (root / "measures.csv").write_text("\n".join(
+        line for line in (root / "measures.csv").read_text().splitlines()
+        if not line.startswith("D03,3,")) + "\n")
+    out = tmp_path / "out"
+    run_study(load_study(root), out)
+    before = _cache_state(out / ".cache")
+    toml.write_text(full)
+    run_study(load_study(root), out)
+    after = _cache_state(out / ".cache")
+    new = set(after) - set(before)
+    assert sum(k.startswith("recordings") for k in new) == 2  # the two new recordings
+    assert sum(k.startswith("synchrony") for k in new) == 1  # session number 3 only
+    assert all(after[k] == v for k, v in before.items())  # nothing else rewritten
+
+
+def test_killed_run_resumes_to_identical_results(small_study, tmp_path):
+    reference = tmp_path / "reference"
+    run_study(load_study(small_study), reference)
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "interbrain.cli", "run", str(small_study), "--out", str(out),
+           "--quiet", "--workers", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    cache = out / ".cache"
+    while time.monotonic() < deadline and proc.poll() is None:
+        if len(list(cache.glob("recordings/*.npz"))) >= 4:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (out / "synchrony.parquet").exists()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _assert_same_results(reference, out)
+    assert not list(cache.rglob("*.tmp"))
+
+
+def test_progress_log_lines(small_study, tmp_path, caplog):
+    caplog.set_level("INFO", logger="interbrain")
+    logger = __import__("logging").getLogger("interbrain")
+    logger.propagate = True
+    with Progress("log") as progress:
+        run_study(load_study(small_study), tmp_path / "o", progress=progress)
+    text = caplog.text
+    assert "preprocessing recordings: 18/18 done" in text
+    assert "synchrony (real + pseudo): 3/3 done" in text
