@@ -33,15 +33,17 @@ system. *Journal of Climate* 12:2679-2690.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.fft as sfft
 
 from .pairs import PairsSpec, resolve_pairs
-from .wavelet import (DEFAULT_CHUNK_BYTES, WaveletGrid, cwt, min_samples_for_band,
-                      smooth_wavelet)
+from .wavelet import (DEFAULT_CHUNK_BYTES, WaveletGrid, _as_2d_finite, _ChannelTransform,
+                      block_rows, min_samples_for_band, n_threads, run_tasks, smooth_plan)
 
 __all__ = [
     "ChannelSpectra",
@@ -109,11 +111,6 @@ class ChannelSpectra:
         return self.W.shape[0]
 
 
-def _bytes(grid: WaveletGrid) -> tuple[int, int]:
-    c = np.dtype(grid.complex_dtype).itemsize
-    return c, np.dtype(grid.real_dtype).itemsize
-
-
 def channel_spectra(data: Any, grid: WaveletGrid, *, workers: int | None = None,
                     chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> ChannelSpectra:
     """Wavelet transforms and smoothed auto-spectra of every channel, batched.
@@ -125,10 +122,11 @@ def channel_spectra(data: Any, grid: WaveletGrid, *, workers: int | None = None,
     grid : WaveletGrid
         Built for ``n_times`` samples and the recording's sampling interval.
     workers : int, optional
-        Threads of :mod:`scipy.fft` (None: its current default, see
-        :func:`scipy.fft.set_workers`).
+        Threads, one channel per thread at a time (None: the current default of
+        :mod:`scipy.fft`, see :func:`scipy.fft.set_workers`; negative values count back
+        from the number of CPUs). The results do not depend on it.
     chunk_bytes : int
-        Budget of the temporaries of one batched FFT block, in bytes.
+        Budget of the temporaries of one batched FFT block, in bytes (per thread).
 
     Returns
     -------
@@ -140,17 +138,11 @@ def channel_spectra(data: Any, grid: WaveletGrid, *, workers: int | None = None,
         ``data`` is not 2-D, has a different number of samples than the grid, or holds
         NaN or infinite samples.
     """
-    W = cwt(data, grid, workers=workers, chunk_bytes=chunk_bytes)
-    n_ch = W.shape[0]
-    sinv = 1.0 / grid.scale[grid.rows]
-    cb, rb = _bytes(grid)
-    per_channel = grid.n_rows * ((grid.n_smooth // 2 + 1) * cb + 2 * grid.n_times * rb)
-    step = max(1, chunk_bytes // max(per_channel, 1))
+    x = _as_2d_finite(data, grid.n_times)
+    n_ch = x.shape[0]
+    W = np.empty((n_ch, grid.n_rows, grid.n_times), dtype=grid.complex_dtype)
     S = np.empty((n_ch, grid.n_band_rows, grid.n_times), dtype=grid.real_dtype)
-    for c in range(0, n_ch, step):
-        w = W[c:c + step]
-        power = w.real**2 + w.imag**2
-        S[c:c + step] = smooth_wavelet(power, grid, weights=sinv, workers=workers)
+    _ChannelTransform(grid, W, S, chunk_bytes).run(x, n_threads(workers))
     W.setflags(write=False)
     S.setflags(write=False)
     return ChannelSpectra(grid=grid, W=W, S=S)
@@ -165,6 +157,96 @@ def _check_specs(spec_a: ChannelSpectra, spec_b: ChannelSpectra) -> WaveletGrid:
     return spec_a.grid
 
 
+class _PairKernel:
+    """Smoothed cross-spectra of channel pairs, a block of rows of a group of pairs at a time.
+
+    Per pair the only work is the cross-spectrum ``W_a conj(W_b)`` of the computed rows,
+    its FFT over ``n_smooth`` points (one per row), the filter and scale smoothing on the
+    bins that matter (:class:`~interbrain.synchrony.wavelet.SmoothPlan`), and one inverse
+    FFT per band row; then ``|S(W_ab/s)|^2 / (S_a S_b)``, either kept (maps) or summed
+    over the valid cells (band means) while the block is still in cache. The transforms
+    ``W``, the auto-spectra ``S``, the filters and the masks come from the channels and
+    the grid. Each thread has its own buffers; the results do not depend on the number
+    of threads or the block sizes.
+    """
+
+    def __init__(self, spec_a: ChannelSpectra, spec_b: ChannelSpectra, grid: WaveletGrid,
+                 chunk_bytes: int, n_pairs: int):
+        self.a, self.b, self.grid = spec_a, spec_b, grid
+        self.plan = plan = smooth_plan(grid)
+        cb = np.dtype(grid.complex_dtype).itemsize
+        self.rows = block_rows(max(grid.n_rows, 1), plan.m * cb, chunk_bytes)
+        budget = min(int(chunk_bytes), 4 * 2**20)
+        self.group = int(max(1, min(n_pairs, budget // max(self.rows * plan.m * cb, 1))))
+        self.local = threading.local()
+        self.real_view = np.dtype(grid.real_dtype)
+
+    def _buffers(self, G: int):
+        loc = self.local
+        if getattr(loc, "G", None) != G:
+            g, plan, R = self.grid, self.plan, self.rows
+            ct, rt = g.complex_dtype, g.real_dtype
+            loc.G = G
+            loc.conj = np.empty((G, R, plan.n), dtype=ct)
+            loc.buf = np.zeros((G, R, plan.m), dtype=ct)    # columns n: stay zero
+            loc.ibuf = np.zeros((G, R, plan.m), dtype=ct)   # zero outside the written bins
+            loc.Z = np.zeros((G, plan.n_rows, 2, plan.width), dtype=ct)
+            loc.num = np.empty((G, R, plan.n), dtype=rt)
+            loc.den = np.empty((G, R, plan.n), dtype=rt)
+        return loc
+
+    def _side(self, W: np.ndarray, idx: np.ndarray, rows: slice) -> np.ndarray:
+        if idx.size == 1:
+            return W[int(idx[0]):int(idx[0]) + 1, rows]
+        return W[idx, rows]
+
+    def run(self, sel: np.ndarray, consume) -> None:
+        """Compute pairs ``sel`` (shape (G, 2)); ``consume(band_row0, q, ratio)`` gets
+        ``|S_ab|^2 / (S_a S_b)`` of band rows ``band_row0:band_row0 + q``, shape (G, q, n)."""
+        plan = self.plan
+        G, R, n = sel.shape[0], self.rows, plan.n
+        loc = self._buffers(G)
+        ia, ib = sel[:, 0], sel[:, 1]
+        Wa, Wb = self.a.W, self.b.W
+        # forward: FFT of the cross-spectrum of every computed row, keep the useful bins
+        for r0 in range(0, plan.n_rows, R):
+            q = min(R, plan.n_rows - r0)
+            conj = loc.conj[:, :q]
+            np.conjugate(self._side(Wb, ib, slice(r0, r0 + q)), out=conj)
+            np.multiply(self._side(Wa, ia, slice(r0, r0 + q)), conj, out=loc.buf[:, :q, :n])
+            F = sfft.fft(loc.buf[:, :q], axis=-1, workers=1)
+            plan.gather(F, loc.Z[:, r0:r0 + q], complex_input=True)
+        # smoothing in scale on the filtered spectra, inverse FFT of the band rows
+        Sa, Sb = self.a.S, self.b.S
+        rt = self.real_view
+        for grp in plan.groups:
+            Y = plan.smooth(grp, loc.Z, signs=2)
+            for k0 in range(0, grp.band1 - grp.band0, R):
+                q = min(R, grp.band1 - grp.band0 - k0)
+                r = grp.band0 + k0
+                ibuf = loc.ibuf[:, :q]
+                plan.scatter(grp, Y[:, k0:k0 + q], ibuf)
+                sw = sfft.ifft(ibuf, axis=-1, workers=1)
+                plan.clear(grp, ibuf)
+                # |sw|^2 = re^2 + im^2, from the interleaved real view of the fresh array
+                v = sw.view(rt)[..., :2 * n]
+                np.multiply(v, v, out=v)
+                num = loc.num[:, :q]
+                np.add(v[..., 0::2], v[..., 1::2], out=num)
+                den = loc.den[:, :q]
+                np.multiply(self._side(Sa, ia, slice(r, r + q)),
+                            self._side(Sb, ib, slice(r, r + q)), out=den)
+                np.divide(num, den, out=num)
+                consume(r, q, num)
+
+
+def _pair_setup(spec_a: ChannelSpectra, spec_b: ChannelSpectra, pairs: PairsSpec,
+                chunk_bytes: int) -> tuple[WaveletGrid, np.ndarray, _PairKernel]:
+    grid = _check_specs(spec_a, spec_b)
+    idx = resolve_pairs(pairs, spec_a.n_channels, spec_b.n_channels)
+    return grid, idx, _PairKernel(spec_a, spec_b, grid, chunk_bytes, len(idx))
+
+
 def iter_pair_coherence(spec_a: ChannelSpectra, spec_b: ChannelSpectra, pairs: PairsSpec, *,
                         workers: int | None = None, chunk_bytes: int = PAIR_CHUNK_BYTES
                         ) -> Iterator[tuple[slice, np.ndarray]]:
@@ -177,37 +259,36 @@ def iter_pair_coherence(spec_a: ChannelSpectra, spec_b: ChannelSpectra, pairs: P
     pairs : {"homologous", "all"} or sequence of (int, int)
         See :func:`resolve_pairs`; ``i`` indexes ``spec_a``, ``j`` ``spec_b``.
     workers : int, optional
-        Threads of :mod:`scipy.fft`.
+        Threads, pairs computed in parallel (None: the current default of
+        :mod:`scipy.fft`, see :func:`scipy.fft.set_workers`). A chunk holds at least one
+        pair per thread.
     chunk_bytes : int
-        Budget of one chunk's temporaries, in bytes.
+        Budget of one chunk's maps and temporaries, in bytes.
 
     Yields
     ------
     (slice, numpy.ndarray)
         Which pairs, and their coherence, shape (n_chunk, n_band_rows, n_times).
     """
-    grid = _check_specs(spec_a, spec_b)
-    idx = resolve_pairs(pairs, spec_a.n_channels, spec_b.n_channels)
-    sinv = 1.0 / grid.scale[grid.rows]
-    cb, rb = _bytes(grid)
-    n, m = grid.n_times, grid.n_smooth
-    per_pair = (grid.n_rows * (n + m) * cb
-                + grid.n_band_rows * n * (2 * cb + 3 * rb))
-    step = max(1, chunk_bytes // max(per_pair, 1))
-    buf = None
+    grid, idx, kern = _pair_setup(spec_a, spec_b, pairs, chunk_bytes)
+    threads = n_threads(workers)
+    per_pair = grid.n_band_rows * grid.n_times * np.dtype(grid.real_dtype).itemsize
+    step = max(threads * kern.group, chunk_bytes // max(per_pair, 1), 1)
     for start in range(0, len(idx), step):
         sel = idx[start:start + step]
-        if buf is None or buf.shape[0] != len(sel):
-            buf = np.zeros((len(sel), grid.n_rows, m), dtype=grid.complex_dtype)
-        for k, (i, j) in enumerate(sel):
-            np.multiply(spec_a.W[i], spec_b.W[j].conj(), out=buf[k, :, :n])
-        sw = smooth_wavelet(buf, grid, weights=sinv, workers=workers)
-        num = sw.real**2
-        num += sw.imag**2
-        del sw
-        with np.errstate(divide="ignore", invalid="ignore"):
-            num /= spec_a.S[sel[:, 0]] * spec_b.S[sel[:, 1]]
-        yield slice(start, start + len(sel)), num
+        out = np.empty((len(sel), grid.n_band_rows, grid.n_times), dtype=grid.real_dtype)
+
+        def task(k0: int, sel=sel, out=out) -> None:
+            part = sel[k0:k0 + kern.group]
+
+            def keep(r: int, q: int, coh: np.ndarray) -> None:
+                out[k0:k0 + len(part), r:r + q] = coh
+
+            with np.errstate(divide="ignore", invalid="ignore"):
+                kern.run(part, keep)
+
+        run_tasks(task, range(0, len(sel), kern.group), threads)
+        yield slice(start, start + len(sel)), out
 
 
 def pair_coherence(spec_a: ChannelSpectra, spec_b: ChannelSpectra, pairs: PairsSpec, *,
@@ -222,7 +303,8 @@ def pair_coherence(spec_a: ChannelSpectra, spec_b: ChannelSpectra, pairs: PairsS
     pairs : {"homologous", "all"} or sequence of (int, int)
         See :func:`resolve_pairs`.
     workers : int, optional
-        Threads of :mod:`scipy.fft`.
+        Threads, pairs computed in parallel (None: the current default of
+        :mod:`scipy.fft`, see :func:`scipy.fft.set_workers`).
     chunk_bytes : int
         Budget of one chunk's temporaries, in bytes.
 
@@ -241,6 +323,20 @@ def pair_coherence(spec_a: ChannelSpectra, spec_b: ChannelSpectra, pairs: PairsS
     return out
 
 
+def _valid_spans(mask: np.ndarray) -> list[tuple[int, int] | np.ndarray]:
+    """Per band row, the valid cells as a (start, stop) span, or a mask if not contiguous."""
+    spans: list[tuple[int, int] | np.ndarray] = []
+    for row in mask:
+        hit = np.flatnonzero(row)
+        if hit.size == 0:
+            spans.append((0, 0))
+        elif hit[-1] - hit[0] + 1 == hit.size:
+            spans.append((int(hit[0]), int(hit[-1]) + 1))
+        else:
+            spans.append(row)
+    return spans
+
+
 def band_mean_coherence(spec_a: ChannelSpectra, spec_b: ChannelSpectra, pairs: PairsSpec, *,
                         exclude_coi: bool = True, workers: int | None = None,
                         chunk_bytes: int = PAIR_CHUNK_BYTES) -> np.ndarray:
@@ -256,9 +352,12 @@ def band_mean_coherence(spec_a: ChannelSpectra, spec_b: ChannelSpectra, pairs: P
     exclude_coi : bool, default True
         Average only the cells outside the cone of influence (``period < coi``).
     workers : int, optional
-        Threads of :mod:`scipy.fft`.
+        Threads, pairs computed in parallel (None: the current default of
+        :mod:`scipy.fft`, see :func:`scipy.fft.set_workers`). The results do not
+        depend on it.
     chunk_bytes : int
-        Budget of one chunk's temporaries, in bytes.
+        Budget of the temporaries of one block, in bytes (per thread); the coherence
+        maps are never held, each block is averaged while in cache.
 
     Returns
     -------
@@ -271,8 +370,7 @@ def band_mean_coherence(spec_a: ChannelSpectra, spec_b: ChannelSpectra, pairs: P
         Different grids, bad pairs, or (with ``exclude_coi``) no in-band cell outside
         the cone of influence.
     """
-    grid = _check_specs(spec_a, spec_b)
-    idx = resolve_pairs(pairs, spec_a.n_channels, spec_b.n_channels)
+    grid, idx, kern = _pair_setup(spec_a, spec_b, pairs, chunk_bytes)
     if exclude_coi:
         mask = grid.valid
         if not mask.any():
@@ -281,13 +379,29 @@ def band_mean_coherence(spec_a: ChannelSpectra, spec_b: ChannelSpectra, pairs: P
             need = f"; the band needs at least {m} samples" if m else ""
             raise ValueError(f"recording too short: no cell of the band's scales lies outside "
                              f"the cone of influence at {grid.n_times} samples{need}")
+        spans = _valid_spans(mask)
+        count = int(mask.sum())
     else:
-        mask = np.ones((grid.n_band_rows, grid.n_times), dtype=bool)
-    out = np.empty(len(idx), dtype=np.float64)
-    for sl, coh in iter_pair_coherence(spec_a, spec_b, idx, workers=workers,
-                                       chunk_bytes=chunk_bytes):
-        out[sl] = coh[:, mask].mean(axis=1, dtype=np.float64)
-    return out
+        spans = [(0, grid.n_times)] * grid.n_band_rows
+        count = grid.n_band_rows * grid.n_times
+
+    def task(k0: int) -> np.ndarray:
+        part = idx[k0:k0 + kern.group]
+        acc = np.zeros((len(part), grid.n_band_rows), dtype=np.float64)
+
+        def accumulate(r: int, q: int, coh: np.ndarray) -> None:
+            for k in range(q):
+                span = spans[r + k]
+                cells = (coh[:, k, span[0]:span[1]] if isinstance(span, tuple)
+                         else coh[:, k, span])
+                acc[:, r + k] = cells.sum(axis=-1, dtype=np.float64)
+
+        with np.errstate(divide="ignore", invalid="ignore"):
+            kern.run(part, accumulate)
+        return acc.sum(axis=1) / count
+
+    parts = run_tasks(task, range(0, len(idx), kern.group), n_threads(workers))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float64)
 
 
 def _as_series(v: Any, name: str) -> np.ndarray:

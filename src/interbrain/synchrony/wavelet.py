@@ -41,6 +41,11 @@ Geophysics* 11:561-566.
 from __future__ import annotations
 
 import math
+import os
+import threading
+import weakref
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -509,19 +514,6 @@ def _validate_band(band: tuple[float, float], period: np.ndarray, coi: np.ndarra
 
 
 # ---------------------------------------------------------------------- transforms
-def _blocks(n_channels: int, n_rows: int, row_bytes: int, chunk_bytes: int):
-    """Yield (channel slice, row slice) blocks whose temporaries fit chunk_bytes."""
-    rows_per_block = max(1, chunk_bytes // max(row_bytes, 1))
-    if rows_per_block >= n_rows:
-        step = max(1, rows_per_block // n_rows)
-        for c in range(0, n_channels, step):
-            yield slice(c, min(c + step, n_channels)), slice(0, n_rows)
-    else:
-        for c in range(n_channels):
-            for r in range(0, n_rows, rows_per_block):
-                yield slice(c, c + 1), slice(r, min(r + rows_per_block, n_rows))
-
-
 def _as_2d_finite(data: Any, n_times: int, name: str = "data") -> np.ndarray:
     arr = np.asarray(data, dtype=np.float64)
     if arr.ndim == 1:
@@ -548,9 +540,11 @@ def cwt(data: Any, grid: WaveletGrid, *, workers: int | None = None,
         Finite samples; each channel is de-meaned (and zero-padded if ``grid.pad``).
     grid : WaveletGrid
     workers : int, optional
-        Threads of :mod:`scipy.fft` (None: its current default).
+        Threads to use, one channel per thread at a time (None: the current default of
+        :mod:`scipy.fft`, see :func:`scipy.fft.set_workers`; negative values count back
+        from the number of CPUs, as in :mod:`scipy.fft`).
     chunk_bytes : int
-        Budget of the temporaries of one batched FFT block.
+        Budget of the temporaries of one batched FFT block (per thread).
 
     Returns
     -------
@@ -558,19 +552,8 @@ def cwt(data: Any, grid: WaveletGrid, *, workers: int | None = None,
         Wavelet coefficients of scales ``grid.scale[grid.rows]``.
     """
     x = _as_2d_finite(data, grid.n_times)
-    x = x - x.mean(axis=1, keepdims=True)
-    ctype = grid.complex_dtype
-    x = x.astype(grid.real_dtype, copy=False)
-    n, n_fft, n_rows = grid.n_times, grid.n_fft, grid.n_rows
-    f = sfft.rfft(x, n=n_fft, axis=-1, workers=workers)  # (C, n_fft//2+1)
-    n_pos = f.shape[-1]
-    out = np.empty((x.shape[0], n_rows, n), dtype=ctype)
-    row_bytes = n_fft * np.dtype(ctype).itemsize
-    for cs, rs in _blocks(x.shape[0], n_rows, row_bytes, chunk_bytes):
-        z = np.zeros((cs.stop - cs.start, rs.stop - rs.start, n_fft), dtype=ctype)
-        np.multiply(f[cs, None, :], grid.daughter[None, rs, :], out=z[..., :n_pos])
-        z = sfft.ifft(z, axis=-1, overwrite_x=True, workers=workers)
-        out[cs, rs] = z[..., :n]
+    out = np.empty((x.shape[0], grid.n_rows, grid.n_times), dtype=grid.complex_dtype)
+    _ChannelTransform(grid, out, None, chunk_bytes).run(x, n_threads(workers))
     return out
 
 
@@ -668,3 +651,235 @@ def smooth_scale(values: np.ndarray, grid: WaveletGrid) -> np.ndarray:
         if i1 > i0:
             out[..., i0:i1, :] += w * values[..., i0 + shift:i1 + shift, :]
     return out
+
+
+# ------------------------------------------------------------------ batched kernels
+#: Temporaries of one batched FFT block, per thread: about 8 rows of 32768 complex128
+#: values. Blocks of this size stay in the processor's caches between the steps that
+#: touch them (product, FFT, gather; scatter, inverse FFT, ratio).
+_BLOCK_BYTES = 4 * 2**20
+#: Most rows per FFT block (pocketfft vectorises across rows; more gains nothing).
+_MAX_BLOCK_ROWS = 8
+
+
+def n_threads(workers: int | None) -> int:
+    """Number of threads for ``workers``, read as :mod:`scipy.fft` reads it.
+
+    None means the current default of :mod:`scipy.fft` (1 unless changed with
+    :func:`scipy.fft.set_workers`); a negative value counts back from the number of CPUs
+    (-1: all of them).
+    """
+    if workers is None:
+        workers = sfft.get_workers()
+    workers = int(workers)
+    if workers < 0:
+        workers = (os.cpu_count() or 1) + 1 + workers
+    if workers < 1:
+        raise ValueError(f"workers must be a positive number of threads or negative "
+                         f"(counting back from the CPUs), got {workers}")
+    return workers
+
+
+def run_tasks(fn: Callable[[Any], Any], items: Iterable[Any], threads: int) -> list[Any]:
+    """``[fn(item) for item in items]``, on ``threads`` threads when more than one.
+
+    The heavy work of the tasks (NumPy element-wise loops and pocketfft) releases the
+    GIL, so the threads run in parallel; results come back in the order of ``items``.
+    """
+    items = list(items)
+    if threads <= 1 or len(items) <= 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(threads, len(items))) as pool:
+        return list(pool.map(fn, items))
+
+
+def block_rows(n_rows: int, row_bytes: int, chunk_bytes: int) -> int:
+    """Rows of one FFT block within ``min(chunk_bytes, _BLOCK_BYTES)``, at least one."""
+    budget = min(int(chunk_bytes), _BLOCK_BYTES)
+    return int(max(1, min(_MAX_BLOCK_ROWS, n_rows, budget // max(row_bytes, 1))))
+
+
+@dataclass(frozen=True, eq=False)
+class _SmoothGroup:
+    """Band rows smoothed together, on the frequency bins that matter for all of them."""
+
+    band0: int   # band rows band0:band1 (0 = grid.band_start)
+    band1: int
+    src0: int    # computed rows src0:src1 (0 = grid.row_start) feeding them
+    src1: int
+    n_pos: int   # bins 0..n_pos-1 ...
+    n_neg: int   # ... and -1..-n_neg (complex input only)
+    filt: np.ndarray  # (src1 - src0, 2, n_pos): time filter * 1/scale at bins +j and -j
+
+
+class SmoothPlan:
+    """Frequency-domain smoothing of ``smoothwavelet.m`` organised for batched use.
+
+    Same operator as :func:`smooth_wavelet` with ``weights = 1 / scale``: a Gaussian of
+    standard deviation ``scale`` applied by FFT over ``grid.n_smooth`` points, then the
+    boxcar in scale applied to the filtered spectra, then the inverse FFT of the band's
+    rows only. The filter of each row is a Gaussian in frequency whose width is
+    proportional to ``1 / scale``; bins where it is below ``1e-24`` are skipped. Band
+    rows are smoothed in groups (about an octave each) so that each group handles only
+    the bins where some row feeding it (the row and its scale-smoothing neighbours) has
+    a filter weight of at least ``1e-24``; the dropped terms are negligible next to the
+    round-off of the FFTs themselves.
+
+    Spectra are kept compactly as ``Z[..., row, sign, j]``: ``sign`` 0 holds bin ``j``,
+    sign 1 holds bin ``-j`` (``m - j``), for ``0 <= j < width``; ``Z[..., 1, 0]`` is unused.
+    """
+
+    def __init__(self, grid: WaveletGrid):
+        m = grid.n_smooth
+        self.grid = grid
+        self.n, self.m = grid.n_times, m
+        self.n_rows, self.n_band = grid.n_rows, grid.n_band_rows
+        self.b0 = grid.band_start - grid.row_start
+        kernel = grid.scale_kernel.astype(grid.real_dtype)
+        self.half = (kernel.size - 1) // 2
+        self.kernel = [(t, w) for t, w in enumerate(kernel) if w != 0]
+        real_t = grid.real_dtype
+        sinv = np.asarray(1.0 / grid.scale[grid.rows], dtype=real_t)
+        tf = grid.time_filter
+        max_pos, max_neg = m // 2 + 1, (m - 1) // 2
+        sig = tf[:, :max_pos] >= _FILTER_FLOOR
+        k_row = np.where(sig.any(axis=1), max_pos - np.argmax(sig[:, ::-1], axis=1), 1)
+        groups = []
+        i = 0
+        while i < self.n_band:
+            start = i
+            need = self._need(k_row, i)
+            while i < self.n_band and 2 * self._need(k_row, i) > need:
+                i += 1
+            src0 = max(0, start + self.b0 - self.half)
+            src1 = min(self.n_rows, i - 1 + self.b0 + self.half + 1)
+            n_pos, n_neg = min(need, max_pos), min(need - 1, max_neg)
+            filt = np.zeros((src1 - src0, 2, n_pos), dtype=real_t)
+            filt[:, 0, :] = tf[src0:src1, :n_pos]
+            if n_neg > 0:
+                filt[:, 1, 1:n_neg + 1] = tf[src0:src1, m - 1:m - 1 - n_neg:-1]
+            # as smooth_wavelet: filter and weights multiplied in the grid's precision
+            filt *= sinv[src0:src1, None, None]
+            filt.setflags(write=False)
+            groups.append(_SmoothGroup(start, i, src0, src1, n_pos, n_neg, filt))
+        self.groups = groups
+        self.width = max(g.n_pos for g in groups)
+        self.n_neg = max(g.n_neg for g in groups)
+
+    def _need(self, k_row: np.ndarray, i: int) -> int:
+        lo = max(0, i + self.b0 - self.half)
+        hi = min(self.n_rows, i + self.b0 + self.half + 1)
+        return int(k_row[lo:hi].max())
+
+    def gather(self, F: np.ndarray, Z: np.ndarray, complex_input: bool) -> None:
+        """Copy the bins that matter of FFTs ``F[..., m]`` into ``Z[..., 2, width]``."""
+        Z[..., 0, :] = F[..., :self.width]
+        if complex_input and self.n_neg > 0:
+            Z[..., 1, 1:self.n_neg + 1] = F[..., self.m - 1:self.m - 1 - self.n_neg:-1]
+
+    def smooth(self, g: _SmoothGroup, Z: np.ndarray, signs: int) -> np.ndarray:
+        """Filter and scale-smooth the computed rows of ``Z`` into group ``g``'s band rows.
+
+        ``Z`` has shape (..., n_rows, 2, width); the result (..., band1 - band0, signs,
+        g.n_pos), with ``signs`` 2 for complex input and 1 for real input.
+        """
+        src = Z[..., g.src0:g.src1, :signs, :g.n_pos] * g.filt[:, :signs, :]
+        ns, nb = g.src1 - g.src0, g.band1 - g.band0
+        out = np.zeros(src.shape[:-3] + (nb,) + src.shape[-2:], dtype=src.dtype)
+        for t, w in self.kernel:
+            # out[i] += w * values[b0 + i + t - half], rows outside the full grid are zero
+            shift = g.band0 + self.b0 + t - self.half - g.src0
+            i0, i1 = max(0, -shift), min(nb, ns - shift)
+            if i1 > i0:
+                out[..., i0:i1, :, :] += w * src[..., i0 + shift:i1 + shift, :, :]
+        return out
+
+    def scatter(self, g: _SmoothGroup, Y: np.ndarray, buf: np.ndarray) -> None:
+        """Write smoothed spectra ``Y[..., 2, n_pos]`` into the zero FFT buffer ``buf``."""
+        buf[..., :g.n_pos] = Y[..., 0, :]
+        if g.n_neg > 0 and buf.shape[-1] == self.m:
+            buf[..., self.m - g.n_neg:] = Y[..., 1, g.n_neg:0:-1]
+
+    def clear(self, g: _SmoothGroup, buf: np.ndarray) -> None:
+        """Zero again what :meth:`scatter` wrote."""
+        buf[..., :g.n_pos] = 0
+        if g.n_neg > 0 and buf.shape[-1] == self.m:
+            buf[..., self.m - g.n_neg:] = 0
+
+
+_PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_PLANS_LOCK = threading.Lock()
+
+
+def smooth_plan(grid: WaveletGrid) -> SmoothPlan:
+    """The :class:`SmoothPlan` of ``grid``, built once per grid."""
+    with _PLANS_LOCK:
+        plan = _PLANS.get(grid)
+        if plan is None:
+            plan = _PLANS[grid] = SmoothPlan(grid)
+        return plan
+
+
+class _ChannelTransform:
+    """Wavelet transforms (and optionally smoothed auto-spectra) of channels into arrays.
+
+    One channel at a time per thread, a block of rows at a time: the rows' transform
+    ``ifft(fft(x) * daughter)`` is written to ``W[c]``; with ``S``, its power is
+    transformed while still in cache, and after the last block the channel's band rows
+    are smoothed into ``S[c]`` (``S(|W|^2 / scale)``, as ``smoothwavelet.m``).
+    """
+
+    def __init__(self, grid: WaveletGrid, W: np.ndarray, S: np.ndarray | None,
+                 chunk_bytes: int):
+        self.grid, self.W, self.S = grid, W, S
+        self.plan = smooth_plan(grid) if S is not None else None
+        cb = np.dtype(grid.complex_dtype).itemsize
+        self.rows = block_rows(grid.n_rows, grid.n_fft * cb, chunk_bytes)
+        self.local = threading.local()
+
+    def _buffers(self):
+        loc = self.local
+        if not hasattr(loc, "cbuf"):
+            g = self.grid
+            loc.cbuf = np.zeros((self.rows, g.n_fft), dtype=g.complex_dtype)
+            if self.S is not None:
+                plan = self.plan
+                loc.pbuf = np.zeros((self.rows, plan.m), dtype=g.real_dtype)
+                loc.Z = np.zeros((g.n_rows, 1, plan.width), dtype=g.complex_dtype)
+                loc.ibuf = np.zeros((self.rows, plan.m // 2 + 1), dtype=g.complex_dtype)
+        return loc
+
+    def run(self, x: np.ndarray, threads: int) -> None:
+        g = self.grid
+        x = x - x.mean(axis=1, keepdims=True)
+        x = x.astype(g.real_dtype, copy=False)
+        f = sfft.rfft(x, n=g.n_fft, axis=-1, workers=threads)  # (C, n_fft//2+1)
+        run_tasks(lambda c: self.channel(c, f[c]), range(x.shape[0]), threads)
+
+    def channel(self, c: int, f: np.ndarray) -> None:
+        g, loc = self.grid, self._buffers()
+        n, n_pos, R = g.n_times, f.shape[-1], self.rows
+        cbuf = loc.cbuf  # columns n_pos: stay zero (negative frequencies)
+        for r0 in range(0, g.n_rows, R):
+            q = min(R, g.n_rows - r0)
+            np.multiply(f[None, :], g.daughter[r0:r0 + q], out=cbuf[:q, :n_pos])
+            w = sfft.ifft(cbuf[:q], axis=-1, workers=1)[:, :n]
+            self.W[c, r0:r0 + q] = w
+            if self.S is not None:
+                pbuf = loc.pbuf  # columns n: stay zero (padding of the smoothing FFT)
+                np.multiply(w.real, w.real, out=pbuf[:q, :n])
+                pbuf[:q, :n] += w.imag**2
+                F = sfft.rfft(pbuf[:q], axis=-1, workers=1)
+                self.plan.gather(F, loc.Z[r0:r0 + q], complex_input=False)
+        if self.S is None:
+            return
+        plan, ibuf = self.plan, loc.ibuf
+        for grp in plan.groups:
+            Y = plan.smooth(grp, loc.Z, signs=1)
+            for k0 in range(0, grp.band1 - grp.band0, R):
+                k1 = min(k0 + R, grp.band1 - grp.band0)
+                q = k1 - k0
+                plan.scatter(grp, Y[k0:k1], ibuf[:q])
+                s = sfft.irfft(ibuf[:q], n=plan.m, axis=-1, workers=1)
+                plan.clear(grp, ibuf[:q])
+                self.S[c, grp.band0 + k0:grp.band0 + k1] = s[:, :n]
