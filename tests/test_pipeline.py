@@ -123,7 +123,7 @@ def test_corrupt_recording_is_named(tmp_path):
     result = CliRunner().invoke(main, ["run", str(study_dir), "--out", str(tmp_path / "o"),
                                        "--quiet"])
     assert result.exit_code != 0
-    assert victim.name in result.output and "cannot be read" in result.output
+    assert victim.name in result.output and "not a SNIRF file" in result.output
 
 
 def test_mismatched_sampling_rates_are_named(tmp_path):

@@ -1,11 +1,24 @@
 """Quality control and preprocessing of one person's recording (MNE / MNE-NIRS).
 
-The chain: raw intensity -> optical density -> scalp coupling index (bad channels)
--> TDDR motion correction -> modified Beer-Lambert law (HbO/HbR) -> band-pass.
+The chain (:func:`preprocess_recording`, configured by :class:`PreprocessingSettings`):
+raw intensity -> optical density -> quality control (flat, saturated, scalp coupling
+index, peak spectral power, motion fraction; :func:`channel_quality`) -> motion
+correction (TDDR, spline, wavelet or none; :mod:`.motion`) -> short-channel
+regression -> modified Beer-Lambert law (HbO/HbR) -> band-pass -> optional
+global-signal removal. Optical-density and haemoglobin inputs enter the chain where
+they belong. :mod:`.regions` labels channels with their nearest 10-20 / 10-10
+position.
 """
 
-from .chain import Preprocessed, preprocess_recording
-from .qc import channel_quality
-from .settings import PreprocessingSettings
+from .chain import Preprocessed, global_signal_regression, preprocess_recording
+from .motion import correct_motion, detect_motion, spline_correction, wavelet_correction
+from .qc import channel_quality, input_kind, pair_names
+from .regions import channel_positions, regions_from_montage, resolve_regions
+from .settings import MOTION_CORRECTIONS, PreprocessingSettings
 
-__all__ = ["Preprocessed", "PreprocessingSettings", "preprocess_recording", "channel_quality"]
+__all__ = [
+    "Preprocessed", "PreprocessingSettings", "MOTION_CORRECTIONS", "preprocess_recording",
+    "channel_quality", "input_kind", "pair_names", "detect_motion", "correct_motion",
+    "spline_correction", "wavelet_correction", "global_signal_regression",
+    "channel_positions", "regions_from_montage", "resolve_regions",
+]

@@ -1,19 +1,58 @@
-"""The preprocessing chain from raw intensity to band-passed HbO/HbR."""
+"""The preprocessing chain from raw intensity to band-passed HbO/HbR.
+
+Steps, in order (each recorded with its parameters in :attr:`Preprocessed.steps`):
+
+1. **optical density** (MNE's :func:`~mne.preprocessing.nirs.optical_density`),
+   skipped when the input already is optical density or haemoglobin;
+2. **quality control** (:func:`~interbrain.preprocessing.qc.channel_quality`):
+   flat, non-finite, saturated, scalp coupling index, peak spectral power and
+   motion fraction; the bad channels are kept in the arrays but listed in
+   :attr:`Preprocessed.bad_channels`;
+3. **motion correction** on optical density: ``"tddr"``, ``"spline"``,
+   ``"wavelet"`` or ``"none"`` (:mod:`~interbrain.preprocessing.motion`);
+4. **short-channel regression** (Saager & Berger, 2005; MNE-NIRS's
+   :func:`~mne_nirs.signal_enhancement.short_channel_regression`): the nearest good
+   short channel (source-detector distance at most ``short_channel_max_distance``)
+   is regressed out of every long channel, on optical density; skipped with a note
+   when the recording has no (good) short channel. Short channels are then dropped;
+5. **modified Beer-Lambert law** (MNE's
+   :func:`~mne.preprocessing.nirs.beer_lambert_law`, partial pathlength factor
+   ``ppf``) to HbO and HbR in mol/L;
+6. **band-pass** ``l_freq``-``h_freq`` Hz, zero-phase 4th-order Butterworth
+   (second-order sections, forward and backward);
+7. optional **global-signal removal**: the mean over good channels is regressed out
+   of every channel (a least-squares gain per channel), separately for HbO and HbR.
+
+Recordings that are already haemoglobin skip 1, the spectral and motion criteria
+of 2, and 3-5, and are band-passed only with ``filter_preprocessed``.
+
+References
+----------
+Saager RB, Berger AJ (2005). Direct characterization and removal of interfering
+absorption trends in two-layer turbid media. Journal of the Optical Society of
+America A 22, 1874-1882.
+"""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import mne
 import numpy as np
 import pandas as pd
-from mne.preprocessing.nirs import (beer_lambert_law, optical_density,
-                                    temporal_derivative_distribution_repair)
+from mne.preprocessing.nirs import beer_lambert_law, optical_density, source_detector_distances
 
 from ..errors import RecordingError
+from .motion import correct_motion
+from .qc import (REASONS, channel_quality, fill_nonfinite, fnirs_picks, input_kind,
+                 pair_names)
+from .regions import regions_from_montage
 from .settings import PreprocessingSettings
-from .qc import channel_quality, pair_names
+
+#: Fewest good channels for global-signal removal.
+MIN_GLOBAL_CHANNELS = 3
 
 
 @dataclass
@@ -25,18 +64,29 @@ class Preprocessed:
     source : str
         The recording file.
     channels : list of str
-        Source-detector pair names, shape (n_channels,).
+        Source-detector pair names of the analysed (long) channels, shape
+        (n_channels,).
     hbo, hbr : numpy.ndarray
         Oxy- and deoxy-haemoglobin concentration changes in mol/L, shape
-        (n_channels, n_times).
+        (n_channels, n_times). Bad channels are included (see
+        :attr:`bad_channels`).
     sfreq : float
         Sampling rate in Hz.
     meas_date : datetime or None
         Start of the recording.
     qc : pandas.DataFrame
-        Per-channel quality (see :func:`channel_quality`).
+        Per-channel quality, one row per analysed channel (see
+        :func:`~interbrain.preprocessing.qc.channel_quality`).
     steps : list of dict
-        The applied chain, one entry per step with its parameters.
+        The applied chain, one entry per step with its parameters (JSON-ready).
+    regions : dict
+        Channel -> nearest 10-20 / 10-10 label, when the recording has usable
+        optode positions (see
+        :func:`~interbrain.preprocessing.regions.regions_from_montage`); empty
+        otherwise.
+    annotations : pandas.DataFrame
+        The recording's events: ``onset`` (seconds from the first sample),
+        ``duration`` (seconds) and ``description``; no rows when it has none.
     """
 
     source: str
@@ -47,6 +97,8 @@ class Preprocessed:
     meas_date: datetime | None
     qc: pd.DataFrame
     steps: list[dict] = field(default_factory=list)
+    regions: dict[str, str] = field(default_factory=dict)
+    annotations: pd.DataFrame = field(default_factory=lambda: _annotation_table(None))
 
     @property
     def n_times(self) -> int:
@@ -63,6 +115,134 @@ class Preprocessed:
         return {"hbo": self.hbo, "hbr": self.hbr}[name]
 
 
+def _annotation_table(raw: mne.io.BaseRaw | None) -> pd.DataFrame:
+    """Events of ``raw`` with onsets in seconds from its first sample."""
+    columns = ["onset", "duration", "description"]
+    if raw is None or len(raw.annotations) == 0:
+        return pd.DataFrame({"onset": pd.Series(dtype=float),
+                             "duration": pd.Series(dtype=float),
+                             "description": pd.Series(dtype=str)}, columns=columns)
+    ann = raw.annotations
+    onset = np.asarray(ann.onset, float)
+    if ann.orig_time is not None:   # onsets count from meas_date, not the first sample
+        onset = onset - raw.first_time
+    return pd.DataFrame({"onset": onset, "duration": np.asarray(ann.duration, float),
+                         "description": [str(d) for d in ann.description]}, columns=columns)
+
+
+def _json(value):
+    """A JSON-ready copy of a step's value (no NaN, numpy scalars or tuples)."""
+    if isinstance(value, dict):
+        return {k: _json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def _qc_step(settings: PreprocessingSettings, kind: str, notes: list[str]) -> dict:
+    step = {"step": "quality_control", "function": "interbrain.preprocessing.qc.channel_quality",
+            "criteria": ["non-finite values", "flat (zero variance)"]}
+    if kind == "intensity":
+        step["criteria"].append("saturated")
+        step.update(saturation_level=settings.saturation_level or "recording maximum",
+                    max_saturated_fraction=settings.max_saturated_fraction)
+    if kind in ("intensity", "od"):
+        step["criteria"] += ["scalp coupling index", "peak spectral power", "motion fraction"]
+        step.update(
+            sci_function="mne.preprocessing.nirs.scalp_coupling_index",
+            sci_threshold=settings.sci_threshold, cardiac_band_hz=settings.cardiac_band,
+            psp_function="mne_nirs.preprocessing.peak_power",
+            psp_threshold=settings.psp_threshold, psp_window_s=settings.psp_window,
+            psp_summary="median over windows",
+            motion_detection="interbrain.preprocessing.motion.detect_motion "
+                             "(Homer2 hmrMotionArtifactByChannel)",
+            motion_t_motion_s=settings.motion_t_motion, motion_t_mask_s=settings.motion_t_mask,
+            motion_std_thresh=settings.motion_std_thresh,
+            motion_amp_thresh=settings.motion_amp_thresh,
+            max_motion_fraction=settings.max_motion_fraction,
+            references=["Pollonini et al. (2014)", "Pollonini et al. (2016)"])
+    if notes:
+        step["notes"] = list(notes)
+    return step
+
+
+def _all_bad_message(source: str, qc: pd.DataFrame) -> str:
+    counts = {reason: int(qc["reason"].str.contains(reason, regex=False).sum())
+              for reason in REASONS.values()}
+    found = ", ".join(f"{reason} {n}" for reason, n in counts.items() if n)
+    return (f"{source}: every channel is bad ({len(qc)} channel(s): {found}); nothing to "
+            "analyse")
+
+
+def _band_pass(raw_hb: mne.io.BaseRaw, settings: PreprocessingSettings) -> dict:
+    raw_hb.filter(settings.l_freq, settings.h_freq, picks=["hbo", "hbr"], method="iir",
+                  iir_params=dict(order=4, ftype="butter", output="sos"), verbose="ERROR")
+    return {"step": "band_pass", "function": "mne.io.Raw.filter",
+            "l_freq": settings.l_freq, "h_freq": settings.h_freq,
+            "method": "zero-phase Butterworth IIR, order 4 (sosfiltfilt)"}
+
+
+def global_signal_regression(x: np.ndarray, good: np.ndarray) -> np.ndarray:
+    """Regress the mean of the good channels out of every channel.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Signals, shape (n_channels, n_times).
+    good : numpy.ndarray of bool
+        Channels that make up the global signal, shape (n_channels,).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``x - beta * g`` with ``g`` the mean over good channels (zero-mean) and
+        ``beta`` each channel's least-squares gain, shape (n_channels, n_times).
+    """
+    g = x[good].mean(axis=0)
+    g = g - g.mean()
+    denom = float(g @ g)
+    if denom == 0:
+        return x.copy()
+    beta = (x - x.mean(axis=1, keepdims=True)) @ g / denom
+    return x - beta[:, None] * g[None, :]
+
+
+def _short_pairs(raw: mne.io.BaseRaw, max_distance: float) -> list[str]:
+    dist = source_detector_distances(raw.info)
+    return list(dict.fromkeys(ch.split(" ")[0] for ch, d in zip(raw.ch_names, dist)
+                              if np.isfinite(d) and d <= max_distance))
+
+
+def _regions(raw: mne.io.BaseRaw, channels: list[str]) -> tuple[dict[str, str], dict]:
+    try:
+        labels = regions_from_montage(raw)
+    except ValueError as exc:
+        return {}, {"step": "regions", "skipped": True, "reason": str(exc)}
+    regions = {ch: labels[ch] for ch in channels if ch in labels}
+    return regions, {"step": "regions",
+                     "function": "interbrain.preprocessing.regions.regions_from_montage",
+                     "montage": "standard_1020", "n_channels": len(regions)}
+
+
+def _extract(raw_hb: mne.io.BaseRaw, channels: list[str], source: str
+             ) -> tuple[np.ndarray, np.ndarray]:
+    data = raw_hb.get_data()
+    index = {name: i for i, name in enumerate(raw_hb.ch_names)}
+    try:
+        hbo = data[[index[f"{c} hbo"] for c in channels]]
+        hbr = data[[index[f"{c} hbr"] for c in channels]]
+    except KeyError as exc:
+        raise RecordingError(f"{source}: channel {exc} is missing (every source-detector "
+                             "pair needs both an HbO and an HbR signal)") from None
+    return hbo, hbr
+
+
 def preprocess_recording(raw: mne.io.BaseRaw, settings: PreprocessingSettings,
                          *, source: str = "") -> Preprocessed:
     """Run quality control and the preprocessing chain on one recording.
@@ -70,8 +250,10 @@ def preprocess_recording(raw: mne.io.BaseRaw, settings: PreprocessingSettings,
     Parameters
     ----------
     raw : mne.io.BaseRaw
-        Raw continuous-wave intensities, preloaded (see
-        :func:`interbrain.io.read_recording`).
+        Preloaded fNIRS recording: raw continuous-wave intensities (see
+        :func:`interbrain.io.read_recording`), optical density (``fnirs_od``) or
+        haemoglobin concentrations in mol/L (``hbo`` and ``hbr``). Two rows per
+        source-detector pair, shape (2 * n_pairs, n_times).
     settings : PreprocessingSettings
         Thresholds and parameters of the chain.
     source : str
@@ -80,47 +262,144 @@ def preprocess_recording(raw: mne.io.BaseRaw, settings: PreprocessingSettings,
     Returns
     -------
     Preprocessed
+        HbO and HbR of the long channels, shape (n_channels, n_times) each, the
+        quality table, the applied steps and the channels' montage regions.
 
     Raises
     ------
     RecordingError
-        If every channel of the recording is bad.
+        If the recording holds no fNIRS channels, a pair lacks HbO or HbR, every
+        analysed channel is bad, or the chain produced non-finite values. The
+        message names ``source``.
     """
-    steps: list[dict] = []
-    raw_od = optical_density(raw, verbose="ERROR")
-    steps.append({"step": "optical_density", "function": "mne.preprocessing.nirs.optical_density"})
-    qc = channel_quality(raw_od, sci_threshold=settings.sci_threshold)
-    steps.append({"step": "scalp_coupling_index",
-                  "function": "mne.preprocessing.nirs.scalp_coupling_index",
-                  "l_freq": 0.7, "h_freq": 1.5, "threshold": settings.sci_threshold})
-    if qc["bad"].all():
-        raise RecordingError(f"{source}: every channel is bad (scalp coupling index below "
-                             f"{settings.sci_threshold} or flat); nothing to analyse")
-    bads = set(qc.loc[qc["bad"], "channel"])
-    raw_od.info["bads"] = [ch for ch in raw_od.ch_names if ch.split(" ")[0] in bads]
-    if settings.motion_correction == "tddr":
-        raw_od = temporal_derivative_distribution_repair(raw_od, verbose="ERROR")
-        steps.append({"step": "motion_correction",
-                      "function": "mne.preprocessing.nirs.temporal_derivative_distribution_repair"})
-    raw_hb = beer_lambert_law(raw_od, ppf=settings.ppf)
-    steps.append({"step": "beer_lambert_law", "function": "mne.preprocessing.nirs.beer_lambert_law",
-                  "ppf": settings.ppf})
-    raw_hb.filter(settings.l_freq, settings.h_freq, picks=["hbo", "hbr"], method="iir",
-                  iir_params=dict(order=4, ftype="butter", output="sos"), verbose="ERROR")
-    steps.append({"step": "band_pass", "function": "mne.io.Raw.filter",
-                  "l_freq": settings.l_freq, "h_freq": settings.h_freq,
-                  "method": "zero-phase Butterworth IIR, order 4 (sosfiltfilt)"})
-    channels = pair_names(raw_hb)
-    data = raw_hb.get_data()
-    index = {name: i for i, name in enumerate(raw_hb.ch_names)}
     try:
-        hbo = data[[index[f"{c} hbo"] for c in channels]]
-        hbr = data[[index[f"{c} hbr"] for c in channels]]
-    except KeyError as exc:
-        raise RecordingError(f"{source}: channel {exc} missing after Beer-Lambert "
-                             "conversion") from None
+        kind = input_kind(raw)
+    except ValueError as exc:
+        raise RecordingError(f"{source}: {exc}") from None
+    annotations = _annotation_table(raw)
+    raw = fnirs_picks(raw, kind)
+    sfreq = float(raw.info["sfreq"])
+    steps: list[dict] = [{"step": "input", "kind": {"intensity": "raw intensity",
+                                                    "od": "optical density",
+                                                    "hb": "haemoglobin"}[kind],
+                          "sfreq_hz": sfreq, "n_pairs": len(pair_names(raw))}]
+    notes: list[str] = []
+    qc, motion = channel_quality(raw, settings, return_motion=True, notes=notes)
+    data, _ = fill_nonfinite(raw.get_data(), kind)
+    raw = mne.io.RawArray(data, raw.info, first_samp=raw.first_samp, verbose="ERROR")
+
+    if kind == "hb":
+        steps.append({"step": "skipped",
+                      "skipped": ["optical_density", "scalp_coupling_index",
+                                  "peak_spectral_power", "motion_detection",
+                                  "motion_correction", "short_channel_regression",
+                                  "beer_lambert_law"],
+                      "reason": "the input already is haemoglobin"})
+        steps.append(_qc_step(settings, kind, notes))
+        channels = pair_names(raw)
+        if qc["bad"].all():
+            raise RecordingError(_all_bad_message(source, qc))
+        raw_hb = raw
+        if settings.filter_preprocessed:
+            steps.append(_band_pass(raw_hb, settings))
+        else:
+            steps.append({"step": "band_pass", "skipped": True,
+                          "reason": "filter_preprocessed = false"})
+    else:
+        if kind == "intensity":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                raw_od = optical_density(raw, verbose="ERROR")
+            steps.append({"step": "optical_density",
+                          "function": "mne.preprocessing.nirs.optical_density"})
+        else:
+            raw_od = raw
+            steps.append({"step": "optical_density", "skipped": True,
+                          "reason": "the input already is optical density"})
+        short = _short_pairs(raw_od, settings.short_channel_max_distance)
+        long_pairs = [c for c in pair_names(raw_od) if c not in short]
+        if not long_pairs:
+            raise RecordingError(f"{source}: every channel is a short channel (source-"
+                                 f"detector distance at most "
+                                 f"{settings.short_channel_max_distance} m); nothing to analyse")
+        steps.append(_qc_step(settings, kind, notes))
+        is_short = qc["channel"].isin(short)
+        short_qc, qc = qc[is_short], qc[~is_short].reset_index(drop=True)
+        if qc["bad"].all():
+            raise RecordingError(_all_bad_message(source, qc))
+        bad_pairs = set(qc.loc[qc["bad"], "channel"]) | set(short_qc.loc[short_qc["bad"],
+                                                                          "channel"])
+        raw_od.info["bads"] = [ch for ch in raw_od.ch_names if ch.split(" ")[0] in bad_pairs]
+        rows = {name: i for i, name in enumerate(pair_names(raw_od))}
+        row_mask = None
+        if motion is not None:
+            row_mask = np.array([motion[rows[ch.split(" ")[0]]] for ch in raw_od.ch_names])
+        raw_od, step = correct_motion(raw_od, settings, row_mask)
+        steps.append(step)
+        raw_od = _short_channel_step(raw_od, settings, short, short_qc, steps)
+        if short:   # short channels are regressors only, never analysed
+            raw_od = raw_od.copy().drop_channels(
+                [ch for ch in raw_od.ch_names if ch.split(" ")[0] in short])
+        raw_hb = beer_lambert_law(raw_od, ppf=settings.ppf)
+        steps.append({"step": "beer_lambert_law",
+                      "function": "mne.preprocessing.nirs.beer_lambert_law",
+                      "ppf": settings.ppf, "units": "mol/L"})
+        steps.append(_band_pass(raw_hb, settings))
+        channels = long_pairs
+
+    hbo, hbr = _extract(raw_hb, channels, source)
+    if settings.global_signal_removal:
+        good = ~qc.set_index("channel").loc[channels, "bad"].to_numpy(bool)
+        if good.sum() >= MIN_GLOBAL_CHANNELS:
+            hbo = global_signal_regression(hbo, good)
+            hbr = global_signal_regression(hbr, good)
+            steps.append({"step": "global_signal_removal",
+                          "function": "interbrain.preprocessing.chain.global_signal_regression",
+                          "method": "mean of good channels regressed out of every channel "
+                                    "(least-squares gain), HbO and HbR separately",
+                          "n_good_channels": int(good.sum())})
+        else:
+            steps.append({"step": "global_signal_removal", "skipped": True,
+                          "reason": f"fewer than {MIN_GLOBAL_CHANNELS} good channels"})
     if not (np.all(np.isfinite(hbo)) and np.all(np.isfinite(hbr))):
         raise RecordingError(f"{source}: preprocessing produced non-finite values")
-    return Preprocessed(source=source, channels=channels, hbo=hbo, hbr=hbr,
-                        sfreq=float(raw.info["sfreq"]), meas_date=raw.info["meas_date"],
-                        qc=qc, steps=steps)
+    regions, step = _regions(raw, channels)
+    steps.append(step)
+    return Preprocessed(source=source, channels=channels, hbo=hbo, hbr=hbr, sfreq=sfreq,
+                        meas_date=raw.info["meas_date"], qc=qc, steps=_json(steps),
+                        regions=regions, annotations=annotations)
+
+
+def _short_channel_step(raw_od: mne.io.BaseRaw, settings: PreprocessingSettings,
+                        short: list[str], short_qc: pd.DataFrame, steps: list[dict]
+                        ) -> mne.io.BaseRaw:
+    """Regress good short channels out of the long channels (MNE-NIRS), or note why not."""
+    base = {"step": "short_channel_regression",
+            "max_distance_m": settings.short_channel_max_distance}
+    if not settings.short_channel_regression:
+        steps.append({**base, "skipped": True, "reason": "short_channel_regression = false",
+                      "short_channels": short})
+        return raw_od
+    if not short:
+        steps.append({**base, "skipped": True, "reason": "the recording has no short channels"})
+        return raw_od
+    good_short = short_qc.loc[~short_qc["bad"], "channel"].tolist()
+    if not good_short:
+        steps.append({**base, "skipped": True, "reason": "every short channel is bad",
+                      "short_channels": short,
+                      "short_channel_reasons": dict(zip(short_qc["channel"],
+                                                        short_qc["reason"]))})
+        return raw_od
+    from mne_nirs.signal_enhancement import short_channel_regression
+
+    drop = [ch for ch in raw_od.ch_names if ch.split(" ")[0] in set(short) - set(good_short)]
+    work = raw_od.copy().drop_channels(drop) if drop else raw_od
+    # mne-nirs takes channels strictly closer than max_dist as short
+    cutoff = float(np.nextafter(settings.short_channel_max_distance, np.inf))
+    out = short_channel_regression(work, max_dist=cutoff)
+    steps.append({**base, "function": "mne_nirs.signal_enhancement.short_channel_regression",
+                  "method": "nearest good short channel, least squares (Saager & Berger, 2005)",
+                  "short_channels": short, "used_short_channels": good_short,
+                  "bad_short_channels": dict(zip(short_qc.loc[short_qc["bad"], "channel"],
+                                                 short_qc.loc[short_qc["bad"], "reason"]))})
+    return out

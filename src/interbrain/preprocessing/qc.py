@@ -1,11 +1,65 @@
-"""Per-channel quality control of fNIRS recordings."""
+"""Per-channel quality control of fNIRS recordings.
+
+Criteria (each threshold is a field of :class:`PreprocessingSettings`):
+
+- **non-finite values**: NaN or infinite samples.
+- **flat**: zero variance at one of the pair's rows (a dead or disconnected channel).
+- **saturated**: more than ``max_saturated_fraction`` of the samples at or above
+  ``saturation_level`` (raw intensity only; default: the recording's maximum).
+- **low scalp coupling**: scalp coupling index (SCI; Pollonini et al., 2014) below
+  ``sci_threshold``. The SCI is the correlation of the two wavelengths' optical
+  density in the cardiac band (MNE's
+  :func:`mne.preprocessing.nirs.scalp_coupling_index`).
+- **low peak spectral power**: median over ``psp_window``-second windows of the
+  peak spectral power (PSP; Pollonini et al., 2016) below ``psp_threshold``. PSP is
+  the height of the peak of the power spectrum of the cross-correlation of the two
+  wavelengths in the cardiac band (MNE-NIRS's
+  :func:`mne_nirs.preprocessing.peak_power`).
+- **motion-corrupted**: more than ``max_motion_fraction`` of the samples flagged by
+  the motion detector (:func:`interbrain.preprocessing.motion.detect_motion`, on
+  optical density; a sample of a pair is motion when either wavelength is).
+
+Recordings that are already haemoglobin concentrations (``hbo``/``hbr``) are only
+checked for non-finite and flat signals; their ``sci``, ``psp`` and
+``motion_fraction`` are NaN.
+
+References
+----------
+Pollonini L, Olds C, Abaya H, Bortfeld H, Beauchamp MS, Oghalai JS (2014).
+Auditory cortex activation to natural speech and simulated cochlear implant speech
+measured with functional near-infrared spectroscopy. Hearing Research 309, 84-93.
+
+Pollonini L, Bortfeld H, Oghalai JS (2016). PHOEBE: a method for real time mapping
+of optodes-scalp coupling in functional near-infrared spectroscopy. Biomedical
+Optics Express 7, 5104-5119.
+"""
 
 from __future__ import annotations
+
+import warnings
 
 import mne
 import numpy as np
 import pandas as pd
-from mne.preprocessing.nirs import scalp_coupling_index
+from mne.preprocessing.nirs import (optical_density, scalp_coupling_index,
+                                    source_detector_distances)
+
+from .motion import detect_motion
+from .settings import PreprocessingSettings
+
+__all__ = ["pair_names", "input_kind", "channel_quality", "QC_COLUMNS", "REASONS"]
+
+#: Columns of the quality table, in order.
+QC_COLUMNS = ["channel", "sci", "psp", "motion_fraction", "flat", "saturated", "bad",
+              "reason", "psp_pass_fraction", "saturated_fraction", "distance"]
+
+#: The reason of each criterion, in the order they are listed in ``reason``.
+REASONS = {"nonfinite": "non-finite values", "flat": "flat", "saturated": "saturated",
+           "sci": "low scalp coupling", "psp": "low peak spectral power",
+           "motion": "motion-corrupted"}
+
+_KIND_TYPES = {"intensity": ("fnirs_cw_amplitude",), "od": ("fnirs_od",),
+               "hb": ("hbo", "hbr")}
 
 
 def pair_names(raw: mne.io.BaseRaw) -> list[str]:
@@ -13,39 +67,206 @@ def pair_names(raw: mne.io.BaseRaw) -> list[str]:
     return list(dict.fromkeys(name.split(" ")[0] for name in raw.ch_names))
 
 
-def channel_quality(raw_od: mne.io.BaseRaw, *, sci_threshold: float = 0.7,
-                    l_freq: float = 0.7, h_freq: float = 1.5) -> pd.DataFrame:
-    """Quality of each source-detector pair of an optical-density recording.
+def input_kind(raw: mne.io.BaseRaw) -> str:
+    """What a recording holds: ``"intensity"``, ``"od"`` or ``"hb"``.
 
-    Parameters
-    ----------
-    raw_od : mne.io.BaseRaw
-        Optical density (channel type ``fnirs_od``), two wavelengths per pair.
-    sci_threshold : float
-        Pairs whose scalp coupling index is below this are marked bad.
-    l_freq, h_freq : float
-        Cardiac band in Hz used by the scalp coupling index (Pollonini et al., 2014).
+    Raw continuous-wave intensity (``fnirs_cw_amplitude``) wins over optical density
+    (``fnirs_od``), which wins over haemoglobin (``hbo``/``hbr``).
+
+    Raises
+    ------
+    ValueError
+        If the recording holds none of these channel types.
+    """
+    types = set(raw.get_channel_types())
+    for kind, wanted in _KIND_TYPES.items():
+        if types & set(wanted):
+            return kind
+    raise ValueError("holds no fNIRS channels (raw intensity, optical density or "
+                     f"haemoglobin); channel types: {', '.join(sorted(types))}")
+
+
+def fnirs_picks(raw: mne.io.BaseRaw, kind: str) -> mne.io.BaseRaw:
+    """A copy of ``raw`` with only the channels of ``kind`` (see :func:`input_kind`)."""
+    return raw.copy().pick(list(_KIND_TYPES[kind]), exclude=[])
+
+
+def _rows_of(raw: mne.io.BaseRaw) -> tuple[list[str], list[list[int]]]:
+    names = pair_names(raw)
+    index: dict[str, list[int]] = {n: [] for n in names}
+    for i, ch in enumerate(raw.ch_names):
+        index[ch.split(" ")[0]].append(i)
+    return names, [index[n] for n in names]
+
+
+def fill_nonfinite(data: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Replace NaN and infinite samples so that the chain can run.
+
+    Intensities are replaced by the row's finite mean (1.0 if none), optical
+    density and haemoglobin by 0. The channels are marked bad by quality control.
 
     Returns
     -------
-    pandas.DataFrame
-        One row per pair: ``channel``, ``sci`` (correlation of the two wavelengths in
-        the cardiac band), ``bad`` (bool) and ``reason`` ("" for good channels,
-        "flat" or "low scalp coupling").
+    data : numpy.ndarray
+        A filled copy, shape (n_channels, n_times).
+    nonfinite : numpy.ndarray of bool
+        Shape (n_channels,), rows that had non-finite samples.
     """
-    data = raw_od.get_data()
-    flat_rows = np.std(data, axis=1) < 1e-12
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sci = scalp_coupling_index(raw_od, l_freq=l_freq, h_freq=h_freq, verbose="ERROR")
-    rows = []
-    for k, name in enumerate(pair_names(raw_od)):
-        idx = [i for i, ch in enumerate(raw_od.ch_names) if ch.split(" ")[0] == name]
-        value = float(np.nanmin(sci[idx])) if np.any(np.isfinite(sci[idx])) else np.nan
-        if flat_rows[idx].any():
-            reason = "flat"
-        elif not np.isfinite(value) or value < sci_threshold:
-            reason = "low scalp coupling"
+    finite = np.isfinite(data)
+    nonfinite = ~finite.all(axis=1)
+    if not nonfinite.any():
+        return data, nonfinite
+    data = data.copy()
+    for i in np.flatnonzero(nonfinite):
+        fill = 0.0
+        if kind == "intensity":
+            fill = float(np.mean(data[i, finite[i]])) if finite[i].any() else 1.0
+        data[i, ~finite[i]] = fill
+    return data, nonfinite
+
+
+def _flat_rows(data: np.ndarray) -> np.ndarray:
+    """Rows with zero variance (relative to their magnitude, so in any unit)."""
+    scale = np.max(np.abs(data), axis=1)
+    return np.std(data, axis=1) <= 1e-10 * np.where(scale > 0, scale, 1.0)
+
+
+def _saturated_fraction(intensity: np.ndarray, level: float) -> tuple[np.ndarray, float]:
+    """Fraction of samples of each row at or above the saturation level."""
+    if level <= 0:   # auto: the recording's highest intensity
+        level = float(np.max(intensity)) * (1 - 1e-9)
+    return np.mean(intensity >= level, axis=1), level
+
+
+def _cardiac_ok(sfreq: float, band: tuple) -> bool:
+    """Whether the cardiac band (plus MNE's 0.3 Hz transition) lies below Nyquist."""
+    return band[1] + 0.3 < sfreq / 2
+
+
+def _sci(raw_od: mne.io.BaseRaw, band: tuple) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return scalp_coupling_index(raw_od, l_freq=band[0], h_freq=band[1], verbose="ERROR")
+
+
+def _psp(raw_od: mne.io.BaseRaw, band: tuple, window: float) -> np.ndarray:
+    """Peak spectral power of each channel and window, shape (n_channels, n_windows)."""
+    from mne_nirs.preprocessing import peak_power
+
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # threshold=-inf: annotate nothing (mne-nirs 0.7 compares even with None)
+        _, scores, _ = peak_power(raw_od, time_window=window, threshold=-np.inf,
+                                  l_freq=band[0], h_freq=band[1], verbose="ERROR")
+    return np.asarray(scores, float)
+
+
+def channel_quality(raw: mne.io.BaseRaw, settings: PreprocessingSettings | None = None, *,
+                    return_motion: bool = False, notes: list | None = None
+                    ) -> pd.DataFrame | tuple[pd.DataFrame, np.ndarray | None]:
+    """Quality of each source-detector pair of a recording.
+
+    Parameters
+    ----------
+    raw : mne.io.BaseRaw
+        Raw intensity (``fnirs_cw_amplitude``), optical density (``fnirs_od``) or
+        haemoglobin (``hbo``/``hbr``), two rows per pair, preloaded. Other channel
+        types are ignored.
+    settings : PreprocessingSettings or None
+        Thresholds (``sci_threshold``, ``cardiac_band``, ``psp_threshold``,
+        ``psp_window``, ``max_motion_fraction``, ``motion_*``,
+        ``saturation_level``, ``max_saturated_fraction``); defaults when None.
+    return_motion : bool
+        Also return the motion mask.
+    notes : list or None
+        Criteria that could not be evaluated for this recording (e.g. a sampling
+        rate too low for the cardiac band) are appended here as strings.
+
+    Returns
+    -------
+    qc : pandas.DataFrame
+        One row per pair, columns :data:`QC_COLUMNS`: ``channel``; ``sci`` (0-1);
+        ``psp`` (median peak spectral power over windows); ``motion_fraction``
+        (fraction of samples flagged as motion, 0-1); ``flat`` and ``saturated``
+        (bool); ``bad`` (bool); ``reason`` (every failed criterion, ``"; "``
+        separated, ``""`` for good channels, e.g. ``"low scalp coupling; low peak
+        spectral power"``); ``psp_pass_fraction`` (fraction of windows with PSP at
+        or above the threshold); ``saturated_fraction`` (fraction of samples
+        saturated at the worse wavelength); ``distance`` (source-detector
+        distance in metres, NaN without positions). Criteria that do not apply or
+        cannot be computed are NaN (numbers) or False (flags).
+    motion : numpy.ndarray of bool or None
+        Only with ``return_motion``: motion samples of each pair, shape
+        (n_pairs, n_times); None for haemoglobin input.
+    """
+    settings = settings or PreprocessingSettings()
+    notes = [] if notes is None else notes
+    kind = input_kind(raw)
+    raw = fnirs_picks(raw, kind)
+    names, rows = _rows_of(raw)
+    n_pairs, sfreq = len(names), float(raw.info["sfreq"])
+    data, nonfinite_rows = fill_nonfinite(raw.get_data(), kind)
+    nonfinite = np.array([nonfinite_rows[r].any() for r in rows])
+    flat = np.array([_flat_rows(data[r]).any() for r in rows])
+    distance = np.array([np.nanmax(d) if np.isfinite(d).any() else np.nan for d in
+                         (source_detector_distances(raw.info)[r] for r in rows)])
+    sci = np.full(n_pairs, np.nan)
+    psp = np.full(n_pairs, np.nan)
+    psp_pass = np.full(n_pairs, np.nan)
+    motion_fraction = np.full(n_pairs, np.nan)
+    sat_fraction = np.full(n_pairs, np.nan)
+    saturated = np.zeros(n_pairs, bool)
+    motion = None
+    failed = {key: np.zeros(n_pairs, bool) for key in REASONS}
+    failed["nonfinite"], failed["flat"] = nonfinite, flat
+    usable = ~(nonfinite | flat)
+    if kind == "intensity":
+        frac, level = _saturated_fraction(data, settings.saturation_level)
+        sat_fraction = np.array([frac[r].max() for r in rows])
+        saturated = sat_fraction > settings.max_saturated_fraction
+        failed["saturated"] = saturated
+    if kind in ("intensity", "od"):
+        raw_od = mne.io.RawArray(data, raw.info, verbose="ERROR")
+        if kind == "intensity":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                raw_od = optical_density(raw_od, verbose="ERROR")
+        od = raw_od.get_data()
+        band = tuple(float(b) for b in settings.cardiac_band)
+        if _cardiac_ok(sfreq, band):
+            values = _sci(raw_od, band)
+            sci = np.array([np.nanmin(values[r]) if np.isfinite(values[r]).any() else np.nan
+                            for r in rows])
+            scores = _psp(raw_od, band, settings.psp_window)
+            if scores.shape[1] > 0:
+                per_pair = np.array([scores[r].min(axis=0) for r in rows])
+                psp = np.median(per_pair, axis=1)
+                psp_pass = np.mean(per_pair >= settings.psp_threshold, axis=1)
+                failed["psp"] = usable & (psp < settings.psp_threshold)
+            else:
+                notes.append(f"peak spectral power not computed: recording shorter than "
+                             f"one {settings.psp_window:g} s window")
+            failed["sci"] = usable & ~(sci >= settings.sci_threshold)
         else:
-            reason = ""
-        rows.append({"channel": name, "sci": value, "bad": bool(reason), "reason": reason})
-    return pd.DataFrame(rows)
+            notes.append(f"scalp coupling index and peak spectral power not computed: "
+                         f"sampling rate {sfreq:g} Hz too low for the cardiac band "
+                         f"{band[0]:g}-{band[1]:g} Hz")
+        row_mask = detect_motion(od, sfreq, t_motion=settings.motion_t_motion,
+                                 t_mask=settings.motion_t_mask,
+                                 std_thresh=settings.motion_std_thresh,
+                                 amp_thresh=settings.motion_amp_thresh)
+        motion = np.array([row_mask[r].any(axis=0) for r in rows]).reshape(n_pairs, -1)
+        motion_fraction = motion.mean(axis=1)
+        failed["motion"] = usable & (motion_fraction > settings.max_motion_fraction)
+        # undefined on dead channels
+        sci[~usable], psp[~usable], psp_pass[~usable] = np.nan, np.nan, np.nan
+        motion_fraction[~usable] = np.nan
+    reasons = ["; ".join(REASONS[key] for key in REASONS if failed[key][k])
+               for k in range(n_pairs)]
+    qc = pd.DataFrame({
+        "channel": names, "sci": sci, "psp": psp, "motion_fraction": motion_fraction,
+        "flat": flat, "saturated": saturated, "bad": [bool(r) for r in reasons],
+        "reason": reasons, "psp_pass_fraction": psp_pass,
+        "saturated_fraction": sat_fraction, "distance": distance,
+    }, columns=QC_COLUMNS)
+    return (qc, motion) if return_motion else qc
