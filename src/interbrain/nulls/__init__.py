@@ -1,5 +1,43 @@
-"""Null controls: pairings of people who did not interact (pseudo-dyads)."""
+"""Null controls: what synchrony looks like without interaction.
 
-from .pseudo_dyads import Pairing, real_pairings, pseudo_dyad_pairings
+- Pseudo-dyads (:mod:`.pseudo_dyads`): the therapist of one dyad with the patient of
+  another, same session number; all of them or a seeded random subset.
+- Surrogates of one partner (:mod:`.surrogates`): circular shifts or multivariate
+  phase randomisation of one person's recording, paired with the real partner.
+- Group tests (:mod:`.group_tests`): per dyad-session summaries of real synchrony
+  against the null, and a dyad-level sign-flip permutation test that real exceeds
+  the null.
+"""
 
-__all__ = ["Pairing", "real_pairings", "pseudo_dyad_pairings"]
+from .group_tests import (NULL_KINDS, NULL_SUMMARY_COLUMNS, DyadPermutationResult,
+                          dyad_permutation_test, dyad_permutation_tests, null_summary,
+                          sign_flip_test)
+from .pseudo_dyads import Pairing, pseudo_dyad_pairings, real_pairings
+from .surrogates import (SURROGATE_COLUMNS, SURROGATE_KINDS, NullSettings, SurrogateSynchrony,
+                         circular_shift_surrogates, derive_seed, iter_circular_shift_surrogates,
+                         iter_phase_randomised_surrogates, iter_surrogates,
+                         phase_randomised_surrogates, surrogate_synchrony)
+
+__all__ = [
+    "Pairing",
+    "real_pairings",
+    "pseudo_dyad_pairings",
+    "SURROGATE_COLUMNS",
+    "SURROGATE_KINDS",
+    "NullSettings",
+    "SurrogateSynchrony",
+    "circular_shift_surrogates",
+    "derive_seed",
+    "iter_circular_shift_surrogates",
+    "iter_phase_randomised_surrogates",
+    "iter_surrogates",
+    "phase_randomised_surrogates",
+    "surrogate_synchrony",
+    "NULL_KINDS",
+    "NULL_SUMMARY_COLUMNS",
+    "DyadPermutationResult",
+    "dyad_permutation_test",
+    "dyad_permutation_tests",
+    "null_summary",
+    "sign_flip_test",
+]

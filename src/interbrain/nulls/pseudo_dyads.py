@@ -10,6 +10,9 @@ unrelated signals of the same kind, roles and point in treatment
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
+
 from ..study import RecordingRef, Study
 
 
@@ -54,27 +57,69 @@ def real_pairings(study: Study) -> list[Pairing]:
                     s.event) for s in study.sessions]
 
 
-def pseudo_dyad_pairings(study: Study) -> list[Pairing]:
-    """Every pseudo-dyad of ``study``.
+def pseudo_dyad_pairings(study: Study, *, max_per_dyad: int | None = None,
+                         seed: int = 0) -> list[Pairing]:
+    """Pseudo-dyads of ``study``: all of them, or a seeded random subset.
 
     For each session number, the therapist recording of each dyad is paired with the
-    patient recording of every other dyad that has that session. When one therapist
-    treats several patients, this pairs the same therapist with patients they did
-    not see in that recording.
+    patient recording of every other dyad that has that session number (same roles,
+    same point in treatment; the recordings are cropped to their common length when
+    synchrony is computed, see :mod:`interbrain.engine.pairs`). With ``max_per_dyad``
+    only ``k`` of those patient recordings, chosen at random without replacement,
+    are kept per therapist recording, which bounds the work at
+    ``k x n_dyads x n_sessions`` pairings instead of ``n_dyads**2 x n_sessions``.
+
+    A pseudo-dyad is defined by recordings, not people: when one therapist treats
+    several (or every) dyad, a pseudo-dyad pairs that therapist, in the recording of
+    one dyad, with the patient of another dyad they also treat, from a different
+    recording (another day). The two recordings were still not made together, so
+    the pairing is a valid null for interaction-driven synchrony, but it does not
+    control for person-specific signal features shared by one therapist's
+    recordings; use the surrogates of :mod:`interbrain.nulls.surrogates` for a null
+    that keeps both people.
+
+    Parameters
+    ----------
+    study : Study
+    max_per_dyad : int, optional
+        Keep at most this many pseudo partners per therapist recording (dyad and
+        session); None (default) keeps them all. Where a session number has no
+        more than ``max_per_dyad`` other dyads, all of them are kept.
+    seed : int
+        Seed of ``numpy.random.default_rng`` for the random subset. One generator
+        draws the partners of every therapist recording in order of session number
+        and dyad id, so the subset depends only on the study's sessions, ``seed``
+        and ``max_per_dyad``. Unused when ``max_per_dyad`` is None.
 
     Returns
     -------
     list of Pairing
-        Sorted by session, dyad and partner dyad.
+        Sorted by session, dyad and partner dyad. A pairing's ``dyad`` is the
+        therapist's dyad and ``partner_dyad`` the patient's; never equal.
+
+    Raises
+    ------
+    ValueError
+        ``max_per_dyad`` is not a whole number of at least 1.
     """
+    if max_per_dyad is not None:
+        if (isinstance(max_per_dyad, bool)
+                or not isinstance(max_per_dyad, (int, np.integer)) or max_per_dyad < 1):
+            raise ValueError("max_per_dyad must be None (every pseudo-dyad) or a whole number "
+                             f"of at least 1, got {max_per_dyad!r}")
+        max_per_dyad = int(max_per_dyad)
+    rng = np.random.default_rng(seed) if max_per_dyad is not None else None
     by_session: dict[int, list] = {}
     for s in study.sessions:
         by_session.setdefault(s.session, []).append(s)
     out = []
     for session in sorted(by_session):
-        group = by_session[session]
+        group = sorted(by_session[session], key=lambda s: s.dyad)
         for a in group:
-            for b in group:
-                if a.dyad != b.dyad:
-                    out.append(Pairing(a.dyad, b.dyad, session, a.therapist, b.patient))
+            partners = [b for b in group if b.dyad != a.dyad]
+            if rng is not None and len(partners) > max_per_dyad:
+                keep = np.sort(rng.choice(len(partners), size=max_per_dyad, replace=False))
+                partners = [partners[int(k)] for k in keep]
+            out.extend(Pairing(a.dyad, b.dyad, session, a.therapist, b.patient)
+                       for b in partners)
     return out

@@ -1,0 +1,471 @@
+"""Real synchrony against its null, per dyad-session and over the dyads of a study.
+
+:func:`null_summary` reduces the tidy synchrony table to one row per dyad-session
+(x signal x metric x kind of null): the real synchrony (mean over channel pairs),
+the mean and SD of the null draws (each draw averaged over channel pairs first, so
+the SD is that of a session-level value), their difference and a z score.
+
+:func:`dyad_permutation_test` tests whether real synchrony exceeds the null over
+dyads: the unit of inference is the dyad (sessions of one dyad are not independent),
+each dyad contributing the mean of its sessions' real-minus-null differences. Under
+the null hypothesis that the real and null synchrony of a dyad are exchangeable,
+each dyad's difference is as likely positive as negative, so the sign-flip
+distribution of the mean difference is its exact null distribution (e.g. Nichols &
+Holmes 2002).
+
+Kinds of null (the ``pairing`` value of their rows in the synchrony table):
+
+``"pseudo"``
+    Pseudo-dyads (:func:`~interbrain.nulls.pseudo_dyads.pseudo_dyad_pairings`); one
+    draw per pseudo partner. A pseudo row's ``dyad`` is the therapist's dyad and
+    ``partner_dyad`` the patient's.
+``"circular_shift"``, ``"phase_randomised"``
+    Surrogates of one partner (:mod:`interbrain.nulls.surrogates`); rows have
+    ``partner_dyad == dyad`` and an extra column ``surrogate`` numbering the draws
+    (see :meth:`~interbrain.nulls.surrogates.SurrogateSynchrony.to_frame`).
+
+References
+----------
+Nichols, T. E. & Holmes, A. P. (2002). Nonparametric permutation tests for functional
+neuroimaging: a primer with examples. *Human Brain Mapping* 15:1-25.
+
+Phipson, B. & Smyth, G. K. (2010). Permutation p-values should never be zero.
+*Statistical Applications in Genetics and Molecular Biology* 9:39.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from .surrogates import SURROGATE_KINDS
+
+#: Kinds of null :func:`null_summary` knows, in output order.
+NULL_KINDS: tuple[str, ...] = ("pseudo", *SURROGATE_KINDS)
+
+#: Columns of :func:`null_summary`.
+NULL_SUMMARY_COLUMNS = ["dyad", "session", "signal", "metric", "null_kind", "real", "null_mean",
+                        "null_sd", "real_minus_null", "z", "n_null", "n_pairs"]
+
+ALTERNATIVES = ("greater", "less", "two-sided")
+
+_REQUIRED = ["dyad", "partner_dyad", "session", "signal", "pairing", "metric", "value"]
+_CELL = ["dyad", "session", "signal", "metric"]
+
+
+def _null_draws(rows: pd.DataFrame, kind: str, pseudo_side: str) -> pd.DataFrame:
+    """One row per null draw: the cell keys and ``value`` averaged over channel pairs."""
+    if kind == "pseudo":
+        draws = (rows.groupby(["dyad", "partner_dyad", "session", "signal", "metric"],
+                              as_index=False)["value"].mean())
+        sides = []
+        if pseudo_side in ("therapist", "both"):
+            sides.append(draws.drop(columns="partner_dyad"))
+        if pseudo_side in ("patient", "both"):
+            sides.append(draws.drop(columns="dyad").rename(columns={"partner_dyad": "dyad"}))
+        return pd.concat(sides, ignore_index=True)
+    if "surrogate" not in rows.columns or rows["surrogate"].isna().any():
+        raise ValueError(f"rows with pairing {kind!r} need a 'surrogate' column numbering the "
+                         "surrogates (see SurrogateSynchrony.to_frame)")
+    return rows.groupby([*_CELL, "surrogate"], as_index=False)["value"].mean()
+
+
+def null_summary(synchrony: pd.DataFrame, *, kinds: tuple[str, ...] | list[str] | None = None,
+                 pseudo_side: str = "therapist") -> pd.DataFrame:
+    """Real synchrony of each dyad-session against its null distribution.
+
+    Parameters
+    ----------
+    synchrony : pandas.DataFrame
+        Tidy synchrony table: columns ``dyad, partner_dyad, session, signal, pairing,
+        metric, value`` (and usually ``pair``), ``pairing`` among ``"real"`` and
+        :data:`NULL_KINDS`, plus ``surrogate`` for surrogate rows. Other columns and
+        other ``pairing`` values are ignored. NaN values are skipped.
+    kinds : sequence of str, optional
+        Kinds of null to summarise; default: those of :data:`NULL_KINDS` present.
+    pseudo_side : {"therapist", "patient", "both"}
+        Which pseudo-dyads are the null of dyad ``d``: those of ``d``'s therapist
+        recording (``dyad == d``, as :func:`~interbrain.stats.models.real_vs_pseudo`
+        does), of ``d``'s patient recording (``partner_dyad == d``), or both.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`NULL_SUMMARY_COLUMNS`, one row per real dyad-session x signal
+        x metric x kind, sorted by signal, metric, kind, dyad and session:
+
+        - ``real``: mean of the real dyad's channel pairs (``n_pairs`` of them);
+        - ``null_mean``, ``null_sd``: mean and SD (ddof=1) over the ``n_null`` null
+          draws of the draw's mean over its channel pairs (one draw per pseudo
+          partner or per surrogate);
+        - ``real_minus_null`` and ``z = (real - null_mean) / null_sd``.
+
+        A dyad-session without draws of a kind has ``n_null = 0`` and NaN; with one
+        draw, NaN ``null_sd`` and ``z``.
+
+    Raises
+    ------
+    ValueError
+        Missing columns, no real rows, an unknown kind or ``pseudo_side``, or
+        surrogate rows without a ``surrogate`` column.
+    """
+    missing = [c for c in _REQUIRED if c not in synchrony.columns]
+    if missing:
+        raise ValueError(f"the synchrony table lacks column(s) {', '.join(missing)}")
+    if pseudo_side not in ("therapist", "patient", "both"):
+        raise ValueError(f"pseudo_side must be 'therapist', 'patient' or 'both', got "
+                         f"{pseudo_side!r}")
+    present = set(synchrony["pairing"].unique())
+    if kinds is None:
+        kinds = [k for k in NULL_KINDS if k in present]
+    else:
+        kinds = list(kinds)
+        unknown = [k for k in kinds if k not in NULL_KINDS]
+        if unknown:
+            raise ValueError(f"unknown kind(s) of null {', '.join(map(repr, unknown))}; use "
+                             f"{', '.join(map(repr, NULL_KINDS))}")
+    table = synchrony.dropna(subset=["value"])
+    real_rows = table[table["pairing"] == "real"]
+    if real_rows.empty:
+        raise ValueError("the synchrony table has no rows of real dyads (pairing 'real')")
+    real = (real_rows.groupby(_CELL, as_index=False)["value"]
+            .agg(real="mean", n_pairs="size"))
+    frames = []
+    for kind in kinds:
+        rows = table[table["pairing"] == kind]
+        if rows.empty:
+            stats = pd.DataFrame(columns=[*_CELL, "null_mean", "null_sd", "n_null"])
+        else:
+            draws = _null_draws(rows, kind, pseudo_side)
+            stats = (draws.groupby(_CELL, as_index=False)["value"]
+                     .agg(null_mean="mean", null_sd=lambda v: v.std(ddof=1), n_null="size"))
+        merged = real.merge(stats.astype({"session": real["session"].dtype}), on=_CELL,
+                            how="left")
+        merged["null_kind"] = kind
+        frames.append(merged)
+    if not frames:
+        return pd.DataFrame(columns=NULL_SUMMARY_COLUMNS)
+    out = pd.concat(frames, ignore_index=True)
+    out["n_null"] = out["n_null"].fillna(0).astype(int)
+    for col in ("null_mean", "null_sd"):
+        out[col] = out[col].astype(float)
+    out["real_minus_null"] = out["real"] - out["null_mean"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["z"] = out["real_minus_null"].to_numpy() / out["null_sd"].to_numpy()
+    order = {k: i for i, k in enumerate(NULL_KINDS)}
+    out = (out.assign(_kind=out["null_kind"].map(order))
+           .sort_values(["signal", "metric", "_kind", "dyad", "session"], ignore_index=True)
+           .drop(columns="_kind"))
+    return out[NULL_SUMMARY_COLUMNS]
+
+
+def _check_alternative(alternative: str) -> str:
+    if alternative not in ALTERNATIVES:
+        raise ValueError(f"alternative must be 'greater', 'less' or 'two-sided', got "
+                         f"{alternative!r}")
+    return alternative
+
+
+def _exceed(null: np.ndarray, observed: float, alternative: str, tol: float) -> int:
+    if alternative == "greater":
+        return int(np.count_nonzero(null >= observed - tol))
+    if alternative == "less":
+        return int(np.count_nonzero(null <= observed + tol))
+    return int(np.count_nonzero(np.abs(null) >= abs(observed) - tol))
+
+
+_BLOCK = 2**16
+
+
+def sign_flip_test(differences: Any, *, n_permutations: int = 10_000, seed: Any = 0,
+                   alternative: str = "greater") -> tuple[float, int, bool]:
+    """Sign-flip permutation test that the mean of ``differences`` is zero.
+
+    The statistic is the mean; its null distribution is that of
+    ``mean(s * differences)`` over sign vectors ``s`` in ``{-1, 1}**n``. All ``2**n``
+    sign vectors are enumerated (exact p: the fraction of them at least as extreme
+    as the observed, which is one of them) when ``2**n <= n_permutations``;
+    otherwise ``n_permutations`` random sign vectors are drawn and
+    ``p = (1 + b) / (1 + n_permutations)`` with ``b`` the number at least as extreme
+    (Phipson & Smyth 2010). Ties within round-off count as at least as extreme.
+
+    Parameters
+    ----------
+    differences : array_like, shape (n,)
+        Finite values, one per independent unit (dyad).
+    n_permutations : int
+        Sign vectors drawn when enumeration would need more (at least 1).
+    seed : int, SeedSequence, Generator or None
+        Seed of the random sign vectors.
+    alternative : {"greater", "less", "two-sided"}
+        ``"greater"``: the mean exceeds 0.
+
+    Returns
+    -------
+    (float, int, bool)
+        p-value, number of sign vectors evaluated, whether the enumeration was exact.
+    """
+    _check_alternative(alternative)
+    if (isinstance(n_permutations, bool) or not isinstance(n_permutations, (int, np.integer))
+            or n_permutations < 1):
+        raise ValueError(f"n_permutations must be a whole number of at least 1, got "
+                         f"{n_permutations!r}")
+    d = np.asarray(differences, dtype=np.float64).ravel()
+    if d.size == 0 or not np.all(np.isfinite(d)):
+        raise ValueError("differences must be a non-empty array of finite values")
+    n = d.size
+    observed = float(d.mean())
+    tol = 1e-10 * float(np.abs(d).mean())
+    count = 0
+    if n < 63 and 2**n <= n_permutations:
+        total = 2**n
+        bits = np.arange(n, dtype=np.int64)
+        for start in range(0, total, _BLOCK):
+            k = np.arange(start, min(start + _BLOCK, total), dtype=np.int64)
+            signs = 1.0 - 2.0 * ((k[:, None] >> bits) & 1)
+            count += _exceed(signs @ d / n, observed, alternative, tol)
+        return count / total, total, True
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    m = int(n_permutations)
+    for start in range(0, m, _BLOCK):
+        b = min(_BLOCK, m - start)
+        signs = 1.0 - 2.0 * rng.integers(0, 2, size=(b, n))
+        count += _exceed(signs @ d / n, observed, alternative, tol)
+    return (1 + count) / (1 + m), m, False
+
+
+@dataclass(frozen=True, eq=False)
+class DyadPermutationResult:
+    """Result of :func:`dyad_permutation_test`.
+
+    Attributes
+    ----------
+    statistic : str
+        Column of the summary tested per session (``"real_minus_null"`` or ``"z"``).
+    mean_difference : float
+        Mean over dyads of each dyad's mean over sessions of ``statistic``.
+    ci_low, ci_high : float
+        Two-sided ``confidence`` interval of ``mean_difference`` (``ci_method``:
+        ``"t"``, Student t over dyads, or ``"bootstrap"``, percentile bootstrap over
+        dyads).
+    std_error, t, df, p_t : float
+        Standard error over dyads, one-sample t statistic, its degrees of freedom and
+        p-value for ``alternative``.
+    p : float
+        Sign-flip permutation p-value for ``alternative``.
+    p_method : str
+        ``"exact"`` (all sign patterns) or ``"monte_carlo"``.
+    n_permutations : int
+        Sign patterns evaluated.
+    n_dyads : int
+        Dyads with at least one finite value.
+    real, null : float
+        Mean over dyads of the real synchrony and of the null mean (NaN when testing
+        ``"z"`` from a table without them).
+    differences : pandas.Series
+        Per dyad mean of ``statistic``.
+    """
+
+    statistic: str
+    mean_difference: float
+    ci_low: float
+    ci_high: float
+    confidence: float
+    ci_method: str
+    std_error: float
+    t: float
+    df: float
+    p_t: float
+    p: float
+    p_method: str
+    n_permutations: int
+    n_dyads: int
+    alternative: str
+    real: float
+    null: float
+    signal: str | None = None
+    metric: str | None = None
+    null_kind: str | None = None
+    differences: pd.Series = field(default_factory=lambda: pd.Series(dtype=float), repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every field but ``differences``."""
+        out = asdict(self)
+        out.pop("differences")
+        return out
+
+
+def _select(table: pd.DataFrame, signal, metric, null_kind) -> tuple[pd.DataFrame, dict]:
+    chosen = {}
+    for col, value in (("signal", signal), ("metric", metric), ("null_kind", null_kind)):
+        if col not in table.columns:
+            chosen[col] = value
+            continue
+        if value is not None:
+            table = table[table[col] == value]
+            chosen[col] = value
+            continue
+        values = table[col].dropna().unique()
+        if len(values) > 1:
+            raise ValueError(f"the summary holds several {col} values ({', '.join(map(str, values))}); "
+                             f"choose one with {col}=... or use dyad_permutation_tests")
+        chosen[col] = values[0] if len(values) else None
+    return table, chosen
+
+
+def _t_stats(d: np.ndarray, alternative: str, confidence: float
+             ) -> tuple[float, float, float, float, float, float]:
+    n = d.size
+    mean = float(d.mean())
+    se = float(d.std(ddof=1) / math.sqrt(n))
+    df = float(n - 1)
+    if se > 0:
+        t = mean / se
+        if alternative == "greater":
+            p = float(sps.t.sf(t, df))
+        elif alternative == "less":
+            p = float(sps.t.cdf(t, df))
+        else:
+            p = float(2 * sps.t.sf(abs(t), df))
+    else:
+        t = math.copysign(math.inf, mean) if mean else math.nan
+        if math.isnan(t):
+            p = 1.0
+        elif alternative == "two-sided":
+            p = 0.0
+        else:
+            p = 0.0 if (t > 0) == (alternative == "greater") else 1.0
+    q = float(sps.t.ppf(0.5 + confidence / 2, df))
+    return mean, se, t, df, p, q
+
+
+def dyad_permutation_test(summary: pd.DataFrame, *, n_permutations: int = 10_000,
+                          seed: int = 0, alternative: str = "greater",
+                          statistic: str = "real_minus_null", confidence: float = 0.95,
+                          ci_method: str = "t", n_bootstrap: int = 10_000,
+                          signal: str | None = None, metric: str | None = None,
+                          null_kind: str | None = None) -> DyadPermutationResult:
+    """Does real synchrony exceed its null over dyads? Sign-flip test at the dyad level.
+
+    Each dyad contributes ``d_i``, the mean over its sessions of ``statistic``
+    (default ``real_minus_null``; sessions where it is NaN are skipped); the test
+    statistic is ``mean(d_i)`` and its null distribution that of ``mean(s_i d_i)``
+    over random signs (:func:`sign_flip_test`: exact enumeration when
+    ``2**n_dyads <= n_permutations``, Monte Carlo otherwise).
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Output of :func:`null_summary` (columns ``dyad`` and ``statistic``; with
+        ``signal``, ``metric``, ``null_kind`` one value each, or chosen below).
+    n_permutations : int, default 10000
+        Random sign patterns when exact enumeration would need more.
+    seed : int
+        Seed of the random sign patterns and of the bootstrap.
+    alternative : {"greater", "less", "two-sided"}
+        ``"greater"``: real exceeds null.
+    statistic : {"real_minus_null", "z"}
+        Per-session value averaged per dyad.
+    confidence : float, default 0.95
+        Level of the two-sided confidence interval.
+    ci_method : {"t", "bootstrap"}
+        Student t interval over dyads, or percentile bootstrap over dyads
+        (``n_bootstrap`` resamples; unreliable with few dyads).
+    signal, metric, null_kind : str, optional
+        Rows to test when the summary holds several.
+
+    Returns
+    -------
+    DyadPermutationResult
+
+    Raises
+    ------
+    ValueError
+        Fewer than 2 dyads with a finite value, several signals/metrics/kinds not
+        chosen, or invalid options.
+    """
+    _check_alternative(alternative)
+    if statistic not in ("real_minus_null", "z"):
+        raise ValueError(f"statistic must be 'real_minus_null' or 'z', got {statistic!r}")
+    if ci_method not in ("t", "bootstrap"):
+        raise ValueError(f"ci_method must be 't' or 'bootstrap', got {ci_method!r}")
+    if not (0 < confidence < 1):
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
+    for col in ("dyad", statistic):
+        if col not in summary.columns:
+            raise ValueError(f"the summary lacks column {col!r} (use null_summary)")
+    table, chosen = _select(summary, signal, metric, null_kind)
+    values = table[["dyad", statistic]].copy()
+    values[statistic] = values[statistic].astype(float)
+    values = values[np.isfinite(values[statistic])]
+    per_dyad = values.groupby("dyad")[statistic].mean().sort_index()
+    d = per_dyad.to_numpy()
+    if d.size < 2:
+        raise ValueError(f"a test over dyads needs at least 2 dyads with a finite {statistic}, "
+                         f"got {d.size}")
+    seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    perm_seed, boot_seed = seq.spawn(2)
+    p, n_used, exact = sign_flip_test(d, n_permutations=n_permutations, seed=perm_seed,
+                                      alternative=alternative)
+    mean, se, t, df, p_t, q = _t_stats(d, alternative, confidence)
+    if ci_method == "t":
+        lo, hi = mean - q * se, mean + q * se
+    else:
+        rng = np.random.default_rng(boot_seed)
+        means = np.empty(n_bootstrap)
+        for start in range(0, n_bootstrap, 4096):
+            b = min(4096, n_bootstrap - start)
+            means[start:start + b] = d[rng.integers(0, d.size, size=(b, d.size))].mean(axis=1)
+        alpha = 1 - confidence
+        lo, hi = (float(v) for v in np.quantile(means, [alpha / 2, 1 - alpha / 2]))
+    kept = table[table["dyad"].isin(per_dyad.index)]
+    real = null = math.nan
+    if statistic == "real_minus_null" and {"real", "null_mean"} <= set(kept.columns):
+        rows = kept[np.isfinite(kept["real_minus_null"].astype(float))]
+        real = float(rows.groupby("dyad")["real"].mean().mean())
+        null = float(rows.groupby("dyad")["null_mean"].mean().mean())
+    return DyadPermutationResult(
+        statistic=statistic, mean_difference=mean, ci_low=float(lo), ci_high=float(hi),
+        confidence=confidence, ci_method=ci_method, std_error=se, t=float(t), df=df, p_t=p_t,
+        p=float(p), p_method="exact" if exact else "monte_carlo", n_permutations=n_used,
+        n_dyads=int(d.size), alternative=alternative, real=real, null=null,
+        signal=chosen["signal"], metric=chosen["metric"], null_kind=chosen["null_kind"],
+        differences=per_dyad.rename("difference"))
+
+
+def dyad_permutation_tests(summary: pd.DataFrame, **options: Any) -> pd.DataFrame:
+    """:func:`dyad_permutation_test` for every signal x metric x kind of null.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Output of :func:`null_summary`.
+    **options
+        Passed on (``n_permutations``, ``seed``, ``alternative``, ...).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per combination with at least 2 dyads, the fields of
+        :meth:`DyadPermutationResult.as_dict` as columns.
+    """
+    keys = [c for c in ("signal", "metric", "null_kind") if c in summary.columns]
+    rows = []
+    groups = summary.groupby(keys, sort=True) if keys else [((), summary)]
+    for key, part in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        chosen = dict(zip(keys, key))
+        try:
+            result = dyad_permutation_test(part, **options, **chosen)
+        except ValueError as exc:
+            if "at least 2 dyads" in str(exc):
+                continue
+            raise
+        rows.append(result.as_dict())
+    columns = [f for f in DyadPermutationResult.__dataclass_fields__ if f != "differences"]
+    return pd.DataFrame(rows, columns=columns)
