@@ -128,3 +128,17 @@ def test_progress_log_lines(small_study, tmp_path, caplog):
     text = caplog.text
     assert "preprocessing recordings: 18/18 done" in text
     assert "synchrony (real + pseudo): 3/3 done" in text
+
+
+def test_channel_blocks_do_not_change_values(small_study, tmp_path):
+    """A budget of a few channels' spectra gives the values of one big block."""
+    from interbrain.engine import analyse_synchrony
+
+    study = load_study(small_study)
+    big = analyse_synchrony(study, cache_dir=tmp_path / "big", spectra_budget=2**34)
+    small = analyse_synchrony(study, cache_dir=tmp_path / "small", spectra_budget=2**20)
+    left, right = big.synchrony, small.synchrony
+    pd.testing.assert_frame_equal(left.drop(columns="value"), right.drop(columns="value"))
+    assert (left["pairing"] == "pseudo").any()
+    diff = (left["value"] - right["value"]).abs().max()
+    assert diff <= 1e-12, diff

@@ -51,6 +51,12 @@ class AnalysisSettings:
     pseudo_dyads : bool
         Also compute synchrony of pseudo-dyads (the therapist of one dyad with the
         patients of the other dyads in the same session number).
+    pseudo_dyads_per_dyad : int
+        0 (default): every pseudo-dyad; otherwise a seeded random subset of at most
+        this many other dyads' patients per therapist and session, so that the cost
+        of the null grows linearly with the number of dyads.
+    pseudo_dyads_seed : int
+        Seed of that subset.
     metrics : tuple of str
         Synchrony metrics computed, among :data:`METRICS`; the first is the one the
         models use. ``"wtc"``: band-averaged wavelet transform coherence;
@@ -81,6 +87,8 @@ class AnalysisSettings:
     pairs: str = "homologous"
     exclude_coi: bool = True
     pseudo_dyads: bool = True
+    pseudo_dyads_per_dyad: int = 0
+    pseudo_dyads_seed: int = 0
     metrics: tuple[str, ...] = ("wtc",)
     window: float = 0.0
     lags: tuple[float, ...] = ()
@@ -277,6 +285,10 @@ def _validate_analysis(a: AnalysisSettings, where: str) -> AnalysisSettings:
     if a.roi not in ("none", "mean_of_pairs", "region_average_signal", "both"):
         raise _fail(where, "field 'roi' must be 'none', 'mean_of_pairs', "
                     f"'region_average_signal' or 'both', got {a.roi!r}")
+    for name in ("pseudo_dyads_per_dyad", "pseudo_dyads_seed"):
+        value = getattr(a, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise _fail(where, f"field '{name}' must be a whole number >= 0, got {value!r}")
     if a.n_surrogates < 10:
         raise _fail(where, f"field 'n_surrogates' must be at least 10, got {a.n_surrogates}")
     return replace(a, band=(lo, hi), signals=tuple(dict.fromkeys(a.signals)),

@@ -16,6 +16,7 @@ what they touch.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -119,18 +120,28 @@ def session_task(pairings: Sequence[Pairing], handles: Sequence[RecordingHandle]
 class _TaskCounter(Callback):
     """Dask callback advancing the progress display as target tasks finish."""
 
-    def __init__(self, stages: dict, progress: Progress) -> None:
+    def __init__(self, stages: dict, progress: Progress, task_seconds: dict) -> None:
         super().__init__()
         self._stages = stages
         self._progress = progress
+        self._started: dict = {}
+        self._seconds = task_seconds
+
+    def _pretask(self, key, dsk, state) -> None:
+        if key in self._stages:
+            self._started[key] = time.perf_counter()
 
     def _posttask(self, key, result, dsk, state, worker_id) -> None:
         if key in self._stages:
-            self._progress.advance(stage=self._stages[key])
+            stage = self._stages[key]
+            self._seconds[stage] = (self._seconds.get(stage, 0.0)
+                                    + time.perf_counter() - self._started.pop(key))
+            self._progress.advance(stage=stage)
 
 
 def execute(stages: dict[str, list], progress: Progress, *, scheduler: str | None = None,
-            n_workers: int | None = None) -> dict[str, list]:
+            n_workers: int | None = None, task_seconds: dict | None = None
+            ) -> dict[str, list]:
     """Compute the delayed tasks of every stage, in one graph.
 
     Parameters
@@ -145,6 +156,9 @@ def execute(stages: dict[str, list], progress: Progress, *, scheduler: str | Non
         Dask's embedded threaded scheduler.
     n_workers : int, optional
         Threads of the embedded scheduler; default one per core.
+    task_seconds : dict, optional
+        Filled with stage name -> seconds its tasks ran, summed over tasks (embedded
+        scheduler only; on a cluster the workers' task stream has them).
 
     Returns
     -------
@@ -156,7 +170,7 @@ def execute(stages: dict[str, list], progress: Progress, *, scheduler: str | Non
     flat = [t for tasks in stages.values() for t in tasks]
     stage_of = {t.key: name for name, tasks in stages.items() for t in tasks}
     if scheduler is None:
-        with _TaskCounter(stage_of, progress):
+        with _TaskCounter(stage_of, progress, {} if task_seconds is None else task_seconds):
             results = dask.compute(*flat, scheduler="threads", num_workers=n_workers)
     else:
         from distributed import Client, as_completed

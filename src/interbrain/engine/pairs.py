@@ -1,8 +1,8 @@
 """Synchrony of the real and pseudo-dyads of one session number.
 
-Channels, not pairs, are the unit of work: each recording's wavelet transforms and
-smoothed auto-spectra are computed once per signal and reused by every pairing
-(real and pseudo) that contains the recording.
+Channels, not pairs, are the unit of work: each channel's wavelet transform and
+smoothed auto-spectrum are computed once per signal and time window and reused by
+every pair of every pairing (real and pseudo) that contains the channel.
 """
 
 from __future__ import annotations
@@ -78,37 +78,17 @@ def _wtc_values(spec_t, spec_p, idx, grid: WaveletGrid, settings: AnalysisSettin
     return means, fractions
 
 
+#: Bytes of channel spectra one task holds at once (two blocks of channels).
 DEFAULT_SPECTRA_BUDGET = 768 * 2**20
-
-
-def _patient_blocks(pairings: Sequence[Pairing], recordings: dict[str, Preprocessed],
-                    settings: AnalysisSettings, budget: int) -> list[list[str]]:
-    """Patient recordings in blocks whose channel spectra fit in ``budget`` bytes.
-
-    Spectra of one block's patients stay cached while every therapist is paired with
-    them; a therapist's spectra are computed once per block.
-    """
-    keys = {q.patient.key for q in pairings} | {q.therapist.key for q in pairings}
-    per_recording = 0
-    for key in keys:
-        rec = recordings[key]
-        grid = WaveletGrid.build(rec.n_times, 1.0 / rec.sfreq, band=settings.band)
-        per_recording = max(per_recording, len(rec.channels) * rec.n_times
-                            * (grid.n_rows * 16 + grid.n_band_rows * 8))
-    size = max(1, int(budget // max(per_recording, 1)) - 1)
-    patients = sorted({q.patient.key for q in pairings})
-    return [patients[i:i + size] for i in range(0, len(patients), size)]
 
 
 @dataclass
 class _SignalState:
-    """What one signal's pass over the pairings keeps: grids, spectra, AR(1) fits."""
+    """What one signal's pass over the pairings keeps: grids and the AR(1) threshold cache."""
 
     signal: str
     settings: AnalysisSettings
     grids: dict = field(default_factory=dict)
-    spectra: dict = field(default_factory=dict)
-    ar1: dict = field(default_factory=dict)
     thresholds: ThresholdCache | None = None
 
     def grid(self, n: int, dt: float, where: str) -> WaveletGrid:
@@ -119,52 +99,128 @@ class _SignalState:
                 raise RecordingError(f"{where}: {exc}") from None
         return self.grids[(n, dt)]
 
-    def channel_spectra(self, rec: Preprocessed, start: int, n: int, grid: WaveletGrid):
-        key = (rec.source, start, n)
-        if key not in self.spectra:
-            data = crop(rec.signal(self.signal), start, n)
-            self.spectra[key] = channel_spectra(data, grid)
-            if self.settings.significance:
-                self.ar1[key] = np.atleast_1d(ar1_coefficient(data)[0])
-        return self.spectra[key]
 
-    def drop(self, source: str | None = None) -> None:
-        for key in [k for k in self.spectra if source is None or k[0] == source]:
-            del self.spectra[key]
+@dataclass
+class _PairingPlan:
+    """One pairing's common time window, grid and channel pairs (both channels good)."""
+
+    pairing: Pairing
+    therapist: Preprocessed
+    patient: Preprocessed
+    start_t: int
+    start_p: int
+    n: int
+    dt: float
+    grid: WaveletGrid
+    chan: list
+
+    @property
+    def idx(self) -> np.ndarray:
+        return np.array([(i, j) for i, j, _ in self.chan], dtype=np.intp).reshape(-1, 2)
 
 
-def _pairing_synchrony(p: Pairing, recordings: dict[str, Preprocessed], state: _SignalState,
-                       regions: dict[str, str] | None, out: dict[str, list]) -> None:
-    """Synchrony of one pairing and signal, appended to the lists of ``out``."""
-    settings, signal = state.settings, state.signal
+def _plan(p: Pairing, recordings: dict[str, Preprocessed], state: _SignalState) -> _PairingPlan:
     t_rec, p_rec = recordings[p.therapist.key], recordings[p.patient.key]
     common = overlap(t_rec, p_rec, align=p.align, offset=p.offset, event=p.event)
     n, dt = common.n_times, 1.0 / t_rec.sfreq
     grid = state.grid(n, dt, f"{p.therapist} and {p.patient}")
-    chan = channel_pairs(t_rec, p_rec, settings.pairs)
+    chan = channel_pairs(t_rec, p_rec, state.settings.pairs)
+    return _PairingPlan(p, t_rec, p_rec, common.start_a, common.start_b, n, dt, grid, chan)
+
+
+def _channel_block(items: Sequence[tuple], recordings: dict[str, Preprocessed], signal: str,
+                   grid: WaveletGrid, significance: bool):
+    """Channel spectra (and AR(1) coefficients) of channels ``(key, start, channel)``."""
+    n = grid.n_times
+    data = np.stack([recordings[key].signal(signal)[c, start:start + n]
+                     for key, start, c in items])
+    spectra = channel_spectra(data, grid)
+    g = np.atleast_1d(ar1_coefficient(data)[0]) if significance else None
+    return spectra, g
+
+
+def _blocked_wtc(plans: Sequence[_PairingPlan], recordings: dict[str, Preprocessed],
+                 state: _SignalState, budget: int
+                 ) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+    """Wavelet coherence of every channel pair of every pairing, channel by channel.
+
+    Channels, not pairs or recordings, are the unit of work: the spectra of each
+    patient channel are computed once, in blocks of channels that fit half of
+    ``budget`` bytes, and each block is paired with the therapist channels that meet
+    it (also in blocks). Patient channels are ordered by channel name, so that with
+    homologous pairs a block holds one channel of every patient and each therapist
+    channel is computed once. Per pair the only work is the cross-spectrum.
+    """
+    settings, signal = state.settings, state.signal
+    values = [np.empty(len(pl.chan)) for pl in plans]
+    fractions = [np.full(len(pl.chan), np.nan) if settings.significance else None
+                 for pl in plans]
+    by_grid: dict[int, list[int]] = {}
+    grids: dict[int, WaveletGrid] = {}
+    for k, pl in enumerate(plans):
+        if pl.chan:
+            by_grid.setdefault(id(pl.grid), []).append(k)
+            grids[id(pl.grid)] = pl.grid
+    for gid, members in by_grid.items():
+        grid = grids[gid]
+        per_channel = grid.n_times * (grid.n_rows * np.dtype(grid.complex_dtype).itemsize
+                                      + grid.n_band_rows * np.dtype(grid.real_dtype).itemsize)
+        size = max(1, int(budget // 2 // max(per_channel, 1)))
+        # edges: (plan, position, therapist channel, patient channel)
+        edges = [(k, e, (pl.pairing.therapist.key, pl.start_t, i),
+                  (pl.pairing.patient.key, pl.start_p, j))
+                 for k in members for pl in (plans[k],) for e, (i, j, _) in enumerate(pl.chan)]
+
+        def order(item):
+            key, start, c = item
+            return (recordings[key].channels[c], key, start)
+
+        patients = sorted({b for *_, b in edges}, key=order)
+        for b0 in range(0, len(patients), size):
+            block_b = patients[b0:b0 + size]
+            row_b = {item: r for r, item in enumerate(block_b)}
+            mine = [ed for ed in edges if ed[3] in row_b]
+            spec_b, g_b = _channel_block(block_b, recordings, signal, grid,
+                                         settings.significance)
+            therapists = sorted({ed[2] for ed in mine}, key=order)
+            for a0 in range(0, len(therapists), size):
+                block_a = therapists[a0:a0 + size]
+                row_a = {item: r for r, item in enumerate(block_a)}
+                sel = [ed for ed in mine if ed[2] in row_a]
+                spec_a, g_a = _channel_block(block_a, recordings, signal, grid,
+                                             settings.significance)
+                idx = np.array([(row_a[ed[2]], row_b[ed[3]]) for ed in sel], dtype=np.intp)
+                vals, fracs = _wtc_values(spec_a, spec_b, idx, grid, settings,
+                                          state.thresholds, grid.dt, g_a, g_b)
+                for m, (k, e, _, _) in enumerate(sel):
+                    values[k][e] = vals[m]
+                    if fracs is not None:
+                        fractions[k][e] = fracs[m]
+                del spec_a
+            del spec_b
+    return values, fractions
+
+
+def _pairing_frames(pl: _PairingPlan, state: _SignalState, wtc: np.ndarray | None,
+                    wtc_fractions: np.ndarray | None, regions: dict[str, str] | None,
+                    out: dict[str, list]) -> None:
+    """Tables of one pairing and signal, appended to the lists of ``out``."""
+    settings, signal, p = state.settings, state.signal, pl.pairing
+    t_rec, p_rec, chan, n, dt = pl.therapist, pl.patient, pl.chan, pl.n, pl.dt
     if not chan:
         return
-    idx = np.array([(i, j) for i, j, _ in chan], dtype=np.intp)
-    x_t = crop(t_rec.signal(signal), common.start_a, n)
-    x_p = crop(p_rec.signal(signal), common.start_b, n)
+    idx = pl.idx
+    x_t = crop(t_rec.signal(signal), pl.start_t, n)
+    x_p = crop(p_rec.signal(signal), pl.start_p, n)
     keys = {"dyad": p.dyad, "partner_dyad": p.partner_dyad, "session": p.session,
             "signal": signal, "pairing": p.pairing}
     labels = {"pair": [c[2] for c in chan],
               "channel_therapist": [t_rec.channels[i] for i, _, _ in chan],
               "channel_patient": [p_rec.channels[j] for _, j, _ in chan]}
-
-    def both_spectra():
-        return (state.channel_spectra(t_rec, common.start_a, n, grid),
-                state.channel_spectra(p_rec, common.start_b, n, grid))
-
     for metric in settings.metrics:
         fractions = None
         if metric == "wtc":
-            spec_t, spec_p = both_spectra()
-            values, fractions = _wtc_values(spec_t, spec_p, idx, grid, settings,
-                                            state.thresholds, dt,
-                                            state.ar1.get((t_rec.source, common.start_a, n)),
-                                            state.ar1.get((p_rec.source, common.start_b, n)))
+            values, fractions = wtc, wtc_fractions
         else:
             options = {"band": settings.band} if metric == "plv" else {}
             values = compute_metric(metric, x_t, x_p, dt, pairs=idx, **options)
@@ -176,8 +232,10 @@ def _pairing_synchrony(p: Pairing, recordings: dict[str, Preprocessed], state: _
     if p.pairing != "real":
         return
     if settings.window > 0:
-        values, table = windowed_band_coherence(*both_spectra(), idx, windows=settings.window,
+        spec_t, spec_p = channel_spectra(x_t, pl.grid), channel_spectra(x_p, pl.grid)
+        values, table = windowed_band_coherence(spec_t, spec_p, idx, windows=settings.window,
                                                 exclude_coi=settings.exclude_coi)
+        del spec_t, spec_p
         tile = {col: np.tile(table[col].to_numpy(), len(chan))
                 for col in ("window", "onset_s", "offset_s", "n_cells")}
         out["windows"].append(pd.DataFrame({**keys, "pair": np.repeat(labels["pair"], len(table)),
@@ -205,9 +263,11 @@ def pairings_synchrony(pairings: Sequence[Pairing], recordings: dict[str, Prepro
                        spectra_budget: int = DEFAULT_SPECTRA_BUDGET) -> dict[str, pd.DataFrame]:
     """Synchrony of every channel pair of every pairing, and its summaries.
 
-    Channels, not pairs, are the unit of work: per signal, each recording's channel
-    spectra are computed once per block of patients (see ``spectra_budget``) and reused
-    by every pairing that contains it; the only per-pair work is the cross-spectrum.
+    Channels, not pairs, are the unit of work: per signal, the wavelet transform and
+    smoothed auto-spectrum of each channel are computed once for its time window and
+    reused by every pair of every pairing (real and pseudo) that contains it, in
+    blocks of channels within ``spectra_budget`` (see :func:`_blocked_wtc`); the only
+    per-pair work is the cross-spectrum.
 
     Parameters
     ----------
@@ -224,7 +284,8 @@ def pairings_synchrony(pairings: Sequence[Pairing], recordings: dict[str, Prepro
     on_pairing : callable, optional
         Called once per finished pairing and signal (progress).
     spectra_budget : int
-        Bytes of channel spectra held at once. Results do not depend on it.
+        Bytes of channel spectra held at once. The values do not depend on it beyond
+        floating-point round-off of the batched FFTs (tested to 1e-12).
 
     Returns
     -------
@@ -240,20 +301,17 @@ def pairings_synchrony(pairings: Sequence[Pairing], recordings: dict[str, Prepro
     out: dict[str, list[pd.DataFrame]] = {"synchrony": [], "windows": [], "lags": [],
                                           "roi_signal": []}
     thresholds = ThresholdCache() if settings.significance else None
-    blocks = _patient_blocks(pairings, recordings, settings, spectra_budget) if pairings else []
     for signal in settings.signals:
         state = _SignalState(signal, settings, thresholds=thresholds)
-        for block in blocks:
-            members = set(block)
-            ordered = sorted((q for q in pairings if q.patient.key in members),
-                             key=lambda q: (q.therapist.key, q.patient.key))
-            for k, p in enumerate(ordered):
-                _pairing_synchrony(p, recordings, state, regions, out)
-                if k + 1 == len(ordered) or ordered[k + 1].therapist != p.therapist:
-                    state.drop(recordings[p.therapist.key].source)
-                if on_pairing is not None:
-                    on_pairing()
-            state.drop()
+        plans = [_plan(p, recordings, state) for p in pairings]
+        if "wtc" in settings.metrics:
+            wtc, fractions = _blocked_wtc(plans, recordings, state, spectra_budget)
+        else:
+            wtc, fractions = [None] * len(plans), [None] * len(plans)
+        for k, pl in enumerate(plans):
+            _pairing_frames(pl, state, wtc[k], fractions[k], regions, out)
+            if on_pairing is not None:
+                on_pairing()
     frames = {name: pd.concat(parts, ignore_index=True) for name, parts in out.items() if parts}
     if "synchrony" not in frames:
         frames["synchrony"] = pd.DataFrame(columns=SYNCHRONY_COLUMNS)

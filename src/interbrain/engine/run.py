@@ -109,12 +109,15 @@ class SynchronyResults:
     summaries : dict
         Optional summaries by name (``"windows"``, ``"lags"``, ``"roi"``), each a
         DataFrame written to ``synchrony_<name>.parquet``.
+    task_seconds : dict
+        Stage name -> seconds its tasks ran, summed over tasks (embedded scheduler).
     """
 
     synchrony: pd.DataFrame
     qc: pd.DataFrame
     steps: dict
     summaries: dict
+    task_seconds: dict = field(default_factory=dict)
 
 
 def _roi_mean_of_pairs(synchrony: pd.DataFrame) -> pd.DataFrame:
@@ -153,7 +156,9 @@ def analyse_synchrony(study: Study, *, progress: Progress | None = None,
         refs[s.patient.key] = (s.patient, s.therapist)
     pairings = real_pairings(study)
     if study.analysis.pseudo_dyads:
-        pairings += pseudo_dyad_pairings(study)
+        pairings += pseudo_dyad_pairings(
+            study, max_per_dyad=study.analysis.pseudo_dyads_per_dyad or None,
+            seed=study.analysis.pseudo_dyads_seed)
     groups: dict[int, list] = {}
     for p in pairings:
         groups.setdefault(p.session, []).append(p)
@@ -162,7 +167,9 @@ def analyse_synchrony(study: Study, *, progress: Progress | None = None,
             cache_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="interbrain-"))
         graph = build_graph(refs, groups, study.preprocessing, study.analysis,
                             study.regions or None, Path(cache_dir), spectra_budget)
-        results = execute(graph, progress, scheduler=scheduler, n_workers=n_workers)
+        task_seconds: dict = {}
+        results = execute(graph, progress, scheduler=scheduler, n_workers=n_workers,
+                          task_seconds=task_seconds)
     handles = {h.ref_key: h for h in results["preprocessing recordings"]}
     qc = _qc_table(study, handles)
     parts = results["synchrony (real + pseudo)"]
@@ -186,7 +193,7 @@ def analyse_synchrony(study: Study, *, progress: Progress | None = None,
         summaries["roi"] = pd.concat(roi, ignore_index=True)
     steps = {os.path.relpath(ref.path, study.root) + (f"#{ref.role}" if ref.channels else ""):
              handles[key].steps for key, (ref, _) in sorted(refs.items())}
-    return SynchronyResults(synchrony, qc, steps, summaries)
+    return SynchronyResults(synchrony, qc, steps, summaries, task_seconds)
 
 
 def fit_key(model: str, signal: str, metric: str) -> str:
@@ -307,6 +314,8 @@ def run_study(study: Study, out_dir: str | Path, *, progress: Progress | None = 
                               spectra_budget=spectra_budget)
     synchrony, qc, steps = stage.synchrony, stage.qc, stage.steps
     timings["preprocessing + synchrony"] = time.perf_counter() - t0
+    for name, seconds in stage.task_seconds.items():
+        timings[f"task seconds: {name}"] = seconds
     t1 = time.perf_counter()
     progress.stage("statistics", 1)
     stats = fit_models(study, synchrony)
@@ -334,12 +343,14 @@ def run_study(study: Study, out_dir: str | Path, *, progress: Progress | None = 
                                "analysis": asdict(study.analysis)}, indent=2, default=str),
                    staging / "preprocessing.json")
         write_methods(results, staging / "methods.md")
-        timings["report"] = time.perf_counter() - t2
         write_report(results, staging / "report.html")
+        timings["report"] = time.perf_counter() - t2
         for item in sorted(staging.iterdir()):
             os.replace(item, out / item.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     progress.advance()
+    for name, seconds in timings.items():
+        logger.info("time %s: %.1f s", name, seconds)
     logger.info("results written to %s", out)
     return results

@@ -101,7 +101,7 @@ periods from {lo:g} to {hi:g} s{" and over the time-frequency cells outside the 
 value per dyad, session, channel pair and signal; session synchrony is the mean over
 channel pairs.{other_metrics(ana)}
 
-**Null control.** {"Pseudo-dyads paired the therapist recording of each dyad with the patient recordings of every other dyad in the same session number (" + str(n_pseudo) + " pseudo-dyad sessions), cropped to their common length, and were analysed identically. Real and pseudo-dyad synchrony were compared at the dyad level (mean over sessions) with a paired t-test and an exact sign-flip permutation test." if n_pseudo else "No pseudo-dyads were computed" + ("." if not ana.pseudo_dyads else " (they need at least two dyads with the same session number).")}
+**Null control.** {"Pseudo-dyads paired the therapist recording of each dyad with the patient recordings of " + ("every other dyad" if not ana.pseudo_dyads_per_dyad else f"a random subset (seed {ana.pseudo_dyads_seed}) of at most {ana.pseudo_dyads_per_dyad} other dyads") + " in the same session number (" + str(n_pseudo) + " pseudo-dyad sessions), cropped to their common length, and were analysed identically. Real and pseudo-dyad synchrony were compared at the dyad level (mean over sessions) with a paired t-test and an exact sign-flip permutation test." if n_pseudo else "No pseudo-dyads were computed" + ("." if not ana.pseudo_dyads else " (they need at least two dyads with the same session number).")}
 
 {statistics}
 

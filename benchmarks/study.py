@@ -1,0 +1,187 @@
+#!/usr/bin/env python
+"""A whole simulated study end to end: wall time, peak memory, time per stage, scaling.
+
+Run by hand (not a test), from the repository root::
+
+    .venv/bin/python benchmarks/study.py
+
+Workload (defaults: the motivating study's size): ``--dyads`` dyads (8, then 16 and 32
+to show how cost grows) x ``--sessions`` sessions x ``--minutes`` minutes x
+``--channels`` channels per person at ``--sfreq`` Hz, raw-intensity SNIRF written by
+``interbrain simulate``; both HbO and HbR; band 10-40 s; synchrony of the real dyads
+and of all pseudo-dyads (every therapist with every other dyad's patient in the same
+session number), with homologous channel pairs; then all-to-all pairs of the real
+dyads (8 dyads); then 16 and 32 dyads with as many pseudo partners per dyad as the
+8-dyad study has (7, a seeded subset: all pseudo-dyads grow with the square of the
+dyads), to show that cost grows linearly; then the 8-dyad homologous run with 1 and with
+2 workers.
+
+Each run is ``run_study`` in a fresh Python process with a fresh cache (nothing is
+reused between runs); the peak resident memory is that process's ``ru_maxrss`` (from
+``os.wait4``), the wall time is measured around the process, and the time per stage
+comes from ``StudyResults.timings`` (seconds the tasks of each stage ran, summed over
+tasks; wall seconds of the statistics and report stages). The simulation itself is
+not timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+DRIVER = """
+import json, sys, time
+from interbrain.engine import run_study
+from interbrain.study import load_study
+study_dir, out, cache, workers = sys.argv[1:5]
+t0 = time.perf_counter()
+r = run_study(load_study(study_dir), out, n_workers=int(workers), cache_dir=cache)
+n_pairs = int((r.synchrony["metric"] == "wtc").sum())
+print(json.dumps({"timings": r.timings, "rows": len(r.synchrony), "wtc_pairs": n_pairs,
+                  "pairings": int(r.synchrony.groupby(["dyad", "partner_dyad", "session",
+                                                       "signal"]).ngroups)}))
+"""
+
+
+def simulate(scratch: Path, dyads: int, args) -> Path:
+    folder = scratch / f"study-{dyads}d-{args.sessions}s-{args.minutes:g}m-{args.channels}c"
+    if not (folder / "study.toml").exists():
+        if folder.exists():
+            shutil.rmtree(folder)
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "interbrain.cli", "simulate", str(folder),
+                        "--dyads", str(dyads), "--sessions", str(args.sessions),
+                        "--minutes", str(args.minutes), "--channels", str(args.channels),
+                        "--sfreq", str(args.sfreq), "--seed", "1"], check=True,
+                       stdout=subprocess.DEVNULL)
+        print(f"  (simulated {folder.name} in {time.perf_counter() - t0:.0f} s)", flush=True)
+    return folder
+
+
+def variant(study: Path, name: str, **analysis) -> Path:
+    """A sibling of ``study`` sharing its recordings, with ``[analysis]`` fields changed."""
+    other = study.with_name(f"{study.name}-{name}")
+    if other.exists():
+        shutil.rmtree(other)
+    other.mkdir()
+    for item in study.iterdir():
+        if item.name != "study.toml":
+            (other / item.name).symlink_to(item.resolve())
+    lines = (study / "study.toml").read_text().splitlines()
+    out = []
+    for line in lines:
+        key = line.split("=", 1)[0].strip()
+        if key in analysis:
+            continue
+        out.append(line)
+        if line.strip() == "[analysis]":
+            out += [f"{k} = {json.dumps(v)}" for k, v in analysis.items()]
+    (other / "study.toml").write_text("\n".join(out) + "\n")
+    return other
+
+
+def run_measured(study: Path, scratch: Path, workers: int) -> dict:
+    """:func:`run_once` with the child's peak resident memory (``os.wait4``)."""
+    out, cache = scratch / "out", scratch / "cache"
+    for path in (out, cache):
+        shutil.rmtree(path, ignore_errors=True)
+    log = scratch / "driver.out"
+    t0 = time.perf_counter()
+    with open(log, "w") as fh:
+        proc = subprocess.Popen([sys.executable, "-c", DRIVER, str(study), str(out),
+                                 str(cache), str(workers)], stdout=fh, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    text = log.read_text()
+    if proc.returncode != 0:
+        raise SystemExit(f"run failed on {study}:\n{text[-3000:]}")
+    info = json.loads(text.strip().splitlines()[-1])
+    info["wall"] = wall
+    info["peak_gib"] = usage.ru_maxrss / 2**20  # KiB on Linux
+    return info
+
+
+def report(label: str, info: dict) -> None:
+    t = info["timings"]
+    stages = ", ".join(f"{k.replace('task seconds: ', '')} {v:.0f} s"
+                       for k, v in t.items() if k != "preprocessing + synchrony")
+    print(f"{label}: wall {info['wall']:.0f} s, peak {info['peak_gib']:.2f} GiB; "
+          f"{info['pairings']} pairings x signals, {info['wtc_pairs']} channel pairs; "
+          f"preprocessing + synchrony {t['preprocessing + synchrony']:.0f} s wall "
+          f"(task time: {stages})", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--dyads", type=int, nargs="+", default=[8, 16, 32])
+    p.add_argument("--sessions", type=int, default=6)
+    p.add_argument("--minutes", type=float, default=50.0)
+    p.add_argument("--channels", type=int, default=20)
+    p.add_argument("--sfreq", type=float, default=10.0)
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="workers of the scaling runs")
+    p.add_argument("--skip", nargs="*", default=[], choices=["all-pairs", "scaling", "workers"])
+    p.add_argument("--scratch", type=Path, default=Path("/tmp/interbrain-bench"))
+    args = p.parse_args(argv)
+    args.scratch.mkdir(parents=True, exist_ok=True)
+    from importlib import metadata
+
+    print("interbrain study benchmark")
+    print(f"  command: {' '.join([os.path.basename(sys.executable)] + sys.argv)}")
+    print(f"  machine: {os.cpu_count()} CPUs, {platform.platform()}, Python "
+          f"{platform.python_version()}, interbrain {metadata.version('interbrain')}")
+    print(f"  study: {args.sessions} sessions x {args.minutes:g} min x {args.channels} "
+          f"channels per person at {args.sfreq:g} Hz; HbO and HbR; real + all pseudo-dyads",
+          flush=True)
+    first = args.dyads[0]
+    base = simulate(args.scratch, first, args)
+    results = {}
+    results[(first, "homologous", args.workers)] = r = run_measured(base, args.scratch,
+                                                                     args.workers)
+    report(f"{first} dyads, homologous, {args.workers} workers", r)
+    if "all-pairs" not in args.skip:
+        r = run_measured(variant(base, "all-real", pairs="all", pseudo_dyads=False),
+                         args.scratch, args.workers)
+        report(f"{first} dyads, all-to-all pairs, real dyads only, {args.workers} workers", r)
+    if "scaling" not in args.skip:
+        # all pseudo-dyads grow with dyads^2; with a fixed number of pseudo partners per
+        # dyad (as many as the first study has) the work grows linearly with dyads
+        per_dyad = first - 1
+        for dyads in args.dyads:
+            study = simulate(args.scratch, dyads, args)
+            if dyads != first:
+                study = variant(study, f"pseudo{per_dyad}", pseudo_dyads_per_dyad=per_dyad)
+            if (dyads, "homologous", args.workers) not in results:
+                results[(dyads, "homologous", args.workers)] = r = run_measured(
+                    study, args.scratch, args.workers)
+                report(f"{dyads} dyads, homologous, {per_dyad} pseudo partners per dyad, "
+                       f"{args.workers} workers", r)
+        ref = results[(first, "homologous", args.workers)]
+        for dyads in args.dyads[1:]:
+            r = results[(dyads, "homologous", args.workers)]
+            print(f"  {dyads} vs {first} dyads: {dyads / first:.0f}x the dyads, "
+                  f"{r['wtc_pairs'] / ref['wtc_pairs']:.2f}x the channel pairs, "
+                  f"{r['wall'] / ref['wall']:.2f}x the wall time "
+                  f"({r['wall'] / dyads:.1f} s per dyad vs {ref['wall'] / first:.1f})")
+    if "workers" not in args.skip:
+        one = run_measured(base, args.scratch, 1)
+        report(f"{first} dyads, homologous, 1 worker", one)
+        two = results.get((first, "homologous", 2)) or run_measured(base, args.scratch, 2)
+        if (first, "homologous", 2) not in results:
+            report(f"{first} dyads, homologous, 2 workers", two)
+        print(f"  2 workers vs 1: {one['wall'] / two['wall']:.2f}x faster")
+    shutil.rmtree(args.scratch / "out", ignore_errors=True)
+    shutil.rmtree(args.scratch / "cache", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
