@@ -145,6 +145,54 @@ def test_snirf_nan_and_inf_samples(snirf):
         read_recording(snirf)
 
 
+def _set_tag(fh: h5py.File, name: str, value: str) -> None:
+    tags = fh["nirs/metaDataTags"]
+    if name in tags:
+        del tags[name]
+    tags[name] = value.encode()
+
+
+def test_snirf_start_time_and_events_count_from_the_time_origin(snirf):
+    """SNIRF time and stimulus onsets count from MeasurementDate/Time, not the first sample."""
+    with h5py.File(snirf, "r+") as fh:
+        time = fh["nirs/data1/time"][:]
+        del fh["nirs/data1/time"]
+        fh["nirs/data1/time"] = time + 12.0          # first sample 12 s after the origin
+        stim = fh.create_group("nirs/stim1")
+        stim["name"] = b"sync"
+        stim["data"] = np.array([[17.0, 1.0, 1.0], [40.0, 1.0, 1.0]])
+        _set_tag(fh, "MeasurementTime", "10:00:00.5+01:00")
+    raw = read_recording(snirf)
+    assert raw.info["meas_date"] == datetime(2026, 1, 5, 9, 0, 12, 500000, tzinfo=timezone.utc)
+    np.testing.assert_allclose(raw.annotations.onset, [5.0, 28.0])
+    assert list(raw.annotations.description) == ["sync", "sync"]
+    # the shorthand time = [start, step] form, in milliseconds
+    with h5py.File(snirf, "r+") as fh:
+        del fh["nirs/data1/time"]
+        fh["nirs/data1/time"] = np.array([2000.0, 100.0])
+        _set_tag(fh, "TimeUnit", "ms")
+        _set_tag(fh, "MeasurementTime", "09:00:00Z")
+    raw = read_recording(snirf)
+    assert raw.info["meas_date"] == datetime(2026, 1, 5, 9, 0, 2, tzinfo=timezone.utc)
+    np.testing.assert_allclose(raw.annotations.onset, [15.0, 38.0])
+
+
+@pytest.mark.parametrize("field, value", [
+    ("MeasurementTime", "unknown"), ("MeasurementDate", "unknown"),
+    ("MeasurementTime", "nine o'clock"), ("MeasurementDate", None)])
+def test_snirf_without_a_valid_start_time_has_none(snirf, field, value):
+    """Not MNE's stand-in date (2000-01-01), which would 'align' any two such files."""
+    with h5py.File(snirf, "r+") as fh:
+        if value is None:
+            del fh[f"nirs/metaDataTags/{field}"]
+        else:
+            _set_tag(fh, field, value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        raw = read_recording(snirf)
+    assert raw.info["meas_date"] is None
+
+
 # --------------------------------------------------------------------------- NIRx errors
 
 def test_nirx_folder_missing_wl2(tmp_path):
@@ -372,6 +420,31 @@ def test_bids_sessions_with_session_column(bids_root, tmp_path):
     assert [(s["dyad"], s["session"], s["therapist"].name) for s in got] == [
         ("D01", 1, "sub-T01_ses-01_task-therapy_acq-D01_nirs.snirf"),
         ("D02", 2, "sub-T01_ses-02_task-therapy_acq-D02_nirs.snirf")]
+
+
+def test_bids_bad_channels_are_bad_in_quality_control(bids_root, tmp_path):
+    """Channels marked bad in *_channels.tsv are excluded like any other bad channel."""
+    from interbrain.preprocessing import PreprocessingSettings, preprocess_recording
+
+    root = Path(shutil.copytree(bids_root, tmp_path / "ds"))
+    nirs = root / "sub-P01" / "ses-01" / "nirs"
+    channels = next(nirs.glob("*_channels.tsv"))
+    table = channels.read_text().splitlines()
+    header = table[0].split("\t")
+    status = header.index("status")
+    row = table[3].split("\t")            # the second pair's first wavelength
+    row[status] = "bad"
+    table[3] = "\t".join(row)
+    channels.write_text("\n".join(table) + "\n")
+    raw = read_recording(next(nirs.glob("*_nirs.snirf")), format="bids")
+    assert raw.info["bads"] == [row[0]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rec = preprocess_recording(raw, PreprocessingSettings(), source="bids")
+    pair = row[0].split(" ")[0]
+    assert pair in rec.bad_channels
+    reason = rec.qc.set_index("channel").loc[pair, "reason"]
+    assert reason.startswith("marked bad in the recording")
 
 
 def test_bids_errors(bids_root, tmp_path):
