@@ -183,6 +183,40 @@ def test_every_channel_bad_raises_naming_the_file(sim):
         preprocess_recording(raw, SETTINGS, source="dead.snirf")
 
 
+def test_channels_marked_bad_in_the_recording_are_bad(sim):
+    """info["bads"] (e.g. a BIDS channels.tsv) marks the pair, even at one wavelength."""
+    good = sorted(set(sim.channels) - set(sim.bad_channels))
+    raw = sim.raw.copy()
+    raw.info["bads"] = [f"{good[0]} 760"]
+    rec = preprocess_recording(raw, SETTINGS, source="marked.snirf")
+    qc = rec.qc.set_index("channel")
+    assert qc.loc[good[0], "bad"] and qc.loc[good[0], "reason"] == "marked bad in the recording"
+    assert good[0] in rec.bad_channels and not qc.loc[good[1], "bad"]
+    assert rec.bad_channels == set(sim.bad_channels) | {good[0]}
+    assert np.isfinite(rec.hbo).all()
+    quality = next(s for s in rec.steps if s["step"] == "quality_control")
+    assert quality["criteria"][0].startswith("marked bad in the recording")
+    # haemoglobin input too
+    hb = mne.preprocessing.nirs.beer_lambert_law(
+        mne.preprocessing.nirs.optical_density(sim.raw))
+    hb.info["bads"] = [f"{good[0]} hbr"]
+    assert preprocess_recording(hb, SETTINGS).bad_channels == {good[0]}
+    # every channel marked: the error names the file and the reason
+    raw.info["bads"] = list(raw.ch_names)
+    with pytest.raises(RecordingError, match=r"^marked\.snirf: every channel is bad \(20 "
+                       r"channel\(s\): marked bad in the recording 20"):
+        preprocess_recording(raw, SETTINGS, source="marked.snirf")
+
+
+def test_start_time_is_the_first_sample(sim):
+    """MNE's meas_date is the time of sample 0; a cropped raw's first sample is later."""
+    raw = sim.raw.copy().crop(tmin=30.0)
+    assert raw.first_samp == 300
+    rec = preprocess_recording(raw, SETTINGS)
+    assert (rec.meas_date - sim.raw.info["meas_date"]).total_seconds() == pytest.approx(30.0)
+    assert preprocess_recording(sim.raw, SETTINGS).meas_date == sim.raw.info["meas_date"]
+
+
 def test_low_sampling_rate_skips_cardiac_criteria():
     sim = simulate_recording(seed=2, minutes=3, sfreq=3.0)
     notes: list[str] = []

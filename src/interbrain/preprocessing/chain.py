@@ -5,9 +5,9 @@ Steps, in order (each recorded with its parameters in :attr:`Preprocessed.steps`
 1. **optical density** (MNE's :func:`~mne.preprocessing.nirs.optical_density`),
    skipped when the input already is optical density or haemoglobin;
 2. **quality control** (:func:`~interbrain.preprocessing.qc.channel_quality`):
-   flat, non-finite, saturated, scalp coupling index, peak spectral power and
-   motion fraction; the bad channels are kept in the arrays but listed in
-   :attr:`Preprocessed.bad_channels`;
+   marked bad in the recording, flat, non-finite, saturated, scalp coupling index,
+   peak spectral power and motion fraction; the bad channels are kept in the arrays
+   but listed in :attr:`Preprocessed.bad_channels`;
 3. **motion correction** on optical density: ``"tddr"``, ``"spline"``,
    ``"wavelet"`` or ``"none"`` (:mod:`~interbrain.preprocessing.motion`);
 4. **short-channel regression** (Saager & Berger, 2005; MNE-NIRS's
@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import mne
 import numpy as np
@@ -73,7 +73,8 @@ class Preprocessed:
     sfreq : float
         Sampling rate in Hz.
     meas_date : datetime or None
-        Start of the recording.
+        Time of the first sample (``raw.info["meas_date"]`` plus ``raw.first_time``),
+        None when the file records no start time.
     qc : pandas.DataFrame
         Per-channel quality, one row per analysed channel (see
         :func:`~interbrain.preprocessing.qc.channel_quality`).
@@ -147,7 +148,8 @@ def _json(value):
 
 def _qc_step(settings: PreprocessingSettings, kind: str, notes: list[str]) -> dict:
     step = {"step": "quality_control", "function": "interbrain.preprocessing.qc.channel_quality",
-            "criteria": ["non-finite values", "flat (zero variance)"]}
+            "criteria": ["marked bad in the recording (raw.info['bads'])",
+                         "non-finite values", "flat (zero variance)"]}
     if kind == "intensity":
         step["criteria"].append("saturated")
         step.update(saturation_level=settings.saturation_level or "recording maximum",
@@ -277,6 +279,9 @@ def preprocess_recording(raw: mne.io.BaseRaw, settings: PreprocessingSettings,
     except ValueError as exc:
         raise RecordingError(f"{source}: {exc}") from None
     annotations = _annotation_table(raw)
+    start = raw.info["meas_date"]
+    if start is not None and raw.first_samp:
+        start = start + timedelta(seconds=raw.first_time)   # meas_date is sample 0's time
     raw = fnirs_picks(raw, kind)
     sfreq = float(raw.info["sfreq"])
     steps: list[dict] = [{"step": "input", "kind": {"intensity": "raw intensity",
@@ -287,6 +292,7 @@ def preprocess_recording(raw: mne.io.BaseRaw, settings: PreprocessingSettings,
     qc, motion = channel_quality(raw, settings, return_motion=True, notes=notes)
     data, _ = fill_nonfinite(raw.get_data(), kind)
     raw = mne.io.RawArray(data, raw.info, first_samp=raw.first_samp, verbose="ERROR")
+    raw.info["bads"] = []   # the QC table holds the marks; bad rows go through the chain
 
     if kind == "hb":
         steps.append({"step": "skipped",
@@ -366,7 +372,7 @@ def preprocess_recording(raw: mne.io.BaseRaw, settings: PreprocessingSettings,
     regions, step = _regions(raw, channels)
     steps.append(step)
     return Preprocessed(source=source, channels=channels, hbo=hbo, hbr=hbr, sfreq=sfreq,
-                        meas_date=raw.info["meas_date"], qc=qc, steps=_json(steps),
+                        meas_date=start, qc=qc, steps=_json(steps),
                         regions=regions, annotations=annotations)
 
 

@@ -2,6 +2,8 @@
 
 Criteria (each threshold is a field of :class:`PreprocessingSettings`):
 
+- **marked bad**: listed in the recording's ``raw.info["bads"]`` (e.g. from a BIDS
+  ``*_channels.tsv`` read with ``format="bids"``); either wavelength marks the pair.
 - **non-finite values**: NaN or infinite samples.
 - **flat**: zero variance at one of the pair's rows (a dead or disconnected channel).
 - **saturated**: more than ``max_saturated_fraction`` of the samples at or above
@@ -54,7 +56,8 @@ QC_COLUMNS = ["channel", "sci", "psp", "motion_fraction", "flat", "saturated", "
               "reason", "psp_pass_fraction", "saturated_fraction", "distance"]
 
 #: The reason of each criterion, in the order they are listed in ``reason``.
-REASONS = {"nonfinite": "non-finite values", "flat": "flat", "saturated": "saturated",
+REASONS = {"marked": "marked bad in the recording", "nonfinite": "non-finite values",
+           "flat": "flat", "saturated": "saturated",
            "sci": "low scalp coupling", "psp": "low peak spectral power",
            "motion": "motion-corrupted"}
 
@@ -87,8 +90,15 @@ def input_kind(raw: mne.io.BaseRaw) -> str:
 
 
 def fnirs_picks(raw: mne.io.BaseRaw, kind: str) -> mne.io.BaseRaw:
-    """A copy of ``raw`` with only the channels of ``kind`` (see :func:`input_kind`)."""
-    return raw.copy().pick(list(_KIND_TYPES[kind]), exclude=[])
+    """A copy of ``raw`` with only the channels of ``kind`` (see :func:`input_kind`).
+
+    A pair with one row in ``info["bads"]`` has all its rows there (MNE's fNIRS
+    functions refuse a pair marked bad at one wavelength only).
+    """
+    out = raw.copy().pick(list(_KIND_TYPES[kind]), exclude=[])
+    marked = {ch.split(" ")[0] for ch in out.info["bads"]}
+    out.info["bads"] = [ch for ch in out.ch_names if ch.split(" ")[0] in marked]
+    return out
 
 
 def _rows_of(raw: mne.io.BaseRaw) -> tuple[list[str], list[list[int]]]:
@@ -219,6 +229,8 @@ def channel_quality(raw: mne.io.BaseRaw, settings: PreprocessingSettings | None 
     motion = None
     failed = {key: np.zeros(n_pairs, bool) for key in REASONS}
     failed["nonfinite"], failed["flat"] = nonfinite, flat
+    marked = {ch.split(" ")[0] for ch in raw.info["bads"]}
+    failed["marked"] = np.array([name in marked for name in names], dtype=bool)
     usable = ~(nonfinite | flat)
     if kind == "intensity":
         frac, level = _saturated_fraction(data, settings.saturation_level)
@@ -226,7 +238,9 @@ def channel_quality(raw: mne.io.BaseRaw, settings: PreprocessingSettings | None 
         saturated = sat_fraction > settings.max_saturated_fraction
         failed["saturated"] = saturated
     if kind in ("intensity", "od"):
-        raw_od = mne.io.RawArray(data, raw.info, verbose="ERROR")
+        info = raw.info.copy()
+        info["bads"] = []   # marked channels are judged too (MNE would skip them)
+        raw_od = mne.io.RawArray(data, info, verbose="ERROR")
         if kind == "intensity":
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
