@@ -68,11 +68,21 @@ def split_roles(raw: mne.io.BaseRaw, channels: dict[str, tuple[str, ...]], *,
         Role -> recording of that person's channels only.
     """
     roles = list(channels)
+    where = source or "recording"
     lengths = {role: len(names) for role, names in channels.items()}
     if len(set(lengths.values())) != 1:
-        raise RecordingError(f"{source}: the channel-to-role map lists {lengths} channels; "
+        raise RecordingError(f"{where}: the channel-to-role map lists {lengths} channels; "
                              "every role needs the same number (the k-th are homologous)")
-    pair_of = {}
+    owner: dict[str, str] = {}
+    for role, names in channels.items():
+        for name in names:
+            if name in owner:
+                who = (f"twice for the {role}" if owner[name] == role
+                       else f"for both the {owner[name]} and the {role}")
+                raise RecordingError(f"{where}: channel {name} is listed {who} in the "
+                                     "channel-to-role map")
+            owner[name] = role
+    pair_of: dict[str, list[str]] = {}
     for ch in raw.ch_names:
         pair_of.setdefault(ch.split(" ")[0], []).append(ch)
     out = {}
@@ -80,12 +90,14 @@ def split_roles(raw: mne.io.BaseRaw, channels: dict[str, tuple[str, ...]], *,
     for role in roles:
         missing = [name for name in channels[role] if name not in pair_of]
         if missing:
-            raise RecordingError(f"{source}: channel(s) {', '.join(missing)} of the {role} "
-                                 "(channel-to-role map) are not in the recording")
+            raise RecordingError(f"{where}: channel(s) {', '.join(missing)} of the {role} "
+                                 "(channel-to-role map) are not in the recording (its "
+                                 f"channels: {', '.join(list(pair_of)[:12])}"
+                                 + (" ..." if len(pair_of) > 12 else "") + ")")
         picks = [ch for name in channels[role] for ch in pair_of[name]]
         part = raw.copy().pick(picks)
         if role != roles[0]:
-            rename = {ch: ch.replace(name, ref, 1) for name, ref in zip(channels[role], reference)
+            rename = {ch: ref + ch[len(name):] for name, ref in zip(channels[role], reference)
                       for ch in pair_of[name]}
             part.rename_channels(rename)
         out[role] = part
@@ -121,8 +133,20 @@ def resample_to(rec: Preprocessed, sfreq: float) -> Preprocessed:
     """``rec`` decimated to ``sfreq`` Hz (an integer divisor of its rate).
 
     Uses :func:`scipy.signal.resample_poly` (polyphase FIR with anti-aliasing).
+    Events (``annotations``, in seconds) and the start time are unchanged; the
+    result has ``ceil(n_times / factor)`` samples.
+
+    Raises
+    ------
+    RecordingError
+        If ``sfreq`` is not ``rec.sfreq`` divided by a whole number (naming the file).
     """
-    factor = int(round(rec.sfreq / sfreq))
+    ratio = rec.sfreq / sfreq
+    factor = int(round(ratio))
+    if factor < 1 or abs(ratio - factor) > 1e-6:
+        raise RecordingError(f"{rec.source} ({rec.sfreq:g} Hz): cannot be brought to "
+                             f"{sfreq:g} Hz by an integer decimation factor (ratio "
+                             f"{ratio:.4f})")
     if factor == 1:
         return rec
     hbo = resample_poly(rec.hbo, 1, factor, axis=1)
@@ -132,13 +156,14 @@ def resample_to(rec: Preprocessed, sfreq: float) -> Preprocessed:
     return replace(rec, hbo=hbo, hbr=hbr, sfreq=float(sfreq), steps=steps)
 
 
-def _first_event(rec: Preprocessed, event: str) -> float:
+def _first_event(rec: Preprocessed, event: str, partner: Preprocessed) -> float:
     ann = rec.annotations
     onsets = ann.loc[ann["description"] == event, "onset"] if len(ann) else []
     if len(onsets) == 0:
         found = sorted(set(ann["description"])) if len(ann) else []
-        raise RecordingError(f"{rec.source}: no event {event!r} to align on "
-                             f"(events in the file: {found or 'none'})")
+        raise RecordingError(f"{rec.source}: no event {event!r}, needed to align it with "
+                             f"{partner.source} (events in the file: "
+                             f"{', '.join(found) or 'none'})")
     return float(min(onsets))
 
 
@@ -164,13 +189,16 @@ def recording_offset(a: Preprocessed, b: Preprocessed, *, align: str = "start_ti
         if not event:
             raise ValueError("align='event' needs the event's name")
         # the event is at a-time t_a and b-time t_b: t_a = offset + t_b
-        return _first_event(a, event) - _first_event(b, event)
+        return _first_event(a, event, b) - _first_event(b, event, a)
     if align == "start_time":
         if a.meas_date is None or b.meas_date is None:
             missing = a.source if a.meas_date is None else b.source
             raise RecordingError(f"{missing}: no recorded start time to align {a.source} and "
-                                 f"{b.source} on; set align = \"offset\" (offset = 0 aligns "
-                                 "their first samples) or align = \"event\"")
+                                 f"{b.source} on (Homer .nirs files store none; in SNIRF "
+                                 "files /nirs/metaDataTags/MeasurementDate and MeasurementTime "
+                                 "are missing, 'unknown' or not ISO 8601); set align = "
+                                 "\"offset\" (offset = 0 aligns their first samples) or "
+                                 "align = \"event\"")
         return (b.meas_date - a.meas_date).total_seconds()
     raise ValueError(f"align must be one of {ALIGN_METHODS}, got {align!r}")
 
@@ -194,10 +222,14 @@ def overlap(a: Preprocessed, b: Preprocessed, *, align: str = "start_time",
     start_a, start_b = max(lag, 0), max(-lag, 0)
     n = min(a.n_times - start_a, b.n_times - start_b)
     if n <= 0:
+        how = {"start_time": "by their recorded start times",
+               "event": f"on their first {event!r} event",
+               "offset": "by the given offset"}.get(align, "")
         raise RecordingError(
-            f"{a.source} and {b.source} do not overlap in time: the second starts "
-            f"{shift:+.1f} s after the first, which lasts {a.n_times / a.sfreq:.1f} s and the "
-            f"second {b.n_times / b.sfreq:.1f} s")
+            f"{a.source} and {b.source} do not overlap in time: aligned {how}, the second "
+            f"starts {abs(shift):.1f} s {'after' if shift >= 0 else 'before'} the first; the "
+            f"first lasts {a.n_times / a.sfreq:.1f} s and the second "
+            f"{b.n_times / b.sfreq:.1f} s")
     return Overlap(start_a, start_b, n, shift)
 
 
