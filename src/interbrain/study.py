@@ -26,6 +26,7 @@ import pandas as pd
 
 from .errors import StudyError
 from .preprocessing.settings import PreprocessingSettings
+from .stats.settings import StatisticsSettings
 
 ROLES: tuple[str, str] = ("therapist", "patient")
 SIGNALS: tuple[str, ...] = ("hbo", "hbr")
@@ -80,6 +81,17 @@ class AnalysisSettings:
         the 95th percentile of AR(1) red-noise surrogates (Grinsted's ``wtcsignif``).
     n_surrogates : int
         Number of surrogate pairs per AR(1) coefficient pair and grid.
+    surrogates : tuple of str
+        Surrogate null controls of every real dyad-session, among
+        ``"circular_shift"`` (the patient's recording rotated in time) and
+        ``"phase_randomised"`` (multivariate Fourier phase randomisation of the
+        patient's recording), paired with the real therapist; empty for none.
+    surrogates_per_session : int
+        Surrogates of each kind per dyad-session and signal (at least 2).
+    surrogate_min_shift : float
+        Smallest circular shift in seconds; 0 for the band's longest period.
+    surrogate_seed : int
+        Seed of the surrogates (combined with the dyad, session and signal).
     """
 
     band: tuple[float, float] = (10.0, 40.0)
@@ -95,15 +107,31 @@ class AnalysisSettings:
     roi: str = "none"
     significance: bool = False
     n_surrogates: int = 300
+    surrogates: tuple[str, ...] = ()
+    surrogates_per_session: int = 20
+    surrogate_min_shift: float = 0.0
+    surrogate_seed: int = 0
 
 
 @dataclass(frozen=True)
 class Dyad:
-    """A therapist-patient dyad."""
+    """A therapist-patient dyad.
+
+    Attributes
+    ----------
+    id, therapist, patient : str
+    condition : str or None
+        The dyad's condition (e.g. ``"therapy"`` or ``"control"``), unless given per
+        session.
+    covariates : tuple of (str, float)
+        Dyad-level covariates (name, value).
+    """
 
     id: str
     therapist: str
     patient: str
+    condition: str | None = None
+    covariates: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -150,6 +178,9 @@ class SessionRecordings:
         therapist's.
     event : str or None
         With ``align="event"``: the shared trigger's description.
+    condition : str or None
+        The session's condition, when conditions vary within dyads (otherwise the
+        dyad's).
     """
 
     dyad: str
@@ -159,6 +190,7 @@ class SessionRecordings:
     align: str = "start_time"
     offset: float = 0.0
     event: str | None = None
+    condition: str | None = None
 
     def recording(self, role: str) -> RecordingRef:
         """The recording of ``role`` (``"therapist"`` or ``"patient"``)."""
@@ -181,6 +213,10 @@ class Study:
         column per measure); empty when the study has no ``measures.csv``.
     regions : dict
         Channel name (``"S1_D1"``) -> region-of-interest label.
+    statistics : StatisticsSettings
+        What the statistics stage fits (``[statistics]``).
+    therapists : dict
+        Therapist id -> {covariate name: value} (``[[therapists]]``).
     """
 
     root: Path
@@ -192,11 +228,52 @@ class Study:
     sessions: tuple[SessionRecordings, ...]
     measures: pd.DataFrame = field(compare=False)
     regions: dict[str, str] = field(default_factory=dict)
+    statistics: StatisticsSettings = field(default_factory=StatisticsSettings)
+    therapists: dict[str, dict[str, float]] = field(default_factory=dict, compare=False)
 
     @property
     def measure_columns(self) -> list[str]:
-        """Names of the measure columns of ``measures.csv``."""
-        return [c for c in self.measures.columns if c not in ("dyad", "session")]
+        """Names of the outcome measures of ``measures.csv`` (its columns but
+        ``dyad``, ``session`` and those used as covariates)."""
+        return [c for c in self.measures.columns
+                if c not in ("dyad", "session", *self.statistics.covariates)]
+
+    @property
+    def n_therapists(self) -> int:
+        """Number of distinct therapists."""
+        return len({d.therapist for d in self.dyads})
+
+    def design(self) -> pd.DataFrame:
+        """The study design, one row per dyad-session.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``dyad``, ``session``, ``therapist``, ``patient``, ``condition``
+            (only when any dyad or session has one) and one column per covariate of
+            ``statistics.covariates`` (therapist, dyad or ``measures.csv``
+            covariates).
+        """
+        dyads = {d.id: d for d in self.dyads}
+        rows = []
+        for s in self.sessions:
+            d = dyads[s.dyad]
+            row = {"dyad": s.dyad, "session": s.session, "therapist": d.therapist,
+                   "patient": d.patient, "condition": s.condition or d.condition}
+            row.update(self.therapists.get(d.therapist, {}))
+            row.update(dict(d.covariates))
+            rows.append(row)
+        frame = pd.DataFrame(rows)
+        if frame["condition"].isna().all():
+            frame = frame.drop(columns="condition")
+        session_covariates = [c for c in self.statistics.covariates
+                              if c in self.measures.columns]
+        if session_covariates:
+            frame = frame.merge(self.measures[["dyad", "session", *session_covariates]],
+                                on=["dyad", "session"], how="left")
+        keep = ["dyad", "session", "therapist", "patient"]
+        keep += ["condition"] if "condition" in frame.columns else []
+        return frame[keep + list(self.statistics.covariates)]
 
     @property
     def session_numbers(self) -> list[int]:
@@ -291,9 +368,22 @@ def _validate_analysis(a: AnalysisSettings, where: str) -> AnalysisSettings:
             raise _fail(where, f"field '{name}' must be a whole number >= 0, got {value!r}")
     if a.n_surrogates < 10:
         raise _fail(where, f"field 'n_surrogates' must be at least 10, got {a.n_surrogates}")
+    from .nulls.surrogates import SURROGATE_KINDS
+
+    bad = [k for k in a.surrogates if k not in SURROGATE_KINDS]
+    if bad:
+        raise _fail(where, f"field 'surrogates' must list kinds among {list(SURROGATE_KINDS)}, "
+                    f"got {list(a.surrogates)!r}")
+    if a.surrogates_per_session < 2:
+        raise _fail(where, "field 'surrogates_per_session' must be at least 2 (a null needs a "
+                    f"spread), got {a.surrogates_per_session}")
+    if a.surrogate_min_shift < 0 or a.surrogate_seed < 0:
+        raise _fail(where, "fields 'surrogate_min_shift' and 'surrogate_seed' must be >= 0, "
+                    f"got {a.surrogate_min_shift} and {a.surrogate_seed}")
     return replace(a, band=(lo, hi), signals=tuple(dict.fromkeys(a.signals)),
                    metrics=tuple(dict.fromkeys(a.metrics)),
-                   lags=tuple(float(v) for v in a.lags))
+                   lags=tuple(float(v) for v in a.lags),
+                   surrogates=tuple(dict.fromkeys(a.surrogates)))
 
 
 def _read_toml(path: Path) -> dict:
@@ -313,7 +403,7 @@ def _parse_dyads(entries: Any, where: str) -> tuple[Dyad, ...]:
         at = f"{where}: [[dyads]] entry {k}"
         if not isinstance(entry, dict):
             raise StudyError(f"{at}: must be a table")
-        _check_keys(entry, {"id", "therapist", "patient"}, at)
+        _check_keys(entry, {"id", "therapist", "patient", "condition", "covariates"}, at)
         for key in ("id", "therapist", "patient"):
             if not isinstance(entry.get(key), str) or not entry[key].strip():
                 raise StudyError(f"{at}: field '{key}' is missing or not a non-empty string")
@@ -323,8 +413,82 @@ def _parse_dyads(entries: Any, where: str) -> tuple[Dyad, ...]:
             raise StudyError(f"{at}: therapist and patient are the same person "
                              f"{entry['therapist']!r}")
         seen.add(entry["id"])
-        dyads.append(Dyad(entry["id"], entry["therapist"], entry["patient"]))
+        condition = _condition(entry, at)
+        covariates = tuple(_covariates(entry.get("covariates", {}), f"{at}: covariates").items())
+        dyads.append(Dyad(entry["id"], entry["therapist"], entry["patient"], condition,
+                          covariates))
     return tuple(dyads)
+
+
+def _condition(entry: dict, at: str) -> str | None:
+    value = entry.get("condition")
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise StudyError(f"{at}: field 'condition' must be a non-empty string, got {value!r}")
+    return value
+
+
+def _covariates(table: Any, at: str) -> dict[str, float]:
+    """A table of named numeric covariates."""
+    if not isinstance(table, dict):
+        raise StudyError(f"{at}: must be a table of name = number")
+    out = {}
+    for name, value in table.items():
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or not math.isfinite(value)):
+            raise StudyError(f"{at}: covariate {name!r} must be a finite number, got "
+                             f"{value!r}")
+        if name in ("dyad", "session", "therapist", "patient", "condition", "synchrony"):
+            raise StudyError(f"{at}: {name!r} is a reserved name, not a covariate name")
+        out[str(name)] = float(value)
+    return out
+
+
+def _parse_therapists(entries: Any, therapist_ids: set[str], where: str
+                      ) -> dict[str, dict[str, float]]:
+    """``[[therapists]]``: id and therapist-level covariates (e.g. burnout)."""
+    if entries is None:
+        return {}
+    if not isinstance(entries, list):
+        raise _fail(where, "[[therapists]] must be a list of tables")
+    out: dict[str, dict[str, float]] = {}
+    for k, entry in enumerate(entries, start=1):
+        at = f"{where}: [[therapists]] entry {k}"
+        if not isinstance(entry, dict):
+            raise StudyError(f"{at}: must be a table")
+        tid = entry.get("id")
+        if not isinstance(tid, str) or not tid:
+            raise StudyError(f"{at}: field 'id' is missing or not a non-empty string")
+        if tid not in therapist_ids:
+            raise StudyError(f"{at}: therapist {tid!r} is not the therapist of any dyad")
+        if tid in out:
+            raise StudyError(f"{at}: therapist {tid!r} is listed twice")
+        out[tid] = _covariates({n: v for n, v in entry.items() if n != "id"}, at)
+    names = [set(c) for c in out.values()]
+    if names and any(n != names[0] for n in names) or (out and len(out) < len(therapist_ids)):
+        raise _fail(where, "[[therapists]]: every therapist needs an entry with the same "
+                    f"covariates (therapists: {', '.join(sorted(therapist_ids))})")
+    return out
+
+
+def _parse_statistics(table: Any, where: str) -> StatisticsSettings:
+    """``[statistics]``: like the other settings tables, but ``sesoi`` may be a number
+    or a table of measure = number."""
+    table = dict(table or {})
+    sesoi = table.pop("sesoi", None)
+    settings = _settings(StatisticsSettings, table, where)
+    if sesoi is not None:
+        if isinstance(sesoi, dict):
+            settings = replace(settings, sesoi=dict(sesoi))
+        elif isinstance(sesoi, (int, float)) and not isinstance(sesoi, bool):
+            settings = replace(settings, sesoi=float(sesoi))
+        else:
+            raise _fail(where, f"field 'sesoi' must be a number or a table of measure = "
+                        f"number, got {sesoi!r}")
+    try:
+        settings.validate()
+    except ValueError as exc:
+        raise _fail(where, str(exc)) from None
+    return settings
 
 
 def _recording_path(rel: Any, root: Path, at: str, what: str) -> Path:
@@ -409,7 +573,7 @@ def _parse_sessions(entries: Any, root: Path, dyad_ids: set[str], where: str
         if not isinstance(entry, dict):
             raise StudyError(f"{at}: must be a table")
         _check_keys(entry, {"dyad", "session", *ROLES, "recording", "channels", "align",
-                            "offset", "event"}, at)
+                            "offset", "event", "condition"}, at)
         dyad = entry.get("dyad")
         if not isinstance(dyad, str):
             raise StudyError(f"{at}: field 'dyad' is missing or not a string")
@@ -424,7 +588,8 @@ def _parse_sessions(entries: Any, root: Path, dyad_ids: set[str], where: str
             raise StudyError(f"{at}: session {session} of dyad {dyad} is listed twice")
         therapist, patient = _parse_session_files(entry, root, at)
         sessions[(dyad, session)] = SessionRecordings(dyad, session, therapist, patient,
-                                                      **_parse_alignment(entry, at))
+                                                      **_parse_alignment(entry, at),
+                                                      condition=_condition(entry, at))
     return tuple(sessions[key] for key in sorted(sessions))
 
 
@@ -543,8 +708,8 @@ def load_study(path: str | Path) -> Study:
     root = toml_path.parent.resolve()
     doc = _read_toml(toml_path)
     where = str(toml_path)
-    _check_keys(doc, {"study", "analysis", "preprocessing", "regions", "dyads", "sessions"},
-                where)
+    _check_keys(doc, {"study", "analysis", "preprocessing", "statistics", "regions", "dyads",
+                      "therapists", "sessions"}, where)
     meta = doc.get("study", {})
     if not isinstance(meta, dict):
         raise _fail(where, "[study] must be a table")
@@ -564,6 +729,11 @@ def load_study(path: str | Path) -> Study:
     if missing:
         raise _fail(where, f"dyad(s) {', '.join(missing)} have no [[sessions]] entry")
     regions = _parse_regions(doc.get("regions"), where)
+    statistics = _parse_statistics(doc.get("statistics"), f"{where}: [statistics]")
+    therapists = _parse_therapists(doc.get("therapists"), {d.therapist for d in dyads}, where)
+    if statistics.pairwise_unit == "region" and statistics.pairwise and not regions:
+        raise _fail(f"{where}: [statistics]", "pairwise_unit = \"region\" needs a [regions] "
+                    "table mapping channels to regions of interest")
     if analysis.roi != "none" and not regions:
         raise _fail(f"{where}: [analysis]", f"roi = {analysis.roi!r} needs a [regions] table "
                     "mapping channels to regions of interest")
@@ -573,7 +743,33 @@ def load_study(path: str | Path) -> Study:
     else:
         measures = pd.DataFrame({"dyad": pd.Series(dtype=str),
                                  "session": pd.Series(dtype=int)})
+    _check_covariates(statistics, therapists, dyads, measures, where)
     return Study(root=root, name=str(meta.get("name", root.name)),
                  description=str(meta.get("description", "")), analysis=analysis,
                  preprocessing=preprocessing, dyads=dyads, sessions=sessions,
-                 measures=measures, regions=regions)
+                 measures=measures, regions=regions, statistics=statistics,
+                 therapists=therapists)
+
+
+def _check_covariates(statistics: StatisticsSettings, therapists: dict, dyads: tuple,
+                      measures: pd.DataFrame, where: str) -> None:
+    """Every covariate named in ``[statistics]`` is defined once, for every dyad."""
+    at = f"{where}: [statistics]"
+    for name in statistics.covariates:
+        sources = []
+        if any(name in c for c in therapists.values()):
+            sources.append("[[therapists]]")
+        if any(name in dict(d.covariates) for d in dyads):
+            sources.append("[[dyads]] covariates")
+            missing = [d.id for d in dyads if name not in dict(d.covariates)]
+            if missing:
+                raise _fail(at, f"covariate {name!r} is missing for dyad(s) "
+                            f"{', '.join(missing)}")
+        if name in measures.columns:
+            sources.append("measures.csv")
+        if not sources:
+            raise _fail(at, f"covariate {name!r} is not defined: give it in [[therapists]], "
+                        "in the covariates of [[dyads]] or as a measures.csv column")
+        if len(sources) > 1:
+            raise _fail(at, f"covariate {name!r} is defined in several places "
+                        f"({', '.join(sources)})")

@@ -15,7 +15,8 @@ import pandas as pd
 
 from ..assembly import crop, overlap
 from ..errors import RecordingError
-from ..nulls import Pairing
+from ..nulls import Pairing, derive_seed, iter_surrogates
+from ..nulls.surrogates import min_shift_samples
 from ..preprocessing import Preprocessed
 from ..study import AnalysisSettings
 from ..synchrony import (ThresholdCache, WaveletGrid, ar1_coefficient, band_mean_coherence,
@@ -25,6 +26,8 @@ from ..synchrony import (ThresholdCache, WaveletGrid, ar1_coefficient, band_mean
 
 SYNCHRONY_COLUMNS = ["dyad", "partner_dyad", "session", "pair", "channel_therapist",
                      "channel_patient", "signal", "pairing", "metric", "value"]
+#: Column numbering the surrogates of one dyad-session (NaN on other rows).
+SURROGATE_COLUMN = "surrogate"
 KEY_COLUMNS = ["dyad", "partner_dyad", "session", "signal", "pairing"]
 
 
@@ -222,8 +225,8 @@ def _pairing_frames(pl: _PairingPlan, state: _SignalState, wtc: np.ndarray | Non
         if metric == "wtc":
             values, fractions = wtc, wtc_fractions
         else:
-            options = {"band": settings.band} if metric == "plv" else {}
-            values = compute_metric(metric, x_t, x_p, dt, pairs=idx, **options)
+            values = compute_metric(metric, x_t, x_p, dt, pairs=idx,
+                                    **_metric_options(metric, settings))
         frame = pd.DataFrame({**keys, **labels, "metric": metric,
                               "value": np.asarray(values, dtype=float)})
         if settings.significance:
@@ -231,6 +234,8 @@ def _pairing_frames(pl: _PairingPlan, state: _SignalState, wtc: np.ndarray | Non
         out["synchrony"].append(frame)
     if p.pairing != "real":
         return
+    if settings.surrogates:
+        _surrogate_frames(pl, state, x_t, x_p, keys, labels, out)
     if settings.window > 0:
         spec_t, spec_p = channel_spectra(x_t, pl.grid), channel_spectra(x_p, pl.grid)
         values, table = windowed_band_coherence(spec_t, spec_p, idx, windows=settings.window,
@@ -255,6 +260,58 @@ def _pairing_frames(pl: _PairingPlan, state: _SignalState, wtc: np.ndarray | Non
         for col, value in reversed(keys.items()):
             roi.insert(0, col, value)
         out["roi_signal"].append(roi)
+
+
+def _metric_options(metric: str, settings: AnalysisSettings) -> dict:
+    return {"band": settings.band} if metric == "plv" else {}
+
+
+def _surrogate_frames(pl: _PairingPlan, state: _SignalState, x_t: np.ndarray,
+                      x_p: np.ndarray, keys: dict, labels: dict, out: dict[str, list]) -> None:
+    """Synchrony of the real therapist with surrogates of the patient, every metric.
+
+    Each kind of surrogate is drawn ``surrogates_per_session`` times from a seed
+    derived from the study's seed, the dyad, session, signal and kind (so the draws do
+    not depend on scheduling); every metric is computed on the same draws. The
+    therapist's channel spectra are computed once for all draws.
+    """
+    settings, p = state.settings, pl.pairing
+    idx = pl.idx
+    used_t, inv_t = np.unique(idx[:, 0], return_inverse=True)
+    used_p, inv_p = np.unique(idx[:, 1], return_inverse=True)
+    sub_idx = np.stack([inv_t.ravel(), inv_p.ravel()], axis=1)
+    a = x_t[used_t]
+    spec_t = channel_spectra(a, pl.grid) if "wtc" in settings.metrics else None
+    n_pairs = len(idx)
+    for kind in settings.surrogates:
+        try:
+            shift = (min_shift_samples(pl.n, pl.dt, band=settings.band,
+                                       min_shift_s=settings.surrogate_min_shift or None)
+                     if kind == "circular_shift" else None)
+        except ValueError as exc:
+            raise RecordingError(f"{p.therapist} and {p.patient}: {kind} surrogates: "
+                                 f"{exc}") from None
+        rng = derive_seed(settings.surrogate_seed, p.dyad, p.session, state.signal, kind)
+        values = {m: np.empty((settings.surrogates_per_session, n_pairs))
+                  for m in settings.metrics}
+        draws = iter_surrogates(x_p[used_p], settings.surrogates_per_session, kind=kind,
+                                rng=rng, min_shift=shift)
+        for k, b in enumerate(draws):
+            for metric in settings.metrics:
+                if metric == "wtc":
+                    values[metric][k] = band_mean_coherence(
+                        spec_t, channel_spectra(b, pl.grid), sub_idx,
+                        exclude_coi=settings.exclude_coi)
+                else:
+                    values[metric][k] = compute_metric(metric, a, b, pl.dt, pairs=sub_idx,
+                                                       **_metric_options(metric, settings))
+        n_s = settings.surrogates_per_session
+        for metric in settings.metrics:
+            out["synchrony"].append(pd.DataFrame({
+                **keys, "pairing": kind,
+                **{col: np.tile(np.asarray(v, dtype=object), n_s) for col, v in labels.items()},
+                "metric": metric, SURROGATE_COLUMN: np.repeat(np.arange(n_s), n_pairs),
+                "value": values[metric].ravel()}))
 
 
 def pairings_synchrony(pairings: Sequence[Pairing], recordings: dict[str, Preprocessed],

@@ -23,8 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..nulls import pseudo_dyad_pairings, real_pairings
-from ..stats.models import (fit_growth, fit_outcomes, model_table, real_vs_pseudo,
-                            real_vs_pseudo_table, session_synchrony)
+from ..stats.models import real_vs_pseudo, session_synchrony
 from ..study import ROLES, Study
 from .atomic import write_parquet, write_text
 from .graph import RecordingHandle, build_graph, execute
@@ -60,6 +59,8 @@ class StudyResults:
         Optional synchrony summaries (per window, lag, region) by name.
     timings : dict
         Stage -> wall time in seconds.
+    slopes, null_summary, null_tests : pandas.DataFrame
+        See :class:`ModelResults`.
     """
 
     study: Study
@@ -73,6 +74,9 @@ class StudyResults:
     steps: dict = field(default_factory=dict)
     summaries: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
+    slopes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    null_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
+    null_tests: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _qc_table(study: Study, handles: dict[str, RecordingHandle]) -> pd.DataFrame:
@@ -208,16 +212,25 @@ class ModelResults:
     Attributes
     ----------
     models : pandas.DataFrame
-        Rows of ``models.parquet``.
+        Rows of ``models.parquet``: one per model term or test.
     sessions : pandas.DataFrame
         Session-level synchrony (``dyad, session, signal, metric, pairing, synchrony,
-        n_pairs``).
+        n_pairs``), for real dyads and each kind of null.
     fits : dict
-        :func:`fit_key` -> fitted model.
+        :func:`fit_key` -> fitted mixed model (``growth``, ``outcome:<measure>``,
+        ``lagged:<measure>``).
     tests : dict
         ``(signal, metric)`` -> real versus pseudo-dyad test.
     notes : list of str
         Models that could not be fitted for this design, and why.
+    slopes : pandas.DataFrame
+        Per-dyad synchrony slopes of each growth model (``dyad_slopes.parquet``).
+    null_summary : pandas.DataFrame
+        Real synchrony of each dyad-session against each kind of null
+        (``null_summary.parquet``).
+    null_tests : pandas.DataFrame
+        Dyad-level sign-flip tests that real synchrony exceeds each kind of null
+        (``null_tests.parquet``).
     """
 
     models: pd.DataFrame
@@ -225,47 +238,126 @@ class ModelResults:
     fits: dict
     tests: dict
     notes: list[str]
+    slopes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    null_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
+    null_tests: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def _null_test_table(tests: pd.DataFrame, kinds) -> pd.DataFrame:
+    """Rows of ``models.parquet`` for the dyad-level tests against surrogates."""
+    rows = tests[tests["null_kind"].isin(kinds)]
+    return pd.DataFrame({
+        "model": "real_vs_" + rows["null_kind"], "signal": rows["signal"],
+        "metric": rows["metric"], "term": "real - null", "estimate": rows["mean_difference"],
+        "std_error": rows["std_error"], "df": rows["df"], "t": rows["t"], "p": rows["p"],
+        "method": ("dyad-level sign-flip permutation test (" + rows["p_method"]
+                   + "), one-sided: real > null"),
+        "formula": "", "ci_low": rows["ci_low"], "ci_high": rows["ci_high"],
+        "n_dyads": rows["n_dyads"].astype(float)})
 
 
 def fit_models(study: Study, synchrony: pd.DataFrame) -> ModelResults:
-    """Fit the growth, outcome and real-versus-pseudo models for every signal and metric.
+    """Fit every model of ``study.statistics`` for every signal and metric.
+
+    Per signal and metric: the growth analysis (mixed model with the time coding,
+    therapist random effect, condition and covariates of the design; per-dyad slopes;
+    likelihood-ratio comparisons; slope permutation test), the outcome analyses of
+    every measure (within/between, lagged, pre-post, with confidence intervals and
+    equivalence tests), the real-versus-pseudo test, and the per-unit tests with
+    their multiple-comparison correction. Over all of them: each dyad-session's real
+    synchrony against each kind of null, and dyad-level sign-flip tests.
 
     Models the design cannot support are skipped with a note: growth needs at least
     two dyads and two session numbers, outcome models at least three dyads with
-    measures, the real-versus-pseudo test at least two dyads.
+    measures, the null tests at least two dyads.
     """
-    tables, summaries, fits, tests, notes = [], [], {}, {}, []
-    has_pseudo = study.analysis.pseudo_dyads and (synchrony["pairing"] == "pseudo").any()
-    n_dyads = synchrony.loc[synchrony["pairing"] == "real", "dyad"].nunique()
-    n_sessions = synchrony.loc[synchrony["pairing"] == "real", "session"].nunique()
+    from ..nulls import NULL_KINDS, dyad_permutation_tests, null_summary
+    from ..stats.growth import analyse_growth
+    from ..stats.models import combine_tables, result_table
+    from ..stats.multiple import pairwise_tests
+    from ..stats.outcomes import analyse_outcomes
+
+    st = study.statistics
+    tables, summaries, fits, tests, notes, slopes = [], [], {}, {}, [], []
+    kinds = [k for k in NULL_KINDS if (synchrony["pairing"] == k).any()]
+    has_pseudo = "pseudo" in kinds
+    real_rows = synchrony[synchrony["pairing"] == "real"]
+    n_dyads, n_sessions = real_rows["dyad"].nunique(), real_rows["session"].nunique()
     can_grow = n_dyads >= 2 and n_sessions >= 2
     if not can_grow:
         notes.append(f"Growth and outcome models need at least 2 dyads and 2 session numbers; "
                      f"this study has {n_dyads} dyad(s) and {n_sessions} session number(s).")
     if study.analysis.pseudo_dyads and not has_pseudo:
         notes.append("No pseudo-dyads: they need at least 2 dyads with the same session number.")
+    design = study.design()
+    condition = "condition" if "condition" in design.columns else None
+    measures = study.measures[["dyad", "session", *study.measure_columns]]
     for metric in study.analysis.metrics:
         for signal in study.analysis.signals:
-            for pairing in ("real", "pseudo") if has_pseudo else ("real",):
+            where = f"{signal}/{metric}"
+            for pairing in ("real", *kinds):
                 summary = session_synchrony(synchrony, signal, pairing, metric)
                 summary.insert(2, "signal", signal)
                 summary.insert(3, "metric", metric)
                 summary.insert(4, "pairing", pairing)
                 summaries.append(summary)
-            real = session_synchrony(synchrony, signal, "real", metric)
-            signal_fits = {"growth": fit_growth(real)} if can_grow else {}
+            real = session_synchrony(synchrony, signal, "real", metric).merge(
+                design, on=["dyad", "session"], how="left")
+            results: dict = {}
+            growth = None
+            if can_grow:
+                try:
+                    growth = analyse_growth(
+                        real, time=st.time, therapist="therapist", condition=condition,
+                        covariates=list(st.covariates) or None, compare=st.compare,
+                        n_permutations=st.n_permutations, seed=st.seed)
+                except ValueError as exc:
+                    notes.append(f"growth model ({where}) not fitted: {exc}")
+            if growth is not None:
+                results["growth"] = growth
+                fits[fit_key("growth", signal, metric)] = growth.fit
+                notes += [f"growth ({where}): {n}" for n in growth.notes]
+                slopes.append(growth.slopes.assign(signal=signal, metric=metric))
             if study.measure_columns and can_grow:
-                for measure, fit in fit_outcomes(real, study.measures).items():
-                    signal_fits[f"outcome:{measure}"] = fit
-            tables.append(model_table(signal_fits, signal, metric))
-            fits.update({fit_key(name, signal, metric): fit
-                         for name, fit in signal_fits.items()})
+                outcomes = analyse_outcomes(
+                    real, measures, sesoi=st.sesoi_option, sesoi_scale=st.sesoi_scale,
+                    alpha=st.alpha, time=st.time, lagged=st.lagged, prepost=st.prepost)
+                results["outcomes"] = outcomes
+                fits.update({fit_key(name, signal, metric): fit
+                             for name, fit in outcomes.fits().items()
+                             if not name.startswith("prepost:")})
+                notes += [f"outcomes ({where}): {n}" for n in outcomes.notes]
             if has_pseudo:
                 tests[(signal, metric)] = real_vs_pseudo(synchrony, signal, metric)
-                tables.append(real_vs_pseudo_table(tests[(signal, metric)], signal, metric))
-    return ModelResults(models=pd.concat(tables, ignore_index=True),
-                        sessions=pd.concat(summaries, ignore_index=True), fits=fits,
-                        tests=tests, notes=notes)
+                results["real_vs_pseudo"] = tests[(signal, metric)]
+            for test in st.pairwise:
+                if test == "real_vs_pseudo" and not has_pseudo:
+                    continue
+                try:
+                    results[f"pairwise:{test}"] = pairwise_tests(
+                        synchrony, signal=signal, metric=metric, test=test,
+                        unit=st.pairwise_unit, correction=st.correction,
+                        time="linear" if st.time == "quadratic" else st.time,
+                        n_permutations=st.n_permutations or 999, seed=st.seed,
+                        alpha=st.alpha)
+                except ValueError as exc:
+                    notes.append(f"per-{st.pairwise_unit} {test} tests ({where}) skipped: {exc}")
+            if results:
+                tables.append(result_table(results, signal, metric, sesoi=st.sesoi_option,
+                                           sesoi_scale=st.sesoi_scale, alpha=st.alpha))
+    nulls, null_tests = pd.DataFrame(), pd.DataFrame()
+    if kinds:
+        nulls = null_summary(synchrony, kinds=kinds)
+        null_tests = dyad_permutation_tests(nulls, n_permutations=st.n_permutations or 9999,
+                                            seed=st.seed)
+        surrogate_kinds = [k for k in kinds if k != "pseudo"]
+        if surrogate_kinds and len(null_tests):
+            tables.append(_null_test_table(null_tests, surrogate_kinds))
+    models = combine_tables(tables)
+    return ModelResults(models=models, sessions=pd.concat(summaries, ignore_index=True),
+                        fits=fits, tests=tests, notes=notes,
+                        slopes=pd.concat(slopes, ignore_index=True) if slopes else pd.DataFrame(),
+                        null_summary=nulls, null_tests=null_tests)
 
 
 def run_study(study: Study, out_dir: str | Path, *, progress: Progress | None = None,
@@ -324,7 +416,8 @@ def run_study(study: Study, out_dir: str | Path, *, progress: Progress | None = 
     results = StudyResults(study=study, synchrony=synchrony, qc=qc, sessions=stats.sessions,
                            models=stats.models, fits=stats.fits, real_vs_pseudo=stats.tests,
                            notes=stats.notes, steps=steps, timings=timings,
-                           summaries=stage.summaries)
+                           summaries=stage.summaries, slopes=stats.slopes,
+                           null_summary=stats.null_summary, null_tests=stats.null_tests)
     for note in stats.notes:
         logger.info("note: %s", note)
     t2 = time.perf_counter()
@@ -337,6 +430,11 @@ def run_study(study: Study, out_dir: str | Path, *, progress: Progress | None = 
         write_parquet(qc, staging / "qc.parquet")
         write_parquet(stats.sessions, staging / "sessions.parquet")
         write_parquet(stats.models, staging / "models.parquet")
+        for name in ("slopes", "null_summary", "null_tests"):
+            frame = getattr(stats, name)
+            if len(frame):
+                write_parquet(frame, staging / ("dyad_slopes.parquet" if name == "slopes"
+                                                else f"{name}.parquet"))
         for name, frame in stage.summaries.items():
             write_parquet(frame, staging / f"synchrony_{name}.parquet")
         write_text(json.dumps({"preprocessing": asdict(study.preprocessing), "recordings": steps,

@@ -374,6 +374,25 @@ def _remap(used: np.ndarray) -> np.ndarray:
     return remap
 
 
+def min_shift_samples(n_times: int, dt: float, *, band: tuple[float, float],
+                      min_shift_s: float | None = None) -> int:
+    """Smallest circular shift in samples: ``min_shift_s`` seconds (default the band's
+    longest period), rounded up, checked against the recording's length.
+
+    Raises
+    ------
+    ValueError
+        A non-positive shift, or a recording too short for shifts that large.
+    """
+    seconds = float(band[1]) if min_shift_s is None else float(min_shift_s)
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"min_shift_s must be a positive number of seconds, got "
+                         f"{min_shift_s!r}")
+    min_shift = max(1, math.ceil(seconds / dt - 1e-9))
+    _check_min_shift(min_shift, n_times)
+    return min_shift
+
+
 def surrogate_synchrony(a: Any, b: Any, dt: float, *, band: tuple[float, float],
                         pairs: PairsSpec = "homologous", kind: str = "circular_shift",
                         n_surrogates: int = 20, seed: SeedLike = 0, exclude_coi: bool = True,
@@ -439,14 +458,8 @@ def surrogate_synchrony(a: Any, b: Any, dt: float, *, band: tuple[float, float],
                          f"samples, got shapes {a.shape} and {b.shape}")
     n = a.shape[1]
     idx = resolve_pairs(pairs, a.shape[0], b.shape[0])
-    min_shift = None
-    if kind == "circular_shift":
-        seconds = float(band[1]) if min_shift_s is None else float(min_shift_s)
-        if not (math.isfinite(seconds) and seconds > 0):
-            raise ValueError(f"min_shift_s must be a positive number of seconds, got "
-                             f"{min_shift_s!r}")
-        min_shift = max(1, math.ceil(seconds / dt - 1e-9))
-        _check_min_shift(min_shift, n)
+    min_shift = (min_shift_samples(n, dt, band=band, min_shift_s=min_shift_s)
+                 if kind == "circular_shift" else None)
     grid = None
     for name, spec, x in (("spectra_a", spectra_a, a), ("spectra_b", spectra_b, b)):
         if spec is None:

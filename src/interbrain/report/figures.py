@@ -35,6 +35,34 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
+def growth_curve(coefficients: pd.Series, session: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The growth model's fixed-effects curve over ``session``.
+
+    Terms that are functions of session alone (``session``, ``np.log(session)``,
+    ``I(session ** 2)``) are evaluated at ``session``; terms of other variables
+    (condition, covariates, their interactions) are left at zero, i.e. the curve is
+    that of the reference level.
+
+    Returns
+    -------
+    curve : numpy.ndarray, shape (n,)
+    complete : bool
+        Whether every term was a function of session alone.
+    """
+    namespace = {"np": np, "I": lambda v: v, "session": np.asarray(session, dtype=float)}
+    curve = np.zeros(len(session))
+    complete = True
+    for term, estimate in coefficients.items():
+        if term == "(Intercept)":
+            curve = curve + estimate
+            continue
+        try:
+            curve = curve + estimate * eval(term, {"__builtins__": {}}, dict(namespace))
+        except (NameError, SyntaxError, TypeError):
+            complete = False
+    return curve, complete
+
+
 def trajectories(sessions: pd.DataFrame, growth, signal: str, metric: str = "wtc") -> bytes:
     """Per-dyad synchrony over sessions and the group growth curve.
 
@@ -55,9 +83,10 @@ def trajectories(sessions: pd.DataFrame, growth, signal: str, metric: str = "wtc
         ax.plot(grp["session"], grp["synchrony"], marker="o", lw=1, alpha=0.6, label=dyad)
     if growth is not None:
         x = np.linspace(real["session"].min(), real["session"].max(), 50)
-        coef = growth.coefficients["estimate"]
-        ax.plot(x, coef["(Intercept)"] + coef["session"] * x, color="black", lw=3,
-                label="group (fixed effects)")
+        curve, complete = growth_curve(growth.coefficients["estimate"], x)
+        ax.plot(x, curve, color="black", lw=3,
+                label="group (fixed effects)" if complete else
+                "group (fixed effects, reference level)")
     pseudo = _select(sessions, signal, metric, "pseudo")
     if len(pseudo):
         mean = pseudo.groupby("session")["synchrony"].mean()

@@ -36,6 +36,14 @@ def _table(frame: pd.DataFrame) -> markupsafe.Markup:
     return markupsafe.Markup(html)
 
 
+_TERM_COLUMNS = ["term", "estimate", "std_error", "ci_low", "ci_high", "df", "t", "p"]
+
+
+def _columns(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``frame`` restricted to those of ``columns`` it has, in that order."""
+    return frame[[c for c in columns if c in frame.columns]]
+
+
 def render_report(results) -> str:
     """HTML text of the report of ``results`` (an :class:`~interbrain.engine.StudyResults`)."""
     study = results.study
@@ -47,10 +55,39 @@ def render_report(results) -> str:
         entry = {"name": f"{figures.SIGNAL_LABEL[signal]}, {figures.METRIC_LABEL[metric]}",
                  "anchor": f"{signal}-{metric}",
                  "trajectories": _img(figures.trajectories(sessions, growth, signal, metric))}
+        rows = results.models[(results.models["signal"] == signal)
+                              & (results.models["metric"] == metric)]
         if growth is not None:
-            entry["growth"] = _table(growth.coefficients.reset_index(names="term"))
+            entry["growth"] = _table(_columns(rows[rows["model"] == "growth"], _TERM_COLUMNS))
             entry["growth_vc"] = _table(growth.variance_components)
             entry["growth_formula"] = growth.formula
+            extra = rows[rows["model"].str.startswith(("growth_permutation", "lrt:"))]
+            if len(extra):
+                entry["growth_tests"] = _table(_columns(extra, ["model"] + _TERM_COLUMNS))
+            slopes = results.slopes
+            if len(slopes):
+                mine = slopes[(slopes["signal"] == signal) & (slopes["metric"] == metric)]
+                entry["slopes"] = _table(mine.drop(columns=["signal", "metric"]))
+        outcome = rows[rows["model"].str.startswith(("outcome:", "lagged:", "prepost:"))
+                       & rows["term"].isin(["synchrony_within", "synchrony_between", "slope"])]
+        if len(outcome):
+            entry["outcomes"] = _table(_columns(outcome, ["model"] + _TERM_COLUMNS + [
+                "sesoi", "p_equivalence", "equivalent"]))
+        pairwise = rows[rows["model"].str.contains("_by_")]
+        if len(pairwise):
+            entry["pairwise"] = [
+                {"model": model, "correction": part["correction"].iloc[0],
+                 "n_units": int(part["p"].notna().sum()),
+                 "n_significant": int(part["significant"].fillna(False).sum()),
+                 "table": _table(_columns(part.sort_values("p_adjusted").head(10),
+                                          ["unit", "estimate", "t", "df", "p", "p_adjusted"]))}
+                for model, part in pairwise.groupby("model", sort=True)]
+        tests = results.null_tests
+        if len(tests):
+            mine = tests[(tests["signal"] == signal) & (tests["metric"] == metric)]
+            entry["null_tests"] = _table(_columns(mine, [
+                "null_kind", "real", "null", "mean_difference", "ci_low", "ci_high", "t", "df",
+                "p_t", "p", "p_method", "n_dyads"]))
         if (sessions["pairing"] == "pseudo").any():
             entry["real_vs_pseudo"] = _img(figures.real_vs_pseudo(sessions, signal, metric))
             entry["rvp"] = results.real_vs_pseudo.get((signal, metric))

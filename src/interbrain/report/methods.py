@@ -5,7 +5,7 @@ from __future__ import annotations
 import platform
 from importlib import metadata
 
-from ..stats.models import GROWTH_FORMULA, OUTCOME_FORMULA
+from ..stats.models import OUTCOME_FORMULA
 
 PACKAGES = ("interbrain", "mne", "mne-nirs", "numpy", "scipy", "pandas", "statsmodels",
             "dask", "matplotlib")
@@ -42,36 +42,161 @@ def other_metrics(analysis) -> str:
             f"{analysis.metrics[0]}).")
 
 
+_MOTION_TEXT = {
+    "tddr": "temporal derivative distribution repair (TDDR; Fishburn et al., 2019)",
+    "spline": "spline interpolation of detected motion segments (Scholkmann et al., 2010)",
+    "wavelet": "wavelet filtering of outlying detail coefficients (Molavi & Dumont, 2012)",
+    "none": "no motion correction",
+}
+
+_TIME_TEXT = {"linear": "session number", "log": "the logarithm of the session number",
+              "quadratic": "session number and its square (random linear slope)"}
+
+_CORRECTION_TEXT = {
+    "fdr_bh": "the Benjamini-Hochberg false discovery rate",
+    "bonferroni": "Bonferroni's family-wise correction",
+    "holm": "Holm's family-wise correction",
+    "maxt": "a Westfall-Young max-statistic permutation (family-wise error rate)",
+}
+
+
+def _n_recordings_with(steps: dict, name: str) -> int:
+    """Recordings whose chain applied step ``name`` (not skipped)."""
+    return sum(any(s.get("step") == name and not s.get("skipped") for s in chain)
+               for chain in steps.values())
+
+
+def preprocessing_text(results) -> str:
+    """The preprocessing paragraph, from the settings and the chains applied."""
+    study, qc = results.study, results.qc
+    pre = study.preprocessing
+    v = software_versions()
+    n_bad = int(qc["bad"].sum())
+    short = _n_recordings_with(results.steps, "short_channel_regression")
+    gsr = _n_recordings_with(results.steps, "global_signal_removal")
+    text = (f"Raw intensities were read and processed with MNE-Python {v['mne']} and "
+            f"MNE-NIRS {v['mne-nirs']}. Intensities were converted to optical density. "
+            "Channel quality was assessed per recording: channels with non-finite, flat "
+            f"or saturated samples, a scalp coupling index (SCI; Pollonini et al., 2014; "
+            f"cardiac band {pre.cardiac_band[0]}-{pre.cardiac_band[1]} Hz) below "
+            f"{pre.sci_threshold}, a median peak spectral power (Pollonini et al., 2016) "
+            f"below {pre.psp_threshold}, or more than {pre.max_motion_fraction:.0%} of "
+            f"the time marked as motion-corrupted were excluded ({n_bad} of {len(qc)} "
+            "channel recordings), and a channel pair was dropped when either partner's "
+            f"channel was excluded. Motion artefacts were corrected by "
+            f"{_MOTION_TEXT.get(pre.motion_correction, pre.motion_correction)}.")
+    if short:
+        text += (f" Short-separation channels (at most {pre.short_channel_max_distance * 1000:g}"
+                 f" mm) were regressed out of the long channels ({short} recordings) and "
+                 "then dropped.")
+    text += (" Optical density was converted to oxy- and deoxy-haemoglobin (HbO, HbR) with "
+             f"the modified Beer-Lambert law (partial pathlength factor {pre.ppf}) and "
+             f"band-pass filtered between {pre.l_freq} and {pre.h_freq} Hz (zero-phase "
+             "4th-order Butterworth).")
+    if gsr:
+        text += " The global signal (mean over a person's good channels) was regressed out."
+    return text
+
+
+def statistics_text(results) -> str:
+    """The statistics paragraph: every model fitted, as configured in ``[statistics]``."""
+    study = results.study
+    st = study.statistics
+    growth = sorted({fit.formula for key, fit in results.fits.items()
+                     if key.startswith("growth[")})
+    if not growth:
+        return "**Statistics.** " + " ".join(results.notes)
+    text = (f"**Statistics.** Growth of synchrony over sessions (inter-brain plasticity) was "
+            f"modelled with {_TIME_TEXT[st.time]} as time, as `{growth[0]}`: a linear mixed "
+            "model with a random intercept"
+            + (" and a random slope" if "| dyad)" in growth[0] and "(1 +" in growth[0] else "")
+            + " per dyad")
+    if "therapist" in growth[0]:
+        text += (f", and a crossed random intercept of the therapist "
+                 f"({study.n_therapists} therapists)")
+    text += (", fitted by restricted maximum likelihood (REML); degrees of freedom and "
+             "p-values of fixed effects use Satterthwaite's approximation, as in lmerTest "
+             "(Kuznetsova et al., 2017), because z-tests are anti-conservative with few "
+             "dyads.")
+    if len(growth) > 1:
+        text += " (Where the data could not identify every term, the model was reduced: "                 + "; ".join(f"`{f}`" for f in growth[1:]) + ".)"
+    if st.n_permutations:
+        text += (f" Without distributional assumptions, the slope was also tested by permuting "
+                 f"the session order within each dyad ({st.n_permutations} permutations, "
+                 f"seed {st.seed}).")
+    if st.compare:
+        text += (" Nested models were compared by likelihood-ratio tests of maximum-likelihood "
+                 "refits (linear against quadratic time; with against without the therapist "
+                 "random intercept).")
+    measures = ", ".join(study.measure_columns)
+    if measures:
+        text += (f" Each session measure ({measures}) was modelled as "
+                 f"`{OUTCOME_FORMULA.format(measure='measure')}`, where synchrony_between is "
+                 "the dyad's mean synchrony and synchrony_within the session's deviation from "
+                 "it (Curran & Bauer, 2011), fitted in the same way")
+        if st.lagged:
+            text += "; lagged models related synchrony in session t to the measure in session t+1"
+        if st.prepost:
+            text += ("; each dyad's change of the measure from its first to its last session "
+                     "was regressed on its synchrony slope")
+        text += ". All coefficients are reported with 95% confidence intervals"
+        sesoi = st.sesoi_option
+        if sesoi is not None:
+            text += (f"; absence of association was tested by two one-sided tests (TOST) "
+                     f"against a smallest effect size of interest of {sesoi} "
+                     f"({st.sesoi_scale} units, alpha {st.alpha})")
+        text += "."
+    if st.pairwise:
+        unit = "channel pair" if st.pairwise_unit == "pair" else "region pair"
+        text += (f" Per {unit}, {' and '.join(t.replace('_', ' ') for t in st.pairwise)} "
+                 f"were tested over dyads and corrected for multiple comparisons with "
+                 f"{_CORRECTION_TEXT[st.correction]}.")
+    return text
+
+
+def null_text(results, n_pseudo: int) -> str:
+    """The null-control paragraph."""
+    ana = results.study.analysis
+    parts = []
+    if n_pseudo:
+        parts.append(
+            "Pseudo-dyads paired the therapist recording of each dyad with the patient "
+            "recordings of " + ("every other dyad" if not ana.pseudo_dyads_per_dyad else
+                                f"a random subset (seed {ana.pseudo_dyads_seed}) of at most "
+                                f"{ana.pseudo_dyads_per_dyad} other dyads")
+            + f" in the same session number ({n_pseudo} pseudo-dyad sessions), cropped to "
+            "their common length, and were analysed identically.")
+    elif ana.pseudo_dyads:
+        parts.append("No pseudo-dyads were computed (they need at least two dyads with the "
+                     "same session number).")
+    kinds = {"circular_shift": "circular time shifts of the patient's recording (at least "
+                               + (f"{ana.surrogate_min_shift:g} s" if ana.surrogate_min_shift
+                                  else "the band's longest period") + ")",
+             "phase_randomised": "multivariate phase-randomised surrogates of the patient's "
+                                 "recording (Prichard & Theiler, 1994)"}
+    if ana.surrogates:
+        parts.append(f"For every real dyad-session, {ana.surrogates_per_session} surrogates "
+                     "each of " + " and ".join(kinds[k] for k in ana.surrogates)
+                     + f" (seed {ana.surrogate_seed}) were paired with the real therapist.")
+    if n_pseudo or ana.surrogates:
+        parts.append("Real synchrony was compared with each null at the dyad level (mean over "
+                     "sessions of real minus null) by an exact sign-flip permutation test and "
+                     "a t-test.")
+    return " ".join(parts)
+
+
 def methods_text(results) -> str:
     """A methods section describing the run of ``results`` (Markdown)."""
     study = results.study
-    pre, ana = study.preprocessing, study.analysis
+    ana = study.analysis
     qc = results.qc
     n_rec = qc.groupby(["dyad", "session", "role"]).ngroups
-    n_bad = int(qc["bad"].sum())
     lo, hi = ana.band
     v = software_versions()
     n_pseudo = results.synchrony.query("pairing == 'pseudo'")[["dyad", "partner_dyad", "session"]]
     n_pseudo = len(n_pseudo.drop_duplicates())
     signals = " and ".join(s.upper().replace("HBO", "HbO").replace("HBR", "HbR")
                            for s in ana.signals)
-    motion = ("temporal derivative distribution repair (TDDR; Fishburn et al., 2019)"
-              if pre.motion_correction == "tddr" else "no motion correction")
-    measures = ", ".join(study.measure_columns) or "none"
-    growth_formulas = sorted({fit.formula for key, fit in results.fits.items()
-                              if key.startswith("growth[")}) or [GROWTH_FORMULA]
-    slopes = GROWTH_FORMULA in growth_formulas
-    if any(key.startswith("growth[") for key in results.fits):
-        statistics = f"""**Statistics.** Growth of synchrony over sessions (inter-brain plasticity) was modelled as
-`{growth_formulas[0]}`, a linear mixed model with a random intercept{" and a random slope of session" if slopes else " (too few sessions per dyad to identify a random slope)"}
-per dyad, fitted by restricted maximum likelihood (REML); degrees of freedom and
-p-values of fixed effects use Satterthwaite's approximation, as in lmerTest
-(Kuznetsova et al., 2017), because z-tests are anti-conservative with few dyads. Each
-session measure ({measures}) was modelled as `{OUTCOME_FORMULA.format(measure='measure')}`,
-where synchrony_between is the dyad's mean synchrony and synchrony_within the session's
-deviation from it (Curran & Bauer, 2011), fitted in the same way."""
-    else:
-        statistics = "**Statistics.** " + " ".join(results.notes)
     text = f"""# Methods
 
 *Written by interbrain {v['interbrain']}.*
@@ -82,15 +207,7 @@ dyad-sessions (session numbers {', '.join(map(str, study.session_numbers))}); bo
 cortical haemodynamics were recorded with continuous-wave fNIRS in every session
 ({n_rec} recordings).
 
-**Preprocessing.** Raw intensities were read and processed with MNE-Python {v['mne']}
-and MNE-NIRS {v['mne-nirs']}. Intensities were converted to optical density. Channel quality
-was assessed with the scalp coupling index (SCI; Pollonini et al., 2014; cardiac band
-0.7-1.5 Hz); channels with SCI below {pre.sci_threshold} or a flat signal were excluded
-({n_bad} of {len(qc)} channel recordings), and a channel pair was dropped when either
-partner's channel was excluded. Motion artefacts were corrected by {motion}. Optical
-density was converted to oxy- and deoxy-haemoglobin (HbO, HbR) with the modified
-Beer-Lambert law (partial pathlength factor {pre.ppf}) and band-pass filtered between
-{pre.l_freq} and {pre.h_freq} Hz (zero-phase 4th-order Butterworth).
+**Preprocessing.** {preprocessing_text(results)}
 
 **Inter-brain synchrony.** Synchrony between {"homologous channels (the same source-detector pair in both partners)" if ana.pairs == "homologous" else "every channel of the therapist and every channel of the patient"}
 was computed for {signals} as wavelet transform coherence (Grinsted, Moore & Jevrejeva,
@@ -101,9 +218,9 @@ periods from {lo:g} to {hi:g} s{" and over the time-frequency cells outside the 
 value per dyad, session, channel pair and signal; session synchrony is the mean over
 channel pairs.{other_metrics(ana)}
 
-**Null control.** {"Pseudo-dyads paired the therapist recording of each dyad with the patient recordings of " + ("every other dyad" if not ana.pseudo_dyads_per_dyad else f"a random subset (seed {ana.pseudo_dyads_seed}) of at most {ana.pseudo_dyads_per_dyad} other dyads") + " in the same session number (" + str(n_pseudo) + " pseudo-dyad sessions), cropped to their common length, and were analysed identically. Real and pseudo-dyad synchrony were compared at the dyad level (mean over sessions) with a paired t-test and an exact sign-flip permutation test." if n_pseudo else "No pseudo-dyads were computed" + ("." if not ana.pseudo_dyads else " (they need at least two dyads with the same session number).")}
+**Null control.** {null_text(results, n_pseudo) or "None."}
 
-{statistics}
+{statistics_text(results)}
 
 **Software.** Python {v['python']}; interbrain {v['interbrain']}; MNE {v['mne']};
 MNE-NIRS {v['mne-nirs']}; NumPy {v['numpy']}; SciPy {v['scipy']}; pandas {v['pandas']};

@@ -1,0 +1,127 @@
+"""Settings of the statistics stage: the ``[statistics]`` table of ``study.toml``."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+#: Time codings of the growth model (see :mod:`interbrain.stats.growth`).
+TIME_OPTIONS: tuple[str, ...] = ("linear", "log", "quadratic")
+#: Multiple-comparison corrections of the per-unit tests (see :mod:`.multiple`).
+CORRECTION_OPTIONS: tuple[str, ...] = ("fdr_bh", "bonferroni", "holm", "maxt")
+#: Per-unit (channel pair or region pair) tests.
+PAIRWISE_OPTIONS: tuple[str, ...] = ("growth", "real_vs_pseudo")
+#: Units of the per-unit tests.
+UNIT_OPTIONS: tuple[str, ...] = ("pair", "region")
+#: Scales of the smallest effect size of interest (see :mod:`.outcomes`).
+SESOI_SCALE_OPTIONS: tuple[str, ...] = ("raw", "standardized")
+
+
+@dataclass(frozen=True)
+class StatisticsSettings:
+    """What the statistics stage fits and tests.
+
+    Parameters
+    ----------
+    time : str
+        Coding of session in the growth model: ``"linear"`` (session number),
+        ``"log"`` (log of the session number) or ``"quadratic"`` (session and its
+        square, random linear slope).
+    covariates : tuple of str
+        Further fixed effects of the growth model: names of therapist covariates
+        (``[[therapists]]``), dyad covariates (``covariates`` of ``[[dyads]]``) or
+        ``measures.csv`` columns (which are then not modelled as outcomes).
+    compare : bool
+        Likelihood-ratio tests of nested growth models (ML refits): linear against
+        quadratic time, and without against with the therapist random intercept
+        when there are several therapists.
+    n_permutations : int
+        Permutations of the dyad-level tests: slope permutation test (session
+        order shuffled within dyad), real-versus-null sign-flip tests and the maxT
+        correction. 0 skips the slope permutation test.
+    seed : int
+        Seed of every permutation.
+    lagged : bool
+        Also fit the lagged outcome models (synchrony in session t, measure in
+        session t + 1).
+    prepost : bool
+        Also relate each dyad's pre-post change of every measure to its synchrony
+        slope.
+    sesoi : float or dict
+        Smallest effect size of interest of the outcome models' synchrony
+        coefficients, for the equivalence (TOST) test: one number for every
+        measure or a ``{measure: value}`` table; 0 (or an empty table) for none.
+        Confidence intervals are always reported.
+    sesoi_scale : str
+        ``"standardized"`` (measure SDs per synchrony SD) or ``"raw"`` (measure units
+        per unit of synchrony).
+    alpha : float
+        Level of the tests and of the equivalence test (0 < alpha < 0.5).
+    correction : str
+        Multiple-comparison correction of the per-unit tests: ``"fdr_bh"``
+        (Benjamini-Hochberg), ``"bonferroni"``, ``"holm"`` or ``"maxt"``
+        (Westfall-Young max-statistic permutation, family-wise).
+    pairwise : tuple of str
+        Per-unit tests: ``"growth"`` (per-dyad slopes) and/or ``"real_vs_pseudo"``;
+        empty for none.
+    pairwise_unit : str
+        ``"pair"`` (channel pair) or ``"region"`` (region pair; needs ``[regions]``).
+    """
+
+    time: str = "linear"
+    covariates: tuple[str, ...] = ()
+    compare: bool = True
+    n_permutations: int = 999
+    seed: int = 0
+    lagged: bool = True
+    prepost: bool = True
+    sesoi: float | dict = field(default=0.0)
+    sesoi_scale: str = "standardized"
+    alpha: float = 0.05
+    correction: str = "fdr_bh"
+    pairwise: tuple[str, ...] = ("growth", "real_vs_pseudo")
+    pairwise_unit: str = "pair"
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first invalid field."""
+        def one_of(name: str, options: tuple[str, ...]) -> None:
+            value = getattr(self, name)
+            if value not in options:
+                raise ValueError(f"field '{name}' must be one of {list(options)}, got "
+                                 f"{value!r}")
+
+        one_of("time", TIME_OPTIONS)
+        one_of("sesoi_scale", SESOI_SCALE_OPTIONS)
+        one_of("correction", CORRECTION_OPTIONS)
+        one_of("pairwise_unit", UNIT_OPTIONS)
+        bad = [p for p in self.pairwise if p not in PAIRWISE_OPTIONS]
+        if bad:
+            raise ValueError(f"field 'pairwise' must list tests among "
+                             f"{list(PAIRWISE_OPTIONS)}, got {list(self.pairwise)!r}")
+        if not all(isinstance(c, str) and c for c in self.covariates):
+            raise ValueError(f"field 'covariates' must be a list of names, got "
+                             f"{list(self.covariates)!r}")
+        for name in ("n_permutations", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"field '{name}' must be a whole number >= 0, got {value!r}")
+        if 0 < self.n_permutations < 99:
+            raise ValueError(f"field 'n_permutations' must be 0 (no slope permutation "
+                             f"test) or at least 99, got {self.n_permutations}")
+        if not 0 < self.alpha < 0.5:
+            raise ValueError(f"field 'alpha' must lie in (0, 0.5), got {self.alpha}")
+        values = self.sesoi.values() if isinstance(self.sesoi, dict) else [self.sesoi]
+        for value in values:
+            if (isinstance(value, bool) or not isinstance(value, (int, float))
+                    or not math.isfinite(value) or value < 0):
+                raise ValueError(f"field 'sesoi' must be a number >= 0 or a table of "
+                                 f"measure = number, got {self.sesoi!r}")
+
+    @property
+    def sesoi_option(self) -> float | dict | None:
+        """``sesoi`` argument of :func:`~interbrain.stats.outcomes.analyse_outcomes`:
+        None when no equivalence test was asked for."""
+        if isinstance(self.sesoi, dict):
+            chosen = {k: float(v) for k, v in self.sesoi.items() if v > 0}
+            return chosen or None
+        return float(self.sesoi) if self.sesoi > 0 else None
