@@ -660,25 +660,8 @@ def _fit(frame: ModelFrame, reml: bool, formula: str, data: pd.DataFrame,
                         "(close to) zero or a correlation is +-1")
 
     # Satterthwaite (lmerTest): variance parameters (theta, sigma)
-    varpar = np.append(theta, sigma)
-    try:
-        H = _hessian(lambda vp: prob.deviance_vp(vp, reml), varpar)
-        evals, evecs = np.linalg.eigh((H + H.T) / 2.0)
-        tol = 1e-8
-        if np.any(evals < -tol):
-            messages.append("Hessian of the deviance has negative eigenvalue(s): "
-                            + " ".join(f"{e:.1e}" for e in evals[evals < -tol]))
-        if np.any(np.abs(evals) <= tol):
-            messages.append("Hessian of the deviance has eigenvalue(s) close to zero: "
-                            + " ".join(f"{e:.1e}" for e in evals[np.abs(evals) <= tol]))
-        pos = evals > tol
-        A = 2.0 * (evecs[:, pos] / evals[pos]) @ evecs[:, pos].T
-        jac = _jacobian(prob.covbeta, varpar)
-    except (_NotPD, np.linalg.LinAlgError, ValueError, FloatingPointError) as exc:
-        messages.append(f"Satterthwaite degrees of freedom unavailable ({exc}); "
-                        "using normal (z) tests")
-        A = np.zeros((len(varpar), len(varpar)))
-        jac = np.zeros((len(varpar), p, p))
+    A, jac, notes = _satterthwaite_parts(prob, theta, sigma, reml)
+    messages.extend(notes)
 
     names = frame.fixed_names
     rows = []
@@ -705,6 +688,40 @@ def _fit(frame: ModelFrame, reml: bool, formula: str, data: pd.DataFrame,
         messages=messages, response=frame.response_name,
         _data=data, _eval_env=env, _jac_vcov=jac, _vcov_varpar=A,
     )
+
+
+def _satterthwaite_parts(prob, theta: np.ndarray, sigma: float, reml: bool
+                         ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Asymptotic covariance ``A`` of the variance parameters ``(theta, sigma)`` and
+    the Jacobian of ``vcov(beta)`` in them (lmerTest's Satterthwaite ingredients).
+
+    ``prob`` provides ``deviance_vp(varpar, reml)`` and ``covbeta(varpar)``
+    (:class:`_Problem` or a reduced problem of :mod:`interbrain.stats.fast`).
+    Returns ``A`` (r x r), ``jac`` (r x p x p) and notes on the Hessian; when the
+    derivatives fail, zeros (the t-tests then fall back to normal quantiles).
+    """
+    messages: list[str] = []
+    varpar = np.append(theta, sigma)
+    try:
+        H = _hessian(lambda vp: prob.deviance_vp(vp, reml), varpar)
+        evals, evecs = np.linalg.eigh((H + H.T) / 2.0)
+        tol = 1e-8
+        if np.any(evals < -tol):
+            messages.append("Hessian of the deviance has negative eigenvalue(s): "
+                            + " ".join(f"{e:.1e}" for e in evals[evals < -tol]))
+        if np.any(np.abs(evals) <= tol):
+            messages.append("Hessian of the deviance has eigenvalue(s) close to zero: "
+                            + " ".join(f"{e:.1e}" for e in evals[np.abs(evals) <= tol]))
+        pos = evals > tol
+        A = 2.0 * (evecs[:, pos] / evals[pos]) @ evecs[:, pos].T
+        jac = _jacobian(prob.covbeta, varpar)
+    except (_NotPD, np.linalg.LinAlgError, ValueError, FloatingPointError) as exc:
+        messages.append(f"Satterthwaite degrees of freedom unavailable ({exc}); "
+                        "using normal (z) tests")
+        p = prob.p
+        A = np.zeros((len(varpar), len(varpar)))
+        jac = np.zeros((len(varpar), p, p))
+    return A, jac, messages
 
 
 def _varcorr_ranef(prob: _Problem, theta: np.ndarray, sigma: float, b: np.ndarray):
