@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -96,6 +97,19 @@ def test_settings_fields_are_toml_types():
     """Every field's default is bool, float, str or tuple (what study.toml can set)."""
     for name, value in vars(SETTINGS).items():
         assert isinstance(value, (bool, float, str, tuple)), name
+
+
+def test_study_format_documents_every_setting_with_its_default():
+    """docs/study-format.md's [preprocessing] example lists exactly the settings."""
+    import tomllib
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "study-format.md").read_text()
+    block = re.search(r"^\[preprocessing\][^\n]*\n(.*?)\n\n", text, re.M | re.S)
+    assert block, "no [preprocessing] block in docs/study-format.md"
+    documented = tomllib.loads(block[1])
+    defaults = {name: list(v) if isinstance(v, tuple) else v
+                for name, v in vars(SETTINGS).items()}
+    assert documented == defaults
 
 
 # ---------------------------------------------------------------------------
