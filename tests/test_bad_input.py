@@ -151,15 +151,17 @@ def test_recording_shorter_than_the_band_allows(study, tmp_path):
         del fh["nirs/data1/dataTimeSeries"], fh["nirs/data1/time"]
         fh["nirs/data1/dataTimeSeries"], fh["nirs/data1/time"] = data, time
     partner = _rec(study, "D02", 2, "therapist")
-    _fails(study, tmp_path / "out", rf"{_esc(partner)} and {_esc(victim)}: .*recording too "
-                                    r"short for the band's longest period: the band needs at "
-                                    r"least \d+ samples \(\d+\.\d s\)")
+    _fails(study, tmp_path / "out", rf"{_esc(partner)} and {_esc(victim)} \(5\.0 s in common; "
+                                    r"they last 60\.0 s and 5\.0 s\): .*recording too short "
+                                    r"for the band's longest period: the band needs at least "
+                                    r"\d+ samples \(\d+\.\d s\)")
 
 
 def test_band_longer_than_the_recordings_allow(study, tmp_path):
     """1-minute recordings cannot carry a band up to 40 s periods (about 110 s needed)."""
     _toml(study, "band = [5.0, 15.0]", "band = [5.0, 40.0]")
-    _fails(study, tmp_path / "out", r"\S+_therapist\.snirf and \S+_patient\.snirf: band "
+    _fails(study, tmp_path / "out", r"\S+_therapist\.snirf and \S+_patient\.snirf \(60\.0 s in "
+                                    r"common; they last 60\.0 s and 60\.0 s\): band "
                                     r"\(5, 40\) s .*recording too short for the band's longest "
                                     r"period: the band needs at least \d+ samples")
 

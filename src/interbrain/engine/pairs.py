@@ -126,7 +126,8 @@ def _plan(p: Pairing, recordings: dict[str, Preprocessed], state: _SignalState) 
     t_rec, p_rec = recordings[p.therapist.key], recordings[p.patient.key]
     common = overlap(t_rec, p_rec, align=p.align, offset=p.offset, event=p.event)
     n, dt = common.n_times, 1.0 / t_rec.sfreq
-    grid = state.grid(n, dt, f"{p.therapist} and {p.patient}")
+    grid = state.grid(n, dt, f"{p.therapist} and {p.patient} ({n * dt:.1f} s in common; they "
+                             f"last {t_rec.n_times * dt:.1f} s and {p_rec.n_times * dt:.1f} s)")
     chan = channel_pairs(t_rec, p_rec, state.settings.pairs)
     return _PairingPlan(p, t_rec, p_rec, common.start_a, common.start_b, n, dt, grid, chan)
 
