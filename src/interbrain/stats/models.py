@@ -89,8 +89,11 @@ def fit_outcomes(sessions: pd.DataFrame, measures: pd.DataFrame) -> dict[str, Lm
     """Each measure on synchrony split into within- and between-dyad parts.
 
     For every measure column, fits ``measure ~ synchrony_within + synchrony_between +
-    session + (1 | dyad)`` by REML, where ``synchrony_between`` is the dyad's mean
-    synchrony and ``synchrony_within`` the session's deviation from it.
+    session + (1 | dyad)`` by REML (:func:`~interbrain.stats.outcomes.
+    fit_within_between`), where ``synchrony_between`` is the dyad's mean synchrony
+    over the sessions that have the measure and ``synchrony_within`` the session's
+    deviation from it (so the within part sums to zero in every dyad even when some
+    sessions lack the measure).
 
     Parameters
     ----------
@@ -105,14 +108,16 @@ def fit_outcomes(sessions: pd.DataFrame, measures: pd.DataFrame) -> dict[str, Lm
         Measure name -> fitted model; measures with fewer than 3 dyads of data are
         skipped.
     """
-    data = within_between(sessions, "synchrony", "dyad")
-    merged = data.merge(measures, on=["dyad", "session"], how="inner")
+    from .outcomes import fit_within_between
+
+    merged = sessions[["dyad", "session", "synchrony"]].merge(
+        measures, on=["dyad", "session"], how="inner")
     results = {}
     for measure in [c for c in measures.columns if c not in ("dyad", "session")]:
-        sub = merged.dropna(subset=[measure])
+        sub = merged.dropna(subset=["synchrony", measure])
         if sub["dyad"].nunique() < 3:
             continue
-        results[measure] = lmer(OUTCOME_FORMULA.format(measure=measure), sub, reml=True)
+        results[measure] = fit_within_between(sessions, measures, measure)
     return results
 
 
