@@ -67,6 +67,25 @@ def test_balanced_growth_fast_fit_equals_lmer(time, reml):
     assert 0 < n_singular < 6   # boundary and interior optima both checked
 
 
+def test_balanced_fast_fit_with_three_random_effects_equals_lmer():
+    """The general (non-scalar) path: random intercept, slope and curvature."""
+    formula = ("synchrony ~ session + I(session**2) + "
+               "(1 + session + I(session**2) | dyad)")
+    rng = np.random.default_rng(11)
+    with _single_blas_thread():
+        for seed in range(3):
+            data = simulate_sessions(10, 8, effect=0.01, seed=200 + seed,
+                                     model=SessionModel(slope_sd=0.02))
+            data["synchrony"] += np.repeat(rng.normal(0, 0.002 * seed, 10), 8) \
+                * (data["session"] - 4.5) ** 2
+            general = lmer(formula, data)
+            s = np.arange(1.0, 9.0)
+            prob = BalancedSlopeProblem(np.column_stack([np.ones(8), s, s * s]),
+                                        data["synchrony"].to_numpy().reshape(10, 8))
+            fast = fit_reduced(prob, list(general.coefficients.index))
+            _compare(fast, general, df_rtol=1e-3)
+
+
 @pytest.mark.parametrize("balanced,reml", [(True, True), (False, True), (True, False)])
 def test_random_intercept_fast_fit_equals_lmer(balanced, reml):
     formula = "outcome ~ synchrony_within + synchrony_between + session + (1 | dyad)"
