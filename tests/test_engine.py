@@ -12,6 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from click.testing import CliRunner
+
+from interbrain.cli import main
 from interbrain.engine import Progress, run_study
 from interbrain.simulate import simulate_study
 from interbrain.study import load_study
@@ -41,8 +44,23 @@ def test_distributed_cluster_gives_identical_results(small_study, tmp_path):
     run_study(study, tmp_path / "embedded")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   host="127.0.0.1", dashboard_address=None) as cluster:
-        run_study(study, tmp_path / "cluster", scheduler=cluster.scheduler_address)
+        # the command line's --scheduler ...
+        result = CliRunner().invoke(main, ["run", str(small_study), "--out",
+                                           str(tmp_path / "cluster"), "--quiet",
+                                           "--scheduler", cluster.scheduler_address])
+        assert result.exit_code == 0, result.output
+        # ... and study.toml's [engine] scheduler
+        toml = small_study / "study-on-cluster.toml"
+        toml.write_text((small_study / "study.toml").read_text()
+                        + f'\n[engine]\nscheduler = "{cluster.scheduler_address}"\n')
+        from_toml = load_study(toml)
+        assert from_toml.engine.scheduler == cluster.scheduler_address
+        with distributed.Client(cluster.scheduler_address) as client, \
+                distributed.get_task_stream(client) as stream:
+            run_study(from_toml, tmp_path / "cluster-toml")
+        assert len(stream.data) > 0, "the [engine] scheduler ran no task"
     _assert_same_results(tmp_path / "embedded", tmp_path / "cluster")
+    _assert_same_results(tmp_path / "embedded", tmp_path / "cluster-toml")
 
 
 def test_rerun_reuses_the_cache(small_study, tmp_path):

@@ -114,6 +114,27 @@ class AnalysisSettings:
 
 
 @dataclass(frozen=True)
+class EngineSettings:
+    """Where and how a study runs (``[engine]``); command-line options override them.
+
+    Parameters
+    ----------
+    scheduler : str
+        Address of an existing dask.distributed scheduler (``"tcp://host:8786"``) to
+        run the graph on; empty for the embedded scheduler on this machine's cores.
+    workers : int
+        Threads of the embedded scheduler; 0 for one per core.
+    cache : str
+        Folder of the cache of intermediate products, relative to ``study.toml``;
+        empty for ``OUT/.cache``.
+    """
+
+    scheduler: str = ""
+    workers: int = 0
+    cache: str = ""
+
+
+@dataclass(frozen=True)
 class Dyad:
     """A therapist-patient dyad.
 
@@ -217,6 +238,8 @@ class Study:
         What the statistics stage fits (``[statistics]``).
     therapists : dict
         Therapist id -> {covariate name: value} (``[[therapists]]``).
+    engine : EngineSettings
+        Scheduler, workers and cache folder (``[engine]``).
     """
 
     root: Path
@@ -230,6 +253,7 @@ class Study:
     regions: dict[str, str] = field(default_factory=dict)
     statistics: StatisticsSettings = field(default_factory=StatisticsSettings)
     therapists: dict[str, dict[str, float]] = field(default_factory=dict, compare=False)
+    engine: EngineSettings = field(default_factory=EngineSettings)
 
     @property
     def measure_columns(self) -> list[str]:
@@ -708,8 +732,8 @@ def load_study(path: str | Path) -> Study:
     root = toml_path.parent.resolve()
     doc = _read_toml(toml_path)
     where = str(toml_path)
-    _check_keys(doc, {"study", "analysis", "preprocessing", "statistics", "regions", "dyads",
-                      "therapists", "sessions"}, where)
+    _check_keys(doc, {"study", "analysis", "preprocessing", "statistics", "engine", "regions",
+                      "dyads", "therapists", "sessions"}, where)
     meta = doc.get("study", {})
     if not isinstance(meta, dict):
         raise _fail(where, "[study] must be a table")
@@ -731,6 +755,12 @@ def load_study(path: str | Path) -> Study:
     regions = _parse_regions(doc.get("regions"), where)
     statistics = _parse_statistics(doc.get("statistics"), f"{where}: [statistics]")
     therapists = _parse_therapists(doc.get("therapists"), {d.therapist for d in dyads}, where)
+    engine = _settings(EngineSettings, doc.get("engine"), f"{where}: [engine]")
+    if engine.workers < 0:
+        raise _fail(f"{where}: [engine]", f"field 'workers' must be 0 (one per core) or a "
+                    f"positive number, got {engine.workers}")
+    if engine.cache:
+        engine = replace(engine, cache=str((root / engine.cache).resolve()))
     if statistics.pairwise_unit == "region" and statistics.pairwise and not regions:
         raise _fail(f"{where}: [statistics]", "pairwise_unit = \"region\" needs a [regions] "
                     "table mapping channels to regions of interest")
@@ -748,7 +778,7 @@ def load_study(path: str | Path) -> Study:
                  description=str(meta.get("description", "")), analysis=analysis,
                  preprocessing=preprocessing, dyads=dyads, sessions=sessions,
                  measures=measures, regions=regions, statistics=statistics,
-                 therapists=therapists)
+                 therapists=therapists, engine=engine)
 
 
 def _check_covariates(statistics: StatisticsSettings, therapists: dict, dyads: tuple,

@@ -379,13 +379,16 @@ def run_study(study: Study, out_dir: str | Path, *, progress: Progress | None = 
     progress : Progress, optional
         Progress display; none by default.
     n_workers : int, optional
-        Threads of the local Dask scheduler; default one per core.
+        Threads of the local Dask scheduler; default ``[engine] workers`` of
+        ``study.toml``, else one per core.
     scheduler : str, optional
         Address of a dask.distributed scheduler (``"tcp://host:8786"``) to run the
-        graph on; results are identical to the embedded scheduler's.
+        graph on; default ``[engine] scheduler``, else the embedded scheduler.
+        Results are identical whatever runs them.
     cache_dir : str or Path, optional
-        Cache of intermediate products; default ``out_dir/.cache``. A later run with
-        the same cache recomputes only what changed, and a killed run resumes.
+        Cache of intermediate products; default ``[engine] cache``, else
+        ``out_dir/.cache``. A later run with the same cache recomputes only what
+        changed, and a killed run resumes.
     spectra_budget : int
         Bytes of channel spectra one synchrony task holds at once.
 
@@ -400,6 +403,9 @@ def run_study(study: Study, out_dir: str | Path, *, progress: Progress | None = 
     progress = progress or Progress("quiet")
     timings = {}
     t0 = time.perf_counter()
+    scheduler = scheduler or study.engine.scheduler or None
+    n_workers = n_workers or study.engine.workers or None
+    cache_dir = cache_dir or study.engine.cache or None
     cache_dir = Path(cache_dir) if cache_dir is not None else out / ".cache"
     stage = analyse_synchrony(study, progress=progress, n_workers=n_workers,
                               scheduler=scheduler, cache_dir=cache_dir,
