@@ -220,3 +220,66 @@ def test_statistics_settings_errors_name_the_field(base_study, tmp_path, tail, m
 def test_surrogate_settings_errors(base_study, tmp_path, analysis, message):
     with pytest.raises(StudyError, match=re.escape(message)):
         load_study(_with_toml(base_study, tmp_path / "s", analysis=analysis))
+
+
+def test_generalisation_from_study_toml(base_study, tmp_path):
+    """[[generalisation]]: each patient with another person before (session 1) and after
+    (session 3) treatment; synchrony table rows, QC rows, the model and its contrasts."""
+    entries = []
+    for k in range(1, N_DYADS + 1):
+        other = k % N_DYADS + 1
+        for phase, session in (("pre", 1), ("post", N_SESSIONS)):
+            entries.append(
+                f'[[generalisation]]\ndyad = "D{k:02d}"\nphase = "{phase}"\n'
+                f'partner = "F{k:02d}"\n'
+                f'patient = "recordings/D{k:02d}_ses-{session:02d}_patient.snirf"\n'
+                f'partner_recording = "recordings/D{other:02d}_ses-{session:02d}_therapist.snirf"\n'
+                'align = "offset"\noffset = 0.0\n')
+    toml = base_study / "study-generalisation.toml"
+    toml.write_text((base_study / "study.toml").read_text().replace(
+        'signals = ["hbo", "hbr"]', 'signals = ["hbo"]').replace(
+        "pseudo_dyads = true", "pseudo_dyads = false") + "\n" + "\n".join(entries))
+    study = load_study(toml)
+    assert len(study.generalisation) == 2 * N_DYADS
+    results = run_study(study, tmp_path / "out")
+    sync = results.synchrony
+    other = sync[sync["pairing"].isin(["other_pre", "other_post"])]
+    assert set(other["session"]) == {0}
+    assert other.groupby("pairing")["dyad"].nunique().eq(N_DYADS).all()
+    qc = results.qc
+    assert set(qc.loc[qc["session"] == 0, "role"]) == {"patient", "partner"}
+    # the model's input, by hand: D01's synchrony with F01 before treatment
+    from interbrain.engine.run import generalisation_table
+    table = generalisation_table(study, sync, "hbo")
+    row = table[(table["dyad"] == "D01") & (table["partner"] == "F01")
+                & (table["phase"] == "pre")]
+    by_hand = other[(other["dyad"] == "D01") & (other["pairing"] == "other_pre")]["value"]
+    assert row["synchrony"].iloc[0] == pytest.approx(by_hand.mean())
+    assert set(table["partner_role"]) == {"therapist", "other"}
+    assert len(table) == 4 * N_DYADS
+    models = results.models
+    general = models[models["model"] == "generalisation"]
+    terms = set(general["term"])
+    assert {"post - pre | therapist", "post - pre | other",
+            "(post - pre | other) - (post - pre | therapist)"} <= terms
+    assert "phase * partner_role" in general["formula"].iloc[0]
+    # planted growth with the therapist; strangers were never coupled
+    change_t = general[general["term"] == "post - pre | therapist"].iloc[0]
+    change_o = general[general["term"] == "post - pre | other"].iloc[0]
+    assert change_t["estimate"] > change_o["estimate"]
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "Does synchrony generalise to other people?" in html
+    assert "generalises beyond the therapist" in (tmp_path / "out" / "methods.md").read_text()
+
+
+@pytest.mark.parametrize("entry, message", [
+    ('dyad = "D09"\nphase = "pre"\npartner = "F1"\n', "dyad 'D09' is not listed"),
+    ('dyad = "D01"\nphase = "during"\npartner = "F1"\n', "field 'phase' must be 'pre' or"),
+    ('dyad = "D01"\nphase = "pre"\npartner = "P01"\n', "is the patient themself"),
+    ('dyad = "D01"\nphase = "pre"\npartner = "F1"\npatient = "missing.snirf"\n',
+     "does not exist"),
+])
+def test_generalisation_errors(base_study, tmp_path, entry, message):
+    with pytest.raises(StudyError, match=re.escape(message)):
+        load_study(_with_toml(base_study, tmp_path / "s",
+                              tail=f"[[generalisation]]\n{entry}"))

@@ -218,6 +218,43 @@ class SessionRecordings:
         return self.therapist if role == "therapist" else self.patient
 
 
+#: Phases of a generalisation recording: before or after the treatment.
+PHASES: tuple[str, str] = ("pre", "post")
+
+
+@dataclass(frozen=True)
+class GeneralisationRecording:
+    """A patient recorded with someone other than the therapist (``[[generalisation]]``).
+
+    Does synchrony learnt with the therapist carry over to other people? Each entry
+    pairs the patient's recording with another person's, made together before or
+    after the treatment.
+
+    Attributes
+    ----------
+    dyad : str
+        The patient's dyad.
+    phase : str
+        ``"pre"`` or ``"post"`` (treatment).
+    partner : str
+        The other person's id.
+    patient, other : RecordingRef
+        The patient's and the other person's recording (``other.role`` is
+        ``"partner"``).
+    align, offset, event
+        As for :class:`SessionRecordings`.
+    """
+
+    dyad: str
+    phase: str
+    partner: str
+    patient: RecordingRef
+    other: RecordingRef
+    align: str = "start_time"
+    offset: float = 0.0
+    event: str | None = None
+
+
 @dataclass(frozen=True)
 class Study:
     """A validated study.
@@ -240,6 +277,8 @@ class Study:
         Therapist id -> {covariate name: value} (``[[therapists]]``).
     engine : EngineSettings
         Scheduler, workers and cache folder (``[engine]``).
+    generalisation : tuple of GeneralisationRecording
+        Recordings of patients with other people before and after treatment.
     """
 
     root: Path
@@ -254,6 +293,7 @@ class Study:
     statistics: StatisticsSettings = field(default_factory=StatisticsSettings)
     therapists: dict[str, dict[str, float]] = field(default_factory=dict, compare=False)
     engine: EngineSettings = field(default_factory=EngineSettings)
+    generalisation: tuple[GeneralisationRecording, ...] = ()
 
     @property
     def measure_columns(self) -> list[str]:
@@ -617,6 +657,45 @@ def _parse_sessions(entries: Any, root: Path, dyad_ids: set[str], where: str
     return tuple(sessions[key] for key in sorted(sessions))
 
 
+def _parse_generalisation(entries: Any, root: Path, dyads: tuple[Dyad, ...], where: str
+                          ) -> tuple[GeneralisationRecording, ...]:
+    """``[[generalisation]]``: a patient with another person, before or after treatment."""
+    if entries is None:
+        return ()
+    if not isinstance(entries, list):
+        raise _fail(where, "[[generalisation]] must be a list of tables")
+    by_id = {d.id: d for d in dyads}
+    out: dict[tuple[str, str, str], GeneralisationRecording] = {}
+    for k, entry in enumerate(entries, start=1):
+        at = f"{where}: [[generalisation]] entry {k}"
+        if not isinstance(entry, dict):
+            raise StudyError(f"{at}: must be a table")
+        _check_keys(entry, {"dyad", "phase", "partner", "patient", "partner_recording",
+                            "align", "offset", "event"}, at)
+        dyad = entry.get("dyad")
+        if dyad not in by_id:
+            raise StudyError(f"{at}: dyad {dyad!r} is not listed in [[dyads]]")
+        phase = entry.get("phase")
+        if phase not in PHASES:
+            raise StudyError(f"{at}: field 'phase' must be 'pre' or 'post', got {phase!r}")
+        partner = entry.get("partner")
+        if not isinstance(partner, str) or not partner.strip():
+            raise StudyError(f"{at}: field 'partner' (the other person's id) is missing or "
+                             "not a non-empty string")
+        if partner == by_id[dyad].patient:
+            raise StudyError(f"{at}: the partner {partner!r} is the patient themself")
+        at = f"{at} (dyad {dyad}, {phase}, partner {partner})"
+        if (dyad, phase, partner) in out:
+            raise StudyError(f"{at}: listed twice")
+        patient = RecordingRef(_recording_path(entry.get("patient"), root, at,
+                                               "patient"), "patient")
+        other = RecordingRef(_recording_path(entry.get("partner_recording"), root, at,
+                                             "partner_recording"), "partner")
+        out[(dyad, phase, partner)] = GeneralisationRecording(
+            dyad, phase, partner, patient, other, **_parse_alignment(entry, at))
+    return tuple(out[key] for key in sorted(out))
+
+
 def _parse_regions(table: Any, where: str) -> dict[str, str]:
     if table is None:
         return {}
@@ -733,7 +812,7 @@ def load_study(path: str | Path) -> Study:
     doc = _read_toml(toml_path)
     where = str(toml_path)
     _check_keys(doc, {"study", "analysis", "preprocessing", "statistics", "engine", "regions",
-                      "dyads", "therapists", "sessions"}, where)
+                      "dyads", "therapists", "sessions", "generalisation"}, where)
     meta = doc.get("study", {})
     if not isinstance(meta, dict):
         raise _fail(where, "[study] must be a table")
@@ -756,6 +835,7 @@ def load_study(path: str | Path) -> Study:
     statistics = _parse_statistics(doc.get("statistics"), f"{where}: [statistics]")
     therapists = _parse_therapists(doc.get("therapists"), {d.therapist for d in dyads}, where)
     engine = _settings(EngineSettings, doc.get("engine"), f"{where}: [engine]")
+    generalisation = _parse_generalisation(doc.get("generalisation"), root, dyads, where)
     if engine.workers < 0:
         raise _fail(f"{where}: [engine]", f"field 'workers' must be 0 (one per core) or a "
                     f"positive number, got {engine.workers}")
@@ -778,7 +858,7 @@ def load_study(path: str | Path) -> Study:
                  description=str(meta.get("description", "")), analysis=analysis,
                  preprocessing=preprocessing, dyads=dyads, sessions=sessions,
                  measures=measures, regions=regions, statistics=statistics,
-                 therapists=therapists, engine=engine)
+                 therapists=therapists, engine=engine, generalisation=generalisation)
 
 
 def _check_covariates(statistics: StatisticsSettings, therapists: dict, dyads: tuple,

@@ -2,7 +2,7 @@
 
 A product's key is the SHA-256 of everything it depends on: the bytes of the input
 files, the parameters of its stage, the keys of the products it is computed from, and
-the interbrain version. Changing only statistics settings therefore reuses every
+the interbrain version and the digest of its source code. Changing only statistics settings therefore reuses every
 cached preprocessing and synchrony product; adding a session recomputes only the
 products that involve it. Entries are written atomically (temporary file, then
 rename), so a run killed at any point leaves only complete entries, which the next
@@ -12,6 +12,7 @@ run reuses.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import io
 import json
@@ -42,10 +43,24 @@ def _canonical(value: Any) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=1)
+def code_digest() -> str:
+    """SHA-256 of the source of the installed interbrain package (its ``.py`` files and
+    their names), so that cached products of one build of the code are never reused by
+    another, even between releases with the same version number."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for f in sorted(root.rglob("*.py")):
+        h.update(str(f.relative_to(root)).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
 def content_key(*parts: Any) -> str:
     """SHA-256 hex digest of ``parts`` (JSON-serialisable values, dataclasses, paths)
-    together with the interbrain version."""
-    text = json.dumps(_canonical([__version__, *parts]), sort_keys=True, default=str)
+    together with the interbrain version and :func:`code_digest`."""
+    text = json.dumps(_canonical([__version__, code_digest(), *parts]), sort_keys=True,
+                      default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

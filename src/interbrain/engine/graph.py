@@ -88,7 +88,7 @@ def recording_task(ref: RecordingRef, partner: RecordingRef, settings: Preproces
 
 
 def _pairing_spec(p: Pairing, handles: dict[str, RecordingHandle]) -> list:
-    return [p.dyad, p.partner_dyad, p.session, handles[p.therapist.key].cache_key,
+    return [p.dyad, p.partner_dyad, p.session, p.pairing, handles[p.therapist.key].cache_key,
             handles[p.patient.key].cache_key, p.align, p.offset, p.event]
 
 

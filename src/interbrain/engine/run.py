@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..nulls import pseudo_dyad_pairings, real_pairings
+from ..nulls import generalisation_pairings, pseudo_dyad_pairings, real_pairings
 from ..stats.models import real_vs_pseudo, session_synchrony
 from ..study import ROLES, Study
 from .atomic import write_parquet, write_text
@@ -80,21 +80,25 @@ class StudyResults:
 
 
 def _qc_table(study: Study, handles: dict[str, RecordingHandle]) -> pd.DataFrame:
+    """Per-channel quality of every recording: the sessions' (session numbers) and the
+    generalisation recordings' (session 0, roles ``patient`` and ``partner``)."""
+    entries = [(s.dyad, s.session, role, getattr(study.dyad(s.dyad), role), s.recording(role))
+               for s in study.sessions for role in ROLES]
+    entries += [(g.dyad, 0, role, subject, ref) for g in study.generalisation
+                for role, subject, ref in (("patient", study.dyad(g.dyad).patient, g.patient),
+                                           ("partner", g.partner, g.other))]
     frames = []
-    for s in study.sessions:
-        dyad = study.dyad(s.dyad)
-        for role in ROLES:
-            ref = s.recording(role)
-            rec = handles[ref.key]
-            qc = rec.qc.copy()
-            qc.insert(0, "dyad", s.dyad)
-            qc.insert(1, "session", s.session)
-            qc.insert(2, "role", role)
-            qc.insert(3, "subject", getattr(dyad, role))
-            qc.insert(4, "file", os.path.relpath(ref.path, study.root))
-            qc["sfreq"] = rec.sfreq
-            qc["duration_s"] = rec.n_times / rec.sfreq
-            frames.append(qc)
+    for dyad, session, role, subject, ref in entries:
+        rec = handles[ref.key]
+        qc = rec.qc.copy()
+        qc.insert(0, "dyad", dyad)
+        qc.insert(1, "session", session)
+        qc.insert(2, "role", role)
+        qc.insert(3, "subject", subject)
+        qc.insert(4, "file", os.path.relpath(ref.path, study.root))
+        qc["sfreq"] = rec.sfreq
+        qc["duration_s"] = rec.n_times / rec.sfreq
+        frames.append(qc)
     return pd.concat(frames, ignore_index=True)
 
 
@@ -158,7 +162,10 @@ def analyse_synchrony(study: Study, *, progress: Progress | None = None,
     for s in study.sessions:
         refs[s.therapist.key] = (s.therapist, s.patient)
         refs[s.patient.key] = (s.patient, s.therapist)
-    pairings = real_pairings(study)
+    for g in study.generalisation:
+        refs[g.patient.key] = (g.patient, g.other)
+        refs[g.other.key] = (g.other, g.patient)
+    pairings = real_pairings(study) + generalisation_pairings(study)
     if study.analysis.pseudo_dyads:
         pairings += pseudo_dyad_pairings(
             study, max_per_dyad=study.analysis.pseudo_dyads_per_dyad or None,
@@ -256,6 +263,44 @@ def _null_test_table(tests: pd.DataFrame, kinds) -> pd.DataFrame:
         "n_dyads": rows["n_dyads"].astype(float)})
 
 
+def generalisation_table(study: Study, synchrony: pd.DataFrame, signal: str,
+                         metric: str = "wtc") -> pd.DataFrame:
+    """Each patient's synchrony with the therapist and with other people, pre and post.
+
+    With the therapist, ``pre`` is the dyad's first session and ``post`` its last; with
+    other people, the ``[[generalisation]]`` recordings. Synchrony is the mean over
+    channel pairs.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``dyad, patient, partner, partner_role, phase, synchrony`` (the input of
+        :func:`~interbrain.stats.models.fit_generalisation`).
+    """
+    rows = synchrony[(synchrony["signal"] == signal) & (synchrony["metric"] == metric)]
+    others = rows[rows["pairing"].isin(["other_pre", "other_post"])]
+    others = (others.groupby(["dyad", "partner_dyad", "pairing"], as_index=False)["value"]
+              .mean())
+    frame = pd.DataFrame({"dyad": others["dyad"], "partner": others["partner_dyad"],
+                          "partner_role": "other",
+                          "phase": others["pairing"].str.removeprefix("other_"),
+                          "synchrony": others["value"]})
+    real = session_synchrony(synchrony, signal, "real", metric)
+    first = real.groupby("dyad")["session"].transform("min")
+    last = real.groupby("dyad")["session"].transform("max")
+    ends = real[(real["session"] == first) | (real["session"] == last)]
+    ends = ends[first[ends.index] != last[ends.index]]
+    therapist = pd.DataFrame({
+        "dyad": ends["dyad"], "partner": [study.dyad(d).therapist for d in ends["dyad"]],
+        "partner_role": "therapist",
+        "phase": ["pre" if s == f else "post" for s, f in zip(ends["session"],
+                                                              first[ends.index])],
+        "synchrony": ends["synchrony"]})
+    out = pd.concat([therapist, frame], ignore_index=True)
+    out.insert(1, "patient", [study.dyad(d).patient for d in out["dyad"]])
+    return out.sort_values(["dyad", "partner_role", "partner", "phase"], ignore_index=True)
+
+
 def fit_models(study: Study, synchrony: pd.DataFrame) -> ModelResults:
     """Fit every model of ``study.statistics`` for every signal and metric.
 
@@ -273,7 +318,7 @@ def fit_models(study: Study, synchrony: pd.DataFrame) -> ModelResults:
     """
     from ..nulls import NULL_KINDS, dyad_permutation_tests, null_summary
     from ..stats.growth import analyse_growth
-    from ..stats.models import combine_tables, result_table
+    from ..stats.models import combine_tables, fit_generalisation, result_table
     from ..stats.multiple import pairwise_tests
     from ..stats.outcomes import analyse_outcomes
 
@@ -342,6 +387,13 @@ def fit_models(study: Study, synchrony: pd.DataFrame) -> ModelResults:
                         alpha=st.alpha)
                 except ValueError as exc:
                     notes.append(f"per-{st.pairwise_unit} {test} tests ({where}) skipped: {exc}")
+            if study.generalisation:
+                try:
+                    results["generalisation"] = fit_generalisation(
+                        generalisation_table(study, synchrony, signal, metric),
+                        partner="partner")
+                except ValueError as exc:
+                    notes.append(f"generalisation model ({where}) not fitted: {exc}")
             if results:
                 tables.append(result_table(results, signal, metric, sesoi=st.sesoi_option,
                                            sesoi_scale=st.sesoi_scale, alpha=st.alpha))

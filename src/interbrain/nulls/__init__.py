@@ -12,7 +12,7 @@
 from .group_tests import (NULL_KINDS, NULL_SUMMARY_COLUMNS, DyadPermutationResult,
                           dyad_permutation_test, dyad_permutation_tests, null_summary,
                           sign_flip_test)
-from .pseudo_dyads import Pairing, pseudo_dyad_pairings, real_pairings
+from .pseudo_dyads import Pairing, generalisation_pairings, pseudo_dyad_pairings, real_pairings
 from .surrogates import (SURROGATE_COLUMNS, SURROGATE_KINDS, NullSettings, SurrogateSynchrony,
                          circular_shift_surrogates, derive_seed, iter_circular_shift_surrogates,
                          iter_phase_randomised_surrogates, iter_surrogates,
@@ -21,6 +21,7 @@ from .surrogates import (SURROGATE_COLUMNS, SURROGATE_KINDS, NullSettings, Surro
 __all__ = [
     "Pairing",
     "real_pairings",
+    "generalisation_pairings",
     "pseudo_dyad_pairings",
     "SURROGATE_COLUMNS",
     "SURROGATE_KINDS",

@@ -34,6 +34,11 @@ class Pairing:
         How the two are put on one time base (see :mod:`interbrain.assembly`). A
         pseudo-dyad's recordings were not made together: they are aligned on their
         first samples (``align="offset"``, ``offset=0``).
+    kind : str, optional
+        The pairing's kind when it is neither a real nor a pseudo-dyad: for a patient
+        recorded with another person (``[[generalisation]]``), ``"other_pre"`` or
+        ``"other_post"``; then ``partner_dyad`` is the other person's id, the other
+        person's recording takes the therapist's place and ``session`` is 0.
     """
 
     dyad: str
@@ -44,10 +49,13 @@ class Pairing:
     align: str = "offset"
     offset: float = 0.0
     event: str | None = None
+    kind: str | None = None
 
     @property
     def pairing(self) -> str:
-        """``"real"`` or ``"pseudo"``."""
+        """``"real"``, ``"pseudo"`` or the pairing's ``kind``."""
+        if self.kind is not None:
+            return self.kind
         return "real" if self.dyad == self.partner_dyad else "pseudo"
 
 
@@ -55,6 +63,16 @@ def real_pairings(study: Study) -> list[Pairing]:
     """The real dyad of every session of ``study``."""
     return [Pairing(s.dyad, s.dyad, s.session, s.therapist, s.patient, s.align, s.offset,
                     s.event) for s in study.sessions]
+
+
+def generalisation_pairings(study: Study) -> list[Pairing]:
+    """Each patient with other people before and after treatment (``[[generalisation]]``).
+
+    The other person's recording takes the therapist's place; ``session`` is 0 and the
+    pairing's kind ``"other_pre"`` or ``"other_post"``.
+    """
+    return [Pairing(g.dyad, g.partner, 0, g.other, g.patient, g.align, g.offset, g.event,
+                    kind=f"other_{g.phase}") for g in study.generalisation]
 
 
 def pseudo_dyad_pairings(study: Study, *, max_per_dyad: int | None = None,

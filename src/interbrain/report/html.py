@@ -82,6 +82,9 @@ def render_report(results) -> str:
                  "table": _table(_columns(part.sort_values("p_adjusted").head(10),
                                           ["unit", "estimate", "t", "df", "p", "p_adjusted"]))}
                 for model, part in pairwise.groupby("model", sort=True)]
+        general = rows[rows["model"] == "generalisation"]
+        if len(general):
+            entry["generalisation"] = _table(_columns(general, _TERM_COLUMNS))
         tests = results.null_tests
         if len(tests):
             mine = tests[(tests["signal"] == signal) & (tests["metric"] == metric)]

@@ -146,6 +146,14 @@ def statistics_text(results) -> str:
                      f"against a smallest effect size of interest of {sesoi} "
                      f"({st.sesoi_scale} units, alpha {st.alpha})")
         text += "."
+    if study.generalisation:
+        n_other = len({(g.dyad, g.partner) for g in study.generalisation})
+        text += (f" Whether synchrony generalises beyond the therapist was asked with "
+                 f"{len(study.generalisation)} recordings of patients with {n_other} other "
+                 "partner(s) before and after treatment: synchrony (mean over channel pairs) "
+                 "was modelled as `synchrony ~ phase * partner_role + (1 | patient)` (with the "
+                 "therapist: first and last session), and the pre-to-post change with other "
+                 "people was tested as a contrast with Satterthwaite df.")
     if st.pairwise:
         unit = "channel pair" if st.pairwise_unit == "pair" else "region pair"
         text += (f" Per {unit}, {' and '.join(t.replace('_', ' ') for t in st.pairwise)} "
