@@ -476,3 +476,31 @@ def test_resolve_regions(sim, child):
     assert resolve_regions(names, {"S1_D1": "lateral"}, child) == {"S1_D1": "lateral"}
     with pytest.raises(ValueError, match="not on a head"):
         resolve_regions(names, None, child)
+
+
+# ---------------------------------------------------------------------------
+# peak spectral power, vectorised
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("crop_s", [None, 177.35])
+def test_peak_spectral_power_equals_mne_nirs(sim, child, crop_s):
+    """All windows at once give mne-nirs' peak_power, also for a recording that is not
+    a whole number of windows, a flat pair and the real NIRx child (with dead
+    channels)."""
+    from mne.preprocessing.nirs import optical_density
+    from mne_nirs.preprocessing import peak_power
+
+    from interbrain.preprocessing.qc import peak_spectral_power
+
+    raw = sim.raw.copy()
+    if crop_s is not None:
+        raw.crop(0, crop_s)
+    raw = _set_pair(raw, raw.ch_names[0].split(" ")[0], lambda x: np.full_like(x, x[0]))
+    for recording in (raw, child):
+        od = optical_density(recording.copy().load_data(), verbose="ERROR")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            _, expected, _ = peak_power(od, time_window=10.0, threshold=-np.inf,
+                                        verbose="ERROR")
+            got = peak_spectral_power(od, time_window=10.0)
+        assert got.shape == np.asarray(expected).shape
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
