@@ -160,3 +160,18 @@ def test_channel_blocks_do_not_change_values(small_study, tmp_path):
     assert (left["pairing"] == "pseudo").any()
     diff = (left["value"] - right["value"]).abs().max()
     assert diff <= 1e-12, diff
+
+
+def test_float32_precision_stays_within_1e4(small_study, tmp_path):
+    """[analysis] precision = "float32": every channel pair within 1e-4 of float64."""
+    from dataclasses import replace
+
+    from interbrain.engine import analyse_synchrony
+
+    study = load_study(small_study)
+    fast = replace(study, analysis=replace(study.analysis, precision="float32"))
+    ref = analyse_synchrony(study, cache_dir=tmp_path / "f64").synchrony
+    got = analyse_synchrony(fast, cache_dir=tmp_path / "f32").synchrony
+    pd.testing.assert_frame_equal(ref.drop(columns="value"), got.drop(columns="value"))
+    diff = (ref["value"] - got["value"]).abs().max()
+    assert 0 < diff <= 1e-4, diff

@@ -216,6 +216,7 @@ def test_statistics_settings_errors_name_the_field(base_study, tmp_path, tail, m
 @pytest.mark.parametrize("analysis, message", [
     ('surrogates = ["shuffle"]', "field 'surrogates' must list kinds"),
     ("surrogates_per_session = 1", "field 'surrogates_per_session' must be at least 2"),
+    ('precision = "float16"', "field 'precision' must be 'float64' or 'float32'"),
 ])
 def test_surrogate_settings_errors(base_study, tmp_path, analysis, message):
     with pytest.raises(StudyError, match=re.escape(message)):

@@ -97,7 +97,8 @@ class _SignalState:
     def grid(self, n: int, dt: float, where: str) -> WaveletGrid:
         if (n, dt) not in self.grids:
             try:
-                self.grids[(n, dt)] = WaveletGrid.build(n, dt, band=self.settings.band)
+                self.grids[(n, dt)] = WaveletGrid.build(n, dt, band=self.settings.band,
+                                                        dtype=self.settings.precision)
             except ValueError as exc:
                 raise RecordingError(f"{where}: {exc}") from None
         return self.grids[(n, dt)]

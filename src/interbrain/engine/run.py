@@ -32,6 +32,9 @@ from .progress import Progress
 
 logger = logging.getLogger("interbrain")
 
+#: Columns of ``sessions.parquet``.
+SESSION_COLUMNS = ["dyad", "session", "signal", "metric", "pairing", "synchrony", "n_pairs"]
+
 
 @dataclass
 class StudyResults:
@@ -340,14 +343,12 @@ def fit_models(study: Study, synchrony: pd.DataFrame) -> ModelResults:
     for metric in study.analysis.metrics:
         for signal in study.analysis.signals:
             where = f"{signal}/{metric}"
-            for pairing in ("real", *kinds):
-                summary = session_synchrony(synchrony, signal, pairing, metric)
-                summary.insert(2, "signal", signal)
-                summary.insert(3, "metric", metric)
-                summary.insert(4, "pairing", pairing)
-                summaries.append(summary)
-            real = session_synchrony(synchrony, signal, "real", metric).merge(
-                design, on=["dyad", "session"], how="left")
+            per_pairing = {pairing: session_synchrony(synchrony, signal, pairing, metric)
+                           for pairing in ("real", *kinds)}
+            for pairing, summary in per_pairing.items():
+                summaries.append(summary.assign(signal=signal, metric=metric,
+                                                pairing=pairing)[SESSION_COLUMNS])
+            real = per_pairing["real"].merge(design, on=["dyad", "session"], how="left")
             results: dict = {}
             growth = None
             if can_grow:
