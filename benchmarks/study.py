@@ -33,6 +33,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -40,9 +41,10 @@ DRIVER = """
 import json, sys, time
 from interbrain.engine import run_study
 from interbrain.study import load_study
-study_dir, out, cache, workers = sys.argv[1:5]
+study_dir, out, cache, workers, scheduler = sys.argv[1:6]
 t0 = time.perf_counter()
-r = run_study(load_study(study_dir), out, n_workers=int(workers), cache_dir=cache)
+r = run_study(load_study(study_dir), out, n_workers=int(workers), cache_dir=cache,
+              scheduler=scheduler)
 n_pairs = int((r.synchrony["metric"] == "wtc").sum())
 print(json.dumps({"timings": r.timings, "rows": len(r.synchrony), "wtc_pairs": n_pairs,
                   "pairings": int(r.synchrony.groupby(["dyad", "partner_dyad", "session",
@@ -63,6 +65,14 @@ def simulate(scratch: Path, dyads: int, args) -> Path:
                        stdout=subprocess.DEVNULL)
         print(f"  (simulated {folder.name} in {time.perf_counter() - t0:.0f} s)", flush=True)
     return folder
+
+
+def simulate_at(scratch: Path, dyads: int, args) -> Path:
+    """:func:`simulate`, then the ``--precision`` variant of the study."""
+    study = simulate(scratch, dyads, args)
+    if args.precision != "float64":
+        study = variant(study, args.precision, precision=args.precision)
+    return study
 
 
 def variant(study: Path, name: str, **analysis) -> Path:
@@ -87,6 +97,29 @@ def variant(study: Path, name: str, **analysis) -> Path:
     return other
 
 
+#: The embedded scheduler of every run (set from ``--scheduler``).
+SCHEDULER = ["threads"]
+
+
+def _sample_tree_rss(pid: int, peak: list) -> None:
+    """Keep in ``peak[0]`` the largest summed resident memory (bytes) of process ``pid``
+    and its descendants, until it exits."""
+    import psutil
+    try:
+        root = psutil.Process(pid)
+        while root.is_running() and root.status() != psutil.STATUS_ZOMBIE:
+            total = 0
+            for p in [root, *root.children(recursive=True)]:
+                try:
+                    total += p.memory_info().rss
+                except psutil.Error:
+                    pass
+            peak[0] = max(peak[0], total)
+            time.sleep(0.2)
+    except psutil.Error:
+        pass
+
+
 def run_measured(study: Path, scratch: Path, workers: int) -> dict:
     """:func:`run_once` with the child's peak resident memory (``os.wait4``)."""
     out, cache = scratch / "out", scratch / "cache"
@@ -96,8 +129,14 @@ def run_measured(study: Path, scratch: Path, workers: int) -> dict:
     t0 = time.perf_counter()
     with open(log, "w") as fh:
         proc = subprocess.Popen([sys.executable, "-c", DRIVER, str(study), str(out),
-                                 str(cache), str(workers)], stdout=fh, stderr=subprocess.STDOUT)
+                                 str(cache), str(workers), SCHEDULER[0]], stdout=fh,
+                                stderr=subprocess.STDOUT)
+        tree_peak = [0]
+        sampler = threading.Thread(target=_sample_tree_rss, args=(proc.pid, tree_peak),
+                                   daemon=True)
+        sampler.start()
         _, status, usage = os.wait4(proc.pid, 0)
+        sampler.join()
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
     text = log.read_text()
@@ -105,7 +144,10 @@ def run_measured(study: Path, scratch: Path, workers: int) -> dict:
         raise SystemExit(f"run failed on {study}:\n{text[-3000:]}")
     info = json.loads(text.strip().splitlines()[-1])
     info["wall"] = wall
-    info["peak_gib"] = usage.ru_maxrss / 2**20  # KiB on Linux
+    # ru_maxrss (KiB on Linux): the largest single process; with the processes scheduler
+    # the workers run at once, so also the peak of their sum (sampled every 0.2 s)
+    info["peak_gib"] = usage.ru_maxrss / 2**20
+    info["tree_peak_gib"] = tree_peak[0] / 2**30
     return info
 
 
@@ -113,7 +155,8 @@ def report(label: str, info: dict) -> None:
     t = info["timings"]
     stages = ", ".join(f"{k.replace('task seconds: ', '')} {v:.0f} s"
                        for k, v in t.items() if k != "preprocessing + synchrony")
-    print(f"{label}: wall {info['wall']:.0f} s, peak {info['peak_gib']:.2f} GiB; "
+    print(f"{label}: wall {info['wall']:.0f} s, peak {info['peak_gib']:.2f} GiB "
+          f"(all processes together: {info['tree_peak_gib']:.2f} GiB); "
           f"{info['pairings']} pairings x signals, {info['wtc_pairs']} channel pairs; "
           f"preprocessing + synchrony {t['preprocessing + synchrony']:.0f} s wall "
           f"(task time: {stages})", flush=True)
@@ -130,8 +173,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="workers of the scaling runs")
     p.add_argument("--skip", nargs="*", default=[], choices=["all-pairs", "scaling", "workers"])
+    p.add_argument("--precision", default="float64", choices=["float64", "float32"],
+                   help="[analysis] precision of every run")
+    p.add_argument("--scheduler", default="threads", choices=["threads", "processes"],
+                   help="embedded scheduler of every run")
     p.add_argument("--scratch", type=Path, default=Path("/tmp/interbrain-bench"))
     args = p.parse_args(argv)
+    SCHEDULER[0] = args.scheduler
     args.scratch.mkdir(parents=True, exist_ok=True)
     from importlib import metadata
 
@@ -140,10 +188,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  machine: {os.cpu_count()} CPUs, {platform.platform()}, Python "
           f"{platform.python_version()}, interbrain {metadata.version('interbrain')}")
     print(f"  study: {args.sessions} sessions x {args.minutes:g} min x {args.channels} "
-          f"channels per person at {args.sfreq:g} Hz; HbO and HbR; real + all pseudo-dyads",
+          f"channels per person at {args.sfreq:g} Hz; HbO and HbR; real + all pseudo-dyads; "
+          f"{args.precision}; {args.scheduler} scheduler",
           flush=True)
     first = args.dyads[0]
-    base = simulate(args.scratch, first, args)
+    base = simulate_at(args.scratch, first, args)
     results = {}
     results[(first, "homologous", args.workers)] = r = run_measured(base, args.scratch,
                                                                      args.workers)
@@ -157,7 +206,7 @@ def main(argv: list[str] | None = None) -> None:
         # dyad (as many as the first study has) the work grows linearly with dyads
         per_dyad = first - 1
         for dyads in args.dyads:
-            study = simulate(args.scratch, dyads, args)
+            study = simulate_at(args.scratch, dyads, args)
             if dyads != first:
                 study = variant(study, f"pseudo{per_dyad}", pseudo_dyads_per_dyad=per_dyad)
             if (dyads, "homologous", args.workers) not in results:

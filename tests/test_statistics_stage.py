@@ -31,6 +31,8 @@ def _with_toml(study: Path, dest: Path, *, analysis: str = "", tail: str = "",
     """A copy of the simulated study.toml (recordings referenced in place) with edits."""
     text = (study / "study.toml").read_text()
     text = text.replace('signals = ["hbo", "hbr"]', 'signals = ["hbo"]')
+    if "[statistics]" in tail:  # the simulated study's own [statistics] gives way
+        text = re.sub(r"\[statistics\]\n(.*\n)*?\n", "", text)
     if "pseudo_dyads = false" in analysis:
         text = text.replace("pseudo_dyads = true\n", "")
     if analysis:

@@ -93,8 +93,9 @@ def _run(study_dir: Path, out: Path, workers: int | None, quiet: bool,
               help="Results folder [default: STUDY/results].")
 @click.option("--workers", type=int, default=None, help="Parallel workers [default: one per core].")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="Run on an existing dask.distributed cluster (e.g. tcp://host:8786) "
-                   "instead of the embedded scheduler.")
+              help="'threads' (the default embedded scheduler), 'processes' (embedded "
+                   "process pool: faster preprocessing) or the address of an existing "
+                   "dask.distributed cluster (e.g. tcp://host:8786).")
 @click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Cache of intermediate products [default: OUT/.cache]; reruns reuse it.")
 @click.option("--quiet", is_flag=True, help="No progress display or log lines on the terminal.")

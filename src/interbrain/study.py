@@ -126,10 +126,12 @@ class EngineSettings:
     Parameters
     ----------
     scheduler : str
-        Address of an existing dask.distributed scheduler (``"tcp://host:8786"``) to
-        run the graph on; empty for the embedded scheduler on this machine's cores.
+        Empty or ``"threads"``: the embedded threaded scheduler on this machine's
+        cores; ``"processes"``: the embedded process pool (faster preprocessing, as
+        MNE's steps partly hold Python's GIL); otherwise the address of an existing
+        dask.distributed scheduler (``"tcp://host:8786"``) to run the graph on.
     workers : int
-        Threads of the embedded scheduler; 0 for one per core.
+        Threads or processes of the embedded scheduler; 0 for one per core.
     cache : str
         Folder of the cache of intermediate products, relative to ``study.toml``;
         empty for ``OUT/.cache``.

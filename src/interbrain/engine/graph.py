@@ -117,6 +117,10 @@ def session_task(pairings: Sequence[Pairing], handles: Sequence[RecordingHandle]
     return tables
 
 
+#: ``scheduler`` values that run the graph on this machine, without a cluster.
+LOCAL_SCHEDULERS = (None, "threads", "processes")
+
+
 class _TaskCounter(Callback):
     """Dask callback advancing the progress display as target tasks finish."""
 
@@ -152,13 +156,16 @@ def execute(stages: dict[str, list], progress: Progress, *, scheduler: str | Non
     progress : Progress
         Advanced once per finished task of each stage.
     scheduler : str, optional
-        Address of a dask.distributed scheduler (``"tcp://host:8786"``); None runs on
-        Dask's embedded threaded scheduler.
+        None or ``"threads"``: Dask's embedded threaded scheduler; ``"processes"``: its
+        embedded process pool (faster where tasks hold Python's GIL, as MNE's
+        preprocessing partly does; a script calling it needs the ``if __name__ ==
+        "__main__":`` guard); otherwise the address of a dask.distributed scheduler
+        (``"tcp://host:8786"``). Results are identical bit for bit.
     n_workers : int, optional
-        Threads of the embedded scheduler; default one per core.
+        Threads or processes of the embedded scheduler; default one per core.
     task_seconds : dict, optional
         Filled with stage name -> seconds its tasks ran, summed over tasks (embedded
-        scheduler only; on a cluster the workers' task stream has them).
+        threaded scheduler only; on a cluster the workers' task stream has them).
 
     Returns
     -------
@@ -169,9 +176,12 @@ def execute(stages: dict[str, list], progress: Progress, *, scheduler: str | Non
         progress.stage(name, len(tasks))
     flat = [t for tasks in stages.values() for t in tasks]
     stage_of = {t.key: name for name, tasks in stages.items() for t in tasks}
-    if scheduler is None:
-        with _TaskCounter(stage_of, progress, {} if task_seconds is None else task_seconds):
-            results = dask.compute(*flat, scheduler="threads", num_workers=n_workers)
+    if scheduler in LOCAL_SCHEDULERS:
+        # task times are only meaningful when tasks start as the scheduler calls them
+        seconds = {} if task_seconds is None or scheduler == "processes" else task_seconds
+        with _TaskCounter(stage_of, progress, seconds):
+            results = dask.compute(*flat, scheduler=scheduler or "threads",
+                                   num_workers=n_workers)
     else:
         from distributed import Client, as_completed
         with Client(scheduler, set_as_default=False) as client:

@@ -151,9 +151,10 @@ def analyse_synchrony(study: Study, *, progress: Progress | None = None,
     study : Study
     progress : Progress, optional
     n_workers : int, optional
-        Threads of the embedded scheduler (default one per core).
+        Threads or processes of the embedded scheduler (default one per core).
     scheduler : str, optional
-        Address of a dask.distributed scheduler to run the graph on instead.
+        ``"threads"`` (default), ``"processes"`` or the address of a
+        dask.distributed scheduler to run the graph on instead.
     cache_dir : str or Path, optional
         Cache of intermediate products (reused across runs); a temporary folder,
         removed afterwards, when None.
@@ -435,9 +436,10 @@ def run_study(study: Study, out_dir: str | Path, *, progress: Progress | None = 
         Threads of the local Dask scheduler; default ``[engine] workers`` of
         ``study.toml``, else one per core.
     scheduler : str, optional
-        Address of a dask.distributed scheduler (``"tcp://host:8786"``) to run the
-        graph on; default ``[engine] scheduler``, else the embedded scheduler.
-        Results are identical whatever runs them.
+        ``"threads"`` or ``"processes"`` (embedded schedulers), or the address of a
+        dask.distributed scheduler (``"tcp://host:8786"``) to run the graph on;
+        default ``[engine] scheduler``, else ``"threads"``. Results are identical
+        whatever runs them.
     cache_dir : str or Path, optional
         Cache of intermediate products; default ``[engine] cache``, else
         ``out_dir/.cache``. A later run with the same cache recomputes only what

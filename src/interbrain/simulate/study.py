@@ -493,6 +493,10 @@ def _study_toml(args: dict, dyads: list[dict], sessions: list[dict],
         "l_freq = 0.01",
         "h_freq = 0.5",
         "",
+        "[statistics]",
+        "sesoi = 0.3                # smallest standardized association of interest: "
+        "equivalence tests",
+        "",
         "[regions]                  # channel -> region of interest",
     ]
     for ch in montage.channels:
