@@ -15,10 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from .lmer import LmerResult, lmer, within_between
+from .lmer import LmerResult, lmer
 
-GROWTH_FORMULA = "synchrony ~ session + (1 + session | dyad)"
-GROWTH_FORMULA_INTERCEPT = "synchrony ~ session + (1 | dyad)"
 OUTCOME_FORMULA = "{measure} ~ synchrony_within + synchrony_between + session + (1 | dyad)"
 MODEL_COLUMNS = ["model", "signal", "metric", "term", "estimate", "std_error", "df", "t", "p",
                  "method", "formula"]
@@ -50,39 +48,6 @@ def session_synchrony(synchrony: pd.DataFrame, signal: str, pairing: str = "real
     out = (rows.groupby(["dyad", "session"], as_index=False)["value"]
            .agg(synchrony="mean", n_pairs="size"))
     return out.sort_values(["dyad", "session"], ignore_index=True)
-
-
-def fit_growth(sessions: pd.DataFrame, *, time: str = "linear",
-               therapist: str | None = None, condition: str | None = None,
-               covariates=None) -> LmerResult:
-    """Growth of synchrony over sessions (inter-brain plasticity).
-
-    Fits ``synchrony ~ session + (1 + session | dyad)`` by REML with Satterthwaite
-    degrees of freedom: a random intercept and a random slope per dyad. When the data
-    cannot identify a random slope per dyad (as in lme4, fewer observations than
-    random effects, e.g. two sessions per dyad), the random-intercept model
-    ``synchrony ~ session + (1 | dyad)`` is fitted instead; the result's ``formula``
-    says which. See :mod:`interbrain.stats.growth` for the options.
-
-    Parameters
-    ----------
-    sessions : pandas.DataFrame
-        Output of :func:`session_synchrony` (plus the columns named below).
-    time : str
-        ``"linear"`` (session number, default), ``"log"`` (``np.log(session)``) or
-        ``"quadratic"`` (``session + I(session**2)``, random linear slope).
-    therapist : str, optional
-        Column of therapist ids: crossed random intercept ``(1 | therapist)`` when
-        it holds more than one therapist.
-    condition : str, optional
-        Column of a condition per session or per dyad: ``time * condition``.
-    covariates : list of str, optional
-        Further fixed effects (e.g. therapist-level burnout).
-    """
-    from .growth import fit_growth as _fit_growth
-
-    return _fit_growth(sessions, time=time, therapist=therapist, condition=condition,
-                       covariates=covariates)
 
 
 def fit_outcomes(sessions: pd.DataFrame, measures: pd.DataFrame) -> dict[str, LmerResult]:
