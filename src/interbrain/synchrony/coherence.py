@@ -95,7 +95,9 @@ class ChannelSpectra:
     grid : WaveletGrid
         The grid they were computed on.
     W : numpy.ndarray, complex, shape (n_channels, grid.n_rows, n_times)
-        Morlet wavelet transform of the computed scales ``grid.scale[grid.rows]``.
+        Morlet wavelet transform of the computed scales ``grid.scale[grid.rows]`` of
+        each standardised channel (zero mean, unit standard deviation, as ``wtc.m``
+        standardises its series; coherence does not depend on the scaling).
     S : numpy.ndarray, real, shape (n_channels, grid.n_band_rows, n_times)
         Smoothed scale-normalised power ``S(|W|^2 / scale)`` of the band's scales
         ``grid.scale[grid.band_start:grid.band_stop]``.
@@ -109,6 +111,20 @@ class ChannelSpectra:
     def n_channels(self) -> int:
         """Number of channels."""
         return self.W.shape[0]
+
+
+def _standardise(x: np.ndarray) -> np.ndarray:
+    """Channels with zero mean and unit standard deviation (constant channels: zero).
+
+    As ``wtc.m`` does before its transforms. Coherence does not depend on it beyond
+    round-off; it keeps float32 spectra of signals in molar units (1e-6 M and below)
+    far from underflow in the products of the coherence ratio.
+    """
+    x = x - x.mean(axis=1, keepdims=True)
+    if x.shape[1] > 1:
+        sd = x.std(axis=1, ddof=1, keepdims=True)
+        np.divide(x, sd, out=x, where=sd > 0)
+    return x
 
 
 def channel_spectra(data: Any, grid: WaveletGrid, *, workers: int | None = None,
@@ -138,7 +154,7 @@ def channel_spectra(data: Any, grid: WaveletGrid, *, workers: int | None = None,
         ``data`` is not 2-D, has a different number of samples than the grid, or holds
         NaN or infinite samples.
     """
-    x = _as_2d_finite(data, grid.n_times)
+    x = _standardise(_as_2d_finite(data, grid.n_times))
     n_ch = x.shape[0]
     W = np.empty((n_ch, grid.n_rows, grid.n_times), dtype=grid.complex_dtype)
     S = np.empty((n_ch, grid.n_band_rows, grid.n_times), dtype=grid.real_dtype)
