@@ -19,6 +19,7 @@ from interbrain.engine import Progress, run_study
 from interbrain.simulate import simulate_study
 from interbrain.study import load_study
 
+REAL_DYAD = Path(__file__).resolve().parents[1] / "examples" / "real-dyad"
 TABLES = ("synchrony.parquet", "qc.parquet", "sessions.parquet", "models.parquet")
 
 
@@ -167,16 +168,20 @@ def test_channel_blocks_do_not_change_values(small_study, tmp_path):
     assert diff <= 1e-12, diff
 
 
-def test_float32_precision_stays_within_1e4(small_study, tmp_path):
-    """[analysis] precision = "float32": every channel pair within 1e-4 of float64."""
+@pytest.mark.parametrize("which", ["simulated", "real"])
+def test_float32_default_stays_within_1e6_of_float64(which, small_study, tmp_path):
+    """The default precision, float32: every channel pair within 1e-6 of float64, on a
+    simulated study and on the real NIRx dyad."""
     from dataclasses import replace
 
     from interbrain.engine import analyse_synchrony
 
-    study = load_study(small_study)
-    fast = replace(study, analysis=replace(study.analysis, precision="float32"))
-    ref = analyse_synchrony(study, cache_dir=tmp_path / "f64").synchrony
-    got = analyse_synchrony(fast, cache_dir=tmp_path / "f32").synchrony
+    root = small_study if which == "simulated" else REAL_DYAD
+    study = load_study(root)
+    assert study.analysis.precision == "float32"
+    exact = replace(study, analysis=replace(study.analysis, precision="float64"))
+    got = analyse_synchrony(study, cache_dir=tmp_path / "f32").synchrony
+    ref = analyse_synchrony(exact, cache_dir=tmp_path / "f64").synchrony
     pd.testing.assert_frame_equal(ref.drop(columns="value"), got.drop(columns="value"))
     diff = (ref["value"] - got["value"]).abs().max()
-    assert 0 < diff <= 1e-4, diff
+    assert 0 < diff <= 1e-6, diff

@@ -221,7 +221,7 @@ cortical haemodynamics were recorded with continuous-wave fNIRS in every session
 was computed for {signals} as wavelet transform coherence (Grinsted, Moore & Jevrejeva,
 2004) with the defaults of Grinsted's toolbox: Morlet wavelet (w0 = 6), 12 scales per
 octave (dj = 1/12), smallest scale 2 dt, largest scale 0.17 x 2 x N x dt, zero padding,
-smoothing in time (Gaussian) and scale (boxcar of 0.6 octave). Coherence was averaged over
+smoothing in time (Gaussian) and scale (boxcar of 0.6 octave), in {"single" if ana.precision == "float32" else "double"} precision{" (within 1e-6 of double precision)" if ana.precision == "float32" else ""}. Coherence was averaged over
 periods from {lo:g} to {hi:g} s{" and over the time-frequency cells outside the cone of influence" if ana.exclude_coi else " and all time points (cone of influence included)"}, giving one
 value per dyad, session, channel pair and signal; session synchrony is the mean over
 channel pairs.{other_metrics(ana)}
