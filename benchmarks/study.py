@@ -70,7 +70,7 @@ def simulate(scratch: Path, dyads: int, args) -> Path:
 def simulate_at(scratch: Path, dyads: int, args) -> Path:
     """:func:`simulate`, then the ``--precision`` variant of the study."""
     study = simulate(scratch, dyads, args)
-    if args.precision != "float64":
+    if args.precision is not None:
         study = variant(study, args.precision, precision=args.precision)
     return study
 
@@ -97,8 +97,15 @@ def variant(study: Path, name: str, **analysis) -> Path:
     return other
 
 
-#: The embedded scheduler of every run (set from ``--scheduler``).
-SCHEDULER = ["threads"]
+#: The embedded scheduler of every run (set from ``--scheduler``); None: what
+#: ``interbrain run`` uses, processes with more than one worker, threads with one.
+SCHEDULER: list[str | None] = [None]
+
+
+def scheduler_of(workers: int) -> str:
+    from interbrain.engine.graph import default_scheduler
+
+    return SCHEDULER[0] or default_scheduler(workers)
 
 
 def _sample_tree_rss(pid: int, peak: list) -> None:
@@ -129,7 +136,7 @@ def run_measured(study: Path, scratch: Path, workers: int) -> dict:
     t0 = time.perf_counter()
     with open(log, "w") as fh:
         proc = subprocess.Popen([sys.executable, "-c", DRIVER, str(study), str(out),
-                                 str(cache), str(workers), SCHEDULER[0]], stdout=fh,
+                                 str(cache), str(workers), scheduler_of(workers)], stdout=fh,
                                 stderr=subprocess.STDOUT)
         tree_peak = [0]
         sampler = threading.Thread(target=_sample_tree_rss, args=(proc.pid, tree_peak),
@@ -144,6 +151,7 @@ def run_measured(study: Path, scratch: Path, workers: int) -> dict:
         raise SystemExit(f"run failed on {study}:\n{text[-3000:]}")
     info = json.loads(text.strip().splitlines()[-1])
     info["wall"] = wall
+    info["scheduler"] = scheduler_of(workers)
     # ru_maxrss (KiB on Linux): the largest single process; with the processes scheduler
     # the workers run at once, so also the peak of their sum (sampled every 0.2 s)
     info["peak_gib"] = usage.ru_maxrss / 2**20
@@ -155,7 +163,8 @@ def report(label: str, info: dict) -> None:
     t = info["timings"]
     stages = ", ".join(f"{k.replace('task seconds: ', '')} {v:.0f} s"
                        for k, v in t.items() if k != "preprocessing + synchrony")
-    print(f"{label}: wall {info['wall']:.0f} s, peak {info['peak_gib']:.2f} GiB "
+    print(f"{label} ({info['scheduler']}): wall {info['wall']:.0f} s, "
+          f"peak {info['peak_gib']:.2f} GiB "
           f"(all processes together: {info['tree_peak_gib']:.2f} GiB); "
           f"{info['pairings']} pairings x signals, {info['wtc_pairs']} channel pairs; "
           f"preprocessing + synchrony {t['preprocessing + synchrony']:.0f} s wall "
@@ -173,10 +182,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="workers of the scaling runs")
     p.add_argument("--skip", nargs="*", default=[], choices=["all-pairs", "scaling", "workers"])
-    p.add_argument("--precision", default="float64", choices=["float64", "float32"],
-                   help="[analysis] precision of every run")
-    p.add_argument("--scheduler", default="threads", choices=["threads", "processes"],
-                   help="embedded scheduler of every run")
+    p.add_argument("--precision", default=None, choices=["float64", "float32"],
+                   help="[analysis] precision of every run (default: the study's default, "
+                        "float32)")
+    p.add_argument("--scheduler", default=None, choices=["threads", "processes"],
+                   help="embedded scheduler of every run (default: as interbrain run, "
+                        "processes with more than one worker, threads with one)")
     p.add_argument("--scratch", type=Path, default=Path("/tmp/interbrain-bench"))
     args = p.parse_args(argv)
     SCHEDULER[0] = args.scheduler
@@ -189,7 +200,8 @@ def main(argv: list[str] | None = None) -> None:
           f"{platform.python_version()}, interbrain {metadata.version('interbrain')}")
     print(f"  study: {args.sessions} sessions x {args.minutes:g} min x {args.channels} "
           f"channels per person at {args.sfreq:g} Hz; HbO and HbR; real + all pseudo-dyads; "
-          f"{args.precision}; {args.scheduler} scheduler",
+          f"{args.precision or 'default precision (float32)'}; "
+          f"{args.scheduler or 'default'} scheduler",
           flush=True)
     first = args.dyads[0]
     base = simulate_at(args.scratch, first, args)

@@ -403,6 +403,12 @@ def test_pipeline_resamples_an_integer_ratio(source_raw, tmp_path):
     assert sorted(set(qc["sfreq"].round(6))) == [5.0, 10.0]
     sync = pd.read_parquet(out / "synchrony.parquet")
     assert len(sync) == 8 and sync["value"].min() > 0.95
+    # the resampling is on record with the therapist's chain; the patient's has none
+    chain = json.loads((out / "preprocessing.json").read_text())["recordings"]
+    assert chain["recordings/t.snirf"][-1] == {
+        "step": "resample", "function": "scipy.signal.resample_poly",
+        "from_hz": pytest.approx(10.0), "to_hz": pytest.approx(5.0), "factor": 2}
+    assert all(step["step"] != "resample" for step in chain["recordings/p.snirf"])
 
 
 def test_pipeline_one_file_dyad(tmp_path):

@@ -67,6 +67,22 @@ def test_distributed_cluster_gives_identical_results(small_study, tmp_path):
     _assert_same_results(tmp_path / "embedded", tmp_path / "processes")
 
 
+def test_command_line_defaults_to_worker_processes(small_study, tmp_path):
+    """`interbrain run` with several workers runs them as processes (threads with one),
+    with the results of the threaded scheduler bit for bit."""
+    from interbrain.engine.graph import default_scheduler
+
+    assert default_scheduler(2) == "processes" and default_scheduler(1) == "threads"
+    reference = tmp_path / "threads"
+    run_study(load_study(small_study), reference, scheduler="threads", n_workers=2)
+    out = tmp_path / "cli"
+    subprocess.run([sys.executable, "-m", "interbrain.cli", "run", str(small_study), "--out",
+                    str(out), "--quiet", "--workers", "2"], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert "scheduler: processes" in (out / "interbrain.log").read_text()
+    _assert_same_results(reference, out)
+
+
 def test_rerun_reuses_the_cache(small_study, tmp_path):
     out = tmp_path / "out"
     run_study(load_study(small_study), out)

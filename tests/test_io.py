@@ -438,6 +438,10 @@ def test_bids_bad_channels_are_bad_in_quality_control(bids_root, tmp_path):
     channels.write_text("\n".join(table) + "\n")
     raw = read_recording(next(nirs.glob("*_nirs.snirf")), format="bids")
     assert raw.info["bads"] == [row[0]]
+    # inside a BIDS dataset the format is inferred, so study.toml's files get their
+    # sidecars too; format="snirf" reads the bare file
+    assert read_recording(next(nirs.glob("*_nirs.snirf"))).info["bads"] == [row[0]]
+    assert read_recording(next(nirs.glob("*_nirs.snirf")), format="snirf").info["bads"] == []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rec = preprocess_recording(raw, PreprocessingSettings(), source="bids")
@@ -445,6 +449,45 @@ def test_bids_bad_channels_are_bad_in_quality_control(bids_root, tmp_path):
     assert pair in rec.bad_channels
     reason = rec.qc.set_index("channel").loc[pair, "reason"]
     assert reason.startswith("marked bad in the recording")
+
+
+def test_study_of_bids_recordings_applies_and_tracks_their_sidecars(bids_root, sim_study,
+                                                                     tmp_path):
+    """A study.toml naming BIDS files: QC honours *_channels.tsv, and editing it
+    recomputes only that recording."""
+    from interbrain.engine.graph import recording_task
+    from interbrain.study import load_study
+
+    root = Path(shutil.copytree(bids_root, tmp_path / "ds"))
+    study_dir = tmp_path / "study"
+    study_dir.mkdir()
+    shutil.copy(sim_study / "measures.csv", study_dir)
+    toml = (sim_study / "study.toml").read_text()
+    for s in bids_sessions(root):
+        for role in ("therapist", "patient"):
+            name = f'"recordings/{s["dyad"]}_ses-{s["session"]:02d}_{role}.snirf"'
+            assert name in toml
+            toml = toml.replace(name, f'"{s[role].as_posix()}"')
+    (study_dir / "study.toml").write_text(toml)
+    study = load_study(study_dir)
+    session = next(s for s in study.sessions if s.dyad == "D01" and s.session == 1)
+    cache = str(tmp_path / "cache")
+    before = recording_task(session.patient, session.therapist, study.preprocessing, cache)
+    pair = before.qc.loc[~before.qc["bad"], "channel"].iloc[0]
+    channels = next(session.patient.path.parent.glob("*_channels.tsv"))
+    table = channels.read_text().splitlines()
+    status = table[0].split("\t").index("status")
+    line = next(i for i, text in enumerate(table) if text.startswith(pair + " "))
+    row = table[line].split("\t")
+    row[status] = "bad"
+    table[line] = "\t".join(row)
+    channels.write_text("\n".join(table) + "\n")
+    after = recording_task(session.patient, session.therapist, study.preprocessing, cache)
+    assert after.cache_key != before.cache_key  # the sidecar is part of the key
+    assert after.qc.set_index("channel").loc[pair, "bad"]
+    other = recording_task(session.therapist, session.patient, study.preprocessing, cache)
+    again = recording_task(session.therapist, session.patient, study.preprocessing, cache)
+    assert other.cache_key == again.cache_key
 
 
 def test_bids_errors(bids_root, tmp_path):

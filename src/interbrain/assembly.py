@@ -151,9 +151,15 @@ def resample_to(rec: Preprocessed, sfreq: float) -> Preprocessed:
         return rec
     hbo = resample_poly(rec.hbo, 1, factor, axis=1)
     hbr = resample_poly(rec.hbr, 1, factor, axis=1)
-    steps = rec.steps + [{"step": "resample", "function": "scipy.signal.resample_poly",
-                          "from_hz": rec.sfreq, "to_hz": sfreq, "factor": factor}]
+    steps = rec.steps + [resample_step(rec.sfreq, sfreq)]
     return replace(rec, hbo=hbo, hbr=hbr, sfreq=float(sfreq), steps=steps)
+
+
+def resample_step(from_hz: float, to_hz: float) -> dict:
+    """The record of :func:`resample_to` in a recording's preprocessing steps."""
+    return {"step": "resample", "function": "scipy.signal.resample_poly",
+            "from_hz": float(from_hz), "to_hz": float(to_hz),
+            "factor": int(round(from_hz / to_hz))}
 
 
 def _first_event(rec: Preprocessed, event: str, partner: Preprocessed) -> float:

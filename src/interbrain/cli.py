@@ -70,6 +70,7 @@ def simulate(out, dyads, sessions, minutes, channels, therapists, sfreq, effect,
 def _run(study_dir: Path, out: Path, workers: int | None, quiet: bool,
          scheduler: str | None = None, cache: Path | None = None) -> Path:
     from .engine import Progress, run_study
+    from .engine.graph import default_scheduler
     from .study import load_study
     _setup_logging(out, quiet)
     t0 = time.perf_counter()
@@ -77,6 +78,9 @@ def _run(study_dir: Path, out: Path, workers: int | None, quiet: bool,
         study = load_study(study_dir)
         logger.info("study %s: %d dyads, %d dyad-sessions", study.name, len(study.dyads),
                     len(study.sessions))
+        scheduler = scheduler or study.engine.scheduler or default_scheduler(
+            workers or study.engine.workers or None)
+        logger.info("scheduler: %s", scheduler)
         with Progress("quiet" if quiet else "auto") as progress:
             run_study(study, out, progress=progress, n_workers=workers, scheduler=scheduler,
                       cache_dir=cache)
@@ -93,9 +97,9 @@ def _run(study_dir: Path, out: Path, workers: int | None, quiet: bool,
               help="Results folder [default: STUDY/results].")
 @click.option("--workers", type=int, default=None, help="Parallel workers [default: one per core].")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="'threads' (the default embedded scheduler), 'processes' (embedded "
-                   "process pool: faster preprocessing) or the address of an existing "
-                   "dask.distributed cluster (e.g. tcp://host:8786).")
+              help="'processes' (embedded process pool; the default with more than one "
+                   "worker), 'threads' (embedded; the default with one worker) or the "
+                   "address of an existing dask.distributed cluster (e.g. tcp://host:8786).")
 @click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Cache of intermediate products [default: OUT/.cache]; reruns reuse it.")
 @click.option("--quiet", is_flag=True, help="No progress display or log lines on the terminal.")

@@ -127,10 +127,13 @@ class EngineSettings:
     Parameters
     ----------
     scheduler : str
-        Empty or ``"threads"``: the embedded threaded scheduler on this machine's
-        cores; ``"processes"``: the embedded process pool (faster preprocessing, as
-        MNE's steps partly hold Python's GIL); otherwise the address of an existing
-        dask.distributed scheduler (``"tcp://host:8786"``) to run the graph on.
+        ``"processes"``: the embedded process pool (faster, as MNE's preprocessing
+        partly holds Python's GIL); ``"threads"``: the embedded threaded scheduler;
+        otherwise the address of an existing dask.distributed scheduler
+        (``"tcp://host:8786"``) to run the graph on. Empty: ``interbrain run`` uses
+        processes with more than one worker and threads with one
+        (:func:`~interbrain.engine.graph.default_scheduler`);
+        :func:`~interbrain.engine.run_study` uses threads.
     workers : int
         Threads or processes of the embedded scheduler; 0 for one per core.
     cache : str

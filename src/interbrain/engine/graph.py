@@ -19,6 +19,7 @@ what they touch.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -29,7 +30,7 @@ import pandas as pd
 from dask.callbacks import Callback
 
 from ..assembly import common_rate, resample_to, split_roles
-from ..io import read_recording
+from ..io import read_recording, recording_sidecars
 from ..nulls import Pairing
 from ..preprocessing import Preprocessed, PreprocessingSettings, preprocess_recording
 from ..study import ROLES, AnalysisSettings, RecordingRef
@@ -80,7 +81,9 @@ def recording_task(ref: RecordingRef, partner: RecordingRef, settings: Preproces
                    cache_dir: str) -> RecordingHandle:
     """Preprocess one recording, or find it in the cache."""
     cache = Cache(cache_dir)
-    key = content_key("recording", file_digest(ref.path), ref.role, ref.channels,
+    key = content_key("recording", file_digest(ref.path),
+                      [(f.name, file_digest(f)) for f in recording_sidecars(ref.path)],
+                      ref.role, ref.channels,
                       partner.channels if ref.channels is not None else None, settings)
     if cache.has_recording(key):
         rec = cache.load_recording(key)
@@ -123,6 +126,25 @@ def session_task(pairings: Sequence[Pairing], handles: Sequence[RecordingHandle]
 
 #: ``scheduler`` values that run the graph on this machine, without a cluster.
 LOCAL_SCHEDULERS = (None, "threads", "processes")
+
+
+def default_scheduler(n_workers: int | None) -> str:
+    """The embedded scheduler ``interbrain run`` uses when none is named.
+
+    Worker processes with more than one worker (MNE's preprocessing partly holds
+    Python's GIL, so processes overlap it where threads cannot; a whole study runs
+    about 15% faster), threads with one. Python callers choose explicitly (the
+    default of :func:`~interbrain.engine.run_study` is threads): the process pool
+    starts its workers with ``spawn``, which re-imports the calling script, so a script
+    using it needs the ``if __name__ == "__main__":`` guard.
+
+    Parameters
+    ----------
+    n_workers : int, optional
+        Workers of the run; default one per core.
+    """
+    n = n_workers or os.cpu_count() or 1
+    return "processes" if n > 1 else "threads"
 
 
 class _TaskCounter(Callback):
@@ -169,7 +191,9 @@ def execute(stages: dict[str, list], progress: Progress, *, scheduler: str | Non
         Threads or processes of the embedded scheduler; default one per core.
     task_seconds : dict, optional
         Filled with stage name -> seconds its tasks ran, summed over tasks (embedded
-        threaded scheduler only; on a cluster the workers' task stream has them).
+        schedulers; with processes, as seen from this process, so including the
+        transfer of each task's arguments and result; on a cluster the workers' task
+        stream has them).
 
     Returns
     -------
@@ -181,11 +205,13 @@ def execute(stages: dict[str, list], progress: Progress, *, scheduler: str | Non
     flat = [t for tasks in stages.values() for t in tasks]
     stage_of = {t.key: name for name, tasks in stages.items() for t in tasks}
     if scheduler in LOCAL_SCHEDULERS:
-        # task times are only meaningful when tasks start as the scheduler calls them
-        seconds = {} if task_seconds is None or scheduler == "processes" else task_seconds
+        seconds = {} if task_seconds is None else task_seconds
+        # processes: one task per submission (tasks are long), so that the callbacks
+        # time each task from its start and the last tasks spread over the workers
+        options = ({"chunksize": 1} if scheduler == "processes" else {})
         with _TaskCounter(stage_of, progress, seconds):
             results = dask.compute(*flat, scheduler=scheduler or "threads",
-                                   num_workers=n_workers)
+                                   num_workers=n_workers, **options)
     else:
         from distributed import Client, as_completed
         with Client(scheduler, set_as_default=False) as client:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..assembly import crop, overlap
 from ..errors import RecordingError
-from ..nulls import Pairing, derive_seed, iter_surrogates
+from ..nulls import Pairing, derive_seed, surrogate_null
 from ..nulls.surrogates import min_shift_samples
 from ..preprocessing import Preprocessed
 from ..study import AnalysisSettings
@@ -268,6 +268,16 @@ def _metric_options(metric: str, settings: AnalysisSettings) -> dict:
     return {"band": settings.band} if metric == "plv" else {}
 
 
+def _surrogate_measure(metric: str, a: np.ndarray, spec_t, sub_idx: np.ndarray,
+                       pl: _PairingPlan, settings: AnalysisSettings):
+    """Synchrony ``metric`` of the therapist's channels ``a`` with one surrogate."""
+    if metric == "wtc":
+        return lambda b: band_mean_coherence(spec_t, channel_spectra(b, pl.grid), sub_idx,
+                                             exclude_coi=settings.exclude_coi)
+    return lambda b: compute_metric(metric, a, b, pl.dt, pairs=sub_idx,
+                                    **_metric_options(metric, settings))
+
+
 def _surrogate_frames(pl: _PairingPlan, state: _SignalState, x_t: np.ndarray,
                       x_p: np.ndarray, keys: dict, labels: dict, out: dict[str, list]) -> None:
     """Synchrony of the real therapist with surrogates of the patient, every metric.
@@ -294,19 +304,10 @@ def _surrogate_frames(pl: _PairingPlan, state: _SignalState, x_t: np.ndarray,
             raise RecordingError(f"{p.therapist} and {p.patient}: {kind} surrogates: "
                                  f"{exc}") from None
         rng = derive_seed(settings.surrogate_seed, p.dyad, p.session, state.signal, kind)
-        values = {m: np.empty((settings.surrogates_per_session, n_pairs))
-                  for m in settings.metrics}
-        draws = iter_surrogates(x_p[used_p], settings.surrogates_per_session, kind=kind,
-                                rng=rng, min_shift=shift)
-        for k, b in enumerate(draws):
-            for metric in settings.metrics:
-                if metric == "wtc":
-                    values[metric][k] = band_mean_coherence(
-                        spec_t, channel_spectra(b, pl.grid), sub_idx,
-                        exclude_coi=settings.exclude_coi)
-                else:
-                    values[metric][k] = compute_metric(metric, a, b, pl.dt, pairs=sub_idx,
-                                                       **_metric_options(metric, settings))
+        measures = {metric: _surrogate_measure(metric, a, spec_t, sub_idx, pl, settings)
+                    for metric in settings.metrics}
+        values = surrogate_null(x_p[used_p], settings.surrogates_per_session, kind=kind,
+                                rng=rng, min_shift=shift, measures=measures)
         n_s = settings.surrogates_per_session
         for metric in settings.metrics:
             out["synchrony"].append(pd.DataFrame({

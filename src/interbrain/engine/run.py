@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..assembly import common_rate, resample_step
 from ..nulls import generalisation_pairings, pseudo_dyad_pairings, real_pairings
 from ..stats.models import real_vs_pseudo, session_synchrony
 from ..study import ROLES, Study
@@ -140,6 +141,20 @@ def _roi_mean_of_pairs(synchrony: pd.DataFrame) -> pd.DataFrame:
     return roi
 
 
+def _resampling(key: str, groups: dict[int, list], handles: dict[str, RecordingHandle]
+                ) -> list[dict]:
+    """The resampling a session task applies to recording ``key`` (to the lowest rate of
+    the recordings of its session number, real and pseudo pairings together)."""
+    steps = []
+    for group in groups.values():
+        keys = {p.therapist.key for p in group} | {p.patient.key for p in group}
+        if key in keys:
+            rate = common_rate({k: handles[k].sfreq for k in keys})
+            if handles[key].sfreq != rate and resample_step(handles[key].sfreq, rate) not in steps:
+                steps.append(resample_step(handles[key].sfreq, rate))
+    return steps
+
+
 def analyse_synchrony(study: Study, *, progress: Progress | None = None,
                       n_workers: int | None = None, scheduler: str | None = None,
                       cache_dir: str | Path | None = None,
@@ -207,7 +222,8 @@ def analyse_synchrony(study: Study, *, progress: Progress | None = None,
     if roi:
         summaries["roi"] = pd.concat(roi, ignore_index=True)
     steps = {os.path.relpath(ref.path, study.root) + (f"#{ref.role}" if ref.channels else ""):
-             handles[key].steps for key, (ref, _) in sorted(refs.items())}
+             handles[key].steps + _resampling(key, groups, handles)
+             for key, (ref, _) in sorted(refs.items())}
     return SynchronyResults(synchrony, qc, steps, summaries, task_seconds)
 
 

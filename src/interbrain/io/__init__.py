@@ -9,8 +9,9 @@ hyperscanning BIDS dataset (convention in :mod:`interbrain.io.bids`).
 
 from .bids import bids_sessions, read_bids_recording
 from .homer import read_homer
-from .recording import EXTENSIONS, SUPPORTED_FORMATS, check_snirf, read_recording
+from .recording import (EXTENSIONS, SUPPORTED_FORMATS, check_snirf, read_recording,
+                        recording_sidecars)
 from .table import read_table
 
 __all__ = ["read_recording", "SUPPORTED_FORMATS", "EXTENSIONS", "check_snirf", "read_homer",
-           "read_table", "bids_sessions", "read_bids_recording"]
+           "read_table", "bids_sessions", "read_bids_recording", "recording_sidecars"]

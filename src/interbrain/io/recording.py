@@ -22,8 +22,8 @@ SUPPORTED_FORMATS: dict[str, str] = {
     "nirx": "NIRx raw folder, or its .hdr file (mne.io.read_raw_nirx)",
     "homer": "Homer .nirs file (interbrain.io.read_homer)",
     "table": "preprocessed HbO/HbR table, .csv/.tsv/.mat (interbrain.io.read_table)",
-    "bids": "BIDS fNIRS .snirf file with sidecars (mne_bids.read_raw_bids); "
-            "only with format='bids'",
+    "bids": "BIDS fNIRS .snirf file with sidecars (mne_bids.read_raw_bids): a "
+            "sub-*/[ses-*/]nirs/sub-*_nirs.snirf file inside a BIDS dataset",
 }
 EXTENSIONS: dict[str, str] = {".snirf": "snirf", ".hdr": "nirx", ".nirs": "homer",
                               ".csv": "table", ".tsv": "table", ".mat": "table"}
@@ -304,6 +304,36 @@ def _check_nirx(path: Path) -> None:
                              + ", ".join(missing))
 
 
+_BIDS_NAME = re.compile(r"^sub-[A-Za-z0-9]+_.*_nirs\.snirf$")
+
+
+def _in_bids_dataset(path: Path) -> bool:
+    """True for a ``sub-*/[ses-*/]nirs/sub-*_nirs.snirf`` file under a folder with a
+    ``dataset_description.json`` (a BIDS dataset root)."""
+    if path.parent.name != "nirs" or not _BIDS_NAME.match(path.name):
+        return False
+    folder = path.parent.parent  # sub-<label> or ses-<n>
+    for up in (folder.parent, folder.parent.parent):
+        if (up / "dataset_description.json").is_file():
+            return True
+    return False
+
+
+def recording_sidecars(path: str | os.PathLike) -> list[Path]:
+    """Files besides ``path`` that reading it depends on: for a recording inside a BIDS
+    dataset, the other files of its ``nirs`` folder (``*_channels.tsv``,
+    ``*_events.tsv``, ``*_nirs.json``, ...); none otherwise.
+
+    The engine's cache keys include them, so editing a sidecar (e.g. marking a channel
+    bad) recomputes that recording.
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".snirf" or not _in_bids_dataset(path):
+        return []
+    return sorted(f for f in path.parent.iterdir()
+                  if f.is_file() and f != path and f.suffix.lower() != ".snirf")
+
+
 def _format_of(path: Path, format: str | None) -> str:
     if format is not None:
         if format not in SUPPORTED_FORMATS:
@@ -319,6 +349,8 @@ def _format_of(path: Path, format: str | None) -> str:
         raise RecordingError(f"{path}: a folder, but not a NIRx raw folder (no .hdr or .wl1 "
                              "file)")
     suffix = path.suffix.lower()
+    if suffix == ".snirf" and _in_bids_dataset(path):
+        return "bids"
     if suffix in EXTENSIONS:
         return EXTENSIONS[suffix]
     raise RecordingError(
@@ -371,10 +403,13 @@ def read_recording(path: str | os.PathLike, *, format: str | None = None) -> mne
         ``.tsv``, ``.mat``; a ``.mat`` file with Homer's ``d`` and ``SD`` variables
         is read as Homer). See :data:`SUPPORTED_FORMATS`.
     format : {"snirf", "nirx", "homer", "table", "bids"} or None
-        Overrides the format inferred from the extension. ``"bids"`` reads a BIDS
-        fNIRS ``.snirf`` file through :func:`mne_bids.read_raw_bids`, which also
-        applies its sidecars (bad channels, events); see
-        :mod:`interbrain.io.bids`.
+        Overrides the format inferred from the file. ``"bids"`` reads a BIDS fNIRS
+        ``.snirf`` file through :func:`mne_bids.read_raw_bids`, which also applies
+        its sidecars (bad channels, events); see :mod:`interbrain.io.bids`. It is
+        inferred for ``sub-*/[ses-*/]nirs/sub-*_nirs.snirf`` files inside a BIDS
+        dataset (a ``dataset_description.json`` above them), so BIDS recordings
+        named in ``study.toml`` get their sidecars; ``format="snirf"`` reads such a
+        file without them.
 
     Returns
     -------

@@ -16,7 +16,7 @@ from .pseudo_dyads import Pairing, generalisation_pairings, pseudo_dyad_pairings
 from .surrogates import (SURROGATE_COLUMNS, SURROGATE_KINDS, NullSettings, SurrogateSynchrony,
                          circular_shift_surrogates, derive_seed, iter_circular_shift_surrogates,
                          iter_phase_randomised_surrogates, iter_surrogates,
-                         phase_randomised_surrogates, surrogate_synchrony)
+                         phase_randomised_surrogates, surrogate_null, surrogate_synchrony)
 
 __all__ = [
     "Pairing",
@@ -27,6 +27,7 @@ __all__ = [
     "SURROGATE_KINDS",
     "NullSettings",
     "SurrogateSynchrony",
+    "surrogate_null",
     "circular_shift_surrogates",
     "derive_seed",
     "iter_circular_shift_surrogates",

@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -281,6 +281,45 @@ def iter_surrogates(x: Any, n_surrogates: int, *, kind: str, rng: SeedLike = Non
     return iter_phase_randomised_surrogates(x, n_surrogates, rng=rng)
 
 
+def surrogate_null(b: np.ndarray, n_surrogates: int, *, kind: str, rng: SeedLike,
+                   min_shift: int | None,
+                   measures: Mapping[str, Callable[[np.ndarray], np.ndarray]]
+                   ) -> dict[str, np.ndarray]:
+    """Every measure of synchrony on the same surrogates of ``b``: the null of one pairing.
+
+    Surrogates are drawn one at a time (memory stays at one surrogate) and each is
+    passed to every measure, so all measures see the same draws. This is the loop
+    behind :func:`surrogate_synchrony` and the engine's surrogate nulls.
+
+    Parameters
+    ----------
+    b : numpy.ndarray, shape (n_channels, n_times)
+        The channels of the partner that is surrogated.
+    n_surrogates : int
+    kind : {"circular_shift", "phase_randomised"}
+    rng : int, SeedSequence, Generator or None
+    min_shift : int or None
+        Smallest circular shift in samples (circular shifts only).
+    measures : mapping
+        Name -> function of one surrogate (shape of ``b``) returning one value per
+        channel pair, shape (n_pairs,).
+
+    Returns
+    -------
+    dict
+        Name -> null values, shape (n_surrogates, n_pairs).
+    """
+    out: dict[str, np.ndarray] = {}
+    draws = iter_surrogates(b, n_surrogates, kind=kind, rng=_as_rng(rng), min_shift=min_shift)
+    for k, surrogate in enumerate(draws):
+        for name, measure in measures.items():
+            values = np.asarray(measure(surrogate), dtype=np.float64).ravel()
+            if name not in out:
+                out[name] = np.empty((n_surrogates, values.size))
+            out[name][k] = values
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class SurrogateSynchrony:
     """Synchrony of one partner with surrogates of the other, per channel pair.
@@ -493,13 +532,12 @@ def surrogate_synchrony(a: Any, b: Any, dt: float, *, band: tuple[float, float],
     else:
         real = band_mean_coherence(spec_a, spectra_b, np.stack([col_a, idx[:, 1]], axis=1),
                                    exclude_coi=exclude_coi, workers=workers)
-    null = np.empty((n_surrogates, len(idx)))
-    surrogates = iter_surrogates(b[used_b], n_surrogates, kind=kind, rng=_as_rng(seed),
-                                 min_shift=min_shift)
-    for k, surrogate in enumerate(surrogates):
-        spec_s = channel_spectra(surrogate, grid, workers=workers)
-        null[k] = band_mean_coherence(spec_a, spec_s, sub_idx, exclude_coi=exclude_coi,
-                                      workers=workers)
+    def wtc(surrogate: np.ndarray) -> np.ndarray:
+        return band_mean_coherence(spec_a, channel_spectra(surrogate, grid, workers=workers),
+                                   sub_idx, exclude_coi=exclude_coi, workers=workers)
+
+    null = surrogate_null(b[used_b], n_surrogates, kind=kind, rng=seed, min_shift=min_shift,
+                          measures={"wtc": wtc})["wtc"]
     return SurrogateSynchrony(kind, idx, real, null, min_shift)
 
 
