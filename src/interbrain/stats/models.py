@@ -50,42 +50,6 @@ def session_synchrony(synchrony: pd.DataFrame, signal: str, pairing: str = "real
     return out.sort_values(["dyad", "session"], ignore_index=True)
 
 
-def fit_outcomes(sessions: pd.DataFrame, measures: pd.DataFrame) -> dict[str, LmerResult]:
-    """Each measure on synchrony split into within- and between-dyad parts.
-
-    For every measure column, fits ``measure ~ synchrony_within + synchrony_between +
-    session + (1 | dyad)`` by REML (:func:`~interbrain.stats.outcomes.
-    fit_within_between`), where ``synchrony_between`` is the dyad's mean synchrony
-    over the sessions that have the measure and ``synchrony_within`` the session's
-    deviation from it (so the within part sums to zero in every dyad even when some
-    sessions lack the measure).
-
-    Parameters
-    ----------
-    sessions : pandas.DataFrame
-        Output of :func:`session_synchrony`.
-    measures : pandas.DataFrame
-        Columns ``dyad``, ``session`` and one column per measure.
-
-    Returns
-    -------
-    dict
-        Measure name -> fitted model; measures with fewer than 3 dyads of data are
-        skipped.
-    """
-    from .outcomes import fit_within_between
-
-    merged = sessions[["dyad", "session", "synchrony"]].merge(
-        measures, on=["dyad", "session"], how="inner")
-    results = {}
-    for measure in [c for c in measures.columns if c not in ("dyad", "session")]:
-        sub = merged.dropna(subset=["synchrony", measure])
-        if sub["dyad"].nunique() < 3:
-            continue
-        results[measure] = fit_within_between(sessions, measures, measure)
-    return results
-
-
 def real_vs_pseudo(synchrony: pd.DataFrame, signal: str, metric: str = "wtc"
                    ) -> dict[str, float]:
     """Do real dyads synchronise more than pseudo-dyads?

@@ -379,8 +379,8 @@ def outcome_rows(fit, sesoi=None, *, sesoi_scale: str = "raw", alpha: float = 0.
                  ) -> pd.DataFrame:
     """Coefficient rows of an outcome fit with CIs and (given a SESOI) TOST columns.
 
-    ``fit`` is a :class:`LmerResult` from :func:`fit_within_between` /
-    :func:`fit_lagged` / ``models.fit_outcomes`` or a :class:`PrePostResult`.
+    ``fit`` is a :class:`LmerResult` from :func:`fit_within_between` or
+    :func:`fit_lagged`, or a :class:`PrePostResult`.
     """
     _check_scale(sesoi_scale)
     if isinstance(fit, PrePostResult):
