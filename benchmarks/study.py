@@ -11,7 +11,8 @@ to show how cost grows) x ``--sessions`` sessions x ``--minutes`` minutes x
 ``interbrain simulate``; both HbO and HbR; band 10-40 s; synchrony of the real dyads
 and of all pseudo-dyads (every therapist with every other dyad's patient in the same
 session number), with homologous channel pairs; then all-to-all pairs of the real
-dyads (8 dyads); then 16 and 32 dyads with as many pseudo partners per dyad as the
+dyads (8 dyads); optionally (``--all-pairs-pseudo``) all-to-all pairs of the real and all
+pseudo-dyads; then 16 and 32 dyads with as many pseudo partners per dyad as the
 8-dyad study has (7, a seeded subset: all pseudo-dyads grow with the square of the
 dyads), to show that cost grows linearly; then the 8-dyad homologous run with 1 and with
 2 workers.
@@ -188,6 +189,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--scheduler", default=None, choices=["threads", "processes"],
                    help="embedded scheduler of every run (default: as interbrain run, "
                         "processes with more than one worker, threads with one)")
+    p.add_argument("--all-pairs-pseudo", action="store_true",
+                   help="also all-to-all pairs with all pseudo-dyads (64x the pairs of the "
+                        "homologous run: about 8 minutes with --minutes 10, hours with 50)")
     p.add_argument("--scratch", type=Path, default=Path("/tmp/interbrain-bench"))
     args = p.parse_args(argv)
     SCHEDULER[0] = args.scheduler
@@ -213,6 +217,10 @@ def main(argv: list[str] | None = None) -> None:
         r = run_measured(variant(base, "all-real", pairs="all", pseudo_dyads=False),
                          args.scratch, args.workers)
         report(f"{first} dyads, all-to-all pairs, real dyads only, {args.workers} workers", r)
+    if args.all_pairs_pseudo:
+        r = run_measured(variant(base, "all-pseudo", pairs="all"), args.scratch, args.workers)
+        report(f"{first} dyads, all-to-all pairs, real and all pseudo-dyads, "
+               f"{args.workers} workers", r)
     if "scaling" not in args.skip:
         # all pseudo-dyads grow with dyads^2; with a fixed number of pseudo partners per
         # dyad (as many as the first study has) the work grows linearly with dyads
