@@ -132,8 +132,9 @@ def default_scheduler(n_workers: int | None) -> str:
     """The embedded scheduler ``interbrain run`` uses when none is named.
 
     Worker processes with more than one worker (MNE's preprocessing partly holds
-    Python's GIL, so processes overlap it where threads cannot; a whole study runs
-    about 15% faster), threads with one. Python callers choose explicitly (the
+    Python's GIL, so processes overlap it where threads cannot: the 8-dyad, 50-minute
+    benchmark study of ``docs/performance.md`` took 240 s in processes against 318 s
+    on threads), threads with one. Python callers choose explicitly (the
     default of :func:`~interbrain.engine.run_study` is threads): the process pool
     starts its workers with ``spawn``, which re-imports the calling script, so a script
     using it needs the ``if __name__ == "__main__":`` guard.

@@ -141,17 +141,18 @@ def _roi_mean_of_pairs(synchrony: pd.DataFrame) -> pd.DataFrame:
     return roi
 
 
-def _resampling(key: str, groups: dict[int, list], handles: dict[str, RecordingHandle]
-                ) -> list[dict]:
-    """The resampling a session task applies to recording ``key`` (to the lowest rate of
+def _resampling(groups: dict[int, list], handles: dict[str, RecordingHandle]
+                ) -> dict[str, list[dict]]:
+    """Recording key -> the resampling its session task applies (to the lowest rate of
     the recordings of its session number, real and pseudo pairings together)."""
-    steps = []
+    steps: dict[str, list[dict]] = {}
     for group in groups.values():
         keys = {p.therapist.key for p in group} | {p.patient.key for p in group}
-        if key in keys:
-            rate = common_rate({k: handles[k].sfreq for k in keys})
-            if handles[key].sfreq != rate and resample_step(handles[key].sfreq, rate) not in steps:
-                steps.append(resample_step(handles[key].sfreq, rate))
+        rate = common_rate({k: handles[k].sfreq for k in keys})
+        for k in keys:
+            step = resample_step(handles[k].sfreq, rate)
+            if handles[k].sfreq != rate and step not in steps.setdefault(k, []):
+                steps[k].append(step)
     return steps
 
 
@@ -221,8 +222,9 @@ def analyse_synchrony(study: Study, *, progress: Progress | None = None,
         roi.append(frames["roi_signal"])
     if roi:
         summaries["roi"] = pd.concat(roi, ignore_index=True)
+    resampling = _resampling(groups, handles)
     steps = {os.path.relpath(ref.path, study.root) + (f"#{ref.role}" if ref.channels else ""):
-             handles[key].steps + _resampling(key, groups, handles)
+             handles[key].steps + resampling.get(key, [])
              for key, (ref, _) in sorted(refs.items())}
     return SynchronyResults(synchrony, qc, steps, summaries, task_seconds)
 
