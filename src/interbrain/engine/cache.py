@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
+from .._npz import load_npz
 from ..preprocessing import Preprocessed
 
 
@@ -130,20 +131,20 @@ class Cache:
 
     def load_recording(self, key: str) -> Preprocessed:
         """The cached preprocessed recording ``key``."""
-        with np.load(self.path("recordings", key, "npz")) as z:
-            meta = json.loads(z["meta"].tobytes().decode())
-            kwargs = {}
-            names = {f.name for f in dataclasses.fields(Preprocessed)}
-            if "annotations" in z.files and "annotations" in names:
-                kwargs["annotations"] = pd.read_parquet(io.BytesIO(z["annotations"].tobytes()))
-            if "regions" in names:
-                kwargs["regions"] = meta["regions"]
-            return Preprocessed(
-                source=meta["source"], channels=list(meta["channels"]), hbo=z["hbo"],
-                hbr=z["hbr"], sfreq=float(meta["sfreq"]),
-                meas_date=datetime.fromisoformat(meta["meas_date"]) if meta["meas_date"]
-                else None, qc=pd.read_parquet(io.BytesIO(z["qc"].tobytes())),
-                steps=meta["steps"], **kwargs)
+        z = load_npz(self.path("recordings", key, "npz"))
+        meta = json.loads(z["meta"].tobytes().decode())
+        kwargs = {}
+        names = {f.name for f in dataclasses.fields(Preprocessed)}
+        if "annotations" in z and "annotations" in names:
+            kwargs["annotations"] = pd.read_parquet(io.BytesIO(z["annotations"].tobytes()))
+        if "regions" in names:
+            kwargs["regions"] = meta["regions"]
+        return Preprocessed(
+            source=meta["source"], channels=list(meta["channels"]), hbo=z["hbo"],
+            hbr=z["hbr"], sfreq=float(meta["sfreq"]),
+            meas_date=datetime.fromisoformat(meta["meas_date"]) if meta["meas_date"]
+            else None, qc=pd.read_parquet(io.BytesIO(z["qc"].tobytes())),
+            steps=meta["steps"], **kwargs)
 
     # -- tables ----------------------------------------------------------------------
     def has_tables(self, kind: str, key: str) -> bool:
@@ -159,8 +160,8 @@ class Cache:
 
     def load_tables(self, kind: str, key: str) -> dict[str, pd.DataFrame]:
         """The cached DataFrames ``key`` of ``kind``."""
-        with np.load(self.path(kind, key, "npz")) as z:
-            return {name: pd.read_parquet(io.BytesIO(z[name].tobytes())) for name in z.files}
+        z = load_npz(self.path(kind, key, "npz"))
+        return {name: pd.read_parquet(io.BytesIO(raw.tobytes())) for name, raw in z.items()}
 
 
 def _parquet_bytes(frame: pd.DataFrame) -> bytes:

@@ -82,6 +82,7 @@ from typing import Any
 import numpy as np
 from scipy.signal import lfilter
 
+from .._npz import load_npz
 from .coherence import PAIR_CHUNK_BYTES, channel_spectra, iter_pair_coherence, pair_coherence
 from .wavelet import DEFAULT_CHUNK_BYTES, WaveletGrid
 
@@ -466,13 +467,13 @@ def _save(path: Path, key: tuple, value: SignificanceThreshold) -> None:
 
 def _load(path: Path, key: tuple) -> SignificanceThreshold | None:
     try:
-        with np.load(path, allow_pickle=False) as d:
-            if str(d["key"]) != repr(key):
-                return None
-            arrays = {k: np.array(d[k]) for k in ("period", "scale", "threshold")}
-            ar1 = tuple(float(v) for v in d["ar1"])
-            meta = (int(d["n_surrogates"]), float(d["quantile"]), int(d["seed"]),
-                    int(d["n_times"]), float(d["dt"]))
+        d = load_npz(path)
+        if str(d["key"]) != repr(key):
+            return None
+        arrays = {k: np.array(d[k]) for k in ("period", "scale", "threshold")}
+        ar1 = tuple(float(v) for v in d["ar1"])
+        meta = (int(d["n_surrogates"]), float(d["quantile"]), int(d["seed"]),
+                int(d["n_times"]), float(d["dt"]))
     except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
         return None
     for arr in arrays.values():
