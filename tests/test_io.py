@@ -451,6 +451,50 @@ def test_bids_bad_channels_are_bad_in_quality_control(bids_root, tmp_path):
     assert reason.startswith("marked bad in the recording")
 
 
+def test_bids_start_time_and_events_follow_bids_then_snirf(bids_root, tmp_path):
+    """scans.tsv acq_time and events.tsv (onsets from the first sample) where given;
+    otherwise the SNIRF origin + first-sample time and SNIRF stimuli, as for plain SNIRF."""
+    root = Path(shutil.copytree(bids_root, tmp_path / "ds"))
+    nirs = root / "sub-P01" / "ses-01" / "nirs"
+    path = next(nirs.glob("*_nirs.snirf"))
+    with h5py.File(path, "r+") as fh:
+        time = fh["nirs/data1/time"][:]
+        del fh["nirs/data1/time"]
+        fh["nirs/data1/time"] = time + 5.0          # first sample 5 s after the origin
+        for name in [k for k in fh["nirs"] if k.startswith("stim")]:
+            del fh["nirs"][name]
+        stim = fh.create_group("nirs/stim1")
+        stim["name"] = b"sync"
+        stim["data"] = np.array([[15.0, 1.0, 1.0]])  # 10 s after the first sample
+        _set_tag(fh, "MeasurementTime", "09:00:00Z")
+    as_snirf = read_recording(path, format="snirf")
+    first = datetime(2026, 1, 5, 9, 0, 5, tzinfo=timezone.utc)
+    assert as_snirf.info["meas_date"] == first
+    np.testing.assert_allclose(as_snirf.annotations.onset, [10.0])
+
+    scans = root / "sub-P01" / "ses-01" / "sub-P01_ses-01_scans.tsv"
+    events = path.with_name(path.name.replace("_nirs.snirf", "_events.tsv"))
+    scans.write_text(f"filename\tacq_time\nnirs/{path.name}\tn/a\n")
+    events.unlink(missing_ok=True)
+    raw = read_recording(path, format="bids")
+    assert raw.info["meas_date"] == first
+    np.testing.assert_allclose(raw.annotations.onset, [10.0])
+    assert list(raw.annotations.description) == ["sync"]
+
+    scans.write_text(f"filename\tacq_time\nnirs/{path.name}\t2026-01-05T09:00:07\n")
+    events.write_text("onset\tduration\ttrial_type\n3.5\t1.0\tstart\n")
+    raw = read_recording(path, format="bids")
+    assert raw.info["meas_date"] == datetime(2026, 1, 5, 9, 0, 7, tzinfo=timezone.utc)
+    np.testing.assert_allclose(raw.annotations.onset, [3.5])
+    assert list(raw.annotations.description) == ["start"]
+
+    # no valid origin and no acq_time: no start time (not MNE's 2000-01-01)
+    scans.write_text(f"filename\tacq_time\nnirs/{path.name}\tn/a\n")
+    with h5py.File(path, "r+") as fh:
+        _set_tag(fh, "MeasurementDate", "unknown")
+    assert read_recording(path, format="bids").info["meas_date"] is None
+
+
 def test_study_of_bids_recordings_applies_and_tracks_their_sidecars(bids_root, sim_study,
                                                                      tmp_path):
     """A study.toml naming BIDS files: QC honours *_channels.tsv, and editing it

@@ -46,7 +46,11 @@ Hyperscanning convention
 :func:`mne_bids.read_raw_bids`, which, unlike reading the ``.snirf`` file
 directly, also applies the sidecars: bad channels from ``*_channels.tsv`` (in
 ``raw.info["bads"]``) and events from ``*_events.tsv`` (as annotations). The
-signals are the same either way.
+signals are the same either way. Times follow BIDS: the start time is the
+``acq_time`` of ``*_scans.tsv`` where it is given, and ``*_events.tsv`` onsets count
+from the first sample; without them, the SNIRF file's own time origin and stimulus
+onsets are used as :func:`~interbrain.io.read_recording` uses them for plain SNIRF
+(see :mod:`interbrain.io.snirf_timing`).
 """
 
 from __future__ import annotations
@@ -54,12 +58,14 @@ from __future__ import annotations
 import os
 import re
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 import mne
 import pandas as pd
 
 from ..errors import RecordingError, StudyError
+from .snirf_timing import set_first_sample_timing, snirf_time_origin
 
 ROLES: tuple[str, str] = ("therapist", "patient")
 _LABEL_RE = re.compile(r"^[A-Za-z0-9]+$")
@@ -270,7 +276,12 @@ def read_bids_recording(path: str | os.PathLike) -> mne.io.BaseRaw:
     raw : mne.io.BaseRaw
         Preloaded, as :func:`mne_bids.read_raw_bids` returns it: the SNIRF signals,
         bad channels from ``*_channels.tsv`` in ``raw.info["bads"]``, events from
-        ``*_events.tsv`` as annotations.
+        ``*_events.tsv`` as annotations (onsets in seconds from the first sample).
+        ``raw.info["meas_date"]`` is the ``acq_time`` of the recording's row in
+        ``*_scans.tsv``; without one, the SNIRF time origin plus the time of the
+        first sample, or None when the file has no valid origin. Without an
+        ``*_events.tsv``, the SNIRF stimuli are the events, their onsets moved to
+        count from the first sample.
 
     Raises
     ------
@@ -300,4 +311,29 @@ def read_bids_recording(path: str | os.PathLike) -> mne.io.BaseRaw:
     except Exception as exc:
         raise RecordingError(f"{path}: cannot be read by mne_bids.read_raw_bids: "
                              f"{type(exc).__name__}: {exc}") from None
+    origin, first_time = snirf_time_origin(path)
+    if _scans_acq_time(path, bp) is not None:
+        meas_date = raw.info["meas_date"]  # mne-bids set it from acq_time
+    else:
+        meas_date = None if origin is None else origin + timedelta(seconds=first_time)
+    events_tsv = path.with_name(path.name[:-len("_nirs.snirf")] + "_events.tsv")
+    set_first_sample_timing(raw, meas_date,
+                            event_shift=0.0 if events_tsv.is_file() else -first_time)
     return raw
+
+
+def _scans_acq_time(path: Path, bp) -> str | None:
+    """The ``acq_time`` of ``path``'s row in its ``*_scans.tsv``; None if not given."""
+    name = f"sub-{bp.subject}" + (f"_ses-{bp.session}" if bp.session else "") + "_scans.tsv"
+    scans = path.parent.parent / name
+    if not scans.is_file():
+        return None
+    try:
+        table = pd.read_csv(scans, sep="\t", dtype=str, keep_default_na=False)
+    except Exception as exc:
+        raise RecordingError(f"{scans}: cannot be read as a BIDS scans table: {exc}") from None
+    if "filename" not in table or "acq_time" not in table:
+        return None
+    rows = table.loc[table["filename"].str.strip() == f"nirs/{path.name}", "acq_time"]
+    values = [v.strip() for v in rows if v.strip() and v.strip().lower() != "n/a"]
+    return values[0] if values else None

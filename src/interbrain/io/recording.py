@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import h5py
@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import RecordingError
 from .bids import read_bids_recording
 from .homer import read_homer
+from .snirf_timing import set_first_sample_timing, snirf_time_origin
 from .table import read_table
 
 SUPPORTED_FORMATS: dict[str, str] = {
@@ -205,85 +206,6 @@ def _check_snirf_fields(path: Path, fh: h5py.File) -> None:
                                      f"{np.asarray(data[ml][field][()]).tolist()}, outside 1..{n}")
 
 
-_SNIRF_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-_SNIRF_TIME = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})(\.\d+)?"
-                         r"(Z|z|[+-]\d{2}(?::?\d{2})?)?$")
-_TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "\u03bcs": 1e-6, "\u00b5s": 1e-6}
-
-
-def _snirf_string(group: h5py.Group, name: str) -> str | None:
-    if name not in group:
-        return None
-    value = np.asarray(group[name][()]).ravel()
-    if value.size != 1:
-        return None
-    value = value[0]
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    return str(value).strip()
-
-
-def snirf_start_time(date: str | None, time: str | None) -> datetime | None:
-    """The time origin of a SNIRF file from ``MeasurementDate`` and ``MeasurementTime``.
-
-    The SNIRF specification stores the date as ``YYYY-MM-DD`` and the time as ISO
-    8601 ``hh:mm:ss[.s][TZD]`` (``TZD``: ``Z``, ``+hh:mm`` or ``-hh:mm``), or either as
-    ``"unknown"``. A time without zone is taken as UTC (as MNE does).
-
-    Returns
-    -------
-    datetime or None
-        Timezone-aware (UTC); None when either is missing, ``"unknown"`` or not in
-        that format.
-    """
-    if not date or not time:
-        return None
-    d, t = _SNIRF_DATE.match(date), _SNIRF_TIME.match(time)
-    if d is None or t is None:
-        return None
-    zone = timezone.utc
-    if t[5] and t[5] not in "Zz":
-        digits = t[5][1:].replace(":", "")
-        minutes = int(digits[:2]) * 60 + (int(digits[2:4]) if len(digits) > 2 else 0)
-        zone = timezone((1 if t[5][0] == "+" else -1) * timedelta(minutes=minutes))
-    try:
-        start = datetime(int(d[1]), int(d[2]), int(d[3]), int(t[1]), int(t[2]), int(t[3]),
-                         tzinfo=zone)
-    except ValueError:
-        return None
-    if t[4]:
-        start += timedelta(seconds=float(t[4]))
-    return start.astimezone(timezone.utc)
-
-
-def _snirf_timing(path: Path, raw: mne.io.BaseRaw) -> None:
-    """Give ``raw`` the first sample's time and events in seconds from it.
-
-    MNE's SNIRF reader takes the time origin (``MeasurementDate`` and
-    ``MeasurementTime``) for the first sample and stimulus onsets as seconds from the
-    first sample, and puts 2000-01-01 where the origin is missing or not parsed (and
-    drops a time zone). In SNIRF, ``/nirs/data1/time`` and stimulus onsets count
-    from the origin, and the first sample need not be at 0. Here ``meas_date``
-    becomes origin + ``time[0]`` (None without a valid origin, so that aligning on
-    start times fails clearly instead of on a made-up date) and the onsets are
-    shifted by ``-time[0]``.
-    """
-    with h5py.File(path, "r") as fh:
-        tags = fh["nirs/metaDataTags"]
-        origin = snirf_start_time(_snirf_string(tags, "MeasurementDate"),
-                                  _snirf_string(tags, "MeasurementTime"))
-        unit = _TIME_UNITS.get(_snirf_string(tags, "TimeUnit") or "s", 1.0)
-        t0 = float(np.asarray(fh["nirs/data1/time"][0])) * unit
-    ann = raw.annotations
-    onsets = np.asarray(ann.onset, float) - t0
-    if ann.orig_time is not None:
-        onsets = onsets - raw.first_time
-    events = mne.Annotations(onsets, ann.duration, ann.description, orig_time=None)
-    raw.set_annotations(None)
-    raw.set_meas_date(None if origin is None else origin + timedelta(seconds=t0))
-    raw.set_annotations(events, emit_warning=False)
-
-
 def _check_nirx(path: Path) -> None:
     """Name the files a NIRx raw folder lacks (those MNE's reader requires)."""
     folder = path.parent if path.is_file() else path
@@ -322,7 +244,8 @@ def _in_bids_dataset(path: Path) -> bool:
 def recording_sidecars(path: str | os.PathLike) -> list[Path]:
     """Files besides ``path`` that reading it depends on: for a recording inside a BIDS
     dataset, the other files of its ``nirs`` folder (``*_channels.tsv``,
-    ``*_events.tsv``, ``*_nirs.json``, ...); none otherwise.
+    ``*_events.tsv``, ``*_nirs.json``, ...) and the ``*_scans.tsv`` above it (its
+    ``acq_time`` is the recording's start time); none otherwise.
 
     The engine's cache keys include them, so editing a sidecar (e.g. marking a channel
     bad) recomputes that recording.
@@ -330,8 +253,9 @@ def recording_sidecars(path: str | os.PathLike) -> list[Path]:
     path = Path(path)
     if path.suffix.lower() != ".snirf" or not _in_bids_dataset(path):
         return []
-    return sorted(f for f in path.parent.iterdir()
-                  if f.is_file() and f != path and f.suffix.lower() != ".snirf")
+    beside = [f for f in path.parent.iterdir()
+              if f.is_file() and f != path and f.suffix.lower() != ".snirf"]
+    return sorted(beside + [f for f in path.parent.parent.glob("*_scans.tsv") if f.is_file()])
 
 
 def _format_of(path: Path, format: str | None) -> str:
@@ -446,7 +370,9 @@ def read_recording(path: str | os.PathLike, *, format: str | None = None) -> mne
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*measurement date")
                 raw = mne.io.read_raw_snirf(path, preload=True, verbose="ERROR")
-            _snirf_timing(path, raw)
+            origin, t0 = snirf_time_origin(path)
+            set_first_sample_timing(raw, None if origin is None
+                                    else origin + timedelta(seconds=t0), event_shift=-t0)
         elif fmt == "nirx":
             raw = mne.io.read_raw_nirx(path, preload=True, verbose="ERROR")
         elif fmt == "homer":
