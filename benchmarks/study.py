@@ -19,7 +19,9 @@ dyads), to show that cost grows linearly; then the 8-dyad homologous run with 1 
 
 Each run is ``run_study`` in a fresh Python process with a fresh cache (nothing is
 reused between runs); the peak resident memory is that process's ``ru_maxrss`` (from
-``os.wait4``), the wall time is measured around the process, and the time per stage
+``os.wait4``) and, sampled every 0.2 s over it and its worker processes, the peak of
+their summed RSS (counting shared pages once per process) and of their summed PSS
+(shared pages split among the processes sharing them), the wall time is measured around the process, and the time per stage
 comes from ``StudyResults.timings`` (seconds the tasks of each stage ran, summed over
 tasks; wall seconds of the statistics and report stages). The simulation itself is
 not timed.
@@ -110,19 +112,23 @@ def scheduler_of(workers: int) -> str:
 
 
 def _sample_tree_rss(pid: int, peak: list) -> None:
-    """Keep in ``peak[0]`` the largest summed resident memory (bytes) of process ``pid``
-    and its descendants, until it exits."""
+    """Keep in ``peak[0]`` the largest summed resident memory (RSS, bytes) of process
+    ``pid`` and its descendants, and in ``peak[1]`` the largest summed proportional set
+    size (PSS: pages shared between processes are split among them, so the sum is the
+    physical memory the tree uses), until it exits."""
     import psutil
     try:
         root = psutil.Process(pid)
         while root.is_running() and root.status() != psutil.STATUS_ZOMBIE:
-            total = 0
+            rss = pss = 0
             for p in [root, *root.children(recursive=True)]:
                 try:
-                    total += p.memory_info().rss
+                    full = p.memory_full_info()
                 except psutil.Error:
-                    pass
-            peak[0] = max(peak[0], total)
+                    continue
+                rss += full.rss
+                pss += getattr(full, "pss", full.rss)
+            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
             time.sleep(0.2)
     except psutil.Error:
         pass
@@ -139,7 +145,7 @@ def run_measured(study: Path, scratch: Path, workers: int) -> dict:
         proc = subprocess.Popen([sys.executable, "-c", DRIVER, str(study), str(out),
                                  str(cache), str(workers), scheduler_of(workers)], stdout=fh,
                                 stderr=subprocess.STDOUT)
-        tree_peak = [0]
+        tree_peak = [0, 0]
         sampler = threading.Thread(target=_sample_tree_rss, args=(proc.pid, tree_peak),
                                    daemon=True)
         sampler.start()
@@ -157,6 +163,7 @@ def run_measured(study: Path, scratch: Path, workers: int) -> dict:
     # the workers run at once, so also the peak of their sum (sampled every 0.2 s)
     info["peak_gib"] = usage.ru_maxrss / 2**20
     info["tree_peak_gib"] = tree_peak[0] / 2**30
+    info["tree_pss_gib"] = tree_peak[1] / 2**30
     return info
 
 
@@ -166,7 +173,8 @@ def report(label: str, info: dict) -> None:
                        for k, v in t.items() if k != "preprocessing + synchrony")
     print(f"{label} ({info['scheduler']}): wall {info['wall']:.0f} s, "
           f"peak {info['peak_gib']:.2f} GiB "
-          f"(all processes together: {info['tree_peak_gib']:.2f} GiB); "
+          f"(all processes together: RSS {info['tree_peak_gib']:.2f} GiB, "
+          f"PSS {info['tree_pss_gib']:.2f} GiB); "
           f"{info['pairings']} pairings x signals, {info['wtc_pairs']} channel pairs; "
           f"preprocessing + synchrony {t['preprocessing + synchrony']:.0f} s wall "
           f"(task time: {stages})", flush=True)
