@@ -19,9 +19,10 @@ dyads), to show that cost grows linearly; then the 8-dyad homologous run with 1 
 
 Each run is ``run_study`` in a fresh Python process with a fresh cache (nothing is
 reused between runs); the peak resident memory is that process's ``ru_maxrss`` (from
-``os.wait4``) and, sampled every 0.2 s over it and its worker processes, the peak of
-their summed RSS (counting shared pages once per process) and of their summed PSS
-(shared pages split among the processes sharing them), the wall time is measured around the process, and the time per stage
+``os.wait4``) and, sampled over it and its worker processes, the peak of their summed
+RSS (every 0.2 s; shared pages counted once per process) and of their summed PSS
+(every 1 s, with ``--pss`` only; shared pages split among the processes sharing
+them), the wall time is measured around the process, and the time per stage
 comes from ``StudyResults.timings`` (seconds the tasks of each stage ran, summed over
 tasks; wall seconds of the statistics and report stages). The simulation itself is
 not timed.
@@ -30,6 +31,7 @@ not timed.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -111,30 +113,40 @@ def scheduler_of(workers: int) -> str:
     return SCHEDULER[0] or default_scheduler(workers)
 
 
-def _sample_tree_rss(pid: int, peak: list) -> None:
+def _sample_tree_rss(pid: int, peak: list, pss: bool = False) -> None:
     """Keep in ``peak[0]`` the largest summed resident memory (RSS, bytes) of process
-    ``pid`` and its descendants, and in ``peak[1]`` the largest summed proportional set
-    size (PSS: pages shared between processes are split among them, so the sum is the
-    physical memory the tree uses), until it exits."""
+    ``pid`` and its descendants, sampled every 0.2 s, until it exits; with ``pss``, also
+    in ``peak[1]`` the largest summed proportional set size (PSS: pages shared between
+    processes are split among them, so the sum is the physical memory the tree uses),
+    sampled every 1 s. Reading PSS walks every page of every process
+    (``smaps_rollup``) and slows the measured run (about 5% at 1 s, 10% at 0.2 s, on the
+    8-dyad study), so it is off unless asked for."""
     import psutil
     try:
         root = psutil.Process(pid)
+        tick = 0
         while root.is_running() and root.status() != psutil.STATUS_ZOMBIE:
-            rss = pss = 0
+            rss = total_pss = 0
+            with_pss = pss and tick % 5 == 0
             for p in [root, *root.children(recursive=True)]:
                 try:
-                    full = p.memory_full_info()
+                    if with_pss:
+                        full = p.memory_full_info()
+                        rss += full.rss
+                        total_pss += getattr(full, "pss", full.rss)
+                    else:
+                        rss += p.memory_info().rss
                 except psutil.Error:
                     continue
-                rss += full.rss
-                pss += getattr(full, "pss", full.rss)
-            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
+            peak[0], peak[1] = max(peak[0], rss), max(peak[1], total_pss)
+            tick += 1
             time.sleep(0.2)
     except psutil.Error:
         pass
 
 
-def run_measured(study: Path, scratch: Path, workers: int) -> dict:
+def measure_run(study: Path, scratch: Path, workers: int, *,
+                pss: bool = False) -> dict:
     """:func:`run_once` with the child's peak resident memory (``os.wait4``)."""
     out, cache = scratch / "out", scratch / "cache"
     for path in (out, cache):
@@ -146,7 +158,7 @@ def run_measured(study: Path, scratch: Path, workers: int) -> dict:
                                  str(cache), str(workers), scheduler_of(workers)], stdout=fh,
                                 stderr=subprocess.STDOUT)
         tree_peak = [0, 0]
-        sampler = threading.Thread(target=_sample_tree_rss, args=(proc.pid, tree_peak),
+        sampler = threading.Thread(target=_sample_tree_rss, args=(proc.pid, tree_peak, pss),
                                    daemon=True)
         sampler.start()
         _, status, usage = os.wait4(proc.pid, 0)
@@ -163,7 +175,7 @@ def run_measured(study: Path, scratch: Path, workers: int) -> dict:
     # the workers run at once, so also the peak of their sum (sampled every 0.2 s)
     info["peak_gib"] = usage.ru_maxrss / 2**20
     info["tree_peak_gib"] = tree_peak[0] / 2**30
-    info["tree_pss_gib"] = tree_peak[1] / 2**30
+    info["tree_pss_gib"] = tree_peak[1] / 2**30 if pss else None
     return info
 
 
@@ -171,10 +183,11 @@ def report(label: str, info: dict) -> None:
     t = info["timings"]
     stages = ", ".join(f"{k.replace('task seconds: ', '')} {v:.0f} s"
                        for k, v in t.items() if k != "preprocessing + synchrony")
+    together = f"RSS {info['tree_peak_gib']:.2f} GiB"
+    if info["tree_pss_gib"] is not None:
+        together += f", PSS {info['tree_pss_gib']:.2f} GiB"
     print(f"{label} ({info['scheduler']}): wall {info['wall']:.0f} s, "
-          f"peak {info['peak_gib']:.2f} GiB "
-          f"(all processes together: RSS {info['tree_peak_gib']:.2f} GiB, "
-          f"PSS {info['tree_pss_gib']:.2f} GiB); "
+          f"peak {info['peak_gib']:.2f} GiB (all processes together: {together}); "
           f"{info['pairings']} pairings x signals, {info['wtc_pairs']} channel pairs; "
           f"preprocessing + synchrony {t['preprocessing + synchrony']:.0f} s wall "
           f"(task time: {stages})", flush=True)
@@ -200,9 +213,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--all-pairs-pseudo", action="store_true",
                    help="also all-to-all pairs with all pseudo-dyads (64x the pairs of the "
                         "homologous run: about 8 minutes with --minutes 10, hours with 50)")
+    p.add_argument("--pss", action="store_true",
+                   help="also sample the summed PSS of the run's processes every 1 s "
+                        "(shared pages split among them; slows the run by about 5%%)")
     p.add_argument("--scratch", type=Path, default=Path("/tmp/interbrain-bench"))
     args = p.parse_args(argv)
     SCHEDULER[0] = args.scheduler
+    run_measured = functools.partial(measure_run, pss=args.pss)
     args.scratch.mkdir(parents=True, exist_ok=True)
     from importlib import metadata
 
