@@ -488,6 +488,10 @@ def test_bids_start_time_and_events_follow_bids_then_snirf(bids_root, tmp_path):
     np.testing.assert_allclose(raw.annotations.onset, [3.5])
     assert list(raw.annotations.description) == ["start"]
 
+    scans.write_text(f"filename\tacq_time\nnirs/{path.name}\tmorning\n")
+    with pytest.raises(RecordingError, match=re.escape(str(path)) + ".*morning"):
+        read_recording(path, format="bids")
+
     # no valid origin and no acq_time: no start time (not MNE's 2000-01-01)
     scans.write_text(f"filename\tacq_time\nnirs/{path.name}\tn/a\n")
     with h5py.File(path, "r+") as fh:

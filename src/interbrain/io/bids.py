@@ -58,7 +58,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import mne
@@ -312,18 +312,18 @@ def read_bids_recording(path: str | os.PathLike) -> mne.io.BaseRaw:
         raise RecordingError(f"{path}: cannot be read by mne_bids.read_raw_bids: "
                              f"{type(exc).__name__}: {exc}") from None
     origin, first_time = snirf_time_origin(path)
-    if _scans_acq_time(path, bp) is not None:
-        meas_date = raw.info["meas_date"]  # mne-bids set it from acq_time
-    else:
-        meas_date = None if origin is None else origin + timedelta(seconds=first_time)
+    meas_date = _scans_acq_time(path, bp)
+    if meas_date is None and origin is not None:
+        meas_date = origin + timedelta(seconds=first_time)
     events_tsv = path.with_name(path.name[:-len("_nirs.snirf")] + "_events.tsv")
     set_first_sample_timing(raw, meas_date,
                             event_shift=0.0 if events_tsv.is_file() else -first_time)
     return raw
 
 
-def _scans_acq_time(path: Path, bp) -> str | None:
-    """The ``acq_time`` of ``path``'s row in its ``*_scans.tsv``; None if not given."""
+def _scans_acq_time(path: Path, bp) -> datetime | None:
+    """The ``acq_time`` of ``path``'s row in its ``*_scans.tsv`` (UTC when it names no
+    zone, as mne-bids reads it); None if not given or ``n/a``."""
     name = f"sub-{bp.subject}" + (f"_ses-{bp.session}" if bp.session else "") + "_scans.tsv"
     scans = path.parent.parent / name
     if not scans.is_file():
@@ -336,4 +336,13 @@ def _scans_acq_time(path: Path, bp) -> str | None:
         return None
     rows = table.loc[table["filename"].str.strip() == f"nirs/{path.name}", "acq_time"]
     values = [v.strip() for v in rows if v.strip() and v.strip().lower() != "n/a"]
-    return values[0] if values else None
+    if not values:
+        return None
+    try:
+        when = datetime.fromisoformat(values[0])
+    except ValueError:
+        raise RecordingError(f"{scans}: acq_time of nirs/{path.name} is {values[0]!r}, not "
+                             "a date and time YYYY-MM-DDThh:mm:ss[.ffffff][Z]") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc)
