@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -201,3 +202,21 @@ def test_float32_default_stays_within_1e6_of_float64(which, small_study, tmp_pat
     pd.testing.assert_frame_equal(ref.drop(columns="value"), got.drop(columns="value"))
     diff = (ref["value"] - got["value"]).abs().max()
     assert 0 < diff <= 1e-6, diff
+
+
+def _leaks_an_ignore_filter(x):
+    # what a task exiting warnings.catch_warnings out of order on threads can leave
+    warnings.simplefilter("ignore")
+    return x + 1
+
+
+def test_a_run_leaves_the_callers_warning_filters_as_they_were():
+    import dask
+
+    from interbrain.engine.graph import execute
+
+    before = list(warnings.filters)
+    tasks = [dask.delayed(_leaks_an_ignore_filter, pure=True)(i) for i in range(4)]
+    out = execute({"work": tasks}, Progress("quiet"), scheduler="threads", n_workers=2)
+    assert out == {"work": [1, 2, 3, 4]}
+    assert warnings.filters == before

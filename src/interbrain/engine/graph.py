@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -210,7 +211,11 @@ def execute(stages: dict[str, list], progress: Progress, *, scheduler: str | Non
         # processes: one task per submission (tasks are long), so that the callbacks
         # time each task from its start and the last tasks spread over the workers
         options = ({"chunksize": 1} if scheduler == "processes" else {})
-        with _TaskCounter(stage_of, progress, seconds):
+        # warnings.catch_warnings (used by the tasks around noisy MNE calls) swaps the
+        # process-wide filter list, so tasks exiting it out of order on threads can
+        # leave their "ignore" filters installed. Restore this process's filters after
+        # the graph, so a run never changes which warnings its caller sees.
+        with _TaskCounter(stage_of, progress, seconds), warnings.catch_warnings():
             results = dask.compute(*flat, scheduler=scheduler or "threads",
                                    num_workers=n_workers, **options)
     else:
