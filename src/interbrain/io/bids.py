@@ -58,17 +58,24 @@ from __future__ import annotations
 import os
 import re
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 
 import mne
 import pandas as pd
 
 from ..errors import RecordingError, StudyError
-from .snirf_timing import set_first_sample_timing, snirf_time_origin
+from .snirf_timing import iso_datetime_utc, set_first_sample_timing, snirf_first_sample
 
 ROLES: tuple[str, str] = ("therapist", "patient")
 _LABEL_RE = re.compile(r"^[A-Za-z0-9]+$")
+_NIRS_FILE_RE = re.compile(r"^sub-[A-Za-z0-9]+_.*_nirs\.snirf$")
+
+
+def is_bids_nirs_name(path: Path) -> bool:
+    """Whether ``path`` is named as a BIDS fNIRS recording:
+    ``.../nirs/sub-<label>_..._nirs.snirf``."""
+    return path.parent.name == "nirs" and _NIRS_FILE_RE.match(path.name) is not None
 
 
 def _mne_bids():
@@ -293,8 +300,7 @@ def read_bids_recording(path: str | os.PathLike) -> mne.io.BaseRaw:
     mne_bids = _mne_bids()
     layout = ("not a BIDS fNIRS recording (expected "
               "sub-<label>/[ses-<n>/]nirs/sub-<label>_..._nirs.snirf)")
-    if path.parent.name != "nirs" or not re.match(r"^sub-[A-Za-z0-9]+_.*_nirs\.snirf$",
-                                                  path.name):
+    if not is_bids_nirs_name(path):
         raise RecordingError(f"{path}: {layout}")
     try:
         bp = mne_bids.get_bids_path_from_fname(path, verbose="ERROR")
@@ -311,10 +317,8 @@ def read_bids_recording(path: str | os.PathLike) -> mne.io.BaseRaw:
     except Exception as exc:
         raise RecordingError(f"{path}: cannot be read by mne_bids.read_raw_bids: "
                              f"{type(exc).__name__}: {exc}") from None
-    origin, first_time = snirf_time_origin(path)
-    meas_date = _scans_acq_time(path, bp)
-    if meas_date is None and origin is not None:
-        meas_date = origin + timedelta(seconds=first_time)
+    start, first_time = snirf_first_sample(path)
+    meas_date = _scans_acq_time(path, bp) or start
     events_tsv = path.with_name(path.name[:-len("_nirs.snirf")] + "_events.tsv")
     set_first_sample_timing(raw, meas_date,
                             event_shift=0.0 if events_tsv.is_file() else -first_time)
@@ -339,10 +343,7 @@ def _scans_acq_time(path: Path, bp) -> datetime | None:
     if not values:
         return None
     try:
-        when = datetime.fromisoformat(values[0])
+        return iso_datetime_utc(values[0])
     except ValueError:
         raise RecordingError(f"{scans}: acq_time of nirs/{path.name} is {values[0]!r}, not "
                              "a date and time YYYY-MM-DDThh:mm:ss[.ffffff][Z]") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc)

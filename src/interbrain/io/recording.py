@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import warnings
-from datetime import timedelta
 from pathlib import Path
 
 import h5py
@@ -13,9 +12,9 @@ import mne
 import numpy as np
 
 from ..errors import RecordingError
-from .bids import read_bids_recording
+from .bids import is_bids_nirs_name, read_bids_recording
 from .homer import read_homer
-from .snirf_timing import set_first_sample_timing, snirf_time_origin
+from .snirf_timing import set_first_sample_timing, snirf_first_sample
 from .table import read_table
 
 SUPPORTED_FORMATS: dict[str, str] = {
@@ -226,13 +225,10 @@ def _check_nirx(path: Path) -> None:
                              + ", ".join(missing))
 
 
-_BIDS_NAME = re.compile(r"^sub-[A-Za-z0-9]+_.*_nirs\.snirf$")
-
-
 def _in_bids_dataset(path: Path) -> bool:
     """True for a ``sub-*/[ses-*/]nirs/sub-*_nirs.snirf`` file under a folder with a
     ``dataset_description.json`` (a BIDS dataset root)."""
-    if path.parent.name != "nirs" or not _BIDS_NAME.match(path.name):
+    if not is_bids_nirs_name(path):
         return False
     folder = path.parent.parent  # sub-<label> or ses-<n>
     for up in (folder.parent, folder.parent.parent):
@@ -370,9 +366,8 @@ def read_recording(path: str | os.PathLike, *, format: str | None = None) -> mne
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*measurement date")
                 raw = mne.io.read_raw_snirf(path, preload=True, verbose="ERROR")
-            origin, t0 = snirf_time_origin(path)
-            set_first_sample_timing(raw, None if origin is None
-                                    else origin + timedelta(seconds=t0), event_shift=-t0)
+            start, first_time = snirf_first_sample(path)
+            set_first_sample_timing(raw, start, event_shift=-first_time)
         elif fmt == "nirx":
             raw = mne.io.read_raw_nirx(path, preload=True, verbose="ERROR")
         elif fmt == "homer":

@@ -4,11 +4,12 @@ MNE's SNIRF reader takes the time origin (``/nirs/metaDataTags/MeasurementDate``
 ``MeasurementTime``) for the first sample and stimulus onsets as seconds from the
 first sample; it puts 2000-01-01 where the origin is missing or not parsed, and drops
 a time zone. In SNIRF, ``/nirs/data1/time`` and stimulus onsets count from the
-origin, and the first sample need not be at 0. :func:`snirf_time_origin` reads the
-origin and the first sample's time, and :func:`set_first_sample_timing` gives a
-``Raw`` the first sample's start time (``None`` without a valid origin, so that
-aligning two recordings on start times fails clearly instead of on a made-up date)
-and its events in seconds from the first sample.
+origin, and the first sample need not be at 0. :func:`snirf_first_sample` reads the
+first sample's start time and its time from the origin, and
+:func:`set_first_sample_timing` gives a ``Raw`` that start time (``None`` without a
+valid origin, so that aligning two recordings on start times fails clearly instead
+of on a made-up date) and its events in seconds from the first sample. :func:`iso_datetime_utc` reads the
+ISO 8601 start times of other formats (BIDS ``acq_time``, tables' ``meas_date``).
 """
 
 from __future__ import annotations
@@ -73,8 +74,8 @@ def snirf_start_time(date: str | None, time: str | None) -> datetime | None:
     return start.astimezone(timezone.utc)
 
 
-def snirf_time_origin(path: str | os.PathLike) -> tuple[datetime | None, float]:
-    """A SNIRF file's time origin and the time of its first sample.
+def snirf_first_sample(path: str | os.PathLike) -> tuple[datetime | None, float]:
+    """When a SNIRF file's first sample was taken, and its time from the origin.
 
     Parameters
     ----------
@@ -83,10 +84,12 @@ def snirf_time_origin(path: str | os.PathLike) -> tuple[datetime | None, float]:
 
     Returns
     -------
-    origin : datetime or None
-        ``MeasurementDate`` + ``MeasurementTime`` (UTC), None when not valid.
+    start : datetime or None
+        The time origin (``MeasurementDate`` + ``MeasurementTime``, UTC) plus
+        ``first_time``; None when the origin is not valid.
     first_time : float
-        ``/nirs/data1/time[0]`` in seconds (``TimeUnit`` applied).
+        ``/nirs/data1/time[0]`` in seconds (``TimeUnit`` applied): stimulus onsets
+        count from the origin, so they are this much later than from the first sample.
     """
     with h5py.File(path, "r") as fh:
         tags = fh["nirs/metaDataTags"]
@@ -94,7 +97,24 @@ def snirf_time_origin(path: str | os.PathLike) -> tuple[datetime | None, float]:
                                   snirf_string(tags, "MeasurementTime"))
         unit = _TIME_UNITS.get(snirf_string(tags, "TimeUnit") or "s", 1.0)
         first_time = float(np.asarray(fh["nirs/data1/time"][0])) * unit
-    return origin, first_time
+    start = None if origin is None else origin + timedelta(seconds=first_time)
+    return start, first_time
+
+
+def iso_datetime_utc(text: str) -> datetime:
+    """An ISO 8601 date and time (``YYYY-MM-DDThh:mm:ss[.ffffff][Z|+hh:mm]``) in UTC.
+
+    A time without zone is taken as UTC, as MNE and mne-bids take it.
+
+    Raises
+    ------
+    ValueError
+        If ``text`` is not an ISO 8601 date and time.
+    """
+    when = datetime.fromisoformat(text.strip())
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc)
 
 
 def set_first_sample_timing(raw: mne.io.BaseRaw, meas_date: datetime | None, *,

@@ -51,7 +51,7 @@ from __future__ import annotations
 import csv
 import os
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import mne
@@ -60,6 +60,7 @@ import pandas as pd
 
 from ..errors import RecordingError
 from .homer import load_mat, mat_string
+from .snirf_timing import iso_datetime_utc
 
 CHANNEL_RE = re.compile(r"^S(\d+)_D(\d+) (hbo|hbr)$", re.IGNORECASE)
 UNITS = {"m": 1.0, "mol/l": 1.0, "mm": 1e-3, "mmol/l": 1e-3, "um": 1e-6, "µm": 1e-6,
@@ -119,13 +120,10 @@ def _meas_date(text: str | None, source: str) -> datetime | None:
     if not text:
         return None
     try:
-        when = datetime.fromisoformat(text.strip())
+        return iso_datetime_utc(text)
     except ValueError:
         raise RecordingError(f"{source}: meas_date '{text}' is not an ISO 8601 date and time "
                              "(e.g. 2019-09-28T16:32:27.637Z)") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc)
 
 
 def _unit_scale(unit: str, source: str) -> float:
