@@ -499,6 +499,31 @@ def test_bids_start_time_and_events_follow_bids_then_snirf(bids_root, tmp_path):
     assert read_recording(path, format="bids").info["meas_date"] is None
 
 
+def test_bids_scans_table_errors_name_the_file(tmp_path):
+    """mne-bids refuses most bad scans tables first; interbrain's own reading of
+    acq_time names the table and the value too."""
+    from types import SimpleNamespace
+
+    from interbrain.io.bids import _scans_acq_time
+
+    nirs = tmp_path / "sub-P01" / "ses-01" / "nirs"
+    nirs.mkdir(parents=True)
+    path = nirs / "sub-P01_ses-01_task-therapy_nirs.snirf"
+    bp = SimpleNamespace(subject="P01", session="01")
+    scans = tmp_path / "sub-P01" / "ses-01" / "sub-P01_ses-01_scans.tsv"
+    assert _scans_acq_time(path, bp) is None                    # no scans table
+    scans.write_text(f"filename\tacq_time\nnirs/{path.name}\t2026-01-05T10:00:07+01:00\n")
+    assert _scans_acq_time(path, bp) == datetime(2026, 1, 5, 9, 0, 7, tzinfo=timezone.utc)
+    scans.write_text(f"filename\tacq_time\nnirs/{path.name}\t5 Jan 2026\n")
+    with pytest.raises(RecordingError, match=re.escape(
+            f"{scans}: acq_time of nirs/{path.name} is '5 Jan 2026', not a date and time")):
+        _scans_acq_time(path, bp)
+    scans.write_bytes(b"filename\tacq_time\n\xff\xfe\x00bad\t\"unclosed\n")
+    with pytest.raises(RecordingError, match=re.escape(f"{scans}: cannot be read as a BIDS "
+                                                       "scans table")):
+        _scans_acq_time(path, bp)
+
+
 def test_study_of_bids_recordings_applies_and_tracks_their_sidecars(bids_root, sim_study,
                                                                      tmp_path):
     """A study.toml naming BIDS files: QC honours *_channels.tsv, and editing it
