@@ -67,15 +67,25 @@ def simulate(out, dyads, sessions, minutes, channels, therapists, sfreq, effect,
     click.echo(f"simulated study written to {path} ({time.perf_counter() - t0:.1f} s)")
 
 
+def _load_and_validate(study_dir: Path):
+    """Load the study and check everything that needs no signal analysis; exits with
+    one message (no output folder created) when anything is wrong."""
+    from .study import load_study
+    try:
+        return load_study(study_dir)
+    except InterbrainError as exc:
+        _fail(exc)
+
+
 def _run(study_dir: Path, out: Path, workers: int | None, quiet: bool,
          scheduler: str | None = None, cache: Path | None = None) -> Path:
     from .engine import Progress, run_study
     from .engine.graph import default_scheduler
-    from .study import load_study
-    _setup_logging(out, quiet)
     t0 = time.perf_counter()
+    # validation first: a study that fails it creates no output folder
+    study = _load_and_validate(study_dir)
+    _setup_logging(out, quiet)
     try:
-        study = load_study(study_dir)
         logger.info("study %s: %d dyads, %d dyad-sessions", study.name, len(study.dyads),
                     len(study.sessions))
         scheduler = scheduler or study.engine.scheduler or default_scheduler(
