@@ -82,8 +82,11 @@ def test_within_dyad_effect_is_recovered_at_its_sign(sign):
     data = simulate_sessions(12, 6, effect=0.01, outcome_effect=sign * 0.5,
                              between_effect=-sign * 0.5, seed=31)
     fit = fit_within_between(*_split(data), "outcome")
-    assert fit.formula == ("outcome ~ synchrony_within + synchrony_between + session "
+    # the measure is fitted under an internal name and shown under its own
+    assert fit.formula == ("measure ~ synchrony_within + synchrony_between + session "
                            "+ (1 | dyad)")
+    assert fit.labelled_formula == ("outcome ~ synchrony_within + synchrony_between "
+                                    "+ session + (1 | dyad)")
     coef = fit.coefficients
     planted = sign * 0.5 * 1.0 / SessionModel().residual_sd
     w = coef.loc["synchrony_within"]
@@ -170,7 +173,8 @@ def test_lagged_data_pairs_session_t_with_the_measure_of_t_plus_1():
 def test_lagged_effect_is_recovered_and_the_concurrent_one_is_not(gamma):
     sessions, measures = _lagged_study(42, gamma)
     lagged = fit_lagged(sessions, measures, "symptoms")
-    assert lagged.formula.startswith("symptoms_next ~ synchrony_within")
+    assert lagged.formula.startswith("measure_next ~ synchrony_within")
+    assert lagged.labelled_formula.startswith("symptoms_next ~ synchrony_within")
     w = lagged.coefficients.loc["synchrony_within"]
     assert np.sign(w["estimate"]) == np.sign(gamma) and w["p"] < 0.01
     concurrent = fit_within_between(sessions, measures, "symptoms")
@@ -241,7 +245,8 @@ def test_analyse_outcomes_all_measures_and_a_user_column():
     names = set(res.fits())
     for m in ("symptoms", "wellbeing", "session_quality", "alliance", "my score"):
         assert {f"outcome:{m}", f"lagged:{m}", f"prepost:{m}"} <= names
-    assert res.within_between["my score"].formula.startswith('Q("my score") ~')
+    assert res.within_between["my score"].formula.startswith("measure ~")
+    assert res.within_between["my score"].labelled_formula.startswith("`my score` ~")
     table = res.table("hbo", "wtc")
     within = table[(table["term"] == "synchrony_within")
                    & table["model"].str.startswith("outcome:")].set_index("model")

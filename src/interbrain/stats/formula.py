@@ -15,7 +15,8 @@ separately, e.g. ``(1 | g) + (0 + x | g)``.
 from __future__ import annotations
 
 import ast
-import builtins
+import keyword
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +25,8 @@ import patsy
 import patsy.builtins
 
 __all__ = ["RandomTerm", "ParsedFormula", "RandomBlock", "ModelFrame",
-           "parse_formula", "build_model", "default_eval_env"]
+           "parse_formula", "build_model", "safe_eval_env", "check_term_code",
+           "formula_term", "is_formula_identifier", "internal_names", "label_formula"]
 
 
 @dataclass(frozen=True)
@@ -234,49 +236,210 @@ def _has_bar_anywhere(text: str) -> bool:
 # building the matrices
 # ---------------------------------------------------------------------------
 
-_PATSY_BUILTINS = {k for k in vars(patsy.builtins) if not k.startswith("_")}
-_PY_BUILTINS = set(dir(builtins))
+#: Functions a formula term may call: patsy's (``C(cond)``, ``I(session**2)``,
+#: ``Q("name")``, contrasts, splines, ``center``/``standardize``) and NumPy's
+#: elementwise transforms (``np.log(session)``). Nothing else is callable.
+ALLOWED_FUNCTIONS: frozenset[str] = frozenset({
+    "C", "I", "Q", "center", "standardize", "scale", "Treatment", "Sum", "Poly",
+    "Helmert", "Diff", "bs", "cr", "cc", "te", "abs"})
+ALLOWED_NUMPY: frozenset[str] = frozenset({
+    "log", "log2", "log10", "log1p", "exp", "exp2", "expm1", "sqrt", "square",
+    "abs", "absolute", "sin", "cos", "tan", "tanh", "arctan", "sign"})
+#: Names that a column used in a formula must not have: they mean functions there.
+RESERVED_NAMES: frozenset[str] = frozenset(
+    {"np", "numpy", "True", "False", "None"} | ALLOWED_FUNCTIONS
+    | {k for k in vars(patsy.builtins) if not k.startswith("_")})
+_MAX_POWER = 16
+_ALLOWED_NODES = (ast.Expression, ast.Name, ast.Load, ast.Constant, ast.BinOp,
+                  ast.UnaryOp, ast.Call, ast.keyword, ast.Attribute, ast.Compare,
+                  ast.List, ast.Tuple, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv,
+                  ast.Mod, ast.Pow, ast.USub, ast.UAdd, ast.Gt, ast.GtE, ast.Lt, ast.LtE,
+                  ast.Eq, ast.NotEq)
 
 
-def default_eval_env(depth: int = 1) -> patsy.EvalEnvironment:
-    """The caller's environment (``depth`` frames up) with ``np``/``numpy`` added."""
-    env = patsy.EvalEnvironment.capture(depth)
-    return env.with_outer_namespace({"np": np, "numpy": np})
+def formula_term(name: str) -> str:
+    """``name`` as a term of a generated formula, if it is safe to be one.
+
+    Generated formulas (growth, outcome models) contain only plain ASCII identifiers
+    that are not Python keywords, NumPy or patsy names; any other column name is
+    refused here (callers rename such columns to internal names first), so that a
+    column name never becomes formula code.
+
+    Raises
+    ------
+    ValueError
+        When ``name`` is not such an identifier.
+    """
+    if not is_formula_identifier(name):
+        raise ValueError(f"column name {name!r} cannot be used as a formula term: "
+                         "rename the column to letters, digits and underscores "
+                         "(not starting with a digit)")
+    return name
 
 
-def _names_in_code(code: str) -> list[tuple[str, bool]]:
-    """Variable names read by a patsy factor: ``(name, is_quoted)`` pairs."""
+def is_formula_identifier(name: object) -> bool:
+    """Whether ``name`` is a plain ASCII identifier usable as a formula term."""
+    return (isinstance(name, str) and name.isascii() and name.isidentifier()
+            and not keyword.iskeyword(name) and name not in RESERVED_NAMES
+            and not name.startswith("__"))
+
+
+def internal_names(columns, prefix: str, taken=()) -> dict[str, str]:
+    """Map user column names to names safe in a formula.
+
+    A name that already is a plain identifier (:func:`is_formula_identifier`) keeps
+    its name; any other becomes ``<prefix><i>`` (``i`` counting from 1, skipping names
+    in ``taken`` and in ``columns``).
+
+    Returns
+    -------
+    dict
+        User name -> internal name, in the order of ``columns``.
+    """
+    columns = list(columns)
+    used = set(map(str, taken)) | {c for c in columns if is_formula_identifier(c)}
+    out: dict[str, str] = {}
+    i = 0
+    for col in columns:
+        if is_formula_identifier(col):
+            out[col] = col
+            continue
+        i += 1
+        while f"{prefix}{i}" in used:
+            i += 1
+        out[col] = f"{prefix}{i}"
+        used.add(out[col])
+    return out
+
+
+def label_formula(text: str, labels: dict[str, str], *, quote: bool = True) -> str:
+    """A formula or term with internal names replaced by the user's names.
+
+    With ``quote``, names that are not plain identifiers are shown between
+    backticks, as R does (``measure ~ x`` -> ```session quality` ~ x``). For
+    display only: the result is never evaluated.
+    """
+    if not labels:
+        return text
+
+    def show(match: re.Match) -> str:
+        label = labels[match.group(0)]
+        return label if not quote or is_formula_identifier(label) else \
+            "`" + label.replace("`", "\\`") + "`"
+
+    pattern = r"(?<![\w.])(" + "|".join(map(re.escape, sorted(labels, key=len,
+                                                              reverse=True))) + r")(?!\w)"
+    return re.sub(pattern, show, text)
+
+
+def safe_eval_env() -> patsy.EvalEnvironment:
+    """The only namespace formula terms are evaluated in: ``np``/``numpy``.
+
+    Together with :func:`check_term_code` (which allows only column names,
+    literals, arithmetic and calls of :data:`ALLOWED_FUNCTIONS` and
+    ``np.<ALLOWED_NUMPY>``), nothing in a formula can reach Python's builtins,
+    the caller's variables or any other code.
+    """
+    return patsy.EvalEnvironment([{"np": np, "numpy": np}])
+
+
+def _refuse(code: str, why: str) -> ValueError:
+    return ValueError(f"formula term {code!r} is not allowed: {why}. Terms may use "
+                      "column names, numbers, arithmetic and the functions "
+                      f"{', '.join(sorted(ALLOWED_FUNCTIONS))} and "
+                      f"np.{{{', '.join(sorted(ALLOWED_NUMPY))}}}")
+
+
+def _is_constant(node: ast.AST) -> bool:
+    """No column in the subtree: evaluated as plain Python numbers or strings."""
+    return not any(isinstance(n, ast.Name) or (isinstance(n, ast.Call)
+                                               and isinstance(n.func, ast.Name)
+                                               and n.func.id == "Q")
+                   for n in ast.walk(node))
+
+
+def check_term_code(code: str) -> list[tuple[str, bool]]:
+    """Check one formula term's code and return the variable names it reads.
+
+    The code is parsed, never executed, here: it may hold only column names
+    (bare or ``Q("name")``), literals, arithmetic and comparisons, and calls of the
+    allowed functions; no attribute other than ``np.<function>``, no subscripts,
+    no other names of Python or the caller, no arithmetic on literals alone (which
+    could make huge numbers or strings).
+
+    Returns
+    -------
+    list of (str, bool)
+        ``(name, quoted)`` pairs: ``quoted`` for ``Q("name")``.
+
+    Raises
+    ------
+    ValueError
+        Naming the term and what it may contain.
+    """
     try:
         tree = ast.parse(code.strip(), mode="eval")
-    except SyntaxError as exc:
-        raise ValueError(f"cannot parse formula term {code!r}: {exc.msg}") from None
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        msg = getattr(exc, "msg", None) or str(exc) or type(exc).__name__
+        raise ValueError(f"cannot parse formula term {code!r}: {msg}") from None
     names: list[tuple[str, bool]] = []
+    callee: set[int] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
+        if not isinstance(node, _ALLOWED_NODES):
+            raise _refuse(code, f"{type(node).__name__} is not a formula construct")
+        if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float, str)):
+            raise _refuse(code, f"literal {node.value!r}")
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Name):
+                if func.id not in ALLOWED_FUNCTIONS:
+                    raise _refuse(code, f"{func.id}() is not an allowed function")
+                if func.id == "Q":
+                    if (len(node.args) != 1 or node.keywords
+                            or not isinstance(node.args[0], ast.Constant)
+                            or not isinstance(node.args[0].value, str)):
+                        raise _refuse(code, 'Q() takes one quoted column name')
+                    names.append((node.args[0].value, True))
+            elif isinstance(func, ast.Attribute):
+                if not (isinstance(func.value, ast.Name)
+                        and func.value.id in ("np", "numpy")
+                        and func.attr in ALLOWED_NUMPY):
+                    raise _refuse(code, f"{ast.unparse(func)}() is not an allowed "
+                                        "function")
+                callee.add(id(func.value))
+            else:
+                raise _refuse(code, "only named functions can be called")
+            callee.add(id(func))
+            if any(k.arg is None for k in node.keywords):
+                raise _refuse(code, "** arguments")
+        elif isinstance(node, ast.Attribute) and id(node) not in callee:
+            raise _refuse(code, f"attribute {ast.unparse(node)}")
+        elif isinstance(node, ast.BinOp):
+            if _is_constant(node):
+                raise _refuse(code, "arithmetic on literals alone")
+            if isinstance(node.op, ast.Pow) and _is_constant(node.right) and not (
+                    isinstance(node.right, ast.Constant)
+                    and isinstance(node.right.value, (int, float))
+                    and abs(node.right.value) <= _MAX_POWER):
+                raise _refuse(code, f"powers are limited to literal exponents up to "
+                                    f"{_MAX_POWER}")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and id(node) not in callee:
+            if node.id in ("np", "numpy") or node.id in ALLOWED_FUNCTIONS:
+                raise _refuse(code, f"{node.id} is a function, not a column")
             names.append((node.id, False))
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-              and node.func.id == "Q" and node.args
-              and isinstance(node.args[0], ast.Constant)
-              and isinstance(node.args[0].value, str)):
-            names.append((node.args[0].value, True))
     return names
 
 
-def _env_has(env: patsy.EvalEnvironment, name: str) -> bool:
-    return any(name in ns for ns in env._namespaces) or name in _PATSY_BUILTINS \
-        or name in _PY_BUILTINS
-
-
-def _collect_columns(codes: list[str], data: pd.DataFrame, env: patsy.EvalEnvironment,
-                     where: str) -> list[str]:
+def _collect_columns(codes: list[str], data: pd.DataFrame, where: str) -> list[str]:
     cols: list[str] = []
     columns = set(map(str, data.columns))
     for code in codes:
-        for name, quoted in _names_in_code(code):
+        for name, quoted in check_term_code(code):
             if name in columns:
                 if name not in cols:
                     cols.append(name)
-            elif quoted or not _env_has(env, name):
+            else:
                 raise ValueError(f"column {name!r} (used in {where} term {code!r}) "
                                  f"not found in data; available columns: "
                                  f"{sorted(columns)}")
@@ -329,19 +492,22 @@ def _check_finite(mat: np.ndarray, names: list[str], what: str) -> None:
         raise ValueError(f"{what} column {names[j]!r} has {n_bad} non-finite value(s)")
 
 
-def build_model(parsed: ParsedFormula, data: pd.DataFrame,
-                eval_env: patsy.EvalEnvironment | None = None) -> ModelFrame:
+def build_model(parsed: ParsedFormula, data: pd.DataFrame) -> ModelFrame:
     """Evaluate a parsed formula on ``data``.
 
+    Every term is checked first (:func:`check_term_code`) and evaluated in
+    :func:`safe_eval_env`: a formula reads columns of ``data`` and calls the allowed
+    functions, nothing else.
+
     Raises ``ValueError`` naming the column for missing columns, a non-numeric
-    response and missing/non-finite values in the columns the model uses.
+    response and missing/non-finite values in the columns the model uses, and
+    naming the term for anything a formula may not contain.
     """
     if not isinstance(data, pd.DataFrame):
         raise ValueError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     if len(data) == 0:
         raise ValueError("data has no rows")
-    if eval_env is None:
-        eval_env = default_eval_env(2)
+    eval_env = safe_eval_env()
     if not parsed.random:
         raise ValueError(f"formula {parsed.formula!r} has no random-effects term "
                          "'(expr | group)'; use ordinary least squares instead")
@@ -353,14 +519,13 @@ def build_model(parsed: ParsedFormula, data: pd.DataFrame,
         raise ValueError(f"cannot parse formula {parsed.formula!r}: {exc}") from None
 
     resp_codes = _factor_codes(fixed_desc, "lhs")
-    resp_cols = _collect_columns(resp_codes, data, eval_env, "response")
+    resp_cols = _collect_columns(resp_codes, data, "response")
     used = list(resp_cols)
-    for c in _collect_columns(_factor_codes(fixed_desc, "rhs"), data, eval_env,
-                              "fixed-effects"):
+    for c in _collect_columns(_factor_codes(fixed_desc, "rhs"), data, "fixed-effects"):
         if c not in used:
             used.append(c)
     for term, desc in zip(parsed.random, rand_descs):
-        for c in _collect_columns(_factor_codes(desc, "rhs"), data, eval_env,
+        for c in _collect_columns(_factor_codes(desc, "rhs"), data,
                                   f"random-effects {term}"):
             if c not in used:
                 used.append(c)

@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 import patsy
 
-from .formula import parse_formula
+from .formula import formula_term, internal_names, label_formula, parse_formula
 from .lmer import LmerResult, LRTResult, likelihood_ratio_test, lmer
 from .permutation import PermutationResult, _require_columns, dyad_ols_slopes
 
@@ -74,11 +74,6 @@ TIME_UNITS = {"linear": "per session", "log": "per unit of log(session)",
 def _check_time(time: str) -> None:
     if time not in TIME_CODINGS:
         raise ValueError(f"unknown time coding {time!r}; use one of {list(TIME_CODINGS)}")
-
-
-def _name(column: str) -> str:
-    """A column as a formula term (``Q("...")`` unless a plain identifier)."""
-    return column if column.isidentifier() else f'Q("{column}")'
 
 
 def time_values(session, time: str = "linear") -> np.ndarray:
@@ -108,25 +103,49 @@ def growth_formula(time: str = "linear", *, random_slope: bool = True,
     _check_time(time)
     fixed, slope, _ = TIME_CODINGS[time]
     if condition is not None:
-        fixed = f"({fixed}) * {_name(condition)}" if "+" in fixed \
-            else f"{fixed} * {_name(condition)}"
+        fixed = f"({fixed}) * {formula_term(condition)}" if "+" in fixed \
+            else f"{fixed} * {formula_term(condition)}"
     for cov in covariates or ():
-        fixed += f" + {_name(cov)}"
+        fixed += f" + {formula_term(cov)}"
     random = f"(1 + {slope} | dyad)" if random_slope else "(1 | dyad)"
-    out = f"{_name(response)} ~ {fixed} + {random}"
+    out = f"{formula_term(response)} ~ {fixed} + {random}"
     if therapist is not None:
-        out += f" + (1 | {therapist})"
+        out += f" + (1 | {formula_term(therapist)})"
     return out
 
 
+@dataclass(frozen=True)
+class _ModelData:
+    """The rows a growth model is fitted on, with every column the user named under
+    a name safe in a formula (``response``, ``therapist``, ``condition``,
+    ``covariate_<i>`` unless it already is a plain identifier)."""
+
+    data: pd.DataFrame
+    therapist: str | None
+    condition: str | None
+    covariates: list[str]
+    response: str
+    labels: dict[str, str]
+
+
 def _growth_data(sessions: pd.DataFrame, time: str, therapist, condition, covariates,
-                 response: str) -> tuple[pd.DataFrame, str | None]:
+                 response: str) -> _ModelData:
     _check_time(time)
     covariates = list(covariates or ())
     needed = ["dyad", "session", response] + [c for c in (therapist, condition)
                                              if c is not None] + covariates
     _require_columns(sessions, needed, "sessions")
     data = sessions.dropna(subset=needed).reset_index(drop=True)
+    # user column names are data, never formula text: rename them to internal names
+    fixed = {c: n for c, n in ((response, "synchrony"), (therapist, "therapist"),
+                               (condition, "condition")) if c is not None}
+    model_names = {"dyad", "session", *fixed.values()}
+    clash = [c for c in covariates if c in model_names or c in fixed]
+    if clash:
+        raise ValueError(f"covariate(s) {clash} have the name of a column the growth model "
+                         f"uses ({sorted(model_names | set(fixed))}); rename them")
+    names = {**fixed, **internal_names(covariates, "covariate_",
+                                       taken=[*data.columns, *model_names])}
     if time == "log" and (data["session"] <= 0).any():
         raise ValueError("time='log' needs session numbers > 0 (log(session))")
     n_dyads = data["dyad"].nunique()
@@ -141,7 +160,24 @@ def _growth_data(sessions: pd.DataFrame, time: str, therapist, condition, covari
                          f"({data[condition].iloc[0]!r}); a condition effect needs two")
     if therapist is not None and data[therapist].nunique() < 2:
         therapist = None  # one therapist: no crossed effect
-    return data, therapist
+    data = data[["dyad", "session", *names]].rename(columns=names)
+    return _ModelData(data=data, therapist=None if therapist is None else names[therapist],
+                      condition=None if condition is None else names[condition],
+                      covariates=[names[c] for c in covariates],
+                      response=names[response],
+                      labels={n: c for c, n in names.items() if c != n})
+
+
+def _fit_labelled(formula: str, model: _ModelData, reml: bool) -> LmerResult:
+    """Fit on the internal names; show the user's names in the coefficients."""
+    fit = lmer(formula, model.data, reml=reml)
+    if model.labels:
+        fit.labels = dict(model.labels)
+        rename = {t: label_formula(t, model.labels, quote=False)
+                  for t in fit.coefficients.index}
+        fit.coefficients = fit.coefficients.rename(index=rename)
+        fit.vcov = fit.vcov.rename(index=rename, columns=rename)
+    return fit
 
 
 def fit_growth(sessions: pd.DataFrame, *, time: str = "linear",
@@ -180,26 +216,23 @@ def fit_growth(sessions: pd.DataFrame, *, time: str = "linear",
     reml : bool
         REML (default) or ML.
     """
-    data, therapist = _growth_data(sessions, time, therapist, condition, covariates,
-                                   response)
+    model = _growth_data(sessions, time, therapist, condition, covariates, response)
     if _formula is not None:
-        return lmer(_formula, data, reml=reml)
-    n_dyads = data["dyad"].nunique()
-    slope = len(data) > 2 * n_dyads
-    formula = growth_formula(time, random_slope=slope, therapist=therapist,
-                             condition=condition, covariates=covariates or (),
-                             response=response)
+        return _fit_labelled(_formula, model, reml)
+    n_dyads = model.data["dyad"].nunique()
+    slope = len(model.data) > 2 * n_dyads
+    terms = {"therapist": model.therapist, "condition": model.condition,
+             "covariates": model.covariates, "response": model.response}
+    formula = growth_formula(time, random_slope=slope, **terms)
     if not slope:
-        return lmer(formula, data, reml=reml)
+        return _fit_labelled(formula, model, reml)
     try:
-        return lmer(formula, data, reml=reml)
+        return _fit_labelled(formula, model, reml)
     except ValueError as exc:
         if "random-effects" not in str(exc) and "unidentifiable" not in str(exc):
             raise
-        formula = growth_formula(time, random_slope=False, therapist=therapist,
-                                 condition=condition, covariates=covariates or (),
-                                 response=response)
-        return lmer(formula, data, reml=reml)
+        formula = growth_formula(time, random_slope=False, **terms)
+        return _fit_labelled(formula, model, reml)
 
 
 # ---------------------------------------------------------------------------
@@ -313,23 +346,22 @@ def compare_growth(sessions: pd.DataFrame, *, time: str = "linear",
     out: dict[str, tuple[LmerResult, LmerResult, LRTResult]] = {}
     kw = {"therapist": therapist, "condition": condition, "covariates": covariates,
           "response": response}
-    data, th = _growth_data(sessions, "linear", therapist, condition, covariates,
-                            response)
-    if data["session"].nunique() >= 3:
-        full = fit_growth(data, time="quadratic", **kw)
+    model = _growth_data(sessions, "linear", therapist, condition, covariates, response)
+    th = model.therapist
+    if model.data["session"].nunique() >= 3:
+        full = fit_growth(sessions, time="quadratic", **kw)
         random_slope = "(1 + session | dyad)" in full.formula
         reduced_formula = growth_formula("linear", random_slope=random_slope,
-                                         therapist=th, condition=condition,
-                                         covariates=covariates or (), response=response)
-        reduced = fit_growth(data, time="linear", **kw, _formula=reduced_formula)
+                                         therapist=th, condition=model.condition,
+                                         covariates=model.covariates,
+                                         response=model.response)
+        reduced = fit_growth(sessions, time="linear", **kw, _formula=reduced_formula)
         out["quadratic_vs_linear"] = (reduced, full,
                                       likelihood_ratio_test(reduced, full))
     if th is not None:
-        full = fit_growth(data, time=time, **kw)
+        full = fit_growth(sessions, time=time, **kw)
         reduced_formula = full.formula.replace(f" + (1 | {th})", "")
-        reduced = fit_growth(data, time=time, therapist=None, condition=condition,
-                             covariates=covariates, response=response,
-                             _formula=reduced_formula)
+        reduced = fit_growth(sessions, time=time, **kw, _formula=reduced_formula)
         out["therapist"] = (reduced, full, likelihood_ratio_test(reduced, full))
     return out
 
@@ -356,7 +388,8 @@ def lrt_table(comparisons: dict, signal: str = "", metric: str = "") -> pd.DataF
                      "term": terms.get(name, name), "estimate": np.nan,
                      "std_error": np.nan, "df": float(lrt.df), "t": np.nan,
                      "p": lrt.p, "method": method,
-                     "formula": f"reduced: {reduced.formula} | full: {full.formula}",
+                     "formula": (f"reduced: {reduced.labelled_formula} | "
+                                 f"full: {full.labelled_formula}"),
                      "statistic": lrt.chi2, "loglik_reduced": lrt.loglik_reduced,
                      "loglik_full": lrt.loglik_full})
     return pd.DataFrame(rows, columns=LRT_COLUMNS)

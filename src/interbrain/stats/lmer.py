@@ -39,7 +39,8 @@ from scipy import optimize
 from scipy import sparse
 from scipy import stats as sps
 
-from .formula import ModelFrame, RandomBlock, build_model, parse_formula
+from .formula import (ModelFrame, RandomBlock, build_model, label_formula, parse_formula,
+                      safe_eval_env)
 
 try:  # tiny BLAS calls are much slower with threads on a busy machine
     from threadpoolctl import ThreadpoolController as _ThreadpoolController
@@ -387,10 +388,21 @@ class LmerResult:
     aic, bic : float
     messages : list[str]
         Notes on the fit (singular fit, Hessian problems, optimiser messages).
+    labels : dict[str, str]
+        Internal column name -> the user's name, for columns the caller renamed to
+        internal names before fitting (e.g. a measure called ``session quality``
+        fitted as ``measure``); empty when none was.
     """
 
     def __init__(self, **kw):
+        self.labels = {}
         self.__dict__.update(kw)
+
+    @property
+    def labelled_formula(self) -> str:
+        """:attr:`formula` with internal column names shown as the user's names
+        (between backticks where they are not plain identifiers)."""
+        return label_formula(self.formula, self.labels)
 
     @property
     def fixed_effects(self) -> pd.Series:
@@ -432,7 +444,7 @@ class LmerResult:
         crit = "REML criterion" if self.reml else "-2 log-likelihood"
         lines = [f"Linear mixed model fit by {'REML' if self.reml else 'ML'}; "
                  "t-tests use Satterthwaite's method",
-                 f"Formula: {self.formula}",
+                 f"Formula: {self.labelled_formula}",
                  f"{crit}: {self.deviance:.4f}   AIC: {self.aic:.4f}   "
                  f"BIC: {self.bic:.4f}",
                  f"Observations: {self.nobs}; groups: "
@@ -584,9 +596,8 @@ def _optimise(prob: _Problem, reml: bool) -> tuple[np.ndarray, float, bool, str]
     return _canonical_theta(prob, best_x), best_f, ok, msg
 
 
-def lmer(formula: str, data: pd.DataFrame, reml: bool = True,
-         *, _eval_env: patsy.EvalEnvironment | None = None,
-         _theta=None) -> LmerResult:
+def lmer(formula: str, data: pd.DataFrame, reml: bool = True, *, _theta=None
+         ) -> LmerResult:
     """Fit a linear mixed model by REML (default) or ML, as ``lme4::lmer``.
 
     Parameters
@@ -595,7 +606,12 @@ def lmer(formula: str, data: pd.DataFrame, reml: bool = True,
         lme4-style formula, e.g. ``"ibs ~ session + (1 + session | dyad)"``; the fixed
         part and the left of each ``|`` use patsy syntax (``C(cond)``, ``a*b``,
         ``I(x**2)``, ``np.log(x)``, ``0 + x``). Crossed and nested (``a/b``)
-        grouping factors and several terms per factor are supported.
+        grouping factors and several terms per factor are supported. The formula
+        is parsed and every term checked before anything is evaluated: terms may
+        read columns of ``data`` (bare or ``Q("a name")``) and call patsy's and
+        NumPy's elementwise functions (``stats.formula.ALLOWED_FUNCTIONS``,
+        ``ALLOWED_NUMPY``), nothing else; they never see Python's builtins or the
+        caller's variables.
     data : pandas.DataFrame
         One row per observation. Missing values in the columns the model uses are
         an error (they are not dropped silently).
@@ -611,10 +627,9 @@ def lmer(formula: str, data: pd.DataFrame, reml: bool = True,
         Fixed effects with Satterthwaite t-tests (lmerTest), variance components,
         log-likelihood, conditional modes, ...
     """
-    env = _eval_env if _eval_env is not None else \
-        patsy.EvalEnvironment.capture(1).with_outer_namespace({"np": np, "numpy": np})
     parsed = parse_formula(formula)
-    frame = build_model(parsed, data, env)
+    frame = build_model(parsed, data)
+    env = safe_eval_env()
     _check_design(frame)
     _check_random(frame)
     with _single_blas_thread():
@@ -793,7 +808,7 @@ def likelihood_ratio_test(reduced: LmerResult, full: LmerResult) -> LRTResult:
     for name, m in (("reduced", reduced), ("full", full)):
         if m.reml:
             refitted.append(name)
-            m = lmer(m.formula, m._data, reml=False, _eval_env=m._eval_env)
+            m = lmer(m.formula, m._data, reml=False)
         models.append(m)
     red, ful = models
     df = ful.npar - red.npar

@@ -60,7 +60,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from .growth import _name
 from .lmer import LmerResult, lmer, within_between
 from .permutation import _require_columns, dyad_ols_slopes
 
@@ -212,10 +211,13 @@ def fit_within_between(sessions: pd.DataFrame, measures: pd.DataFrame, measure: 
         measures[["dyad", "session", measure]], on=["dyad", "session"], how="inner")
     merged = merged.dropna(subset=["synchrony", measure]).reset_index(drop=True)
     _check_dyads(merged, f"the outcome model of {measure!r}")
+    # the user's measure name is data, never formula text: fitted as "measure"
+    merged.columns = ["dyad", "session", "synchrony", "measure"]
     data = within_between(merged, "synchrony", "dyad")
-    formula = (f"{_name(measure)} ~ synchrony_within + synchrony_between + session "
-               "+ (1 | dyad)")
-    return lmer(formula, data, reml=True)
+    fit = lmer("measure ~ synchrony_within + synchrony_between + session + (1 | dyad)",
+               data, reml=True)
+    fit.labels = {"measure": measure}
+    return fit
 
 
 # ---------------------------------------------------------------------------
@@ -252,9 +254,11 @@ def fit_lagged(sessions: pd.DataFrame, measures: pd.DataFrame, measure: str, *,
     """
     data = lagged_data(sessions, measures, measure, step=step)
     _check_dyads(data, f"the lagged model of {measure!r}")
-    formula = (f"{_name(measure + '_next')} ~ synchrony_within + synchrony_between "
-               "+ session + (1 | dyad)")
-    return lmer(formula, data, reml=True)
+    data = data.rename(columns={f"{measure}_next": "measure_next"})
+    fit = lmer("measure_next ~ synchrony_within + synchrony_between + session + (1 | dyad)",
+               data, reml=True)
+    fit.labels = {"measure_next": f"{measure}_next"}
+    return fit
 
 
 # ---------------------------------------------------------------------------
@@ -390,9 +394,7 @@ def outcome_rows(fit, sesoi=None, *, sesoi_scale: str = "raw", alpha: float = 0.
                                sd_response=float(d["change"].std(ddof=1)),
                                sd_predictors={"slope": float(d["slope"].std(ddof=1))},
                                alpha=alpha)
-    resp = fit.response
-    resp = resp[3:-2] if resp.startswith('Q("') else resp
-    return _lmer_rows(fit, sesoi, sesoi_scale, resp, alpha)
+    return _lmer_rows(fit, sesoi, sesoi_scale, fit.response, alpha)
 
 
 @dataclass
