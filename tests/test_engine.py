@@ -80,7 +80,8 @@ def test_command_line_defaults_to_worker_processes(small_study, tmp_path):
     subprocess.run([sys.executable, "-m", "interbrain.cli", "run", str(small_study), "--out",
                     str(out), "--quiet", "--workers", "2"], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    assert "scheduler: processes" in (out / "interbrain.log").read_text()
+    (log,) = (out / "logs").glob("*.log")
+    assert "scheduler: processes" in log.read_text()
     _assert_same_results(reference, out)
 
 

@@ -71,7 +71,7 @@ def test_output_contract(default_run):
     assert "Growth of synchrony" in html and "pseudo" in html
     methods = (default_run / "methods.md").read_text()
     assert "MNE" in methods and "Satterthwaite" in methods and "10 to 40 s" in methods
-    assert (default_run / "interbrain.log").exists()
+    assert len(list((default_run / "logs").glob("*.log"))) == 1
 
 
 def test_bad_channels_are_excluded_from_synchrony(default_run):

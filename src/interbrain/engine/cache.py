@@ -16,8 +16,6 @@ import functools
 import hashlib
 import io
 import json
-import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,9 @@ import pandas as pd
 
 from .. import __version__
 from .._npz import load_npz
+from ..errors import OutputError
 from ..preprocessing import Preprocessed
+from .atomic import describe_os_error, write_bytes
 
 
 def _canonical(value: Any) -> Any:
@@ -89,25 +89,23 @@ class Cache:
 
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(str(self.directory), "cannot create the cache folder: "
+                              + describe_os_error(exc)) from exc
 
     def path(self, kind: str, key: str, ext: str) -> Path:
         """Where entry ``key`` of ``kind`` lives."""
         return self.directory / kind / f"{key}.{ext}"
 
     def _write(self, target: Path, data: bytes) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(str(target.parent), "cannot create the cache folder: "
+                              + describe_os_error(exc)) from exc
+        write_bytes(data, target, fsync=True, what="write to the cache")
 
     # -- preprocessed recordings -------------------------------------------------------
     def has_recording(self, key: str) -> bool:

@@ -23,6 +23,7 @@ import os
 import time
 import warnings
 from collections.abc import Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -31,8 +32,10 @@ import pandas as pd
 from dask.callbacks import Callback
 
 from ..assembly import common_rate, resample_to, split_roles
+from ..errors import WorkerError
 from ..io import read_recording, recording_sidecars
 from ..nulls import Pairing
+from ..orphans import worker_initializer
 from ..preprocessing import Preprocessed, PreprocessingSettings, preprocess_recording
 from ..study import ROLES, AnalysisSettings, RecordingRef
 from .cache import Cache, content_key, file_digest
@@ -163,6 +166,10 @@ class _TaskCounter(Callback):
         if key in self._stages:
             self._started[key] = time.perf_counter()
 
+    def running(self) -> list:
+        """Keys of the target tasks started and not finished, in start order."""
+        return list(self._started)
+
     def _posttask(self, key, result, dsk, state, worker_id) -> None:
         if key in self._stages:
             stage = self._stages[key]
@@ -171,9 +178,18 @@ class _TaskCounter(Callback):
             self._progress.advance(stage=stage)
 
 
+def _died(running: list[str]) -> str:
+    """The message of a worker's death; ``running``: the tasks under way, one of which
+    the dead worker was running."""
+    doing = f" (tasks under way: {'; '.join(running)})" if running else ""
+    return ("a worker process died before finishing its task (killed by a signal, e.g. by "
+            f"the system's out-of-memory killer){doing}; rerun with fewer --workers, or "
+            "with --scheduler threads")
+
+
 def execute(stages: dict[str, list], progress: Progress, *, scheduler: str | None = None,
-            n_workers: int | None = None, task_seconds: dict | None = None
-            ) -> dict[str, list]:
+            n_workers: int | None = None, task_seconds: dict | None = None,
+            labels: dict | None = None) -> dict[str, list]:
     """Compute the delayed tasks of every stage, in one graph.
 
     Parameters
@@ -196,12 +212,23 @@ def execute(stages: dict[str, list], progress: Progress, *, scheduler: str | Non
         schedulers; with processes, as seen from this process, so including the
         transfer of each task's arguments and result; on a cluster the workers' task
         stream has them).
+    labels : dict, optional
+        Task key -> what the task does, in words (from :func:`build_graph`), to name
+        the tasks a dead worker was running.
 
     Returns
     -------
     dict
         Stage name -> list of results, in the order given.
+
+    Raises
+    ------
+    WorkerError
+        When a worker process dies (killed) before finishing its task. The embedded
+        process pool's workers exit by themselves when this process dies
+        (:mod:`interbrain.orphans`).
     """
+    labels = labels or {}
     for name, tasks in stages.items():
         progress.stage(name, len(tasks))
     flat = [t for tasks in stages.values() for t in tasks]
@@ -209,22 +236,36 @@ def execute(stages: dict[str, list], progress: Progress, *, scheduler: str | Non
     if scheduler in LOCAL_SCHEDULERS:
         seconds = {} if task_seconds is None else task_seconds
         # processes: one task per submission (tasks are long), so that the callbacks
-        # time each task from its start and the last tasks spread over the workers
-        options = ({"chunksize": 1} if scheduler == "processes" else {})
+        # time each task from its start and the last tasks spread over the workers;
+        # and workers that exit when this process dies, not left waiting for work
+        options = ({"chunksize": 1, "initializer": worker_initializer()}
+                   if scheduler == "processes" else {})
         # warnings.catch_warnings (used by the tasks around noisy MNE calls) swaps the
         # process-wide filter list, so tasks exiting it out of order on threads can
         # leave their "ignore" filters installed. Restore this process's filters after
         # the graph, so a run never changes which warnings its caller sees.
-        with _TaskCounter(stage_of, progress, seconds), warnings.catch_warnings():
-            results = dask.compute(*flat, scheduler=scheduler or "threads",
-                                   num_workers=n_workers, **options)
+        counter = _TaskCounter(stage_of, progress, seconds)
+        try:
+            with counter, warnings.catch_warnings():
+                results = dask.compute(*flat, scheduler=scheduler or "threads",
+                                       num_workers=n_workers, **options)
+        except BrokenProcessPool:
+            running = [labels.get(key, str(key)) for key in counter.running()]
+            raise WorkerError(_died(running)) from None
     else:
         from distributed import Client, as_completed
+        from distributed.scheduler import KilledWorker
         with Client(scheduler, set_as_default=False) as client:
             futures = client.compute(flat)
-            for future in as_completed(futures, loop=client.loop):
-                progress.advance(stage=stage_of[future.key])
-            results = client.gather(futures)
+            try:
+                for future in as_completed(futures, loop=client.loop):
+                    progress.advance(stage=stage_of[future.key])
+                results = client.gather(futures)
+            except KilledWorker as exc:
+                key = exc.args[0] if exc.args else None
+                raise WorkerError(f"workers of the cluster at {scheduler} died running "
+                                  f"{labels.get(key, key)} (dask.distributed KilledWorker); "
+                                  "see the workers' logs") from None
     out, start = {}, 0
     for name, tasks in stages.items():
         out[name] = list(results[start:start + len(tasks)])
@@ -235,14 +276,19 @@ def execute(stages: dict[str, list], progress: Progress, *, scheduler: str | Non
 def build_graph(refs: dict[str, tuple[RecordingRef, RecordingRef]],
                 groups: dict[int, list[Pairing]], preprocessing: PreprocessingSettings,
                 analysis: AnalysisSettings, regions: dict[str, str] | None,
-                cache_dir: Path, spectra_budget: int = DEFAULT_SPECTRA_BUDGET
-                ) -> dict[str, list]:
+                cache_dir: Path, spectra_budget: int = DEFAULT_SPECTRA_BUDGET,
+                labels: dict | None = None) -> dict[str, list]:
     """The delayed tasks of a study: recordings, then synchrony per session number and
     signal (in the order of ``analysis.signals``, so the tables concatenate as one task
-    per session number would give them)."""
+    per session number would give them).
+
+    ``labels``, if given, is filled with task key -> what the task does, in words
+    (``"preprocessing <file>"``, ``"synchrony of session 2 (hbo)"``)."""
+    labels = {} if labels is None else labels
     handles = {k: dask.delayed(recording_task, pure=True)(ref, partner, preprocessing,
                                                           str(cache_dir))
                for k, (ref, partner) in sorted(refs.items())}
+    labels.update({handles[k].key: f"preprocessing {k}" for k in handles})
     sessions = []
     for session, group in sorted(groups.items()):
         needed = sorted({p.therapist.key for p in group} | {p.patient.key for p in group})
@@ -250,5 +296,6 @@ def build_graph(refs: dict[str, tuple[RecordingRef, RecordingRef]],
             sessions.append(dask.delayed(session_task, pure=True)(
                 group, [handles[k] for k in needed], replace(analysis, signals=(signal,)),
                 regions, str(cache_dir), spectra_budget))
+            labels[sessions[-1].key] = f"synchrony of session {session} ({signal})"
     return {"preprocessing recordings": list(handles.values()),
             "synchrony (real + pseudo)": sessions}

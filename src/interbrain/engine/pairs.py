@@ -29,6 +29,8 @@ SYNCHRONY_COLUMNS = ["dyad", "partner_dyad", "session", "pair", "channel_therapi
 #: Column numbering the surrogates of one dyad-session (NaN on other rows).
 SURROGATE_COLUMN = "surrogate"
 KEY_COLUMNS = ["dyad", "partner_dyad", "session", "signal", "pairing"]
+#: Columns of the ``"overlaps"`` table: the common time window of each pairing.
+OVERLAP_COLUMNS = KEY_COLUMNS + ["sfreq", "n_times", "duration_s"]
 
 
 def channel_pairs(therapist: Preprocessed, patient: Preprocessed, pairs: str
@@ -356,14 +358,22 @@ def pairings_synchrony(pairings: Sequence[Pairing], recordings: dict[str, Prepro
         scales and the cells outside the cone of influence. With the summaries
         switched on, also ``"windows"`` (wavelet coherence per time window, real
         dyads), ``"lags"`` (per time lag of the patient, real dyads) and
-        ``"roi_signal"`` (coherence of region-averaged signals, real dyads).
+        ``"roi_signal"`` (coherence of region-averaged signals, real dyads). Always
+        ``"overlaps"``: one row per pairing and signal, columns
+        :data:`OVERLAP_COLUMNS`: the common sampling rate ``sfreq`` (Hz) and the
+        samples both partners cover (``n_times``; ``duration_s`` in seconds), the
+        time window synchrony was computed on.
     """
     out: dict[str, list[pd.DataFrame]] = {"synchrony": [], "windows": [], "lags": [],
-                                          "roi_signal": []}
+                                          "roi_signal": [], "overlaps": []}
     thresholds = ThresholdCache() if settings.significance else None
     for signal in settings.signals:
         state = _SignalState(signal, settings, thresholds=thresholds)
         plans = [_plan(p, recordings, state) for p in pairings]
+        out["overlaps"].append(pd.DataFrame(
+            [(pl.pairing.dyad, pl.pairing.partner_dyad, pl.pairing.session, signal,
+              pl.pairing.pairing, 1.0 / pl.dt, pl.n, pl.n * pl.dt) for pl in plans],
+            columns=OVERLAP_COLUMNS))
         if "wtc" in settings.metrics:
             wtc, fractions = _blocked_wtc(plans, recordings, state, spectra_budget)
         else:

@@ -14,7 +14,6 @@ import contextlib
 import json
 import logging
 import os
-import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -24,10 +23,12 @@ import pandas as pd
 
 from ..assembly import common_rate, resample_step
 from ..nulls import generalisation_pairings, pseudo_dyad_pairings, real_pairings
+from ..retained import data_retained, log_retained, steps_key
 from ..stats.models import real_vs_pseudo, session_synchrony
 from ..study import ROLES, Study
 from .atomic import write_parquet, write_text
-from .graph import RecordingHandle, build_graph, execute
+from .graph import LOCAL_SCHEDULERS, RecordingHandle, build_graph, execute
+from .outputs import RunDirectory, describe_study
 from .pairs import DEFAULT_SPECTRA_BUDGET
 from .progress import Progress
 
@@ -65,6 +66,9 @@ class StudyResults:
         Stage -> wall time in seconds.
     slopes, null_summary, null_tests : pandas.DataFrame
         See :class:`ModelResults`.
+    retained : pandas.DataFrame
+        The data each dyad-session contributed (``retained.parquet``; see
+        :func:`~interbrain.retained.data_retained`).
     """
 
     study: Study
@@ -81,6 +85,7 @@ class StudyResults:
     slopes: pd.DataFrame = field(default_factory=pd.DataFrame)
     null_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
     null_tests: pd.DataFrame = field(default_factory=pd.DataFrame)
+    retained: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _qc_table(study: Study, handles: dict[str, RecordingHandle]) -> pd.DataFrame:
@@ -123,6 +128,9 @@ class SynchronyResults:
         DataFrame written to ``synchrony_<name>.parquet``.
     task_seconds : dict
         Stage name -> seconds its tasks ran, summed over tasks (embedded scheduler).
+    retained : pandas.DataFrame
+        The data each dyad-session contributed (see
+        :func:`~interbrain.retained.data_retained`).
     """
 
     synchrony: pd.DataFrame
@@ -130,6 +138,7 @@ class SynchronyResults:
     steps: dict
     summaries: dict
     task_seconds: dict = field(default_factory=dict)
+    retained: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _roi_mean_of_pairs(synchrony: pd.DataFrame) -> pd.DataFrame:
@@ -151,7 +160,8 @@ def _resampling(groups: dict[int, list], handles: dict[str, RecordingHandle]
         rate = common_rate({k: handles[k].sfreq for k in keys})
         for k in keys:
             step = resample_step(handles[k].sfreq, rate)
-            if handles[k].sfreq != rate and step not in steps.setdefault(k, []):
+            # factor 1: rates equal but for round-off, left as they are (resample_to)
+            if step["factor"] > 1 and step not in steps.setdefault(k, []):
                 steps[k].append(step)
     return steps
 
@@ -196,17 +206,20 @@ def analyse_synchrony(study: Study, *, progress: Progress | None = None,
     with contextlib.ExitStack() as stack:
         if cache_dir is None:
             cache_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="interbrain-"))
+        labels: dict = {}
         graph = build_graph(refs, groups, study.preprocessing, study.analysis,
-                            study.regions or None, Path(cache_dir), spectra_budget)
+                            study.regions or None, Path(cache_dir), spectra_budget,
+                            labels=labels)
         task_seconds: dict = {}
         results = execute(graph, progress, scheduler=scheduler, n_workers=n_workers,
-                          task_seconds=task_seconds)
+                          task_seconds=task_seconds, labels=labels)
     handles = {h.ref_key: h for h in results["preprocessing recordings"]}
     qc = _qc_table(study, handles)
     parts = results["synchrony (real + pseudo)"]
     frames = {name: pd.concat([p[name] for p in parts if name in p], ignore_index=True)
               for name in sorted({name for p in parts for name in p})}
     synchrony = frames.pop("synchrony")
+    overlaps = frames.pop("overlaps")
     if study.regions:
         synchrony["region_therapist"] = synchrony["channel_therapist"].map(study.regions)
         synchrony["region_patient"] = synchrony["channel_patient"].map(study.regions)
@@ -223,10 +236,11 @@ def analyse_synchrony(study: Study, *, progress: Progress | None = None,
     if roi:
         summaries["roi"] = pd.concat(roi, ignore_index=True)
     resampling = _resampling(groups, handles)
-    steps = {os.path.relpath(ref.path, study.root) + (f"#{ref.role}" if ref.channels else ""):
-             handles[key].steps + resampling.get(key, [])
+    steps = {steps_key(study, ref): handles[key].steps + resampling.get(key, [])
              for key, (ref, _) in sorted(refs.items())}
-    return SynchronyResults(synchrony, qc, steps, summaries, task_seconds)
+    retained = data_retained(study, qc, synchrony, steps, overlaps)
+    log_retained(retained, study.measure_columns, logger)
+    return SynchronyResults(synchrony, qc, steps, summaries, task_seconds, retained)
 
 
 def fit_key(model: str, signal: str, metric: str) -> str:
@@ -281,7 +295,8 @@ def _null_test_table(tests: pd.DataFrame, kinds) -> pd.DataFrame:
         "std_error": rows["std_error"], "df": rows["df"], "t": rows["t"], "p": rows["p"],
         "method": ("dyad-level sign-flip permutation test (" + rows["p_method"]
                    + "), one-sided: real > null"),
-        "formula": "", "ci_low": rows["ci_low"], "ci_high": rows["ci_high"],
+        "formula": "", "n_obs": rows["n_dyads"], "n_groups": rows["n_dyads"],
+        "ci_low": rows["ci_low"], "ci_high": rows["ci_high"],
         "n_dyads": rows["n_dyads"].astype(float)})
 
 
@@ -432,22 +447,30 @@ def fit_models(study: Study, synchrony: pd.DataFrame) -> ModelResults:
                         null_summary=nulls, null_tests=null_tests)
 
 
-def run_study(study: Study, out_dir: str | Path, *, progress: Progress | None = None,
-              n_workers: int | None = None, scheduler: str | None = None,
-              cache_dir: str | Path | None = None,
+def run_study(study: Study, out_dir: str | Path | RunDirectory, *,
+              progress: Progress | None = None, n_workers: int | None = None,
+              scheduler: str | None = None, cache_dir: str | Path | None = None,
               spectra_budget: int = DEFAULT_SPECTRA_BUDGET) -> StudyResults:
     """Analyse ``study`` and write its results to ``out_dir``.
 
     Writes ``synchrony.parquet``, ``qc.parquet``, ``sessions.parquet``,
-    ``models.parquet``, ``preprocessing.json``, ``methods.md`` and ``report.html``.
-    They are written to a staging folder inside ``out_dir`` and renamed into place
-    only after all of them succeeded, so a failed run leaves no partial results.
+    ``models.parquet``, ``retained.parquet`` (the data each dyad-session contributed),
+    ``preprocessing.json``, ``methods.md``, ``report.html`` and ``manifest.json`` (every file of the run with its SHA-256, the study's digest, the
+    settings, start and end times). The run holds the folder's lock from start to end
+    (:class:`~interbrain.engine.outputs.RunDirectory`), so a second run on the same
+    folder fails at once. The results are written to a staging folder inside
+    ``out_dir`` and moved into place, with the manifest, only after all of them
+    succeeded; they replace the previous run's as a whole (files of the previous
+    manifest that this run does not produce are removed; files no manifest lists are
+    left alone). A failed run leaves the previous results as they were.
 
     Parameters
     ----------
     study : Study
-    out_dir : str or Path
-        Created if missing.
+    out_dir : str, Path or RunDirectory
+        Created if missing; or a :class:`~interbrain.engine.outputs.RunDirectory`
+        the caller already holds (``interbrain run`` does, to write the run's log
+        into it).
     progress : Progress, optional
         Progress display; none by default.
     n_workers : int, optional
@@ -468,11 +491,33 @@ def run_study(study: Study, out_dir: str | Path, *, progress: Progress | None = 
     Returns
     -------
     StudyResults
+
+    Raises
+    ------
+    OutputError
+        When another run holds the folder (naming its PID, host and start time), or a
+        result or cache file cannot be written (naming it and the problem).
+    WorkerError
+        When a worker process dies (e.g. killed for lack of memory).
     """
+    options = dict(progress=progress, n_workers=n_workers, scheduler=scheduler,
+                   cache_dir=cache_dir, spectra_budget=spectra_budget)
+    if isinstance(out_dir, RunDirectory):
+        if not out_dir.held:
+            raise ValueError(f"{out_dir.path}: acquire the RunDirectory before running "
+                             "into it")
+        return _run_in(study, out_dir, **options)
+    with RunDirectory(out_dir) as run_dir:
+        return _run_in(study, run_dir, **options)
+
+
+def _run_in(study: Study, run_dir: RunDirectory, *, progress: Progress | None,
+            n_workers: int | None, scheduler: str | None, cache_dir: str | Path | None,
+            spectra_budget: int) -> StudyResults:
+    """:func:`run_study` in the results folder that ``run_dir`` holds."""
     from ..report import write_methods, write_report
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = run_dir.path
     progress = progress or Progress("quiet")
     timings = {}
     t0 = time.perf_counter()
@@ -480,6 +525,14 @@ def run_study(study: Study, out_dir: str | Path, *, progress: Progress | None = 
     n_workers = n_workers or study.engine.workers or None
     cache_dir = cache_dir or study.engine.cache or None
     cache_dir = Path(cache_dir) if cache_dir is not None else out / ".cache"
+    # what the manifest records: the inputs as read now, and the settings
+    described = describe_study(study)
+    settings = {"preprocessing": study.preprocessing, "analysis": study.analysis,
+                "statistics": study.statistics, "engine": study.engine,
+                "scheduler": scheduler or "threads",
+                "workers": n_workers or (os.cpu_count() if scheduler in LOCAL_SCHEDULERS
+                                         else None),
+                "cache": str(cache_dir), "spectra_budget": spectra_budget}
     stage = analyse_synchrony(study, progress=progress, n_workers=n_workers,
                               scheduler=scheduler, cache_dir=cache_dir,
                               spectra_budget=spectra_budget)
@@ -496,19 +549,20 @@ def run_study(study: Study, out_dir: str | Path, *, progress: Progress | None = 
                            models=stats.models, fits=stats.fits, real_vs_pseudo=stats.tests,
                            notes=stats.notes, steps=steps, timings=timings,
                            summaries=stage.summaries, slopes=stats.slopes,
-                           null_summary=stats.null_summary, null_tests=stats.null_tests)
+                           null_summary=stats.null_summary, null_tests=stats.null_tests,
+                           retained=stage.retained)
     for note in stats.notes:
         logger.info("note: %s", note)
     t2 = time.perf_counter()
     progress.stage("report", 1)
     # everything is written to a staging folder first and moved into place only when
     # complete: a failed run leaves no partial results behind
-    staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=out))
-    try:
+    with run_dir.staging() as staging:
         write_parquet(synchrony, staging / "synchrony.parquet")
         write_parquet(qc, staging / "qc.parquet")
         write_parquet(stats.sessions, staging / "sessions.parquet")
         write_parquet(stats.models, staging / "models.parquet")
+        write_parquet(results.retained, staging / "retained.parquet")
         for name in ("slopes", "null_summary", "null_tests"):
             frame = getattr(stats, name)
             if len(frame):
@@ -522,12 +576,11 @@ def run_study(study: Study, out_dir: str | Path, *, progress: Progress | None = 
         write_methods(results, staging / "methods.md")
         write_report(results, staging / "report.html")
         timings["report"] = time.perf_counter() - t2
-        for item in sorted(staging.iterdir()):
-            os.replace(item, out / item.name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    progress.advance()
-    for name, seconds in timings.items():
-        logger.info("time %s: %.1f s", name, seconds)
+        progress.advance()
+        for name, seconds in timings.items():
+            logger.info("time %s: %.1f s", name, seconds)
+        logger.info("moving the results into place in %s", out)
+        # the run's log (if open) is complete here: the manifest lists it
+        run_dir.commit(staging, study=described, settings=settings)
     logger.info("results written to %s", out)
     return results

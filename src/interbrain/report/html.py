@@ -11,6 +11,8 @@ import markupsafe
 import numpy as np
 import pandas as pd
 
+from ..retained import minutes_text, retained_text
+from ..study import ROLES
 from . import figures
 from .methods import methods_text, software_versions
 
@@ -44,6 +46,39 @@ def _columns(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return frame[[c for c in columns if c in frame.columns]]
 
 
+def _sampling(row: pd.Series) -> str:
+    """The analysed rate in Hz, and each resampled recording's own rate."""
+    text = f"{row['sfreq_analysed']:g}"
+    changed = [f"{role} {row[f'sfreq_{role}']:g} \u2192 {row['sfreq_analysed']:g}"
+               for role in ROLES if row[f"resampled_{role}"]]
+    return text + (f" ({'; '.join(changed)})" if changed else "")
+
+
+def _retained_table(retained: pd.DataFrame, measure_columns) -> markupsafe.Markup:
+    """The "Data retained" table: one row per dyad-session (see ``retained.parquet``)."""
+    view = pd.DataFrame({"dyad": retained["dyad"], "session": retained["session"]})
+    for role in ROLES:
+        view[f"{role} file"] = retained[f"file_{role}"]
+    for role in ROLES:
+        view[f"{role} channels kept"] = [
+            f"{k} / {n}" for k, n in zip(retained[f"channels_kept_{role}"],
+                                         retained[f"channels_total_{role}"])]
+    view["channel pairs"] = retained["channel_pairs"]
+    view["minutes analysed"] = [minutes_text(m) for m in retained["minutes_analysed"]]
+    for role in ROLES:
+        view[f"{role} minutes recorded"] = [minutes_text(m)
+                                             for m in retained[f"minutes_{role}"]]
+    view["cut to overlap"] = np.where(retained["cut"], "yes", "")
+    view["sampling rate (Hz)"] = [_sampling(row) for _, row in retained.iterrows()]
+    if measure_columns:
+        view["measures present"] = [
+            present if has_row else "none (no measures.csv row)"
+            for present, has_row in zip(retained["measures_present"],
+                                        retained["measures_row"])]
+    return markupsafe.Markup(view.to_html(index=False, border=0, classes="tbl",
+                                          table_id="retained", escape=True))
+
+
 def render_report(results) -> str:
     """HTML text of the report of ``results`` (an :class:`~interbrain.engine.StudyResults`)."""
     study = results.study
@@ -60,7 +95,7 @@ def render_report(results) -> str:
         if growth is not None:
             entry["growth"] = _table(_columns(rows[rows["model"] == "growth"], _TERM_COLUMNS))
             entry["growth_vc"] = _table(growth.variance_components)
-            entry["growth_formula"] = growth.formula
+            entry["growth_formula"] = growth.labelled_formula
             extra = rows[rows["model"].str.startswith(("growth_permutation", "lrt:"))]
             if len(extra):
                 entry["growth_tests"] = _table(_columns(extra, ["model"] + _TERM_COLUMNS))
@@ -103,6 +138,8 @@ def render_report(results) -> str:
                   .agg(channels=("channel", "size"), bad=("bad", "sum"),
                        median_sci=("sci", "median")))
     bad_list = qc[qc["bad"]][["dyad", "session", "role", "channel", "sci", "reason"]]
+    retained = getattr(results, "retained", pd.DataFrame())
+    measure_columns = study.measure_columns
     env = jinja2.Environment(loader=jinja2.PackageLoader("interbrain.report", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]))
     template = env.get_template("report.html.j2")
@@ -110,6 +147,8 @@ def render_report(results) -> str:
         study=study, signals=signals, models=_table(results.models),
         qc_map=_img(figures.quality_map(qc)), qc_summary=_table(qc_summary),
         bad_list=_table(bad_list), n_bad=int(qc["bad"].sum()), n_channels=len(qc),
+        retained=_retained_table(retained, measure_columns) if len(retained) else None,
+        retained_text=retained_text(retained, measure_columns) if len(retained) else "",
         methods=methods_text(results), notes=results.notes, versions=software_versions(),
         created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         timings={k: f"{v:.1f} s" for k, v in results.timings.items()})

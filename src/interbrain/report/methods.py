@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 from importlib import metadata
 
+from ..retained import retained_text
 from ..stats.models import OUTCOME_FORMULA
 
 PACKAGES = ("interbrain", "mne", "mne-nirs", "numpy", "scipy", "pandas", "statsmodels",
@@ -102,7 +103,7 @@ def statistics_text(results) -> str:
     """The statistics paragraph: every model fitted, as configured in ``[statistics]``."""
     study = results.study
     st = study.statistics
-    growth = sorted({fit.formula for key, fit in results.fits.items()
+    growth = sorted({fit.labelled_formula for key, fit in results.fits.items()
                      if key.startswith("growth[")})
     if not growth:
         return "**Statistics.** " + " ".join(results.notes)
@@ -205,6 +206,9 @@ def methods_text(results) -> str:
     n_pseudo = len(n_pseudo.drop_duplicates())
     signals = " and ".join(s.upper().replace("HBO", "HbO").replace("HBR", "HbR")
                            for s in ana.signals)
+    retained = getattr(results, "retained", None)
+    retained = (f"**Data retained.** {retained_text(retained, study.measure_columns)}\n\n"
+                if retained is not None and len(retained) else "")
     text = f"""# Methods
 
 *Written by interbrain {v['interbrain']}.*
@@ -215,7 +219,7 @@ dyad-sessions (session numbers {', '.join(map(str, study.session_numbers))}); bo
 cortical haemodynamics were recorded with continuous-wave fNIRS in every session
 ({n_rec} recordings).
 
-**Preprocessing.** {preprocessing_text(results)}
+{retained}**Preprocessing.** {preprocessing_text(results)}
 
 **Inter-brain synchrony.** Synchrony between {"homologous channels (the same source-detector pair in both partners)" if ana.pairs == "homologous" else "every channel of the therapist and every channel of the patient"}
 was computed for {signals} as wavelet transform coherence (Grinsted, Moore & Jevrejeva,

@@ -32,7 +32,6 @@ import json
 import math
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
+from .._files import temporary_folder
 from .montage import Montage, prefrontal_montage
 from .signals import (AMPLITUDES, HBR_SYSTEMIC_RATIO, MotionEvent, PersonTraits,
                       band_limited_noise, coupling_strength, draw_person_traits,
@@ -434,7 +434,7 @@ def _commit(staging: Path, out_dir: Path) -> None:
         out_dir.rmdir()
         os.replace(staging, out_dir)
         return
-    trash = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+    trash = temporary_folder(out_dir.parent, f".{out_dir.name}.old-")
     trash.rmdir()
     os.replace(out_dir, trash)
     try:
@@ -594,7 +594,7 @@ def simulate_study(out_dir: str | os.PathLike, *, n_dyads: int = 8, n_sessions: 
     out_dir = Path(out_dir)
     _check_target(out_dir, overwrite)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    staging = temporary_folder(out_dir.parent, f".{out_dir.name}.partial-")
     try:
         _build(staging, args)
         _commit(staging, out_dir)

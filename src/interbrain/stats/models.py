@@ -15,11 +15,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from .formula import formula_term
 from .lmer import LmerResult, lmer
 
 OUTCOME_FORMULA = "{measure} ~ synchrony_within + synchrony_between + session + (1 | dyad)"
 MODEL_COLUMNS = ["model", "signal", "metric", "term", "estimate", "std_error", "df", "t", "p",
                  "method", "formula"]
+#: Sample-size columns of every row of ``models.parquet``, right after
+#: :data:`MODEL_COLUMNS` (see :func:`result_rows`).
+COUNT_COLUMNS = ["n_obs", "n_groups"]
 
 
 def session_synchrony(synchrony: pd.DataFrame, signal: str, pairing: str = "real",
@@ -120,7 +124,7 @@ def model_table(models: dict[str, LmerResult], signal: str, metric: str = "wtc",
         coef.insert(2, "metric", metric)
         coef["method"] = ("lmer REML, Satterthwaite df" if result.reml
                           else "lmer ML, Satterthwaite df")
-        coef["formula"] = result.formula
+        coef["formula"] = result.labelled_formula
         frames.append(coef[MODEL_COLUMNS])
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=MODEL_COLUMNS)
 
@@ -263,7 +267,7 @@ def fit_generalisation(pairings: pd.DataFrame, *, partner: str | None = None
     formula = GENERALISATION_FORMULA if both_roles else \
         "synchrony ~ phase + (1 | patient)"
     if partner and data[partner].nunique() > 1:
-        formula += f" + (1 | {partner})"
+        formula += f" + (1 | {formula_term(partner)})"
     fit = lmer(formula, data, reml=True)
     post, inter = "phase[T.post]", "phase[T.post]:partner_role[T.other]"
     rows = []
@@ -282,6 +286,27 @@ def fit_generalisation(pairings: pd.DataFrame, *, partner: str | None = None
 # ---------------------------------------------------------------------------
 
 _BOOL_COLUMNS = ("equivalent", "significant")
+
+
+def mixed_model_groups(fit: LmerResult) -> int:
+    """``n_groups`` of a mixed model: the number of dyads it was fitted to.
+
+    That is the number of levels of its ``dyad`` grouping factor (``patient`` in the
+    generalisation model, one patient per dyad); for a model grouped by neither, the
+    largest number of levels of its grouping factors. Other factors (e.g. the
+    crossed ``therapist``) are in :attr:`LmerResult.ngroups`.
+    """
+    groups = fit.ngroups
+    for name in ("dyad", "patient"):
+        if name in groups:
+            return int(groups[name])
+    return int(max(groups.values()))
+
+
+def _with_counts(out: pd.DataFrame, n_obs, n_groups) -> pd.DataFrame:
+    out["n_obs"] = n_obs
+    out["n_groups"] = n_groups
+    return out
 
 
 def _lmer_result_rows(name: str, fit: LmerResult, signal: str, metric: str, sesoi,
@@ -337,9 +362,18 @@ def result_rows(name: str, result, signal: str = "", metric: str = "", *,
     :class:`~interbrain.stats.outcomes.OutcomeAnalysis`, or an already tidy table
     (e.g. :func:`~interbrain.stats.multiple.pairwise_tests`).
 
-    The first columns are always :data:`MODEL_COLUMNS`; extra columns depend on the
-    result (``ci_low, ci_high``, ``sesoi, sesoi_scale, sesoi_input,
-    p_equivalence, equivalent``, ``statistic``, ``p_adjusted, correction``, ...).
+    The first columns are always :data:`MODEL_COLUMNS`, then :data:`COUNT_COLUMNS`:
+    ``n_obs``, the observations the model was fitted to or the test statistic
+    computed from, and ``n_groups``, the dyads they come from. For mixed models
+    (and their likelihood-ratio tests and contrasts) ``n_obs`` is the fit's
+    ``nobs`` (dyad-sessions, or recording pairs in the generalisation model) and
+    ``n_groups`` is :func:`mixed_model_groups`; for tests over per-dyad summaries
+    (slopes, mean differences, pre-post changes: the slope permutation test with
+    its OLS t, :func:`real_vs_pseudo`, the pre-post OLS, tidy tables with an
+    ``n_dyads`` column such as the per-unit tests) both are the number of dyads.
+    Extra columns depend on the result (``ci_low, ci_high``, ``sesoi, sesoi_scale,
+    sesoi_input, p_equivalence, equivalent``, ``statistic``, ``p_adjusted,
+    correction``, ...).
     ``sesoi`` is a number or a ``{measure: value}`` dict (see
     :mod:`interbrain.stats.outcomes`).
     """
@@ -352,22 +386,30 @@ def result_rows(name: str, result, signal: str = "", metric: str = "", *,
         out = _lmer_result_rows(name, result, signal, metric, sesoi, sesoi_scale, alpha)
         groups = result.ngroups.get("dyad", result.ngroups.get("patient"))
         out["n_dyads"] = float(groups) if groups is not None else np.nan
+        out = _with_counts(out, result.nobs, mixed_model_groups(result))
     elif isinstance(result, tuple) and len(result) == 3 and isinstance(result[2],
                                                                        LRTResult):
         key = name[4:] if name.startswith("lrt:") else name
-        out = lrt_table({key: result}, signal, metric)
+        full = result[1]
+        out = _with_counts(lrt_table({key: result}, signal, metric), full.nobs,
+                           mixed_model_groups(full))
     elif isinstance(result, PermutationResult):
-        out = _permutation_rows(name, result, signal, metric)
+        n_obs = result.n_obs if result.n_obs is not None else result.n_dyads
+        out = _with_counts(_permutation_rows(name, result, signal, metric), n_obs,
+                           result.n_dyads)
     elif isinstance(result, PrePostResult):
-        out = _prepost_rows(name, result, signal, metric, sesoi, sesoi_scale, alpha)
+        out = _with_counts(_prepost_rows(name, result, signal, metric, sesoi, sesoi_scale,
+                                         alpha), result.n_dyads, result.n_dyads)
     elif isinstance(result, GeneralisationResult):
-        out = result.table(signal, metric, name=name)
+        out = _with_counts(result.table(signal, metric, name=name), result.fit.nobs,
+                           mixed_model_groups(result.fit))
     elif isinstance(result, GrowthAnalysis):
         out = result.table(signal, metric, name=name)
     elif isinstance(result, OutcomeAnalysis):
         out = result.table(signal, metric)
     elif isinstance(result, dict) and "difference" in result and "p_permutation" in result:
-        out = real_vs_pseudo_table(result, signal, metric)
+        out = _with_counts(real_vs_pseudo_table(result, signal, metric), result["n_dyads"],
+                           result["n_dyads"])
     elif isinstance(result, pd.DataFrame):
         missing = [c for c in MODEL_COLUMNS if c not in result.columns]
         if missing:
@@ -377,24 +419,33 @@ def result_rows(name: str, result, signal: str = "", metric: str = "", *,
             out["signal"] = out["signal"].replace("", signal).fillna(signal)
         if metric:
             out["metric"] = out["metric"].replace("", metric).fillna(metric)
+        if "n_dyads" in out.columns:   # a test over dyads (e.g. per-unit tests)
+            for col in COUNT_COLUMNS:
+                out[col] = out[col].fillna(out["n_dyads"]) if col in out.columns \
+                    else out["n_dyads"]
     else:
         raise ValueError(f"cannot turn {type(result).__name__} ({name!r}) into model rows")
     return out
 
 
 def combine_tables(frames) -> pd.DataFrame:
-    """Concatenate tidy tables: ``MODEL_COLUMNS`` first, then the union of the
-    extra columns; boolean flags as pandas' nullable ``boolean`` (parquet-safe)."""
+    """Concatenate tidy tables: ``MODEL_COLUMNS`` and ``COUNT_COLUMNS`` first (counts
+    as pandas' nullable ``Int64``, missing where a table gave none), then the union
+    of the extra columns; boolean flags as pandas' nullable ``boolean``
+    (parquet-safe)."""
     frames = [f for f in frames if f is not None and len(f.columns)]
     if not frames:
-        return pd.DataFrame(columns=MODEL_COLUMNS)
+        return pd.DataFrame(columns=MODEL_COLUMNS + COUNT_COLUMNS)
     frames = [f for f in frames if len(f)] or frames[:1]
     out = pd.concat(frames, ignore_index=True)
     for col in _BOOL_COLUMNS:
         if col in out.columns:
             out[col] = out[col].astype("boolean")
-    extra = [c for c in out.columns if c not in MODEL_COLUMNS]
-    return out[MODEL_COLUMNS + extra]
+    for col in COUNT_COLUMNS:
+        out[col] = (out[col] if col in out.columns else pd.NA)
+        out[col] = pd.to_numeric(out[col]).astype("Int64")
+    extra = [c for c in out.columns if c not in MODEL_COLUMNS + COUNT_COLUMNS]
+    return out[MODEL_COLUMNS + COUNT_COLUMNS + extra]
 
 
 def result_table(results: dict, signal: str = "", metric: str = "", *, sesoi=None,

@@ -193,6 +193,9 @@ class PermutationResult:
         Two-sided permutation p-value ``(1 + #{|T*| >= |T|}) / (1 + B)``.
     null : numpy.ndarray
         The ``B`` permutation statistics.
+    n_obs : int or None
+        Observations the statistic is computed from: the dyads' slopes
+        (``"ols_t"``) or the sessions of the refitted growth model (``"lmer_t"``).
     """
 
     estimate: float
@@ -207,6 +210,7 @@ class PermutationResult:
     method: str
     formula: str = ""
     null: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    n_obs: int | None = None
 
 
 def _permuted_orders(n_valid: np.ndarray, width: int, n_perm: int,
@@ -300,7 +304,7 @@ def slope_permutation_test(sessions: pd.DataFrame, *, time: str = "linear",
                                  p=permutation_p(t_obs, null),
                                  n_permutations=n_permutations, n_dyads=int(n),
                                  seed=seed, time=time, statistic_name=statistic,
-                                 term=term, method=method, null=null)
+                                 term=term, method=method, null=null, n_obs=int(n))
 
     # lmer_t: refit the growth model on every permutation
     from .growth import fit_growth
@@ -322,7 +326,8 @@ def slope_permutation_test(sessions: pd.DataFrame, *, time: str = "linear",
                              n_permutations=n_permutations,
                              n_dyads=int(fit.ngroups.get("dyad", len(dyads))), seed=seed,
                              time=time, statistic_name=statistic, term=term,
-                             method=method, formula=fit.formula, null=null)
+                             method=method, formula=fit.formula, null=null,
+                             n_obs=int(fit.nobs))
 
 
 # ---------------------------------------------------------------------------

@@ -73,7 +73,6 @@ import decimal
 import hashlib
 import math
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +81,7 @@ from typing import Any
 import numpy as np
 from scipy.signal import lfilter
 
+from .._files import temporary_file
 from .._npz import load_npz
 from .coherence import PAIR_CHUNK_BYTES, channel_spectra, iter_pair_coherence, pair_coherence
 from .wavelet import DEFAULT_CHUNK_BYTES, WaveletGrid
@@ -447,9 +447,9 @@ class ThresholdCache:
 
 
 def _save(path: Path, key: tuple, value: SignificanceThreshold) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp", dir=path.parent)
+    tmp = temporary_file(path.parent, path.stem + ".")
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "wb") as f:
             np.savez(f, key=np.array(repr(key)), period=value.period, scale=value.scale,
                      threshold=value.threshold, ar1=np.array(value.ar1, dtype=np.float64),
                      n_surrogates=value.n_surrogates, quantile=value.quantile,
