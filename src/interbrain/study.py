@@ -24,11 +24,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._check import check_distinct, check_name
 from .errors import StudyError
 from .preprocessing.settings import PreprocessingSettings
 from .stats.settings import StatisticsSettings
 
 ROLES: tuple[str, str] = ("therapist", "patient")
+#: Column names of the design that covariates and measures cannot take.
+RESERVED_COLUMNS: tuple[str, ...] = ("dyad", "session", "therapist", "patient",
+                                     "condition", "synchrony")
 SIGNALS: tuple[str, ...] = ("hbo", "hbr")
 METRICS: tuple[str, ...] = ("wtc", "pearson", "ar_robust_correlation", "plv")
 STANDARD_MEASURES: tuple[str, ...] = ("symptoms", "wellbeing", "session_quality", "alliance")
@@ -486,6 +490,7 @@ def _parse_dyads(entries: Any, where: str) -> tuple[Dyad, ...]:
         for key in ("id", "therapist", "patient"):
             if not isinstance(entry.get(key), str) or not entry[key].strip():
                 raise StudyError(f"{at}: field '{key}' is missing or not a non-empty string")
+            check_name(entry[key], f"field '{key}'", at, StudyError)
         if entry["id"] in seen:
             raise StudyError(f"{at}: dyad id {entry['id']!r} is listed twice")
         if entry["therapist"] == entry["patient"]:
@@ -503,6 +508,8 @@ def _condition(entry: dict, at: str) -> str | None:
     value = entry.get("condition")
     if value is not None and (not isinstance(value, str) or not value.strip()):
         raise StudyError(f"{at}: field 'condition' must be a non-empty string, got {value!r}")
+    if value is not None:
+        check_name(value, "condition", at, StudyError)
     return value
 
 
@@ -512,13 +519,15 @@ def _covariates(table: Any, at: str) -> dict[str, float]:
         raise StudyError(f"{at}: must be a table of name = number")
     out = {}
     for name, value in table.items():
+        check_name(name, "covariate name", at, StudyError)
         if (isinstance(value, bool) or not isinstance(value, (int, float))
                 or not math.isfinite(value)):
             raise StudyError(f"{at}: covariate {name!r} must be a finite number, got "
                              f"{value!r}")
-        if name in ("dyad", "session", "therapist", "patient", "condition", "synchrony"):
+        if name in RESERVED_COLUMNS:
             raise StudyError(f"{at}: {name!r} is a reserved name, not a covariate name")
         out[str(name)] = float(value)
+    check_distinct(out, "covariate name", at, StudyError, reserved=RESERVED_COLUMNS)
     return out
 
 
@@ -537,6 +546,7 @@ def _parse_therapists(entries: Any, therapist_ids: set[str], where: str
         tid = entry.get("id")
         if not isinstance(tid, str) or not tid:
             raise StudyError(f"{at}: field 'id' is missing or not a non-empty string")
+        check_name(tid, "field 'id'", at, StudyError)
         if tid not in therapist_ids:
             raise StudyError(f"{at}: therapist {tid!r} is not the therapist of any dyad")
         if tid in out:
@@ -599,6 +609,8 @@ def _parse_session_files(entry: dict, root: Path, at: str
                     or not all(isinstance(v, str) and v for v in value)):
                 raise StudyError(f"{at}: channels.{role} must be a non-empty list of "
                                  "source-detector pair names such as \"S1_D1\"")
+            for name in value:
+                check_name(name, f"channels.{role} name", at, StudyError)
             names[role] = tuple(value)
         if len(names["therapist"]) != len(names["patient"]):
             raise StudyError(f"{at}: channels.therapist lists {len(names['therapist'])} and "
@@ -697,6 +709,7 @@ def _parse_generalisation(entries: Any, root: Path, dyads: tuple[Dyad, ...], whe
         if not isinstance(partner, str) or not partner.strip():
             raise StudyError(f"{at}: field 'partner' (the other person's id) is missing or "
                              "not a non-empty string")
+        check_name(partner, "field 'partner'", at, StudyError)
         if partner == by_id[dyad].patient:
             raise StudyError(f"{at}: the partner {partner!r} is the patient themself")
         at = f"{at} (dyad {dyad}, {phase}, partner {partner})"
@@ -717,10 +730,129 @@ def _parse_regions(table: Any, where: str) -> dict[str, str]:
     if not isinstance(table, dict):
         raise _fail(where, "[regions] must be a table of channel = \"region\"")
     for channel, region in table.items():
+        check_name(channel, "channel name", f"{where}: [regions]", StudyError)
         if not isinstance(region, str) or not region:
             raise _fail(where, f"[regions]: channel {channel!r} must map to a region name, "
                         f"got {region!r}")
+        check_name(region, f"region of channel {channel!r}", f"{where}: [regions]",
+                   StudyError)
     return dict(table)
+
+
+#: Separators spreadsheet programs write instead of commas (e.g. Excel with a
+#: locale whose decimal mark is a comma writes ';').
+_OTHER_DELIMITERS: dict[str, str] = {";": "';'", "\t": "tab", "|": "'|'"}
+
+
+def read_measures_csv(path: Path) -> pd.DataFrame:
+    """Read ``measures.csv`` as text cells, checking its encoding and layout.
+
+    The file must be UTF-8 text (a leading byte-order mark, as Excel's "CSV UTF-8"
+    writes it, is accepted) with comma-separated cells (quoted as in RFC 4180 where a
+    cell holds a comma), a header row first and, on every row, no more cells than the
+    header has columns. Blank rows (no cell with text) are skipped, as are columns
+    with neither a name nor any value (a trailing comma on every line). Values are
+    not interpreted here (see :func:`load_measures`).
+
+    Parameters
+    ----------
+    path : Path
+        The CSV file.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One str column per header column (names stripped of surrounding spaces, in
+        file order, duplicates kept) and one row per data row, indexed by the row's
+        line number in the file (the header's is usually 1). Rows with fewer cells
+        than the header are completed with empty cells (missing values).
+
+    Raises
+    ------
+    StudyError
+        If the file is empty, not UTF-8 (naming the line of the first byte that is
+        not, and the fix), holds NUL characters, looks separated by ``;``, tabs or
+        ``|`` rather than commas, cannot be parsed as CSV, has a row with more cells
+        than the header has columns, or a column without a name but with values.
+    """
+    import codecs
+    import csv
+    import io
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise StudyError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise StudyError(f"{path}: the file is UTF-16 text; interbrain reads UTF-8: save it "
+                         "as UTF-8 (in Excel: 'CSV UTF-8 (comma delimited)')")
+    data = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise StudyError(
+            f"{path}, line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x} at byte "
+            f"{column} of the line; a file saved as Latin-1 or Windows-1252?); save it as "
+            "UTF-8 (in Excel: 'CSV UTF-8 (comma delimited)')") from None
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise StudyError(f"{path}, line {line}: holds a NUL character: not a text file (or "
+                         "UTF-16 without a byte-order mark); save it as UTF-8 CSV")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows: list[tuple[int, list[str]]] = []
+    try:
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                rows.append((reader.line_num, row))
+    except csv.Error as exc:
+        raise StudyError(f"{path}, line {reader.line_num}: cannot be read as CSV: "
+                         f"{exc}") from None
+    if not rows:
+        raise StudyError(f"{path}: the file is empty; it needs a header with "
+                         "'dyad', 'session' and measure columns")
+    header_line, header = rows[0]
+    names = [name.strip() for name in header]
+    line_text = ",".join(header)
+    for sep, label in _OTHER_DELIMITERS.items():
+        split = {part.strip() for part in line_text.split(sep)}
+        if sep in line_text and (len(header) == 1 or (
+                not {"dyad", "session"} <= set(names) and {"dyad", "session"} <= split)):
+            raise StudyError(
+                f"{path}, line {header_line}: looks {label}-delimited (header "
+                f"{line_text.strip()[:80]!r}); interbrain reads comma-separated files: "
+                "save it with commas between cells (and points as decimal marks)")
+    body = rows[1:]
+    for line, row in body:
+        if len(row) > len(names) and any(cell.strip() for cell in row[len(names):]):
+            raise StudyError(f"{path}, line {line}: {len(row)} cells, but the header (line "
+                             f"{header_line}) has {len(names)} columns")
+    cells = [[(row[k] if k < len(row) else "") for k in range(len(names))]
+             for _, row in body]
+    keep = []
+    for k, name in enumerate(names):
+        if name:
+            keep.append(k)
+        elif any(r[k].strip() for r in cells):
+            line = next(line for (line, _), r in zip(body, cells) if r[k].strip())
+            raise StudyError(f"{path}: column {k + 1} has values (e.g. on line {line}) but "
+                             f"no name in the header (line {header_line})")
+    frame = pd.DataFrame([[r[k] for k in keep] for r in cells], dtype=str,
+                         columns=[names[k] for k in keep],
+                         index=pd.Index([line for line, _ in body], dtype=int))
+    return frame
+
+
+def _did_you_mean(wanted: str, names: list[str]) -> str:
+    """``"; did you mean 'X'?"`` for the column closest to ``wanted``, else ``""``."""
+    import difflib
+
+    folded = {name.strip().casefold(): name for name in names}
+    if wanted in folded:
+        return f"; is {folded[wanted]!r} meant to be {wanted!r}? (names are case-sensitive)"
+    close = difflib.get_close_matches(wanted, names, n=1, cutoff=0.75)
+    return f"; is {close[0]!r} meant to be {wanted!r}?" if close else ""
 
 
 def load_measures(path: Path, sessions: tuple[SessionRecordings, ...]) -> pd.DataFrame:
@@ -740,22 +872,23 @@ def load_measures(path: Path, sessions: tuple[SessionRecordings, ...]) -> pd.Dat
         Columns ``dyad`` (str), ``session`` (int) and one float column per measure,
         sorted by dyad and session.
     """
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise StudyError(f"{path}: cannot be read as CSV: {exc}") from None
-    except pd.errors.EmptyDataError:
-        raise StudyError(f"{path}: the file is empty; it needs a header with "
-                         "'dyad', 'session' and measure columns") from None
-    raw.columns = [c.strip() for c in raw.columns]
+    raw = read_measures_csv(path)
     for required in ("dyad", "session"):
         if required not in raw.columns:
             raise StudyError(f"{path}: missing column '{required}' "
-                             f"(columns are: {', '.join(raw.columns)})")
+                             f"(columns are: {', '.join(raw.columns)})"
+                             + _did_you_mean(required, list(raw.columns)))
     dupes = raw.columns[raw.columns.duplicated()].tolist()
     if dupes:
         raise StudyError(f"{path}: column(s) {dupes} appear more than once")
     measure_cols = [c for c in raw.columns if c not in ("dyad", "session")]
+    for col in measure_cols:
+        check_name(col, "column name", f"{path}, line 1 (header)", StudyError)
+        if col in RESERVED_COLUMNS:
+            raise StudyError(f"{path}, line 1 (header): {col!r} is a reserved name "
+                             f"({', '.join(RESERVED_COLUMNS)}), not a measure name")
+    check_distinct(measure_cols, "column", f"{path}, line 1 (header)", StudyError,
+                   reserved=RESERVED_COLUMNS)
     if not measure_cols:
         raise StudyError(f"{path}: no measure columns besides 'dyad' and 'session'")
     known = {(s.dyad, s.session) for s in sessions}
@@ -763,7 +896,7 @@ def load_measures(path: Path, sessions: tuple[SessionRecordings, ...]) -> pd.Dat
     out = {"dyad": [], "session": []} | {c: [] for c in measure_cols}
     seen: set[tuple[str, int]] = set()
     for idx, row in raw.iterrows():
-        line = int(idx) + 2  # header is line 1
+        line = int(idx)  # read_measures_csv indexes rows by line number
         at = f"{path}, line {line}"
         dyad = row["dyad"].strip()
         if dyad not in dyads:

@@ -1,4 +1,4 @@
-"""Read one person's fNIRS recording into a preloaded MNE ``Raw``."""
+"""Read one person's fNIRS recording into an MNE ``Raw`` (preloaded, or lazily)."""
 
 from __future__ import annotations
 
@@ -291,7 +291,24 @@ def _mat_format(path: Path) -> str:
     return "table"
 
 
-def _check_values(raw: mne.io.BaseRaw, path: Path) -> None:
+def _snirf_samples_finite(path: Path, rows: int = 65536) -> bool:
+    """Whether every sample of ``/nirs/data1/dataTimeSeries`` is finite, read with h5py
+    in blocks of ``rows`` samples (False also when a block cannot be read)."""
+    try:
+        with h5py.File(path, "r") as fh:
+            data = fh["nirs/data1/dataTimeSeries"]
+            for start in range(0, data.shape[0], rows):
+                if not np.isfinite(data[start:start + rows]).all():
+                    return False
+    except Exception:  # a damaged block: let MNE's reader name the problem
+        return False
+    return True
+
+
+def _check_values(raw: mne.io.BaseRaw, path: Path, *, fmt: str = "snirf",
+                  known_finite: bool = False) -> None:
+    """Check the channel types and, unless ``known_finite``, that every sample is
+    finite (reading the samples of a recording that is not preloaded)."""
     types = set(raw.get_channel_types())
     nirs = types & _NIRS_TYPES
     if not nirs:
@@ -301,7 +318,13 @@ def _check_values(raw: mne.io.BaseRaw, path: Path) -> None:
         raise RecordingError(f"{path}: holds fNIRS channels of type(s) {', '.join(sorted(nirs))};"
                              " interbrain reads raw intensities (fnirs_cw_amplitude) or "
                              "haemoglobin (hbo, hbr)")
-    data = raw.get_data()
+    if known_finite:
+        return
+    try:
+        data = raw.get_data()
+    except Exception as exc:  # samples of a lazily read file that cannot be read
+        raise RecordingError(f"{path}: cannot be read as {SUPPORTED_FORMATS[fmt]}: "
+                             f"{type(exc).__name__}: {exc}") from None
     finite = np.isfinite(data)
     if not finite.all():
         bad = np.flatnonzero(~finite.all(axis=1))
@@ -312,7 +335,8 @@ def _check_values(raw: mne.io.BaseRaw, path: Path) -> None:
                              + f" (first at {raw.times[first]:.3f} s in {raw.ch_names[bad[0]]})")
 
 
-def read_recording(path: str | os.PathLike, *, format: str | None = None) -> mne.io.BaseRaw:
+def read_recording(path: str | os.PathLike, *, format: str | None = None,
+                   preload: bool = True) -> mne.io.BaseRaw:
     """Read the fNIRS recording of one person.
 
     Parameters
@@ -330,11 +354,17 @@ def read_recording(path: str | os.PathLike, *, format: str | None = None) -> mne
         dataset (a ``dataset_description.json`` above them), so BIDS recordings
         named in ``study.toml`` get their sidecars; ``format="snirf"`` reads such a
         file without them.
+    preload : bool
+        True (default): the samples are read into memory. False: SNIRF files and
+        NIRx folders are opened as MNE reads them with ``preload=False`` (the header;
+        the samples are read once, in blocks, only to check that they are finite),
+        as :mod:`interbrain.validation` does; the other formats are always preloaded.
 
     Returns
     -------
     raw : mne.io.BaseRaw
-        Preloaded, shape (n_channels, n_times), sampling rate in Hz in
+        Preloaded (unless ``preload=False``, see above), shape (n_channels, n_times),
+        sampling rate in Hz in
         ``raw.info["sfreq"]``. Raw continuous-wave intensities (channel type
         ``fnirs_cw_amplitude``, two or more wavelengths per source-detector pair,
         adjacent) from SNIRF, NIRx, Homer and BIDS; haemoglobin concentration
@@ -365,11 +395,11 @@ def read_recording(path: str | os.PathLike, *, format: str | None = None) -> mne
         if fmt == "snirf":
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*measurement date")
-                raw = mne.io.read_raw_snirf(path, preload=True, verbose="ERROR")
+                raw = mne.io.read_raw_snirf(path, preload=preload, verbose="ERROR")
             start, first_time = snirf_first_sample(path)
             set_first_sample_timing(raw, start, event_shift=-first_time)
         elif fmt == "nirx":
-            raw = mne.io.read_raw_nirx(path, preload=True, verbose="ERROR")
+            raw = mne.io.read_raw_nirx(path, preload=preload, verbose="ERROR")
         elif fmt == "homer":
             raw = read_homer(path)
         elif fmt == "table":
@@ -381,5 +411,6 @@ def read_recording(path: str | os.PathLike, *, format: str | None = None) -> mne
     except Exception as exc:  # MNE/h5py/scipy raise many types for corrupt files
         raise RecordingError(f"{path}: cannot be read as {SUPPORTED_FORMATS[fmt]}: "
                              f"{type(exc).__name__}: {exc}") from None
-    _check_values(raw, path)
+    known_finite = not preload and fmt == "snirf" and _snirf_samples_finite(path)
+    _check_values(raw, path, fmt=fmt, known_finite=known_finite)
     return raw

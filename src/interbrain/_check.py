@@ -1,0 +1,96 @@
+"""Checks of names that users write: ids, measure and covariate names, channels.
+
+A name a user writes (in ``study.toml``, ``measures.csv`` or a recording) is data:
+interbrain never evaluates it, and the models see it under internal names
+(:func:`interbrain.stats.formula.internal_names`). It must still be something a
+person can read back in a table: :data:`NAME_RULE`.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+
+#: Longest name accepted, in characters.
+MAX_NAME_LENGTH = 100
+
+#: The rule every user-written name follows (quoted in error messages and docs).
+NAME_RULE = (f"1 to {MAX_NAME_LENGTH} printable characters, without leading or trailing "
+             "spaces, line breaks, tabs or invisible formatting characters (such as "
+             "zero-width or bidirectional marks)")
+
+# Unicode categories refused anywhere in a name: control, format (zero-width,
+# bidirectional overrides), surrogate, private use, unassigned, line and paragraph
+# separators.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    """``repr(text)``, cut to about ``limit`` characters for a message."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
+
+def name_problem(value: object) -> str | None:
+    """What is wrong with ``value`` as a user-written name, or None when nothing is."""
+    if not isinstance(value, str):
+        return f"must be text, got {type(value).__name__}"
+    if not value:
+        return "is empty"
+    if len(value) > MAX_NAME_LENGTH:
+        return f"is {len(value)} characters long"
+    if value != value.strip():
+        return "has leading or trailing spaces"
+    for ch in value:
+        if unicodedata.category(ch) in _REFUSED_CATEGORIES:
+            return f"contains the character U+{ord(ch):04X} ({_char_name(ch)})"
+    return None
+
+
+def _char_name(ch: str) -> str:
+    return unicodedata.name(ch, "a control character").lower()
+
+
+def check_name(value: object, what: str, where: str, error: type[Exception]) -> str:
+    """Return ``value`` if it follows :data:`NAME_RULE`, else raise ``error``.
+
+    Parameters
+    ----------
+    value : object
+        The name as read.
+    what : str
+        What it names, for the message (``"dyad id"``, ``"measure column"``).
+    where : str
+        The file and entry it was read from (``"study.toml, [[dyads]] entry 2"``).
+    error : type of Exception
+        Raised with one message naming ``where``, ``what``, the problem and the rule.
+    """
+    problem = name_problem(value)
+    if problem is not None:
+        shown = shorten(value) if isinstance(value, str) else repr(value)
+        raise error(f"{where}: {what} {shown} {problem}; names must be {NAME_RULE}")
+    return value  # type: ignore[return-value]
+
+
+def name_key(name: str) -> str:
+    """Compatibility-normalised, case-folded form: names equal here are ambiguous."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+def check_distinct(names: Iterable[str], what: str, where: str,
+                   error: type[Exception], reserved: Iterable[str] = ()) -> None:
+    """Refuse names that differ only in case or Unicode compatibility form, from
+    each other or from ``reserved`` names (which mean something else there)."""
+    seen: dict[str, str] = {}
+    for name in reserved:
+        seen[name_key(name)] = name
+    reserved = set(reserved)
+    for name in names:
+        key = name_key(name)
+        if key in seen and seen[key] != name:
+            other = seen[key]
+            kind = "the reserved name" if other in reserved else f"the {what}"
+            raise error(f"{where}: {what} {shorten(name)} differs from {kind} "
+                        f"{shorten(other)} only in case or Unicode form; rename one")
+        seen.setdefault(key, name)
