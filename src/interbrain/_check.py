@@ -11,6 +11,8 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 
+import numpy as np
+
 #: Longest name accepted, in characters.
 MAX_NAME_LENGTH = 100
 
@@ -94,3 +96,55 @@ def check_distinct(names: Iterable[str], what: str, where: str,
             raise error(f"{where}: {what} {shorten(name)} differs from {kind} "
                         f"{shorten(other)} only in case or Unicode form; rename one")
         seen.setdefault(key, name)
+
+
+# ---------------------------------------------------------------------------
+# checks of parameters (as MNE's utils/check.py): one implementation each
+# ---------------------------------------------------------------------------
+
+def is_whole_number(value: object) -> bool:
+    """Whether ``value`` is an integer (Python or NumPy), not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_int(value: object, name: str, *, minimum: int | None = None,
+              error: type[Exception] = ValueError) -> int:
+    """Return ``value`` as an ``int`` if it is a whole number of at least ``minimum``.
+
+    Parameters
+    ----------
+    value : object
+        The value given.
+    name : str
+        What it is, for the message (``"n_permutations"``, ``"field 'seed'"``).
+    minimum : int, optional
+        Smallest value allowed.
+    error : type of Exception
+        Raised (default ``ValueError``) with a message naming ``name``, the rule and
+        the value.
+    """
+    if not is_whole_number(value) or (minimum is not None and value < minimum):
+        rule = "a whole number" + (f" >= {minimum}" if minimum is not None else "")
+        raise error(f"{name} must be {rule}, got {value!r}")
+    return int(value)
+
+
+def check_option(value: object, name: str, allowed, *,
+                 error: type[Exception] = ValueError):
+    """Return ``value`` if it is one of ``allowed``, else raise ``error`` naming
+    ``name``, the options and the value."""
+    options = list(allowed)
+    if value not in options:
+        raise error(f"unknown {name} {value!r}; use one of {options}")
+    return value
+
+
+def as_generator(seed) -> np.random.Generator:
+    """A NumPy random generator from a seed (a whole number >= 0, a
+    :class:`~numpy.random.SeedSequence`, ``None`` for fresh entropy) or a generator,
+    which is returned as it is (so that a caller's stream is continued)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is not None and not isinstance(seed, np.random.SeedSequence):
+        seed = check_int(seed, "seed", minimum=0)
+    return np.random.default_rng(seed)
