@@ -18,7 +18,8 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from .study import ROLES, RecordingRef, Study
+from .design import ROLES, RecordingRef
+from .study import Study
 
 __all__ = ["RETAINED_COLUMNS", "data_retained", "retained_messages", "log_retained",
            "retained_text", "minutes_text", "steps_key"]

@@ -43,7 +43,8 @@ import pandas as pd
 
 from .assembly import common_rate, overlap
 from .errors import RecordingError, StudyError
-from .study import ROLES, RecordingRef, Study, load_study, read_measures_csv
+from .design import ROLES, RecordingRef
+from .study import Study, load_study, read_measures_csv
 
 __all__ = ["Problem", "RecordingHeader", "PairingCheck", "ValidationReport",
            "recording_header", "validate_study"]

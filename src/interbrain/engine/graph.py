@@ -37,7 +37,8 @@ from ..io import read_recording, recording_sidecars
 from ..nulls import Pairing
 from ..orphans import worker_initializer
 from ..preprocessing import Preprocessed, PreprocessingSettings, preprocess_recording
-from ..study import ROLES, AnalysisSettings, RecordingRef
+from ..design import ROLES, RecordingRef
+from ..synchrony.settings import AnalysisSettings
 from .cache import Cache, content_key, file_digest
 from .pairs import DEFAULT_SPECTRA_BUDGET, pairings_synchrony
 from .progress import Progress

@@ -18,7 +18,7 @@ from ..errors import RecordingError
 from ..nulls import Pairing, derive_seed, surrogate_null
 from ..nulls.surrogates import min_shift_samples
 from ..preprocessing import Preprocessed
-from ..study import AnalysisSettings
+from ..synchrony.settings import AnalysisSettings
 from ..synchrony import (ThresholdCache, WaveletGrid, ar1_coefficient, band_mean_coherence,
                          channel_spectra, coherence_threshold, compute_metric,
                          iter_pair_coherence, lagged_band_coherence, region_signal_coherence,

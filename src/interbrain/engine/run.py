@@ -25,7 +25,8 @@ from ..assembly import common_rate, resample_step
 from ..nulls import generalisation_pairings, pseudo_dyad_pairings, real_pairings
 from ..retained import data_retained, log_retained, steps_key
 from ..stats.models import real_vs_pseudo, session_synchrony
-from ..study import ROLES, Study
+from ..design import ROLES
+from ..study import Study
 from .atomic import write_parquet, write_text
 from .graph import LOCAL_SCHEDULERS, RecordingHandle, build_graph, execute
 from .outputs import RunDirectory, describe_study

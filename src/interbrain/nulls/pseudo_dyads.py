@@ -10,10 +10,14 @@ unrelated signals of the same kind, roles and point in treatment
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..study import RecordingRef, Study
+from ..design import RecordingRef
+
+if TYPE_CHECKING:  # the null controls read a study's records, never load one
+    from ..study import Study
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..retained import minutes_text, retained_text
-from ..study import ROLES
+from ..design import ROLES
 from . import figures
 from .methods import methods_text, software_versions
 
