@@ -135,17 +135,18 @@ def interbrain_fft_share(a, b, dt, band, pairs, dtype) -> tuple[float, float]:
     Every :mod:`scipy.fft` call of interbrain's synchrony kernels is timed (one thread,
     so the FFT seconds and the wall-clock seconds are on the same clock).
     """
-    from interbrain.synchrony import coherence, wavelet
+    from interbrain.synchrony import coherence
+    from interbrain.synchrony.wavelet import smoothing, transform
 
     timed = _TimedFFT(scipy.fft)
-    saved = coherence.sfft, wavelet.sfft
-    coherence.sfft = wavelet.sfft = timed
+    saved = coherence.sfft, smoothing.sfft, transform.sfft
+    coherence.sfft = smoothing.sfft = transform.sfft = timed
     try:
         t0 = time.perf_counter()
         interbrain_run(a, b, dt, band, pairs, dtype, 1)
         total = time.perf_counter() - t0
     finally:
-        coherence.sfft, wavelet.sfft = saved
+        coherence.sfft, smoothing.sfft, transform.sfft = saved
     return timed.seconds, total
 
 

@@ -11,10 +11,17 @@ correlation, AR-prewhitened robust correlation (NIRS Brain AnalyzIR) and the
 phase-locking value. Summaries per time window, per region of interest and per
 time lag (:mod:`.summaries`); significance thresholds of coherence against AR(1) red
 noise like Grinsted's ``wtcsignif`` (:mod:`.significance`).
+
+Modules: :mod:`.wavelet` (grid, transform, smoothing), :mod:`.spectra` (per-channel
+transforms and auto-spectra), :mod:`.coherence` (pairs), :mod:`.metrics`,
+:mod:`.summaries`, :mod:`.significance`, :mod:`.pairs` (channel pairs),
+:mod:`.settings` (``[analysis]``) and :mod:`.session`: the synchrony of all the real
+and pseudo pairings of one session number, as the engine computes it (import it from
+there; it is not re-exported here).
 """
 
-from .coherence import (ChannelSpectra, WTCResult, band_coherence, band_mean_coherence,
-                        channel_spectra, iter_pair_coherence, pair_coherence, wtc)
+from .coherence import (WTCResult, band_coherence, band_mean_coherence, iter_pair_coherence,
+                        pair_coherence, wtc)
 from .metrics import (AR_MAX_ORDER_SECONDS, METRICS, TUKEY_C, ARPrewhitened, ARRobustCorrelation,
                       ar_prewhiten, ar_robust_correlation, compute_metric, pearson_correlation,
                       phase_locking_value, robust_correlation, window_starts)
@@ -23,6 +30,7 @@ from .significance import (HISTOGRAM_BINS, BandSignificance, SignificanceThresho
                            ThresholdCache, ar1_coefficient, ar1_surrogates, band_significance,
                            coherence_threshold, quantize_ar1, significant_fraction,
                            threshold_key)
+from .spectra import ChannelSpectra, channel_spectra
 from .summaries import (ROI_METHODS, Segment, lagged_band_coherence, leader,
                         region_mean_of_pairs, region_signal_coherence,
                         segments_from_annotations, windowed_band_coherence)

@@ -35,15 +35,20 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import scipy.fft as sfft
 
+from ._batching import BLOCK_BYTES, block_rows, n_threads, run_tasks
+from ._inputs import as_channels
 from .pairs import PairsSpec, resolve_pairs
-from .wavelet import (DEFAULT_CHUNK_BYTES, WaveletGrid, _as_2d_finite, _ChannelTransform,
-                      block_rows, min_samples_for_band, n_threads, run_tasks, smooth_plan)
+from .spectra import ChannelSpectra, channel_spectra, check_same_grid
+from .wavelet.grid import WaveletGrid
+from .wavelet.scales import min_samples_for_band
+from .wavelet.smoothing import smooth_plan
+from .wavelet.transform import DEFAULT_CHUNK_BYTES
 
 __all__ = [
     "ChannelSpectra",
@@ -60,7 +65,6 @@ __all__ = [
 #: Default budget in bytes of the temporaries of one chunk of pairs; small chunks
 #: keep the FFT buffers in cache and are faster than large ones.
 PAIR_CHUNK_BYTES = 16 * 2**20
-
 
 
 @dataclass(frozen=True)
@@ -86,100 +90,13 @@ class WTCResult:
     coi: np.ndarray
 
 
-@dataclass(frozen=True, eq=False)
-class ChannelSpectra:
-    """Wavelet transforms and smoothed auto-spectra of the channels of one recording.
-
-    Attributes
-    ----------
-    grid : WaveletGrid
-        The grid they were computed on.
-    W : numpy.ndarray, complex, shape (n_channels, grid.n_rows, n_times)
-        Morlet wavelet transform of the computed scales ``grid.scale[grid.rows]`` of
-        each standardised channel (zero mean, unit standard deviation, as ``wtc.m``
-        standardises its series; coherence does not depend on the scaling).
-    S : numpy.ndarray, real, shape (n_channels, grid.n_band_rows, n_times)
-        Smoothed scale-normalised power ``S(|W|^2 / scale)`` of the band's scales
-        ``grid.scale[grid.band_start:grid.band_stop]``.
-    """
-
-    grid: WaveletGrid
-    W: np.ndarray = field(repr=False)
-    S: np.ndarray = field(repr=False)
-
-    @property
-    def n_channels(self) -> int:
-        """Number of channels."""
-        return self.W.shape[0]
-
-
-def _standardise(x: np.ndarray) -> np.ndarray:
-    """Channels with zero mean and unit standard deviation (constant channels: zero).
-
-    As ``wtc.m`` does before its transforms. Coherence does not depend on it beyond
-    round-off; it keeps float32 spectra of signals in molar units (1e-6 M and below)
-    far from underflow in the products of the coherence ratio.
-    """
-    x = x - x.mean(axis=1, keepdims=True)
-    if x.shape[1] > 1:
-        sd = x.std(axis=1, ddof=1, keepdims=True)
-        np.divide(x, sd, out=x, where=sd > 0)
-    return x
-
-
-def channel_spectra(data: Any, grid: WaveletGrid, *, workers: int | None = None,
-                    chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> ChannelSpectra:
-    """Wavelet transforms and smoothed auto-spectra of every channel, batched.
-
-    Parameters
-    ----------
-    data : array_like, shape (n_channels, n_times)
-        Finite samples of each channel (a 1-D array is one channel).
-    grid : WaveletGrid
-        Built for ``n_times`` samples and the recording's sampling interval.
-    workers : int, optional
-        Threads, one channel per thread at a time (None: the current default of
-        :mod:`scipy.fft`, see :func:`scipy.fft.set_workers`; negative values count back
-        from the number of CPUs). The results do not depend on it.
-    chunk_bytes : int
-        Budget of the temporaries of one batched FFT block, in bytes (per thread).
-
-    Returns
-    -------
-    ChannelSpectra
-
-    Raises
-    ------
-    ValueError
-        ``data`` is not 2-D, has a different number of samples than the grid, or holds
-        NaN or infinite samples.
-    """
-    x = _standardise(_as_2d_finite(data, grid.n_times))
-    n_ch = x.shape[0]
-    W = np.empty((n_ch, grid.n_rows, grid.n_times), dtype=grid.complex_dtype)
-    S = np.empty((n_ch, grid.n_band_rows, grid.n_times), dtype=grid.real_dtype)
-    _ChannelTransform(grid, W, S, chunk_bytes).run(x, n_threads(workers))
-    W.setflags(write=False)
-    S.setflags(write=False)
-    return ChannelSpectra(grid=grid, W=W, S=S)
-
-
-def _check_specs(spec_a: ChannelSpectra, spec_b: ChannelSpectra) -> WaveletGrid:
-    if spec_a.grid is not spec_b.grid and spec_a.grid.key != spec_b.grid.key:
-        raise ValueError("the two ChannelSpectra were computed on different wavelet grids "
-                         f"({spec_a.grid.n_times} vs {spec_b.grid.n_times} samples, "
-                         f"dt {spec_a.grid.dt} vs {spec_b.grid.dt} s, or other options); "
-                         "use one grid for both")
-    return spec_a.grid
-
-
 class _PairKernel:
     """Smoothed cross-spectra of channel pairs, a block of rows of a group of pairs at a time.
 
     Per pair the only work is the cross-spectrum ``W_a conj(W_b)`` of the computed rows,
     its FFT over ``n_smooth`` points (one per row), the filter and scale smoothing on the
-    bins that matter (:class:`~interbrain.synchrony.wavelet.SmoothPlan`), and one inverse
-    FFT per band row; then ``|S(W_ab/s)|^2 / (S_a S_b)``, either kept (maps) or summed
+    bins that matter (:class:`~interbrain.synchrony.wavelet.smoothing.SmoothPlan`), and
+    one inverse FFT per band row; then ``|S(W_ab/s)|^2 / (S_a S_b)``, either kept (maps) or summed
     over the valid cells (band means) while the block is still in cache. The transforms
     ``W``, the auto-spectra ``S``, the filters and the masks come from the channels and
     the grid. Each thread has its own buffers; the results do not depend on the number
@@ -192,7 +109,7 @@ class _PairKernel:
         self.plan = plan = smooth_plan(grid)
         cb = np.dtype(grid.complex_dtype).itemsize
         self.rows = block_rows(max(grid.n_rows, 1), plan.m * cb, chunk_bytes)
-        budget = min(int(chunk_bytes), 4 * 2**20)
+        budget = min(int(chunk_bytes), BLOCK_BYTES)
         self.group = int(max(1, min(n_pairs, budget // max(self.rows * plan.m * cb, 1))))
         self.local = threading.local()
         self.real_view = np.dtype(grid.real_dtype)
@@ -258,7 +175,7 @@ class _PairKernel:
 
 def _pair_setup(spec_a: ChannelSpectra, spec_b: ChannelSpectra, pairs: PairsSpec,
                 chunk_bytes: int) -> tuple[WaveletGrid, np.ndarray, _PairKernel]:
-    grid = _check_specs(spec_a, spec_b)
+    grid = check_same_grid(spec_a, spec_b)
     idx = resolve_pairs(pairs, spec_a.n_channels, spec_b.n_channels)
     return grid, idx, _PairKernel(spec_a, spec_b, grid, chunk_bytes, len(idx))
 
@@ -330,7 +247,7 @@ def pair_coherence(spec_a: ChannelSpectra, spec_b: ChannelSpectra, pairs: PairsS
         Coherence of the band's scales (all scales if the grid has no band), periods
         ``grid.band_period`` in seconds.
     """
-    grid = _check_specs(spec_a, spec_b)
+    grid = check_same_grid(spec_a, spec_b)
     idx = resolve_pairs(pairs, spec_a.n_channels, spec_b.n_channels)
     out = np.empty((len(idx), grid.n_band_rows, grid.n_times), dtype=grid.real_dtype)
     for sl, coh in iter_pair_coherence(spec_a, spec_b, idx, workers=workers,
@@ -484,19 +401,6 @@ def wtc(x: Any, y: Any, dt: float, *, dj: float = 1 / 12, s0: float | None = Non
                      scale=grid.scale.copy(), coi=grid.coi.copy())
 
 
-def _as_channels(v: Any, name: str) -> np.ndarray:
-    arr = np.asarray(v, dtype=np.float64)
-    if arr.ndim == 1:
-        arr = arr[None, :]
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be a (n_channels, n_times) array, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        ch, t = np.argwhere(~np.isfinite(arr))[0]
-        raise ValueError(f"{name} contains NaN or infinite samples (first at channel {ch}, "
-                         f"sample {t}); interpolate or drop them first")
-    return arr
-
-
 def band_coherence(a: Any, b: Any, dt: float, *, band: tuple[float, float],
                    pairs: PairsSpec = "homologous", exclude_coi: bool = True,
                    dj: float = 1 / 12, s0: float | None = None, j1: int | None = None,
@@ -543,8 +447,8 @@ def band_coherence(a: Any, b: Any, dt: float, *, band: tuple[float, float],
         minimum length).
     """
     same = a is b
-    a = _as_channels(a, "a")
-    b = a if same else _as_channels(b, "b")
+    a = as_channels(a, "a")
+    b = a if same else as_channels(b, "b")
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"a and b must have the same number of samples, got {a.shape[1]} "
                          f"and {b.shape[1]}")

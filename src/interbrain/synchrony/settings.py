@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
+
+from .._check import check_int, settings_from_table
+from ..errors import StudyError
 
 SIGNALS: tuple[str, ...] = ("hbo", "hbr")
 METRICS: tuple[str, ...] = ("wtc", "pearson", "ar_robust_correlation", "plv")
+#: Channel pairs analysed: homologous channels, or every channel with every channel.
+PAIRINGS: tuple[str, ...] = ("homologous", "all")
+#: Region-of-interest summaries of ``roi``.
+ROI_OPTIONS: tuple[str, ...] = ("none", "mean_of_pairs", "region_average_signal", "both")
+#: Floating-point precisions of the wavelet transforms.
+PRECISIONS: tuple[str, ...] = ("float64", "float32")
+#: Surrogate null controls of ``surrogates`` (made by :mod:`interbrain.nulls.surrogates`).
+SURROGATE_KINDS: tuple[str, ...] = ("circular_shift", "phase_randomised")
 
 
 @dataclass(frozen=True)
@@ -92,3 +104,95 @@ class AnalysisSettings:
     surrogate_min_shift: float = 0.0
     surrogate_seed: int = 0
     precision: str = "float32"
+
+    @classmethod
+    def from_table(cls, table: object, where: str) -> "AnalysisSettings":
+        """The settings of an ``[analysis]`` table of ``study.toml``, checked.
+
+        Parameters
+        ----------
+        table : dict or None
+            The table as read; None for the defaults.
+        where : str
+            The file and table, for messages (``"<path>: [analysis]"``).
+
+        Returns
+        -------
+        AnalysisSettings
+            As :meth:`validate` returns them.
+
+        Raises
+        ------
+        StudyError
+            Naming ``where`` and the first unknown, mistyped or invalid field.
+        """
+        settings = settings_from_table(cls, table, where, StudyError)
+        try:
+            return settings.validate()
+        except ValueError as exc:
+            raise StudyError(f"{where}: {exc}") from None
+
+    def validate(self) -> "AnalysisSettings":
+        """Check every field.
+
+        Returns
+        -------
+        AnalysisSettings
+            A copy with ``band`` and ``lags`` as floats and repeated ``signals``,
+            ``metrics`` and ``surrogates`` dropped (first occurrence kept).
+
+        Raises
+        ------
+        ValueError
+            Naming the first invalid field, the values allowed and the value given.
+        """
+        band = self.band
+        if (len(band) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                      for v in band)):
+            raise ValueError(f"field 'band' must be two numbers [shortest, longest] in "
+                             f"seconds, got {list(band)!r}")
+        lo, hi = float(band[0]), float(band[1])
+        if not (0 < lo < hi):
+            raise ValueError(f"field 'band' must satisfy 0 < shortest < longest period, "
+                             f"got [{lo}, {hi}]")
+        bad = [s for s in self.signals if s not in SIGNALS]
+        if not self.signals or bad:
+            raise ValueError(f"field 'signals' must be a non-empty list among "
+                             f"{list(SIGNALS)}, got {list(self.signals)!r}")
+        if self.pairs not in PAIRINGS:
+            raise ValueError(f"field 'pairs' must be 'homologous' or 'all', got {self.pairs!r}")
+        bad = [m for m in self.metrics if m not in METRICS]
+        if not self.metrics or bad:
+            raise ValueError(f"field 'metrics' must be a non-empty list among "
+                             f"{list(METRICS)}, got {list(self.metrics)!r}")
+        if self.window < 0:
+            raise ValueError(f"field 'window' must be 0 (none) or a duration in seconds, "
+                             f"got {self.window}")
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                   for v in self.lags):
+            raise ValueError(f"field 'lags' must be a list of seconds, got {list(self.lags)!r}")
+        if self.roi not in ROI_OPTIONS:
+            raise ValueError("field 'roi' must be 'none', 'mean_of_pairs', "
+                             f"'region_average_signal' or 'both', got {self.roi!r}")
+        for name in ("pseudo_dyads_per_dyad", "pseudo_dyads_seed"):
+            check_int(getattr(self, name), f"field '{name}'", minimum=0)
+        if self.n_surrogates < 10:
+            raise ValueError(f"field 'n_surrogates' must be at least 10, got "
+                             f"{self.n_surrogates}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"field 'precision' must be 'float64' or 'float32', got "
+                             f"{self.precision!r}")
+        bad = [k for k in self.surrogates if k not in SURROGATE_KINDS]
+        if bad:
+            raise ValueError(f"field 'surrogates' must list kinds among "
+                             f"{list(SURROGATE_KINDS)}, got {list(self.surrogates)!r}")
+        if self.surrogates_per_session < 2:
+            raise ValueError("field 'surrogates_per_session' must be at least 2 (a null needs "
+                             f"a spread), got {self.surrogates_per_session}")
+        if self.surrogate_min_shift < 0 or self.surrogate_seed < 0:
+            raise ValueError("fields 'surrogate_min_shift' and 'surrogate_seed' must be >= 0, "
+                             f"got {self.surrogate_min_shift} and {self.surrogate_seed}")
+        return replace(self, band=(lo, hi), signals=tuple(dict.fromkeys(self.signals)),
+                       metrics=tuple(dict.fromkeys(self.metrics)),
+                       lags=tuple(float(v) for v in self.lags),
+                       surrogates=tuple(dict.fromkeys(self.surrogates)))
