@@ -3,20 +3,23 @@
 - Pseudo-dyads (:mod:`.pseudo_dyads`): the therapist of one dyad with the patient of
   another, same session number; all of them or a seeded random subset.
 - Surrogates of one partner (:mod:`.surrogates`): circular shifts or multivariate
-  phase randomisation of one person's recording, paired with the real partner.
+  phase randomisation of one person's recording; paired with the real partner
+  (:mod:`.surrogate_synchrony`).
+- Tests over dyads (:mod:`.dyad_tests`): the one-sample t-test and the sign-flip
+  permutation test that every dyad-level test of the package uses.
 - Group tests (:mod:`.group_tests`): per dyad-session summaries of real synchrony
   against the null, and a dyad-level sign-flip permutation test that real exceeds
   the null.
 """
 
+from .dyad_tests import SignFlipResult, one_sample_t, sign_flip_test, t_test
 from .group_tests import (NULL_KINDS, NULL_SUMMARY_COLUMNS, DyadPermutationResult,
-                          dyad_permutation_test, dyad_permutation_tests, null_summary,
-                          sign_flip_test)
+                          dyad_permutation_test, dyad_permutation_tests, null_summary)
 from .pseudo_dyads import Pairing, generalisation_pairings, pseudo_dyad_pairings, real_pairings
-from .surrogates import (SURROGATE_COLUMNS, SURROGATE_KINDS, NullSettings, SurrogateSynchrony,
-                         circular_shift_surrogates, derive_seed, iter_circular_shift_surrogates,
-                         iter_phase_randomised_surrogates, iter_surrogates,
-                         phase_randomised_surrogates, surrogate_null, surrogate_synchrony)
+from .surrogate_synchrony import SURROGATE_COLUMNS, SurrogateSynchrony, surrogate_synchrony
+from .surrogates import (SURROGATE_KINDS, NullSettings, circular_shift_surrogates, derive_seed,
+                         iter_circular_shift_surrogates, iter_phase_randomised_surrogates,
+                         iter_surrogates, phase_randomised_surrogates, surrogate_null)
 
 __all__ = [
     "Pairing",
@@ -41,5 +44,8 @@ __all__ = [
     "dyad_permutation_test",
     "dyad_permutation_tests",
     "null_summary",
+    "SignFlipResult",
     "sign_flip_test",
+    "one_sample_t",
+    "t_test",
 ]

@@ -11,7 +11,9 @@ each dyad contributing the mean of its sessions' real-minus-null differences. Un
 the null hypothesis that the real and null synchrony of a dyad are exchangeable,
 each dyad's difference is as likely positive as negative, so the sign-flip
 distribution of the mean difference is its exact null distribution (e.g. Nichols &
-Holmes 2002).
+Holmes 2002). The sign-flip test and the t-test over dyads are those of
+:mod:`interbrain.nulls.dyad_tests`, which the real-versus-pseudo-dyad test of
+:mod:`interbrain.stats.real_vs_pseudo` uses too.
 
 Kinds of null (the ``pairing`` value of their rows in the synchrony table):
 
@@ -22,7 +24,7 @@ Kinds of null (the ``pairing`` value of their rows in the synchrony table):
 ``"circular_shift"``, ``"phase_randomised"``
     Surrogates of one partner (:mod:`interbrain.nulls.surrogates`); rows have
     ``partner_dyad == dyad`` and an extra column ``surrogate`` numbering the draws
-    (see :meth:`~interbrain.nulls.surrogates.SurrogateSynchrony.to_frame`).
+    (see :meth:`~interbrain.nulls.surrogate_synchrony.SurrogateSynchrony.to_frame`).
 
 References
 ----------
@@ -41,8 +43,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
+from .._check import as_generator, check_option
+from .dyad_tests import (check_alternative, confidence_interval, permutation_seeds,
+                         sign_flip_method, sign_flip_test, t_test)
 from .surrogates import SURROGATE_KINDS
 
 #: Kinds of null :func:`null_summary` knows, in output order.
@@ -51,8 +55,6 @@ NULL_KINDS: tuple[str, ...] = ("pseudo", *SURROGATE_KINDS)
 #: Columns of :func:`null_summary`.
 NULL_SUMMARY_COLUMNS = ["dyad", "session", "signal", "metric", "null_kind", "real", "null_mean",
                         "null_sd", "real_minus_null", "z", "n_null", "n_pairs"]
-
-ALTERNATIVES = ("greater", "less", "two-sided")
 
 _REQUIRED = ["dyad", "partner_dyad", "session", "signal", "pairing", "metric", "value"]
 _CELL = ["dyad", "session", "signal", "metric"]
@@ -90,7 +92,7 @@ def null_summary(synchrony: pd.DataFrame, *, kinds: tuple[str, ...] | list[str] 
         Kinds of null to summarise; default: those of :data:`NULL_KINDS` present.
     pseudo_side : {"therapist", "patient", "both"}
         Which pseudo-dyads are the null of dyad ``d``: those of ``d``'s therapist
-        recording (``dyad == d``, as :func:`~interbrain.stats.models.real_vs_pseudo`
+        recording (``dyad == d``, as :func:`~interbrain.stats.real_vs_pseudo.real_vs_pseudo`
         does), of ``d``'s patient recording (``partner_dyad == d``), or both.
 
     Returns
@@ -117,9 +119,7 @@ def null_summary(synchrony: pd.DataFrame, *, kinds: tuple[str, ...] | list[str] 
     missing = [c for c in _REQUIRED if c not in synchrony.columns]
     if missing:
         raise ValueError(f"the synchrony table lacks column(s) {', '.join(missing)}")
-    if pseudo_side not in ("therapist", "patient", "both"):
-        raise ValueError(f"pseudo_side must be 'therapist', 'patient' or 'both', got "
-                         f"{pseudo_side!r}")
+    check_option(pseudo_side, "pseudo_side", ("therapist", "patient", "both"))
     present = set(synchrony["pairing"].unique())
     if kinds is None:
         kinds = [k for k in NULL_KINDS if k in present]
@@ -162,81 +162,6 @@ def null_summary(synchrony: pd.DataFrame, *, kinds: tuple[str, ...] | list[str] 
            .sort_values(["signal", "metric", "_kind", "dyad", "session"], ignore_index=True)
            .drop(columns="_kind"))
     return out[NULL_SUMMARY_COLUMNS]
-
-
-def _check_alternative(alternative: str) -> str:
-    if alternative not in ALTERNATIVES:
-        raise ValueError(f"alternative must be 'greater', 'less' or 'two-sided', got "
-                         f"{alternative!r}")
-    return alternative
-
-
-def _exceed(null: np.ndarray, observed: float, alternative: str, tol: float) -> int:
-    if alternative == "greater":
-        return int(np.count_nonzero(null >= observed - tol))
-    if alternative == "less":
-        return int(np.count_nonzero(null <= observed + tol))
-    return int(np.count_nonzero(np.abs(null) >= abs(observed) - tol))
-
-
-_BLOCK = 2**16
-
-
-def sign_flip_test(differences: Any, *, n_permutations: int = 10_000, seed: Any = 0,
-                   alternative: str = "greater") -> tuple[float, int, bool]:
-    """Sign-flip permutation test that the mean of ``differences`` is zero.
-
-    The statistic is the mean; its null distribution is that of
-    ``mean(s * differences)`` over sign vectors ``s`` in ``{-1, 1}**n``. All ``2**n``
-    sign vectors are enumerated (exact p: the fraction of them at least as extreme
-    as the observed, which is one of them) when ``2**n <= n_permutations``;
-    otherwise ``n_permutations`` random sign vectors are drawn and
-    ``p = (1 + b) / (1 + n_permutations)`` with ``b`` the number at least as extreme
-    (Phipson & Smyth 2010). Ties within round-off count as at least as extreme.
-
-    Parameters
-    ----------
-    differences : array_like, shape (n,)
-        Finite values, one per independent unit (dyad).
-    n_permutations : int
-        Sign vectors drawn when enumeration would need more (at least 1).
-    seed : int, SeedSequence, Generator or None
-        Seed of the random sign vectors.
-    alternative : {"greater", "less", "two-sided"}
-        ``"greater"``: the mean exceeds 0.
-
-    Returns
-    -------
-    (float, int, bool)
-        p-value, number of sign vectors evaluated, whether the enumeration was exact.
-    """
-    _check_alternative(alternative)
-    if (isinstance(n_permutations, bool) or not isinstance(n_permutations, (int, np.integer))
-            or n_permutations < 1):
-        raise ValueError(f"n_permutations must be a whole number of at least 1, got "
-                         f"{n_permutations!r}")
-    d = np.asarray(differences, dtype=np.float64).ravel()
-    if d.size == 0 or not np.all(np.isfinite(d)):
-        raise ValueError("differences must be a non-empty array of finite values")
-    n = d.size
-    observed = float(d.mean())
-    tol = 1e-10 * float(np.abs(d).mean())
-    count = 0
-    if n < 63 and 2**n <= n_permutations:
-        total = 2**n
-        bits = np.arange(n, dtype=np.int64)
-        for start in range(0, total, _BLOCK):
-            k = np.arange(start, min(start + _BLOCK, total), dtype=np.int64)
-            signs = 1.0 - 2.0 * ((k[:, None] >> bits) & 1)
-            count += _exceed(signs @ d / n, observed, alternative, tol)
-        return count / total, total, True
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    m = int(n_permutations)
-    for start in range(0, m, _BLOCK):
-        b = min(_BLOCK, m - start)
-        signs = 1.0 - 2.0 * rng.integers(0, 2, size=(b, n))
-        count += _exceed(signs @ d / n, observed, alternative, tol)
-    return (1 + count) / (1 + m), m, False
 
 
 @dataclass(frozen=True, eq=False)
@@ -299,6 +224,32 @@ class DyadPermutationResult:
         out.pop("differences")
         return out
 
+    def to_frame(self) -> pd.DataFrame:
+        """One row: the fields of :meth:`as_dict` (a row of ``null_tests.parquet``).
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        return pd.DataFrame([self.as_dict()])
+
+    @property
+    def method(self) -> str:
+        """The test in words, as in ``models.parquet``."""
+        return sign_flip_method(self.p_method, self.alternative, self.null_kind or "null")
+
+    def summary(self) -> str:
+        """The test in one line.
+
+        Returns
+        -------
+        str
+        """
+        return (f"real - {self.null_kind or 'null'} ({self.statistic}): "
+                f"{self.mean_difference:.4g} [{self.ci_low:.4g}, {self.ci_high:.4g}] over "
+                f"{self.n_dyads} dyads; t({self.df:g}) = {self.t:.3g}, p = {self.p_t:.3g}; "
+                f"{self.method}: p = {self.p:.3g}")
+
 
 def _select(table: pd.DataFrame, signal, metric, null_kind) -> tuple[pd.DataFrame, dict]:
     chosen = {}
@@ -318,32 +269,6 @@ def _select(table: pd.DataFrame, signal, metric, null_kind) -> tuple[pd.DataFram
     return table, chosen
 
 
-def _t_stats(d: np.ndarray, alternative: str, confidence: float
-             ) -> tuple[float, float, float, float, float, float]:
-    n = d.size
-    mean = float(d.mean())
-    se = float(d.std(ddof=1) / math.sqrt(n))
-    df = float(n - 1)
-    if se > 0:
-        t = mean / se
-        if alternative == "greater":
-            p = float(sps.t.sf(t, df))
-        elif alternative == "less":
-            p = float(sps.t.cdf(t, df))
-        else:
-            p = float(2 * sps.t.sf(abs(t), df))
-    else:
-        t = math.copysign(math.inf, mean) if mean else math.nan
-        if math.isnan(t):
-            p = 1.0
-        elif alternative == "two-sided":
-            p = 0.0
-        else:
-            p = 0.0 if (t > 0) == (alternative == "greater") else 1.0
-    q = float(sps.t.ppf(0.5 + confidence / 2, df))
-    return mean, se, t, df, p, q
-
-
 def dyad_permutation_test(summary: pd.DataFrame, *, n_permutations: int = 10_000,
                           seed: int = 0, alternative: str = "greater",
                           statistic: str = "real_minus_null", confidence: float = 0.95,
@@ -355,8 +280,9 @@ def dyad_permutation_test(summary: pd.DataFrame, *, n_permutations: int = 10_000
     Each dyad contributes ``d_i``, the mean over its sessions of ``statistic``
     (default ``real_minus_null``; sessions where it is NaN are skipped); the test
     statistic is ``mean(d_i)`` and its null distribution that of ``mean(s_i d_i)``
-    over random signs (:func:`sign_flip_test`: exact enumeration when
-    ``2**n_dyads <= n_permutations``, Monte Carlo otherwise).
+    over random signs (:func:`~interbrain.nulls.dyad_tests.sign_flip_test`: exact
+    enumeration when ``2**n_dyads <= n_permutations``, Monte Carlo with
+    ``p = (1 + b) / (1 + n_permutations)`` otherwise).
 
     Parameters
     ----------
@@ -366,7 +292,8 @@ def dyad_permutation_test(summary: pd.DataFrame, *, n_permutations: int = 10_000
     n_permutations : int, default 10000
         Random sign patterns when exact enumeration would need more.
     seed : int
-        Seed of the random sign patterns and of the bootstrap.
+        Seed of the random sign patterns and of the bootstrap (the two children of
+        :func:`~interbrain.nulls.dyad_tests.permutation_seeds`).
     alternative : {"greater", "less", "two-sided"}
         ``"greater"``: real exceeds null.
     statistic : {"real_minus_null", "z"}
@@ -389,11 +316,9 @@ def dyad_permutation_test(summary: pd.DataFrame, *, n_permutations: int = 10_000
         Fewer than 2 dyads with a finite value, several signals/metrics/kinds not
         chosen, or invalid options.
     """
-    _check_alternative(alternative)
-    if statistic not in ("real_minus_null", "z"):
-        raise ValueError(f"statistic must be 'real_minus_null' or 'z', got {statistic!r}")
-    if ci_method not in ("t", "bootstrap"):
-        raise ValueError(f"ci_method must be 't' or 'bootstrap', got {ci_method!r}")
+    check_alternative(alternative)
+    check_option(statistic, "statistic", ("real_minus_null", "z"))
+    check_option(ci_method, "ci_method", ("t", "bootstrap"))
     if not (0 < confidence < 1):
         raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
     for col in ("dyad", statistic):
@@ -408,15 +333,14 @@ def dyad_permutation_test(summary: pd.DataFrame, *, n_permutations: int = 10_000
     if d.size < 2:
         raise ValueError(f"a test over dyads needs at least 2 dyads with a finite {statistic}, "
                          f"got {d.size}")
-    seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    perm_seed, boot_seed = seq.spawn(2)
-    p, n_used, exact = sign_flip_test(d, n_permutations=n_permutations, seed=perm_seed,
-                                      alternative=alternative)
-    mean, se, t, df, p_t, q = _t_stats(d, alternative, confidence)
+    perm_seed, boot_seed = permutation_seeds(seed)
+    flips = sign_flip_test(d, n_permutations=n_permutations, seed=perm_seed,
+                           alternative=alternative)
+    test = t_test(d, alternative)
     if ci_method == "t":
-        lo, hi = mean - q * se, mean + q * se
+        lo, hi = confidence_interval(test.mean, test.std_error, test.df, confidence)
     else:
-        rng = np.random.default_rng(boot_seed)
+        rng = as_generator(boot_seed)
         means = np.empty(n_bootstrap)
         for start in range(0, n_bootstrap, 4096):
             b = min(4096, n_bootstrap - start)
@@ -430,10 +354,10 @@ def dyad_permutation_test(summary: pd.DataFrame, *, n_permutations: int = 10_000
         real = float(rows.groupby("dyad")["real"].mean().mean())
         null = float(rows.groupby("dyad")["null_mean"].mean().mean())
     return DyadPermutationResult(
-        statistic=statistic, mean_difference=mean, ci_low=float(lo), ci_high=float(hi),
-        confidence=confidence, ci_method=ci_method, std_error=se, t=float(t), df=df, p_t=p_t,
-        p=float(p), p_method="exact" if exact else "monte_carlo", n_permutations=n_used,
-        n_dyads=int(d.size), alternative=alternative, real=real, null=null,
+        statistic=statistic, mean_difference=test.mean, ci_low=float(lo), ci_high=float(hi),
+        confidence=confidence, ci_method=ci_method, std_error=test.std_error, t=test.t,
+        df=test.df, p_t=test.p, p=float(flips.p), p_method=flips.method,
+        n_permutations=flips.n_permutations, n_dyads=int(d.size), alternative=alternative, real=real, null=null,
         signal=chosen["signal"], metric=chosen["metric"], null_kind=chosen["null_kind"],
         differences=per_dyad.rename("difference"))
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .._check import as_generator, check_int
 from ..design import RecordingRef
 
 if TYPE_CHECKING:  # the null controls read a study's records, never load one
@@ -86,7 +87,7 @@ def pseudo_dyad_pairings(study: Study, *, max_per_dyad: int | None = None,
     For each session number, the therapist recording of each dyad is paired with the
     patient recording of every other dyad that has that session number (same roles,
     same point in treatment; the recordings are cropped to their common length when
-    synchrony is computed, see :mod:`interbrain.engine.pairs`). With ``max_per_dyad``
+    synchrony is computed, see :mod:`interbrain.synchrony.session`). With ``max_per_dyad``
     only ``k`` of those patient recordings, chosen at random without replacement,
     are kept per therapist recording, which bounds the work at
     ``k x n_dyads x n_sessions`` pairings instead of ``n_dyads**2 x n_sessions``.
@@ -125,12 +126,9 @@ def pseudo_dyad_pairings(study: Study, *, max_per_dyad: int | None = None,
         ``max_per_dyad`` is not a whole number of at least 1.
     """
     if max_per_dyad is not None:
-        if (isinstance(max_per_dyad, bool)
-                or not isinstance(max_per_dyad, (int, np.integer)) or max_per_dyad < 1):
-            raise ValueError("max_per_dyad must be None (every pseudo-dyad) or a whole number "
-                             f"of at least 1, got {max_per_dyad!r}")
-        max_per_dyad = int(max_per_dyad)
-    rng = np.random.default_rng(seed) if max_per_dyad is not None else None
+        max_per_dyad = check_int(max_per_dyad, "max_per_dyad (None: every pseudo-dyad)",
+                                 minimum=1)
+    rng = as_generator(seed) if max_per_dyad is not None else None
     by_session: dict[int, list] = {}
     for s in study.sessions:
         by_session.setdefault(s.session, []).append(s)

@@ -1,6 +1,6 @@
 """Fast exact fits of two mixed models that simulation studies fit thousands of times.
 
-:func:`~interbrain.stats.lmer.lmer` builds the model from a formula with patsy and
+:func:`~interbrain.stats.mixed.lmer` builds the model from a formula with patsy and
 works with the full ``(q + p + 1)``-square cross-product matrix. For two model
 families the REML/ML deviance reduces to ``p x p`` algebra on sufficient statistics,
 which is what a power simulation (:mod:`interbrain.stats.power`) needs:
@@ -26,10 +26,10 @@ which is what a power simulation (:mod:`interbrain.stats.power`) needs:
     ``ldL2 = sum_d log(1 + n_d theta^2)``.
 
 Both are the exact deviances of lme4 (same constants), and :func:`fit_reduced`
-minimises them with lmer's own optimiser (:func:`~interbrain.stats.lmer._optimise`,
+minimises them with lmer's own optimiser (:func:`~interbrain.stats.mixed.optimise.optimise`,
 same start and tolerances) and computes Satterthwaite degrees of freedom with
 lmer's numerical derivatives, so estimates, standard errors, df and p-values agree
-with :func:`~interbrain.stats.lmer.lmer` to optimiser tolerance (tested in
+with :func:`~interbrain.stats.mixed.lmer` to optimiser tolerance (tested in
 ``tests/test_power.py``), at a fraction of the cost (about 3-6 ms per fit instead of
 50-100 ms). No formula parsing, checks or tables: the callers build the arrays.
 """
@@ -43,7 +43,9 @@ import numpy as np
 from scipy import linalg as sla
 from scipy import stats as sps
 
-from .lmer import _SINGULAR_TOL, _optimise, _satterthwaite_parts
+from .mixed.optimise import optimise
+from .mixed.problem import SINGULAR_TOL
+from .mixed.satterthwaite import satterthwaite_parts
 
 __all__ = ["BalancedSlopeProblem", "InterceptProblem", "FastFit", "fit_reduced"]
 
@@ -67,7 +69,7 @@ class FastFit:
     deviance : float
         REML criterion (``reml=True``) or -2 log-likelihood, as lme4's.
     converged, singular : bool
-        As :class:`~interbrain.stats.lmer.LmerResult`.
+        As :class:`~interbrain.stats.mixed.LmerResult`.
     """
 
     names: list
@@ -350,7 +352,7 @@ def _unprofiled(ldl2: float, ldrx2: float, pwrss: float, sigma: float, n: int, p
 
 def fit_reduced(prob: BalancedSlopeProblem | InterceptProblem, names, *,
                 reml: bool = True, satterthwaite: bool = True) -> FastFit:
-    """Fit a reduced problem as :func:`~interbrain.stats.lmer.lmer` would.
+    """Fit a reduced problem as :func:`~interbrain.stats.mixed.lmer` would.
 
     Parameters
     ----------
@@ -366,12 +368,12 @@ def fit_reduced(prob: BalancedSlopeProblem | InterceptProblem, names, *,
     theta = prob.interior_theta(reml) if hasattr(prob, "interior_theta") else None
     ok = True
     if theta is None:
-        theta, _, ok, _ = _optimise(prob, reml)
+        theta, _, ok, _ = optimise(prob, reml)
     theta = np.where(prob.diag_mask & (np.abs(theta) < 1e-14), 0.0, theta)
     beta, C, sigma, dev = prob.solution(theta, reml)
     p = prob.p
     if satterthwaite:
-        A, jac, _ = _satterthwaite_parts(prob, theta, sigma, reml)
+        A, jac, _ = satterthwaite_parts(prob, theta, sigma, reml)
     else:
         A, jac = np.zeros((len(theta) + 1,) * 2), np.zeros((len(theta) + 1, p, p))
     # lmerTest's contest1D for every unit contrast at once (see lmer._contest1d)
@@ -387,4 +389,4 @@ def fit_reduced(prob: BalancedSlopeProblem | InterceptProblem, names, *,
     return FastFit(names=list(names), estimate=np.asarray(beta, float), std_error=se,
                    df=df, t=t, p=pval, theta=theta, sigma=float(sigma),
                    deviance=float(dev), converged=bool(ok),
-                   singular=bool(np.any(theta[prob.diag_mask] < _SINGULAR_TOL)))
+                   singular=bool(np.any(theta[prob.diag_mask] < SINGULAR_TOL)))

@@ -10,6 +10,12 @@ nesting (``a/b``, expanded as in lme4 to ``(expr | a) + (expr | b:a)``).
 
 The double bar ``||`` (uncorrelated random effects) is not supported: write the terms
 separately, e.g. ``(1 | g) + (0 + x | g)``.
+
+Terms are code only in a restricted sense: :func:`check_term_code` allows column names,
+literals, arithmetic and a list of functions, and :func:`safe_eval_env` is the only
+namespace they are evaluated in (by :func:`~interbrain.stats.mixed.model_frame.build_model`,
+which builds the model matrices). Formulas the package generates contain only column
+names that are plain identifiers (:func:`formula_term`, :func:`internal_names`).
 """
 
 from __future__ import annotations
@@ -20,13 +26,12 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import patsy
 import patsy.builtins
 
-__all__ = ["RandomTerm", "ParsedFormula", "RandomBlock", "ModelFrame",
-           "parse_formula", "build_model", "safe_eval_env", "check_term_code",
-           "formula_term", "is_formula_identifier", "internal_names", "label_formula"]
+__all__ = ["RandomTerm", "ParsedFormula", "parse_formula", "safe_eval_env",
+           "check_term_code", "formula_term", "is_formula_identifier", "internal_names",
+           "label_formula", "ALLOWED_FUNCTIONS", "ALLOWED_NUMPY", "RESERVED_NAMES"]
 
 
 @dataclass(frozen=True)
@@ -62,44 +67,6 @@ class ParsedFormula:
     def fixed(self) -> str:
         """The fixed-effects part as a patsy formula ``response ~ rhs``."""
         return f"{self.response} ~ {self.fixed_rhs}"
-
-
-@dataclass
-class RandomBlock:
-    """Model matrix of one random-effects term.
-
-    ``codes[i]`` is the level index (into ``levels``) of observation ``i``;
-    ``X`` holds the term's columns (n x k) named ``names``.
-    """
-
-    term: RandomTerm
-    group: str
-    levels: pd.Index
-    codes: np.ndarray
-    X: np.ndarray
-    names: list[str]
-
-    @property
-    def n_levels(self) -> int:
-        return len(self.levels)
-
-    @property
-    def n_cols(self) -> int:
-        return self.X.shape[1]
-
-
-@dataclass
-class ModelFrame:
-    """Response, fixed-effects design and random-effects blocks for one fit."""
-
-    parsed: ParsedFormula
-    y: np.ndarray
-    X: np.ndarray
-    fixed_names: list[str]
-    blocks: list[RandomBlock]
-    response_name: str
-    index: pd.Index
-    used_columns: list[str]
 
 
 # ---------------------------------------------------------------------------
@@ -233,7 +200,7 @@ def _has_bar_anywhere(text: str) -> bool:
 
 
 # ---------------------------------------------------------------------------
-# building the matrices
+# what a term may contain (the model matrices are built in stats.mixed.model_frame)
 # ---------------------------------------------------------------------------
 
 #: Functions a formula term may call: patsy's (``C(cond)``, ``I(session**2)``,
@@ -429,171 +396,3 @@ def check_term_code(code: str) -> list[tuple[str, bool]]:
                 raise _refuse(code, f"{node.id} is a function, not a column")
             names.append((node.id, False))
     return names
-
-
-def _collect_columns(codes: list[str], data: pd.DataFrame, where: str) -> list[str]:
-    cols: list[str] = []
-    columns = set(map(str, data.columns))
-    for code in codes:
-        for name, quoted in check_term_code(code):
-            if name in columns:
-                if name not in cols:
-                    cols.append(name)
-            else:
-                raise ValueError(f"column {name!r} (used in {where} term {code!r}) "
-                                 f"not found in data; available columns: "
-                                 f"{sorted(columns)}")
-    return cols
-
-
-def _factor_codes(desc: patsy.ModelDesc, side: str) -> list[str]:
-    terms = desc.lhs_termlist if side == "lhs" else desc.rhs_termlist
-    return [f.code for t in terms for f in t.factors]
-
-
-def _check_missing(data: pd.DataFrame, columns: list[str]) -> None:
-    for col in columns:
-        s = data[col]
-        bad = s.isna().to_numpy()
-        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-            vals = s.to_numpy(dtype=float, na_value=np.nan)
-            bad = bad | ~np.isfinite(vals)
-        n_bad = int(bad.sum())
-        if n_bad:
-            rows = list(data.index[bad][:5])
-            more = " ..." if n_bad > 5 else ""
-            raise ValueError(
-                f"column {col!r} has {n_bad} missing or non-finite value(s) "
-                f"(of {len(data)} rows; rows {rows}{more}); remove or impute them "
-                f"before fitting")
-
-
-def _patsy_name(name: str) -> str:
-    return "(Intercept)" if name == "Intercept" else name
-
-
-def _build(formula_or_rhs, data, env, outcome: bool):
-    try:
-        if outcome:
-            return patsy.dmatrices(formula_or_rhs, data, eval_env=env,
-                                   NA_action="raise", return_type="matrix")
-        return patsy.dmatrix(formula_or_rhs, data, eval_env=env,
-                             NA_action="raise", return_type="matrix")
-    except patsy.PatsyError as exc:
-        raise ValueError(f"cannot build model matrix for {formula_or_rhs!r}: "
-                         f"{exc}") from None
-
-
-def _check_finite(mat: np.ndarray, names: list[str], what: str) -> None:
-    ok = np.isfinite(mat)
-    if not ok.all():
-        j = int(np.nonzero(~ok.all(axis=0))[0][0])
-        n_bad = int((~ok[:, j]).sum())
-        raise ValueError(f"{what} column {names[j]!r} has {n_bad} non-finite value(s)")
-
-
-def build_model(parsed: ParsedFormula, data: pd.DataFrame) -> ModelFrame:
-    """Evaluate a parsed formula on ``data``.
-
-    Every term is checked first (:func:`check_term_code`) and evaluated in
-    :func:`safe_eval_env`: a formula reads columns of ``data`` and calls the allowed
-    functions, nothing else.
-
-    Raises ``ValueError`` naming the column for missing columns, a non-numeric
-    response and missing/non-finite values in the columns the model uses, and
-    naming the term for anything a formula may not contain.
-    """
-    if not isinstance(data, pd.DataFrame):
-        raise ValueError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-    if len(data) == 0:
-        raise ValueError("data has no rows")
-    eval_env = safe_eval_env()
-    if not parsed.random:
-        raise ValueError(f"formula {parsed.formula!r} has no random-effects term "
-                         "'(expr | group)'; use ordinary least squares instead")
-
-    try:
-        fixed_desc = patsy.ModelDesc.from_formula(parsed.fixed)
-        rand_descs = [patsy.ModelDesc.from_formula(t.expr) for t in parsed.random]
-    except patsy.PatsyError as exc:
-        raise ValueError(f"cannot parse formula {parsed.formula!r}: {exc}") from None
-
-    resp_codes = _factor_codes(fixed_desc, "lhs")
-    resp_cols = _collect_columns(resp_codes, data, "response")
-    used = list(resp_cols)
-    for c in _collect_columns(_factor_codes(fixed_desc, "rhs"), data, "fixed-effects"):
-        if c not in used:
-            used.append(c)
-    for term, desc in zip(parsed.random, rand_descs):
-        for c in _collect_columns(_factor_codes(desc, "rhs"), data,
-                                  f"random-effects {term}"):
-            if c not in used:
-                used.append(c)
-    group_cols: list[str] = []
-    for term in parsed.random:
-        for g in term.group_columns:
-            if g not in data.columns:
-                raise ValueError(f"grouping factor column {g!r} (in {term}) not found "
-                                 f"in data; available columns: "
-                                 f"{sorted(map(str, data.columns))}")
-            if g not in group_cols:
-                group_cols.append(g)
-            if g not in used:
-                used.append(g)
-
-    # response must be numeric
-    for c in resp_cols:
-        s = data[c]
-        if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
-            raise ValueError(f"response column {c!r} must be numeric, got dtype "
-                             f"{s.dtype}")
-    _check_missing(data, used)
-
-    y_mat, X_mat = _build(parsed.fixed, data, eval_env, outcome=True)
-    if y_mat.shape[1] != 1:
-        raise ValueError(f"response {parsed.response!r} must be a single numeric "
-                         f"column (patsy made {y_mat.shape[1]} columns: "
-                         f"{y_mat.design_info.column_names})")
-    y = np.asarray(y_mat, dtype=float)[:, 0].copy()
-    if not np.all(np.isfinite(y)):
-        raise ValueError(f"response {parsed.response!r} has "
-                         f"{int((~np.isfinite(y)).sum())} non-finite value(s)")
-    X = np.ascontiguousarray(np.asarray(X_mat, dtype=float))
-    fixed_names = [_patsy_name(n) for n in X_mat.design_info.column_names]
-    _check_finite(X, fixed_names, "fixed-effects")
-
-    blocks: list[RandomBlock] = []
-    group_cache: dict[str, tuple[pd.Index, np.ndarray]] = {}
-    for term in parsed.random:
-        Zm = _build(term.expr, data, eval_env, outcome=False)
-        Zx = np.ascontiguousarray(np.asarray(Zm, dtype=float))
-        names = [_patsy_name(n) for n in Zm.design_info.column_names]
-        if Zx.shape[1] == 0:
-            raise ValueError(f"random-effects term {term} has no columns")
-        _check_finite(Zx, names, f"random-effects {term}")
-        if term.group not in group_cache:
-            group_cache[term.group] = _grouping(data, term)
-        levels, codes = group_cache[term.group]
-        blocks.append(RandomBlock(term=term, group=term.group, levels=levels,
-                                  codes=codes, X=Zx, names=names))
-
-    return ModelFrame(parsed=parsed, y=y, X=X, fixed_names=fixed_names, blocks=blocks,
-                      response_name=parsed.response, index=data.index, used_columns=used)
-
-
-def _grouping(data: pd.DataFrame, term: RandomTerm) -> tuple[pd.Index, np.ndarray]:
-    cols = term.group_columns
-    if len(cols) == 1:
-        values = data[cols[0]]
-    else:
-        values = data[list(cols)].astype(str).agg(":".join, axis=1)
-    try:
-        codes, uniques = pd.factorize(values, sort=True)
-    except TypeError:
-        codes, uniques = pd.factorize(values.astype(str), sort=True)
-    levels = pd.Index(uniques, name=term.group)
-    if len(levels) < 2:
-        raise ValueError(f"grouping factor {term.group!r} (in {term}) has a single "
-                         f"level ({levels[0]!r}); a random effect needs at least two "
-                         f"groups")
-    return levels, np.asarray(codes, dtype=np.intp)

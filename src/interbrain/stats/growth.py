@@ -2,16 +2,11 @@
 
 Model
     ``synchrony ~ <time> + (1 + <time slope> | dyad)`` fitted by REML with
-    Satterthwaite degrees of freedom (:func:`~interbrain.stats.lmer.lmer`): a random
-    intercept and a random slope per dyad. Time is coded as
-
-    =============  ============================  ======================
-    ``time``       fixed part                    random slope
-    =============  ============================  ======================
-    ``linear``     ``session``                   ``session``
-    ``log``        ``np.log(session)``           ``np.log(session)``
-    ``quadratic``  ``session + I(session**2)``   ``session``
-    =============  ============================  ======================
+    Satterthwaite degrees of freedom (:func:`~interbrain.stats.mixed.lmer`): a random
+    intercept and a random slope per dyad. Time is coded as in
+    :mod:`interbrain.stats.time_codings` (``linear``: ``session``; ``log``:
+    ``np.log(session)``; ``quadratic``: ``session + I(session**2)`` with a random
+    linear slope)
 
     (the quadratic model keeps a random linear slope only: a random curvature per
     dyad needs many more sessions than psychotherapy studies have).
@@ -42,52 +37,29 @@ Model comparison (:func:`compare_growth`)
     intercept. For a variance component the null value lies on the boundary of the
     parameter space, so the chi-square(1) p-value is conservative (the 50:50
     mixture of chi-square(0) and chi-square(1) would halve it).
+
+Everything in one call (model, slopes, comparisons, the slope permutation test) is
+:func:`~interbrain.stats.growth_analysis.analyse_growth`.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import patsy
 
+from ._util import require_columns
 from .formula import formula_term, internal_names, label_formula, parse_formula
-from .lmer import LmerResult, LRTResult, likelihood_ratio_test, lmer
-from .permutation import PermutationResult, _require_columns, dyad_ols_slopes
+from .mixed import LmerResult, LRTResult, likelihood_ratio_test, lmer
+from .slopes import dyad_ols_slopes
+from .tables import mixed_model_groups, with_counts
+from .time_codings import SLOPE_TIMES, TIME_CODINGS, check_time
 
-__all__ = ["TIME_CODINGS", "growth_formula", "fit_growth", "time_values", "dyad_slopes",
-           "compare_growth", "lrt_table", "GrowthAnalysis", "analyse_growth"]
-
-#: time coding -> (fixed-effects terms, random-slope term, slope term name)
-TIME_CODINGS: dict[str, tuple[str, str, str]] = {
-    "linear": ("session", "session", "session"),
-    "log": ("np.log(session)", "np.log(session)", "np.log(session)"),
-    "quadratic": ("session + I(session**2)", "session", "session"),
-}
-TIME_UNITS = {"linear": "per session", "log": "per unit of log(session)",
-              "quadratic": "per session (average derivative over the dyad's sessions)"}
-
-
-def _check_time(time: str) -> None:
-    if time not in TIME_CODINGS:
-        raise ValueError(f"unknown time coding {time!r}; use one of {list(TIME_CODINGS)}")
-
-
-def time_values(session, time: str = "linear") -> np.ndarray:
-    """The time variable of a slope: session number (linear) or its logarithm (log)."""
-    _check_time(time)
-    s = np.asarray(session, dtype=float)
-    if time == "quadratic":
-        raise ValueError("a quadratic trajectory has no single slope; use time='linear' "
-                         "or 'log'")
-    if time == "log":
-        if np.any(s[np.isfinite(s)] <= 0):
-            raise ValueError("time='log' needs session numbers > 0 (log(session))")
-        return np.log(s)
-    return s
+__all__ = ["growth_formula", "fit_growth", "dyad_slopes", "compare_growth", "lrt_table",
+           "comparison_rows", "LRT_COLUMNS"]
 
 
 def growth_formula(time: str = "linear", *, random_slope: bool = True,
@@ -100,8 +72,8 @@ def growth_formula(time: str = "linear", *, random_slope: bool = True,
     >>> growth_formula("linear", condition="condition", therapist="therapist")
     'synchrony ~ session * condition + (1 + session | dyad) + (1 | therapist)'
     """
-    _check_time(time)
-    fixed, slope, _ = TIME_CODINGS[time]
+    check_time(time)
+    fixed, slope = TIME_CODINGS[time].fixed, TIME_CODINGS[time].random_slope
     if condition is not None:
         fixed = f"({fixed}) * {formula_term(condition)}" if "+" in fixed \
             else f"{fixed} * {formula_term(condition)}"
@@ -130,11 +102,11 @@ class _ModelData:
 
 def _growth_data(sessions: pd.DataFrame, time: str, therapist, condition, covariates,
                  response: str) -> _ModelData:
-    _check_time(time)
+    check_time(time)
     covariates = list(covariates or ())
     needed = ["dyad", "session", response] + [c for c in (therapist, condition)
                                              if c is not None] + covariates
-    _require_columns(sessions, needed, "sessions")
+    require_columns(sessions, needed, "sessions")
     data = sessions.dropna(subset=needed).reset_index(drop=True)
     # user column names are data, never formula text: rename them to internal names
     fixed = {c: n for c, n in ((response, "synchrony"), (therapist, "therapist"),
@@ -197,7 +169,7 @@ def fit_growth(sessions: pd.DataFrame, *, time: str = "linear",
     ----------
     sessions : pandas.DataFrame
         Columns ``dyad``, ``session``, ``synchrony`` (output of
-        :func:`~interbrain.stats.models.session_synchrony`) and the columns named
+        :func:`~interbrain.stats.sessions.session_synchrony`) and the columns named
         below. Rows with a missing value in a used column are dropped.
     time : str
         ``"linear"`` (session), ``"log"`` (``np.log(session)``) or ``"quadratic"``
@@ -293,10 +265,9 @@ def dyad_slopes(fit: LmerResult, time: str | None = None) -> pd.DataFrame:
         their sum; ``ols_slope`` the dyad's own least-squares slope (linear and
         log time; NaN for quadratic).
     """
-    time = time or _time_from_formula(fit.formula)
-    _check_time(time)
+    time = check_time(time or _time_from_formula(fit.formula))
     data = fit._data
-    slope_term = TIME_CODINGS[time][1]
+    slope_term = TIME_CODINGS[time].random_slope
     deriv = pd.Series(_fixed_derivative(fit, time), index=data.index)
     fixed = deriv.groupby(data["dyad"].to_numpy()).mean()
     ranef = fit.random_effects.get("dyad")
@@ -307,7 +278,7 @@ def dyad_slopes(fit: LmerResult, time: str | None = None) -> pd.DataFrame:
                         "blup": blup.to_numpy()})
     out["slope"] = out["fixed_slope"] + out["blup"]
     response = fit.response if fit.response in data.columns else "synchrony"
-    if time != "quadratic":
+    if time in SLOPE_TIMES:
         ols = dyad_ols_slopes(data, time, value=response).set_index("dyad")
         out["ols_slope"] = out["dyad"].map(ols["ols_slope"])
     else:
@@ -315,7 +286,7 @@ def dyad_slopes(fit: LmerResult, time: str | None = None) -> pd.DataFrame:
     out["n_sessions"] = out["dyad"].map(data.groupby("dyad").size()).astype(int)
     out["random_slope"] = random_slope
     out["time"] = time
-    out["units"] = TIME_UNITS[time]
+    out["units"] = TIME_CODINGS[time].units
     return out
 
 
@@ -395,70 +366,25 @@ def lrt_table(comparisons: dict, signal: str = "", metric: str = "") -> pd.DataF
     return pd.DataFrame(rows, columns=LRT_COLUMNS)
 
 
-# ---------------------------------------------------------------------------
-# everything about growth in one call
-# ---------------------------------------------------------------------------
+def comparison_rows(name: str, comparison: tuple, signal: str = "", metric: str = ""
+                    ) -> pd.DataFrame:
+    """Rows of ``models.parquet`` for one comparison of :func:`compare_growth`.
 
-@dataclass
-class GrowthAnalysis:
-    """Growth model, per-dyad slopes, nested comparisons and the permutation test."""
+    Parameters
+    ----------
+    name : str
+        ``"lrt:<comparison>"`` (or the comparison's name).
+    comparison : tuple
+        ``(reduced, full, LRTResult)``.
+    signal, metric : str
+        What the models were fitted on.
 
-    fit: LmerResult
-    time: str
-    slopes: pd.DataFrame
-    comparisons: dict = field(default_factory=dict)
-    permutation: PermutationResult | None = None
-    notes: list[str] = field(default_factory=list)
-
-    def table(self, signal: str = "", metric: str = "", name: str = "growth"
-              ) -> pd.DataFrame:
-        """Rows of ``models.parquet``: the growth model (with 95% CIs), the LRTs and
-        the permutation test."""
-        from .models import result_table
-
-        parts = {name: self.fit}
-        parts.update({f"lrt:{k}": v for k, v in self.comparisons.items()})
-        if self.permutation is not None:
-            parts[f"{name}_permutation"] = self.permutation
-        return result_table(parts, signal, metric)
-
-
-def analyse_growth(sessions: pd.DataFrame, *, time: str = "linear",
-                   therapist: str | None = None, condition: str | None = None,
-                   covariates=None, compare: bool = True, n_permutations: int = 999,
-                   permutation_statistic: str = "ols_t", seed: int | None = 0
-                   ) -> GrowthAnalysis:
-    """Fit the growth model and everything derived from it.
-
-    ``n_permutations=0`` skips the permutation test; ``compare=False`` the
-    likelihood-ratio tests. The permutation test is skipped (with a note) for
-    quadratic time and when it cannot run.
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`lrt_table`'s row with ``n_obs`` and ``n_groups`` of the full model.
     """
-    fit = fit_growth(sessions, time=time, therapist=therapist, condition=condition,
-                     covariates=covariates)
-    notes = list(fit.messages)
-    slopes = dyad_slopes(fit, time)
-    comparisons = {}
-    if compare:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            comparisons = compare_growth(sessions, time=time, therapist=therapist,
-                                         condition=condition, covariates=covariates)
-    perm = None
-    if n_permutations and time != "quadratic":
-        from .permutation import slope_permutation_test
-        try:
-            perm = slope_permutation_test(sessions, time=time,
-                                          n_permutations=n_permutations, seed=seed,
-                                          statistic=permutation_statistic,
-                                          therapist=therapist)
-        except ValueError as exc:
-            notes.append(f"slope permutation test skipped: {exc}")
-    elif n_permutations:
-        notes.append("slope permutation test skipped: quadratic time has no single "
-                     "slope")
-    if condition is not None and perm is not None:
-        notes.append("the slope permutation test ignores the condition: it tests the "
-                     "slope pooled over conditions")
-    return GrowthAnalysis(fit=fit, time=time, slopes=slopes, comparisons=comparisons,
-                          permutation=perm, notes=notes)
+    key = name[4:] if name.startswith("lrt:") else name
+    full = comparison[1]
+    return with_counts(lrt_table({key: comparison}, signal, metric), full.nobs,
+                       mixed_model_groups(full))

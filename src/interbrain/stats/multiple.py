@@ -16,7 +16,7 @@
       :mod:`interbrain.stats.permutation`).
     * ``test="real_vs_pseudo"``: per dyad and unit, mean real synchrony minus mean
       pseudo-dyad synchrony (pseudo rows carry the dyad of their therapist, as in
-      :func:`~interbrain.stats.models.real_vs_pseudo`); per unit, a paired
+      :func:`~interbrain.stats.real_vs_pseudo.real_vs_pseudo`); per unit, a paired
       (one-sample) t-test of the differences.
 
     ``correction`` picks the adjustment reported in ``p_adjusted``: ``"fdr_bh"``,
@@ -34,17 +34,24 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.multitest import multipletests
 
-from .growth import TIME_CODINGS, time_values
-from .models import MODEL_COLUMNS
-from .permutation import (_require_columns, _slopes, maxt_permutation, one_sample_t,
-                          session_shuffle_scheme, sign_flip_scheme, t_pvalue)
+from .._check import check_option
+from ..nulls.dyad_tests import one_sample_t, t_pvalue
+from ._util import require_columns
+from .permutation import maxt_permutation, session_shuffle_scheme, sign_flip_scheme
+from .settings import CORRECTION_OPTIONS, PAIRWISE_OPTIONS
+from .slopes import ols_slopes
+from .tables import MODEL_COLUMNS
+from .time_codings import SLOPE_TIMES, TIME_CODINGS, check_time, time_values
 
 __all__ = ["ADJUSTMENTS", "CORRECTIONS", "adjust_pvalues", "add_adjusted",
            "pairwise_tests", "PAIRWISE_COLUMNS"]
 
-ADJUSTMENTS = ("fdr_bh", "bonferroni", "holm")
-CORRECTIONS = ADJUSTMENTS + ("maxt",)
-PAIRWISE_TESTS = ("growth", "real_vs_pseudo")
+#: Corrections of :func:`pairwise_tests` (``[statistics] correction``).
+CORRECTIONS = CORRECTION_OPTIONS
+#: Those that adjust p-values (:func:`adjust_pvalues`); ``"maxt"`` permutes instead.
+ADJUSTMENTS = tuple(c for c in CORRECTIONS if c != "maxt")
+#: Per-unit tests (``[statistics] pairwise``).
+PAIRWISE_TESTS = PAIRWISE_OPTIONS
 PAIRWISE_COLUMNS = MODEL_COLUMNS + ["unit", "n_dyads", "p_adjusted", "correction",
                                     "p_permutation", "significant"]
 REGION_UNIT = ["region_therapist", "region_patient"]
@@ -77,7 +84,7 @@ def add_adjusted(table: pd.DataFrame, method: str = "fdr_bh", *, by=None,
                  p: str = "p") -> pd.DataFrame:
     """``table`` with ``p_adjusted`` and ``correction`` columns, adjusting column
     ``p`` over all rows or within each group of the ``by`` columns."""
-    _require_columns(table, [p] + ([by] if isinstance(by, str) else list(by or [])),
+    require_columns(table, [p] + ([by] if isinstance(by, str) else list(by or [])),
                      "table")
     out = table.copy()
     if by is None:
@@ -176,16 +183,13 @@ def pairwise_tests(synchrony: pd.DataFrame, *, signal: str, metric: str = "wtc",
         mean slope or difference; ``df = n_dyads - 1``; ``p`` the t-test p) plus
         ``unit, n_dyads, p_adjusted, correction, p_permutation, significant``.
     """
-    if test not in PAIRWISE_TESTS:
-        raise ValueError(f"unknown pairwise test {test!r}; use one of {list(PAIRWISE_TESTS)}")
-    if correction not in CORRECTIONS:
-        raise ValueError(f"unknown correction {correction!r}; use one of {list(CORRECTIONS)}")
-    if time not in TIME_CODINGS:
-        raise ValueError(f"unknown time coding {time!r}; use one of {list(TIME_CODINGS)}")
-    if test == "growth" and time == "quadratic":
+    check_option(test, "pairwise test", PAIRWISE_TESTS)
+    check_option(correction, "correction", CORRECTIONS)
+    check_time(time)
+    if test == "growth" and time not in SLOPE_TIMES:
         raise ValueError("pairwise growth tests need time='linear' or 'log'")
     cols = _unit_columns(unit)
-    _require_columns(synchrony, ["dyad", "session", "signal", "pairing", "metric",
+    require_columns(synchrony, ["dyad", "session", "signal", "pairing", "metric",
                                  "value"] + cols, "synchrony")
     rows = synchrony[(synchrony["signal"] == signal) & (synchrony["metric"] == metric)]
     rows = rows.dropna(subset=cols + ["value"])
@@ -199,9 +203,9 @@ def pairwise_tests(synchrony: pd.DataFrame, *, signal: str, metric: str = "wtc",
         if real.empty:
             raise ValueError("pairwise growth tests need real-dyad rows")
         dyads, units, X, Y = _growth_arrays(real, time)
-        per_dyad = _slopes(X, Y)                    # D x U
+        per_dyad = ols_slopes(X, Y)                 # D x U
         stat, data, permute = session_shuffle_scheme(X, Y)
-        term = TIME_CODINGS[time][2]
+        term = TIME_CODINGS[time].slope_term
         model = f"growth_by_{unit_name}"
         method = "one-sample t-test of per-dyad OLS slopes (df = n_dyads - 1)"
     else:

@@ -38,28 +38,39 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
+
+from .._check import as_generator, check_int, check_option
+from ..nulls.dyad_tests import one_sample_t, random_signs
+from ._util import require_columns
+from .growth import fit_growth
+from .slopes import ols_slopes, packed_by_dyad
+from .tables import with_counts
+from .time_codings import SLOPE_TIMES, TIME_CODINGS, check_time, time_values
 
 __all__ = ["PermutationResult", "slope_permutation_test", "permute_within_groups",
-           "dyad_ols_slopes", "maxt_permutation", "sign_flip_scheme",
-           "session_shuffle_scheme", "one_sample_t", "permutation_p"]
+           "maxt_permutation", "sign_flip_scheme", "session_shuffle_scheme",
+           "permutation_p", "SLOPE_STATISTICS"]
 
 _TOL = 1e-12  # relative tolerance for ties between |T*| and |T|
+#: Statistics of :func:`slope_permutation_test`.
 SLOPE_STATISTICS = ("ols_t", "lmer_t")
 
 
-def _require_columns(data: pd.DataFrame, columns, what: str) -> None:
-    """ValueError naming the missing columns of ``data``."""
-    if not isinstance(data, pd.DataFrame):
-        raise ValueError(f"{what} must be a pandas DataFrame, got {type(data).__name__}")
-    missing = [c for c in columns if c not in data.columns]
-    if missing:
-        raise ValueError(f"{what} lacks column(s) {missing}; it has "
-                         f"{sorted(map(str, data.columns))}")
-
-
 def permutation_p(observed: float, null: np.ndarray) -> float:
-    """``(1 + #{|T*| >= |T|}) / (1 + B)`` (two-sided, ties count as exceedances)."""
+    """Two-sided permutation p-value ``(1 + #{|T*| >= |T|}) / (1 + B)``.
+
+    Parameters
+    ----------
+    observed : float
+        The observed statistic ``T``.
+    null : numpy.ndarray
+        The ``B`` permutation statistics ``T*``.
+
+    Returns
+    -------
+    float
+        Ties within round-off count as exceedances.
+    """
     null = np.asarray(null, dtype=float)
     obs = abs(float(observed))
     tol = _TOL * max(1.0, obs)
@@ -68,7 +79,18 @@ def permutation_p(observed: float, null: np.ndarray) -> float:
 
 def permute_within_groups(values: np.ndarray, groups: np.ndarray,
                           rng: np.random.Generator) -> np.ndarray:
-    """A copy of ``values`` with its entries shuffled within each group."""
+    """A copy of ``values`` with its entries shuffled within each group.
+
+    Parameters
+    ----------
+    values, groups : numpy.ndarray
+        One entry each per observation.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    numpy.ndarray
+    """
     values = np.asarray(values)
     out = values.copy()
     codes = pd.factorize(pd.Series(groups), sort=False)[0]
@@ -76,101 +98,6 @@ def permute_within_groups(values: np.ndarray, groups: np.ndarray,
         idx = np.flatnonzero(codes == g)
         out[idx] = values[rng.permutation(idx)]
     return out
-
-
-def one_sample_t(x: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray,
-                                                         np.ndarray, np.ndarray]:
-    """NaN-aware one-sample t: ``(mean, std_error, t, n)`` along ``axis``.
-
-    ``t`` is ``+-inf`` when all values are equal but not zero, ``nan`` for fewer
-    than two values or all zeros.
-    """
-    x = np.asarray(x, dtype=float)
-    ok = np.isfinite(x)
-    n = ok.sum(axis=axis)
-    x0 = np.where(ok, x, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = x0.sum(axis=axis) / n
-        dev = np.where(ok, x - np.expand_dims(mean, axis), 0.0)
-        var = (dev * dev).sum(axis=axis) / (n - 1)
-        se = np.sqrt(var / n)
-        t = mean / se
-    t = np.where(n >= 2, t, np.nan)
-    se = np.where(n >= 2, se, np.nan)
-    return mean, se, t, n
-
-
-# ---------------------------------------------------------------------------
-# per-dyad OLS slopes
-# ---------------------------------------------------------------------------
-
-def _packed(sessions: pd.DataFrame, x: np.ndarray, value: str
-            ) -> tuple[list, np.ndarray, np.ndarray]:
-    """Dyads, and (D x S) arrays of time and value packed to the left, NaN padded."""
-    frame = pd.DataFrame({"dyad": sessions["dyad"].to_numpy(), "x": x,
-                          "y": sessions[value].to_numpy(dtype=float)})
-    frame = frame[np.isfinite(frame["x"]) & np.isfinite(frame["y"])]
-    frame = frame.sort_values(["dyad", "x"], kind="stable")
-    frame["slot"] = frame.groupby("dyad", sort=False).cumcount()
-    dyads = list(pd.unique(frame["dyad"]))
-    width = int(frame["slot"].max()) + 1 if len(frame) else 0
-    row = pd.Index(dyads).get_indexer(frame["dyad"])
-    X = np.full((len(dyads), width), np.nan)
-    Y = np.full((len(dyads), width), np.nan)
-    X[row, frame["slot"].to_numpy()] = frame["x"].to_numpy()
-    Y[row, frame["slot"].to_numpy()] = frame["y"].to_numpy()
-    return dyads, X, Y
-
-
-def _slopes(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    """OLS slopes of Y on X over the session axis, NaN-aware.
-
-    ``X`` (..., S) with ``Y`` (..., S) -> slopes (...); ``X`` (D, S) with ``Y``
-    (D, S, U) -> slopes (D, U). NaN where fewer than two distinct times are observed.
-    """
-    if Y.ndim == X.ndim + 1:
-        X = X[..., None]
-        ax = -2
-    else:
-        ax = -1
-    m = np.isfinite(X) & np.isfinite(Y)
-    n = m.sum(axis=ax, keepdims=True)
-    x0 = np.where(m, X, 0.0)
-    y0 = np.where(m, Y, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        xbar = x0.sum(axis=ax, keepdims=True) / n
-        xc = np.where(m, X - xbar, 0.0)
-        sxx = (xc * xc).sum(axis=ax)
-        sxy = (xc * y0).sum(axis=ax)
-        b = sxy / sxx
-    scale = (x0 * x0).sum(axis=ax)
-    return np.where(sxx > 1e-12 * scale, b, np.nan)
-
-
-def dyad_ols_slopes(sessions: pd.DataFrame, time: str = "linear",
-                    value: str = "synchrony") -> pd.DataFrame:
-    """Ordinary-least-squares slope of ``value`` over time, separately per dyad.
-
-    Parameters
-    ----------
-    sessions : pandas.DataFrame
-        Columns ``dyad``, ``session`` and ``value``.
-    time : str
-        ``"linear"`` (per session) or ``"log"`` (per unit of ``log(session)``).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``dyad, ols_slope, n_sessions``; the slope is NaN for a dyad with fewer than
-        two distinct sessions.
-    """
-    from .growth import time_values
-
-    _require_columns(sessions, ["dyad", "session", value], "sessions")
-    x = time_values(sessions["session"], time)
-    dyads, X, Y = _packed(sessions, x, value)
-    return pd.DataFrame({"dyad": dyads, "ols_slope": _slopes(X, Y),
-                         "n_sessions": np.isfinite(Y).sum(axis=1)})
 
 
 # ---------------------------------------------------------------------------
@@ -212,6 +139,44 @@ class PermutationResult:
     null: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
     n_obs: int | None = None
 
+    def to_frame(self, signal: str = "", metric: str = "",
+                 name: str = "growth_permutation") -> pd.DataFrame:
+        """One row of ``models.parquet``.
+
+        Parameters
+        ----------
+        signal, metric : str
+            What the test was computed on.
+        name : str
+            The ``model`` column.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The model columns (``t`` and ``statistic`` the observed t, no standard
+            error or df), ``statistic, n_permutations, n_dyads`` and ``n_obs``
+            (:attr:`n_obs`, else the dyads), ``n_groups`` (the dyads).
+        """
+        row = pd.DataFrame([{
+            "model": name, "signal": signal, "metric": metric, "term": self.term,
+            "estimate": self.estimate, "std_error": np.nan, "df": np.nan,
+            "t": self.statistic, "p": self.p, "method": self.method,
+            "formula": self.formula, "statistic": self.statistic,
+            "n_permutations": self.n_permutations, "n_dyads": self.n_dyads}])
+        n_obs = self.n_obs if self.n_obs is not None else self.n_dyads
+        return with_counts(row, n_obs, self.n_dyads)
+
+    def summary(self) -> str:
+        """The test in one line.
+
+        Returns
+        -------
+        str
+        """
+        return (f"slope {self.estimate:.4g} ({self.term}) over {self.n_dyads} dyads: "
+                f"t = {self.statistic:.3g}, permutation p = {self.p:.3g} "
+                f"({self.method})")
+
 
 def _permuted_orders(n_valid: np.ndarray, width: int, n_perm: int,
                      rng: np.random.Generator) -> np.ndarray:
@@ -238,7 +203,7 @@ def slope_permutation_test(sessions: pd.DataFrame, *, time: str = "linear",
     ----------
     sessions : pandas.DataFrame
         Columns ``dyad``, ``session`` and ``value`` (e.g. from
-        :func:`~interbrain.stats.models.session_synchrony`).
+        :func:`~interbrain.stats.sessions.session_synchrony`).
     time : str
         ``"linear"`` (slope per session) or ``"log"`` (per unit of log-session).
         A quadratic trajectory has no single slope: test its curvature with
@@ -246,7 +211,7 @@ def slope_permutation_test(sessions: pd.DataFrame, *, time: str = "linear",
     n_permutations : int
         ``B``; 999 by default.
     seed : int or None
-        Seed of :func:`numpy.random.default_rng`.
+        Seed (or generator) of the permutations (:func:`interbrain._check.as_generator`).
     statistic : str
         ``"ols_t"`` (default): t statistic of the per-dyad OLS slopes (equal to
         lmer's t for complete balanced data, see the module notes); ``"lmer_t"``:
@@ -259,32 +224,25 @@ def slope_permutation_test(sessions: pd.DataFrame, *, time: str = "linear",
     -------
     PermutationResult
     """
-    from .growth import TIME_CODINGS, time_values
-
-    if statistic not in SLOPE_STATISTICS:
-        raise ValueError(f"unknown permutation statistic {statistic!r}; use one of "
-                         f"{list(SLOPE_STATISTICS)}")
-    if time not in TIME_CODINGS:
-        raise ValueError(f"unknown time coding {time!r}; use one of {list(TIME_CODINGS)}")
-    if time == "quadratic":
+    check_option(statistic, "permutation statistic", SLOPE_STATISTICS)
+    check_time(time)
+    if time not in SLOPE_TIMES:
         raise ValueError("the slope permutation test needs time='linear' or 'log'; a "
                          "quadratic trajectory has no single slope (compare linear and "
                          "quadratic models with compare_growth)")
-    n_permutations = int(n_permutations)
-    if n_permutations < 1:
-        raise ValueError(f"n_permutations must be at least 1, got {n_permutations}")
-    _require_columns(sessions, ["dyad", "session", value], "sessions")
+    n_permutations = check_int(n_permutations, "n_permutations", minimum=1)
+    require_columns(sessions, ["dyad", "session", value], "sessions")
     data = sessions.dropna(subset=["dyad", "session", value]).reset_index(drop=True)
     x = time_values(data["session"], time)
-    dyads, X, Y = _packed(data, x, value)
-    slopes = _slopes(X, Y)
+    dyads, X, Y = packed_by_dyad(data, x, value)
+    slopes = ols_slopes(X, Y)
     usable = np.isfinite(slopes)
     if usable.sum() < 2:
         raise ValueError(f"the slope permutation test needs at least 2 dyads with 2 or "
                          f"more sessions; got {int(usable.sum())} of {len(dyads)} dyads")
-    rng = np.random.default_rng(seed)
+    rng = as_generator(seed)
     n_valid = np.isfinite(Y).sum(axis=1)
-    term = "session" if time == "linear" else "np.log(session)"
+    term = TIME_CODINGS[time].slope_term
 
     if statistic == "ols_t":
         X, Y, n_valid = X[usable], Y[usable], n_valid[usable]
@@ -295,7 +253,7 @@ def slope_permutation_test(sessions: pd.DataFrame, *, time: str = "linear",
             b = min(batch, n_permutations - done)
             order = _permuted_orders(n_valid, Y.shape[1], b, rng)
             Yp = np.take_along_axis(np.broadcast_to(Y, order.shape), order, axis=-1)
-            sl = _slopes(np.broadcast_to(X, order.shape), Yp)
+            sl = ols_slopes(np.broadcast_to(X, order.shape), Yp)
             null[done:done + b] = one_sample_t(sl, axis=1)[2]
             done += b
         method = (f"within-dyad session permutation (B = {n_permutations}, seed = "
@@ -307,8 +265,6 @@ def slope_permutation_test(sessions: pd.DataFrame, *, time: str = "linear",
                                  term=term, method=method, null=null, n_obs=int(n))
 
     # lmer_t: refit the growth model on every permutation
-    from .growth import fit_growth
-
     fit = fit_growth(data, time=time, therapist=therapist, response=value)
     t_obs = float(fit.coefficients.loc[term, "t"])
     est = float(fit.coefficients.loc[term, "estimate"])
@@ -364,9 +320,7 @@ def maxt_permutation(statistic: Callable[[Any], np.ndarray], data: Any,
         p ``(1 + #{|T*_k| >= |T_k|}) / (1 + B)`` and the maxT adjusted p
         ``(1 + #{max_j |T*_j| >= |T_k|}) / (1 + B)`` (never below the former).
     """
-    n_permutations = int(n_permutations)
-    if n_permutations < 1:
-        raise ValueError(f"n_permutations must be at least 1, got {n_permutations}")
+    n_permutations = check_int(n_permutations, "n_permutations", minimum=1)
     t_obs = np.atleast_1d(np.asarray(statistic(data), dtype=float))
     if t_obs.ndim != 1:
         raise ValueError(f"statistic must return one value per unit, got shape "
@@ -375,7 +329,7 @@ def maxt_permutation(statistic: Callable[[Any], np.ndarray], data: Any,
     labels = list(range(u)) if units is None else list(units)
     if len(labels) != u:
         raise ValueError(f"{len(labels)} unit labels for {u} statistics")
-    rng = np.random.default_rng(seed)
+    rng = as_generator(seed)
     a_obs = np.abs(t_obs)
     thresh = a_obs - _TOL * np.maximum(1.0, a_obs)
     exceed_unit = np.zeros(u)
@@ -415,7 +369,7 @@ def sign_flip_scheme(differences: np.ndarray
         return one_sample_t(x, axis=0)[2]
 
     def permute(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        return x * rng.choice((-1.0, 1.0), size=(x.shape[0], 1))
+        return x * random_signs(rng, (x.shape[0], 1))
 
     return stat, d, permute
 
@@ -438,19 +392,10 @@ def session_shuffle_scheme(times: np.ndarray, values: np.ndarray
     n_valid = np.isfinite(X).sum(axis=1)
 
     def stat(y: np.ndarray) -> np.ndarray:
-        return one_sample_t(_slopes(X, y), axis=0)[2]
+        return one_sample_t(ols_slopes(X, y), axis=0)[2]
 
     def permute(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         order = _permuted_orders(n_valid, X.shape[1], 1, rng)[0]
         return np.take_along_axis(y, order[:, :, None], axis=1)
 
     return stat, Y, permute
-
-
-def t_pvalue(t: np.ndarray, df: np.ndarray) -> np.ndarray:
-    """Two-sided p of t statistics (normal for infinite df)."""
-    t = np.asarray(t, dtype=float)
-    df = np.asarray(df, dtype=float)
-    with np.errstate(invalid="ignore"):
-        p = 2.0 * sps.t.sf(np.abs(t), df)
-    return np.where(np.isinf(t) & (df > 0), 0.0, p)

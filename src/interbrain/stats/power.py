@@ -1,28 +1,9 @@
 """Simulation-based calibration and power of the growth and outcome tests.
 
-Studies are simulated at the level of session synchrony (one value per dyad and
-session; no recordings, no wavelets), which takes microseconds, and every simulated
-study is analysed with the package's own models:
-
-Synchrony (:func:`simulate_sessions`)
-    ``y[d, s] = intercept + u_d + v_t(d) + (effect + c_d + w_d) * time(s) + e[d, s]``
-    with ``time(s) = session - 1`` (``time="linear"``) or ``log(session)``
-    (``"log"``), dyad random intercept ``u_d ~ N(0, intercept_sd^2)`` and random
-    slope ``w_d ~ N(0, slope_sd^2)`` (correlation ``intercept_slope_corr``), a
-    therapist random intercept ``v_t ~ N(0, therapist_sd^2)`` (dyads are assigned
-    to ``n_therapists`` therapists in turn), ``c_d = condition_effect`` for the dyads
-    in the ``"therapy"`` condition (every second dyad; only when
-    ``condition_effect`` is given) and session noise ``e ~ N(0, residual_sd^2)``.
-    ``effect`` is the mean growth of synchrony per session (per unit of
-    ``log(session)``), in synchrony units.
-
-Outcome measure
-    ``m[d, s] = a_d + gamma_w (y[d, s] - ybar_d) + gamma_b (ybar_d - intercept) +
-    eps[d, s]``, ``a_d ~ N(0, measure_dyad_sd^2)``, ``eps ~ N(0, measure_sd^2)``.
-    The within-dyad effect is given standardised: ``outcome_effect`` measure SDs
-    (``measure_sd``) per session-noise SD of synchrony (``residual_sd``), so
-    ``gamma_w = outcome_effect * measure_sd / residual_sd`` (measure units per unit
-    synchrony); ``between_effect`` likewise gives ``gamma_b``.
+Studies are simulated at the level of session synchrony
+(:mod:`interbrain.stats.session_simulation`: dyad random intercept and slope, therapist
+intercept, session noise, an outcome measure), which takes microseconds, and every
+simulated study is analysed with the package's own models:
 
 Tests (:func:`study_tests`), each at level ``alpha``
     ``growth``: the slope of ``synchrony ~ session + (1 + session | dyad)`` (plus
@@ -36,7 +17,7 @@ Tests (:func:`study_tests`), each at level ``alpha``
     (:func:`~interbrain.stats.outcomes.fit_within_between`).
     With one therapist the two mixed models are fitted through the exact reduced
     problems of :mod:`interbrain.stats.fast` (the same numbers as ``lmer``, ~10x
-    faster); with several therapists through :func:`~interbrain.stats.lmer.lmer`.
+    faster); with several therapists through :func:`~interbrain.stats.mixed.lmer`.
 
 Output (:func:`power_analysis`)
     One row per scenario and test: the rejection rate (the false-positive rate when
@@ -58,178 +39,31 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 from statsmodels.stats.proportion import proportion_confint
 
+from .._check import as_generator, check_int
+from ..nulls.dyad_tests import confidence_interval
 from .fast import BalancedSlopeProblem, InterceptProblem, fit_reduced
-from .lmer import _single_blas_thread
+from .growth import fit_growth
+from .mixed import single_blas_thread
+from .outcomes import fit_within_between
+from .permutation import slope_permutation_test
+from .power_plot import plot_power
+from .session_simulation import SessionModel, check_design, draw_sessions
+from .time_codings import SLOPE_TIMES, TIME_CODINGS, check_time, time_values
 
-__all__ = ["SessionModel", "DEFAULT_EFFECT", "DEFAULT_OUTCOME_EFFECT", "TESTS",
-           "simulate_sessions", "study_tests", "power_analysis", "PowerResult",
-           "plot_power", "POWER_COLUMNS"]
+__all__ = ["DEFAULT_EFFECT", "DEFAULT_OUTCOME_EFFECT", "TESTS", "study_tests",
+           "power_analysis", "PowerResult", "POWER_COLUMNS", "SessionModel"]
 
 #: Default growth of synchrony per session (WTC coherence units): an assumption.
 DEFAULT_EFFECT = 0.01
 #: Default within-dyad outcome effect (measure SDs per SD of session noise).
 DEFAULT_OUTCOME_EFFECT = 0.3
 TESTS = ("growth", "growth_permutation", "outcome_within")
-TIMES = ("linear", "log")
 POWER_COLUMNS = ["scenario", "n_dyads", "n_sessions", "n_therapists", "effect",
                  "outcome_effect", "time", "test", "planted", "alpha", "n_studies",
                  "n_tested", "rejections", "rate", "ci_low", "ci_high", "mean_estimate",
                  "sd_estimate", "mean_std_error", "coverage", "n_singular", "seconds"]
-
-
-@dataclass(frozen=True)
-class SessionModel:
-    """Variance components of simulated session-level synchrony and measure.
-
-    Synchrony units are those of the metric (e.g. WTC coherence, 0-1); the defaults
-    are plausible values for session-mean wavelet coherence, not estimates.
-
-    The growth test's calibration depends on the random-slope SD: at 8 dyads x 6
-    sessions and 2,000 null studies its false-positive rate at alpha = 0.05 was
-    0.026 (``slope_sd = 0``), 0.034 (0.005), 0.044 (0.01, the default) and 0.047
-    (0.02); the test is conservative when the dyads' slopes hardly differ (many
-    singular fits), as expected of the maximal random-slope model.
-
-    Attributes
-    ----------
-    intercept : float
-        Mean synchrony at the first session.
-    intercept_sd, slope_sd : float
-        SD of the dyads' random intercepts and random slopes (per session).
-    intercept_slope_corr : float
-        Their correlation, in (-1, 1).
-    residual_sd : float
-        SD of the session-to-session noise of synchrony.
-    therapist_sd : float
-        SD of the therapists' random intercepts (used with several therapists).
-    measure_dyad_sd, measure_sd : float
-        SD of the measure's dyad intercepts and of its session noise.
-    """
-
-    intercept: float = 0.35
-    intercept_sd: float = 0.04
-    slope_sd: float = 0.01
-    intercept_slope_corr: float = 0.0
-    residual_sd: float = 0.03
-    therapist_sd: float = 0.02
-    measure_dyad_sd: float = 1.0
-    measure_sd: float = 1.0
-
-    def __post_init__(self):
-        for name in ("intercept_sd", "slope_sd", "therapist_sd", "measure_dyad_sd"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("residual_sd", "measure_sd"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        if not -1 < self.intercept_slope_corr < 1:
-            raise ValueError("intercept_slope_corr must lie in (-1, 1), got "
-                             f"{self.intercept_slope_corr}")
-
-
-def _time_of(sessions: np.ndarray, time: str) -> np.ndarray:
-    if time not in TIMES:
-        raise ValueError(f"unknown time coding {time!r}; use one of {list(TIMES)}")
-    s = np.asarray(sessions, dtype=float)
-    return s - 1.0 if time == "linear" else np.log(s)
-
-
-def _check_design(n_dyads: int, n_sessions: int, n_therapists: int) -> None:
-    if int(n_dyads) != n_dyads or n_dyads < 3:
-        raise ValueError(f"n_dyads must be an integer >= 3, got {n_dyads}")
-    if int(n_sessions) != n_sessions or n_sessions < 3:
-        raise ValueError(f"n_sessions must be an integer >= 3 (a random slope per dyad "
-                         f"needs more sessions than 2), got {n_sessions}")
-    if int(n_therapists) != n_therapists or not 1 <= n_therapists <= n_dyads:
-        raise ValueError(f"n_therapists must be an integer in [1, n_dyads], got "
-                         f"{n_therapists}")
-
-
-def _draw(rng: np.random.Generator, n_dyads: int, n_sessions: int, effect: float,
-          outcome_effect: float, between_effect: float, n_therapists: int,
-          condition_effect: float | None, time: str, model: SessionModel
-          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(sessions (S,), therapist index (D,), synchrony (D, S), measure (D, S))."""
-    D, S = n_dyads, n_sessions
-    sessions = np.arange(1, S + 1)
-    x = _time_of(sessions, time)
-    r = model.intercept_slope_corr
-    z = rng.standard_normal((D, 2))
-    u = model.intercept_sd * z[:, 0]
-    w = model.slope_sd * (r * z[:, 0] + math.sqrt(1.0 - r * r) * z[:, 1])
-    therapist = np.arange(D) % n_therapists
-    v = (model.therapist_sd * rng.standard_normal(n_therapists))[therapist] \
-        if n_therapists > 1 else np.zeros(D)
-    slope = effect + w
-    if condition_effect is not None:
-        slope = slope + condition_effect * (np.arange(D) % 2 == 1)
-    y = (model.intercept + u + v)[:, None] + slope[:, None] * x[None, :] \
-        + model.residual_sd * rng.standard_normal((D, S))
-    ybar = y.mean(axis=1, keepdims=True)
-    gw = outcome_effect * model.measure_sd / model.residual_sd
-    gb = between_effect * model.measure_sd / model.residual_sd
-    m = (model.measure_dyad_sd * rng.standard_normal((D, 1)) + gw * (y - ybar)
-         + gb * (ybar - model.intercept) + model.measure_sd * rng.standard_normal((D, S)))
-    return sessions, therapist, y, m
-
-
-def simulate_sessions(n_dyads: int = 8, n_sessions: int = 6, *, effect: float = 0.0,
-                      outcome_effect: float = 0.0, between_effect: float = 0.0,
-                      n_therapists: int = 1, condition_effect: float | None = None,
-                      time: str = "linear", model: SessionModel | None = None,
-                      measure: str = "outcome", seed=None) -> pd.DataFrame:
-    """One simulated study at the level of session synchrony (see the module notes).
-
-    Parameters
-    ----------
-    n_dyads, n_sessions : int
-        Design: every dyad has sessions ``1 .. n_sessions``.
-    effect : float
-        Mean growth of synchrony per session (``time="linear"``) or per unit of
-        ``log(session)`` (``"log"``), synchrony units.
-    outcome_effect, between_effect : float
-        Within- and between-dyad association of the measure with synchrony,
-        standardised (measure SDs per SD of synchrony's session noise).
-    n_therapists : int
-        Therapists; dyad ``i`` is treated by therapist ``i mod n_therapists``.
-    condition_effect : float, optional
-        Adds a ``condition`` column (``"control"`` for even, ``"therapy"`` for odd
-        dyads) and this extra growth per session in the therapy condition.
-    time : str
-        ``"linear"`` or ``"log"``.
-    model : SessionModel, optional
-        Variance components (defaults of :class:`SessionModel`).
-    measure : str
-        Name of the measure column.
-    seed : int, numpy.random.Generator or None
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``n_dyads * n_sessions`` rows: ``dyad`` (``"D01"`` ...), ``session`` (int),
-        ``therapist`` (``"T1"`` ...), ``synchrony``, the measure, and ``condition``
-        when ``condition_effect`` is given.
-    """
-    model = model or SessionModel()
-    _check_design(n_dyads, n_sessions, n_therapists)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    sessions, therapist, y, m = _draw(rng, n_dyads, n_sessions, effect, outcome_effect,
-                                      between_effect, n_therapists, condition_effect,
-                                      time, model)
-    width = len(str(n_dyads))
-    dyads = np.array([f"D{i + 1:0{max(2, width)}d}" for i in range(n_dyads)])
-    out = pd.DataFrame({
-        "dyad": np.repeat(dyads, n_sessions),
-        "session": np.tile(sessions, n_dyads),
-        "therapist": np.repeat([f"T{t + 1}" for t in therapist], n_sessions),
-        "synchrony": y.ravel(), measure: m.ravel()})
-    if condition_effect is not None:
-        out["condition"] = np.repeat(np.where(np.arange(n_dyads) % 2 == 1, "therapy",
-                                              "control"), n_sessions)
-    return out
 
 
 # ---------------------------------------------------------------------------
@@ -240,9 +74,8 @@ def _ci_covers(est: float, se: float, df: float, planted: float, level: float = 
                ) -> bool:
     if not (math.isfinite(est) and math.isfinite(se)):
         return False
-    q = sps.t.ppf(0.5 + level / 2, df) if math.isfinite(df) else \
-        sps.norm.ppf(0.5 + level / 2)
-    return bool(abs(est - planted) <= q * se)
+    low, high = confidence_interval(est, se, df, level)
+    return bool(low <= planted <= high)
 
 
 def study_tests(sessions: np.ndarray, therapist: np.ndarray, y: np.ndarray,
@@ -266,7 +99,7 @@ def study_tests(sessions: np.ndarray, therapist: np.ndarray, y: np.ndarray,
     rng : numpy.random.Generator, optional
         For the permutation test.
     general : bool
-        Fit with :func:`~interbrain.stats.lmer.lmer` from data frames even when the
+        Fit with :func:`~interbrain.stats.mixed.lmer` from data frames even when the
         fast reduced problems apply (used to check that both agree).
 
     Returns
@@ -276,8 +109,9 @@ def study_tests(sessions: np.ndarray, therapist: np.ndarray, y: np.ndarray,
         test has no such quantity or failed).
     """
     D, S = y.shape
-    x = _time_of(sessions, time) + (1.0 if time == "linear" else 0.0)  # session / log
-    term = "session" if time == "linear" else "np.log(session)"
+    check_time(time, SLOPE_TIMES)
+    x = time_values(sessions, time)  # session or log(session)
+    term = TIME_CODINGS[time].slope_term
     out: dict[str, dict] = {}
     several = len(np.unique(therapist)) > 1
     frame = None
@@ -290,7 +124,6 @@ def study_tests(sessions: np.ndarray, therapist: np.ndarray, y: np.ndarray,
     # growth
     try:
         if general or several:
-            from .growth import fit_growth
             fit = fit_growth(frame, time=time,
                              therapist="therapist" if several else None)
             row = fit.coefficients.loc[term]
@@ -308,7 +141,6 @@ def study_tests(sessions: np.ndarray, therapist: np.ndarray, y: np.ndarray,
                          "singular": False, "error": str(exc)}
     # permutation test of the slope
     if n_permutations:
-        from .permutation import slope_permutation_test
         res = slope_permutation_test(frame, time=time, n_permutations=n_permutations,
                                      seed=rng)
         out["growth_permutation"] = {"estimate": res.estimate, "std_error": nan,
@@ -316,7 +148,6 @@ def study_tests(sessions: np.ndarray, therapist: np.ndarray, y: np.ndarray,
     # outcome: within-dyad coefficient
     try:
         if general:
-            from .outcomes import fit_within_between
             fit = fit_within_between(frame[["dyad", "session", "synchrony"]],
                                      frame[["dyad", "session", "outcome"]], "outcome")
             row = fit.coefficients.loc["synchrony_within"]
@@ -361,11 +192,11 @@ def _run_chunk(args) -> list[dict]:
     """Tests of the studies ``seeds`` of one scenario (runs in a worker process)."""
     scen, model, seeds, n_permutations = args
     rows = []
-    with _single_blas_thread(), warnings.catch_warnings():
+    with single_blas_thread(), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         for ss in seeds:
-            rng = np.random.default_rng(ss)
-            sessions, therapist, y, m = _draw(rng, scen.n_dyads, scen.n_sessions,
+            rng = as_generator(ss)
+            sessions, therapist, y, m = draw_sessions(rng, scen.n_dyads, scen.n_sessions,
                                               scen.effect, scen.outcome_effect, 0.0,
                                               scen.n_therapists, None, scen.time, model)
             rows.append(study_tests(sessions, therapist, y, m, time=scen.time,
@@ -398,6 +229,26 @@ class PowerResult:
     table: pd.DataFrame
     studies: pd.DataFrame
     settings: dict = field(default_factory=dict)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The rejection rates: :attr:`table`.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        return self.table
+
+    def summary(self) -> str:
+        """One line per scenario and test: the rejection rate and its 95% CI.
+
+        Returns
+        -------
+        str
+        """
+        return "\n".join(f"{row.scenario}, {row.test}: {row.rate:.3f} "
+                         f"[{row.ci_low:.3f}, {row.ci_high:.3f}] of {row.n_tested}"
+                         for row in self.table.itertuples())
 
     def write(self, out_dir, *, plot: bool = True) -> dict[str, Path]:
         """Write ``power.csv``, ``power.parquet``, ``power_studies.parquet`` and
@@ -468,11 +319,8 @@ def power_analysis(n_dyads=8, n_sessions=6, effect=DEFAULT_EFFECT, *,
     effects = [float(e) for e in np.atleast_1d(effect if effect is not None else [])]
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
-    n_studies = int(n_studies)
-    if n_studies < 1:
-        raise ValueError(f"n_studies must be at least 1, got {n_studies}")
-    if time not in TIMES:
-        raise ValueError(f"unknown time coding {time!r}; use one of {list(TIMES)}")
+    n_studies = check_int(n_studies, "n_studies", minimum=1)
+    check_time(time, SLOPE_TIMES)
     pairs = ([(0.0, 0.0)] if null else []) + [(e, float(outcome_effect)) for e in effects]
     pairs = list(dict.fromkeys(pairs))
     if not pairs:
@@ -480,7 +328,7 @@ def power_analysis(n_dyads=8, n_sessions=6, effect=DEFAULT_EFFECT, *,
     scenarios = []
     for d in dyads:
         for s in sessions:
-            _check_design(d, s, n_therapists)
+            check_design(d, s, n_therapists)
             for g, o in pairs:
                 name = (f"{d} dyads x {s} sessions, "
                         + ("null" if g == 0 and o == 0 else f"effect {g:g}, outcome {o:g}"))
@@ -557,67 +405,3 @@ def _summarise(scen: _Scenario, results: list[dict], alpha: float, seconds: floa
                            if test != "growth_permutation" else np.nan),
             "seconds": seconds})
     return rows
-
-
-# ---------------------------------------------------------------------------
-# figure
-# ---------------------------------------------------------------------------
-
-_TEST_LABELS = {"growth": "growth (lmer, Satterthwaite)",
-                "growth_permutation": "growth (dyad permutation)",
-                "outcome_within": "outcome, within-dyad (lmer)"}
-
-
-def plot_power(table: pd.DataFrame, path) -> Path:
-    """Rejection rate with Monte Carlo 95% CIs against the design, as a PNG.
-
-    The x axis is the number of dyads (or of sessions, or the effect, whichever
-    varies); one panel for the null scenario (false-positive rates, with ``alpha``
-    marked) and one for the effect scenarios (power), one line per test and effect.
-    """
-    import matplotlib
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    t = table.copy()
-    t["is_null"] = (t["effect"] == 0) & (t["outcome_effect"] == 0)
-    xcol = next((c for c in ("n_dyads", "n_sessions") if t[c].nunique() > 1),
-                "n_dyads")
-    panels = [(True, "No effect: false-positive rate"), (False, "Planted effect: power")]
-    panels = [pp for pp in panels if (t["is_null"] == pp[0]).any()]
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2),
-                             squeeze=False)
-    alpha = float(t["alpha"].iloc[0]) if len(t) else 0.05
-    for ax, (is_null, title) in zip(axes[0], panels):
-        sub = t[t["is_null"] == is_null]
-        for (test, eff, oeff, other), grp in sub.groupby(
-                ["test", "effect", "outcome_effect",
-                 "n_sessions" if xcol == "n_dyads" else "n_dyads"], sort=False):
-            grp = grp.sort_values(xcol)
-            label = _TEST_LABELS.get(test, test)
-            if not is_null:
-                label += (f", effect {oeff:g}" if test == "outcome_within"
-                          else f", effect {eff:g}")
-            label += f" ({other} {'sessions' if xcol == 'n_dyads' else 'dyads'})"
-            yerr = np.vstack([grp["rate"] - grp["ci_low"], grp["ci_high"] - grp["rate"]])
-            ax.errorbar(grp[xcol], grp["rate"], yerr=yerr, marker="o", capsize=3,
-                        label=label)
-        ax.axhline(alpha, color="grey", ls="--", lw=1, label=f"alpha = {alpha:g}")
-        if not is_null:
-            ax.axhline(0.8, color="grey", ls=":", lw=1, label="0.8")
-        ax.set_ylim(0, 1.0 if not is_null else max(0.2, float(sub["ci_high"].max())
-                                                   + 0.02))
-        ax.set_xticks(sorted(t[xcol].unique()))
-        ax.set_xlabel("dyads" if xcol == "n_dyads" else "sessions per dyad")
-        ax.set_ylabel("rejection rate")
-        ax.set_title(title)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    n = int(t["n_studies"].max()) if len(t) else 0
-    fig.suptitle(f"Simulation-based calibration and power ({n} studies per point, "
-                 "95% Monte Carlo CIs)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path

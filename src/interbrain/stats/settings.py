@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-#: Time codings of the growth model (see :mod:`interbrain.stats.growth`).
-TIME_OPTIONS: tuple[str, ...] = ("linear", "log", "quadratic")
+from .._check import check_int, settings_from_table
+from ..errors import StudyError
+from .time_codings import TIME_CODINGS
+
+#: Time codings of the growth model (:data:`~interbrain.stats.time_codings.TIME_CODINGS`).
+TIME_OPTIONS: tuple[str, ...] = tuple(TIME_CODINGS)
 #: Multiple-comparison corrections of the per-unit tests (see :mod:`.multiple`).
 CORRECTION_OPTIONS: tuple[str, ...] = ("fdr_bh", "bonferroni", "holm", "maxt")
 #: Per-unit (channel pair or region pair) tests.
 PAIRWISE_OPTIONS: tuple[str, ...] = ("growth", "real_vs_pseudo")
 #: Units of the per-unit tests.
 UNIT_OPTIONS: tuple[str, ...] = ("pair", "region")
-#: Scales of the smallest effect size of interest (see :mod:`.outcomes`).
+#: Scales of the smallest effect size of interest (see :mod:`.equivalence`).
 SESOI_SCALE_OPTIONS: tuple[str, ...] = ("raw", "standardized")
 
 
@@ -82,6 +86,49 @@ class StatisticsSettings:
     pairwise: tuple[str, ...] = ("growth", "real_vs_pseudo")
     pairwise_unit: str = "pair"
 
+    @classmethod
+    def from_table(cls, table: object, where: str) -> "StatisticsSettings":
+        """The settings of a ``[statistics]`` table of ``study.toml``, checked.
+
+        Like the other settings tables, except that ``sesoi`` may be a number or a
+        table of ``measure = number``.
+
+        Parameters
+        ----------
+        table : dict or None
+            The table as read; None for the defaults.
+        where : str
+            The file and table, for messages (``"<path>: [statistics]"``).
+
+        Returns
+        -------
+        StatisticsSettings
+
+        Raises
+        ------
+        StudyError
+            Naming ``where`` and the first unknown, mistyped or invalid field (the
+            message of :meth:`validate`).
+        """
+        if table is not None and not isinstance(table, dict):
+            raise StudyError(f"{where}: must be a table")
+        table = dict(table or {})
+        sesoi = table.pop("sesoi", None)
+        settings = settings_from_table(cls, table, where, StudyError)
+        if sesoi is not None:
+            if isinstance(sesoi, dict):
+                settings = replace(settings, sesoi=dict(sesoi))
+            elif isinstance(sesoi, (int, float)) and not isinstance(sesoi, bool):
+                settings = replace(settings, sesoi=float(sesoi))
+            else:
+                raise StudyError(f"{where}: field 'sesoi' must be a number or a table of "
+                                 f"measure = number, got {sesoi!r}")
+        try:
+            settings.validate()
+        except ValueError as exc:
+            raise StudyError(f"{where}: {exc}") from None
+        return settings
+
     def validate(self) -> None:
         """Raise ValueError naming the first invalid field."""
         def one_of(name: str, options: tuple[str, ...]) -> None:
@@ -102,9 +149,7 @@ class StatisticsSettings:
             raise ValueError(f"field 'covariates' must be a list of names, got "
                              f"{list(self.covariates)!r}")
         for name in ("n_permutations", "seed"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"field '{name}' must be a whole number >= 0, got {value!r}")
+            check_int(getattr(self, name), f"field '{name}'", minimum=0)
         if 0 < self.n_permutations < 99:
             raise ValueError(f"field 'n_permutations' must be 0 (no slope permutation "
                              f"test) or at least 99, got {self.n_permutations}")

@@ -1,0 +1,307 @@
+"""The statistics stage of a run: every model of ``[statistics]`` for every signal and
+metric (:func:`fit_models`), from the tidy synchrony table and what the statistics need
+of the study (:class:`ModelInputs`).
+
+The stage sits below the study loader in the layers: it reads a study's design,
+measures and settings through :class:`ModelInputs` (built from a
+:class:`~interbrain.study.Study` by :meth:`ModelInputs.from_study`, or by hand) and
+never imports :mod:`interbrain.study`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from ..nulls import NULL_KINDS, dyad_permutation_tests, null_summary
+from ..nulls.dyad_tests import sign_flip_method
+from .generalisation import fit_generalisation, generalisation_table
+from .growth_analysis import analyse_growth
+from .multiple import pairwise_tests
+from .outcomes import analyse_outcomes
+from .real_vs_pseudo import real_vs_pseudo
+from .result_table import result_table
+from .sessions import SESSION_COLUMNS, session_synchrony
+from .settings import StatisticsSettings
+from .tables import combine_tables
+
+if TYPE_CHECKING:  # the statistics read a study's records, never load one
+    from ..study import Study
+
+__all__ = ["ModelInputs", "ModelResults", "fit_models", "null_test_rows"]
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """What the statistics stage needs of a study.
+
+    Parameters
+    ----------
+    settings : StatisticsSettings
+        ``[statistics]``.
+    design : pandas.DataFrame
+        One row per dyad-session: ``dyad, session, therapist, patient``, ``condition``
+        (when the study has one) and the covariates of ``settings``
+        (:meth:`~interbrain.study.Study.design`).
+    measures : pandas.DataFrame
+        ``dyad, session`` and the measure columns.
+    measure_columns : tuple of str
+        The measures modelled as outcomes (none: no outcome models).
+    signals, metrics : tuple of str
+        The haemoglobin signals and synchrony metrics analysed.
+    pseudo_dyads : bool
+        Whether pseudo-dyads were asked for (a note says so when none could be
+        formed).
+    dyads : pandas.DataFrame, optional
+        One row per dyad: ``dyad, therapist, patient``; needed for the generalisation
+        model.
+    generalisation : bool
+        Whether the study has ``[[generalisation]]`` recordings (fit the
+        generalisation model).
+    """
+
+    settings: StatisticsSettings
+    design: pd.DataFrame
+    measures: pd.DataFrame
+    measure_columns: tuple[str, ...]
+    signals: tuple[str, ...]
+    metrics: tuple[str, ...]
+    pseudo_dyads: bool = False
+    dyads: pd.DataFrame | None = None
+    generalisation: bool = False
+
+    @classmethod
+    def from_study(cls, study: Study) -> ModelInputs:
+        """The inputs of a loaded study.
+
+        Parameters
+        ----------
+        study : Study
+
+        Returns
+        -------
+        ModelInputs
+        """
+        columns = tuple(study.measure_columns)
+        dyads = pd.DataFrame([(d.id, d.therapist, d.patient) for d in study.dyads],
+                             columns=["dyad", "therapist", "patient"])
+        return cls(settings=study.statistics, design=study.design(),
+                   measures=study.measures[["dyad", "session", *columns]],
+                   measure_columns=columns, signals=tuple(study.analysis.signals),
+                   metrics=tuple(study.analysis.metrics),
+                   pseudo_dyads=bool(study.analysis.pseudo_dyads), dyads=dyads,
+                   generalisation=bool(study.generalisation))
+
+
+@dataclass
+class ModelResults:
+    """The statistics of a run.
+
+    Attributes
+    ----------
+    models : pandas.DataFrame
+        Rows of ``models.parquet``: one per model term or test.
+    sessions : pandas.DataFrame
+        Session-level synchrony (``sessions.parquet``: ``dyad, session, signal, metric,
+        pairing, synchrony, n_pairs``), for real dyads and each kind of null.
+    fits : dict
+        ``(model, signal, metric)`` -> fitted mixed model (``growth``,
+        ``outcome:<measure>``, ``lagged:<measure>``).
+    tests : dict
+        ``(signal, metric)`` -> real versus pseudo-dyad test
+        (:class:`~interbrain.stats.real_vs_pseudo.RealVsPseudoResult`).
+    notes : list of str
+        Models that could not be fitted for this design, and why.
+    slopes : pandas.DataFrame
+        Per-dyad synchrony slopes of each growth model (``dyad_slopes.parquet``).
+    null_summary : pandas.DataFrame
+        Real synchrony of each dyad-session against each kind of null
+        (``null_summary.parquet``).
+    null_tests : pandas.DataFrame
+        Dyad-level sign-flip tests that real synchrony exceeds each kind of null
+        (``null_tests.parquet``).
+    """
+
+    models: pd.DataFrame
+    sessions: pd.DataFrame
+    fits: dict
+    tests: dict
+    notes: list[str]
+    slopes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    null_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
+    null_tests: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The model table (``models.parquet``).
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        return self.models
+
+    def summary(self) -> str:
+        """A few lines: the models fitted, the tests against nulls, the notes.
+
+        Returns
+        -------
+        str
+        """
+        models = sorted(set(self.models["model"])) if len(self.models) else []
+        lines = [f"models: {', '.join(models) or 'none'} ({len(self.models)} rows)",
+                 f"fits: {len(self.fits)}; null tests: {len(self.null_tests)}"]
+        lines += [f"{signal}/{metric}: {test.summary()}"
+                  for (signal, metric), test in self.tests.items()]
+        lines += [f"note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+
+def null_test_rows(tests: pd.DataFrame, kinds) -> pd.DataFrame:
+    """Rows of ``models.parquet`` for the dyad-level tests against some kinds of null.
+
+    Parameters
+    ----------
+    tests : pandas.DataFrame
+        :func:`~interbrain.nulls.group_tests.dyad_permutation_tests`.
+    kinds : sequence of str
+        The kinds of null to report (model ``real_vs_<kind>``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The sign-flip test of each: ``estimate`` the mean difference, ``t, df`` of the
+        t-test over dyads, ``p`` the sign-flip p-value, ``ci_low, ci_high``.
+    """
+    rows = tests[tests["null_kind"].isin(kinds)]
+    methods = [sign_flip_method(p_method, alternative, "null")
+               for p_method, alternative in zip(rows["p_method"], rows["alternative"])]
+    return pd.DataFrame({
+        "model": "real_vs_" + rows["null_kind"], "signal": rows["signal"],
+        "metric": rows["metric"], "term": "real - null", "estimate": rows["mean_difference"],
+        "std_error": rows["std_error"], "df": rows["df"], "t": rows["t"], "p": rows["p"],
+        "method": pd.Series(methods, index=rows.index, dtype=object),
+        "formula": "", "n_obs": rows["n_dyads"], "n_groups": rows["n_dyads"],
+        "ci_low": rows["ci_low"], "ci_high": rows["ci_high"],
+        "n_dyads": rows["n_dyads"].astype(float)})
+
+
+def fit_models(inputs: ModelInputs | Study, synchrony: pd.DataFrame) -> ModelResults:
+    """Fit every model of ``[statistics]`` for every signal and metric.
+
+    Per signal and metric: the growth analysis (mixed model with the time coding,
+    therapist random effect, condition and covariates of the design; per-dyad slopes;
+    likelihood-ratio comparisons; slope permutation test), the outcome analyses of
+    every measure (within/between, lagged, pre-post, with confidence intervals and
+    equivalence tests), the real-versus-pseudo test, the per-unit tests with their
+    multiple-comparison correction and the generalisation model. Over all of them:
+    each dyad-session's real synchrony against each kind of null, and dyad-level
+    sign-flip tests.
+
+    Models the design cannot support are skipped with a note: growth needs at least
+    two dyads and two session numbers, outcome models at least three dyads with
+    measures, the null tests at least two dyads.
+
+    Parameters
+    ----------
+    inputs : ModelInputs or Study
+        What the statistics need of the study (a study is read through
+        :meth:`ModelInputs.from_study`).
+    synchrony : pandas.DataFrame
+        The tidy synchrony table of the run.
+
+    Returns
+    -------
+    ModelResults
+    """
+    if not isinstance(inputs, ModelInputs):
+        inputs = ModelInputs.from_study(inputs)
+    st = inputs.settings
+    tables, summaries, fits, tests, notes, slopes = [], [], {}, {}, [], []
+    kinds = [k for k in NULL_KINDS if (synchrony["pairing"] == k).any()]
+    has_pseudo = "pseudo" in kinds
+    real_rows = synchrony[synchrony["pairing"] == "real"]
+    n_dyads, n_sessions = real_rows["dyad"].nunique(), real_rows["session"].nunique()
+    can_grow = n_dyads >= 2 and n_sessions >= 2
+    if not can_grow:
+        notes.append(f"Growth and outcome models need at least 2 dyads and 2 session numbers; "
+                     f"this study has {n_dyads} dyad(s) and {n_sessions} session number(s).")
+    if inputs.pseudo_dyads and not has_pseudo:
+        notes.append("No pseudo-dyads: they need at least 2 dyads with the same session number.")
+    design = inputs.design
+    condition = "condition" if "condition" in design.columns else None
+    n_permutations = st.n_permutations or 9999   # of the sign-flip tests
+    for metric in inputs.metrics:
+        for signal in inputs.signals:
+            where = f"{signal}/{metric}"
+            per_pairing = {pairing: session_synchrony(synchrony, signal, pairing, metric)
+                           for pairing in ("real", *kinds)}
+            for pairing, summary in per_pairing.items():
+                summaries.append(summary.assign(signal=signal, metric=metric,
+                                                pairing=pairing)[SESSION_COLUMNS])
+            real = per_pairing["real"].merge(design, on=["dyad", "session"], how="left")
+            results: dict = {}
+            growth = None
+            if can_grow:
+                try:
+                    growth = analyse_growth(
+                        real, time=st.time, therapist="therapist", condition=condition,
+                        covariates=list(st.covariates) or None, compare=st.compare,
+                        n_permutations=st.n_permutations, seed=st.seed)
+                except ValueError as exc:
+                    notes.append(f"growth model ({where}) not fitted: {exc}")
+            if growth is not None:
+                results["growth"] = growth
+                fits[("growth", signal, metric)] = growth.fit
+                notes += [f"growth ({where}): {n}" for n in growth.notes]
+                slopes.append(growth.slopes.assign(signal=signal, metric=metric))
+            if inputs.measure_columns and can_grow:
+                outcomes = analyse_outcomes(
+                    real, inputs.measures, sesoi=st.sesoi_option,
+                    sesoi_scale=st.sesoi_scale, alpha=st.alpha, time=st.time,
+                    lagged=st.lagged, prepost=st.prepost)
+                results["outcomes"] = outcomes
+                fits.update({(name, signal, metric): fit
+                             for name, fit in outcomes.fits().items()
+                             if not name.startswith("prepost:")})
+                notes += [f"outcomes ({where}): {n}" for n in outcomes.notes]
+            if has_pseudo:
+                tests[(signal, metric)] = real_vs_pseudo(
+                    synchrony, signal, metric, n_permutations=n_permutations, seed=st.seed)
+                results["real_vs_pseudo"] = tests[(signal, metric)]
+            for test in st.pairwise:
+                if test == "real_vs_pseudo" and not has_pseudo:
+                    continue
+                try:
+                    results[f"pairwise:{test}"] = pairwise_tests(
+                        synchrony, signal=signal, metric=metric, test=test,
+                        unit=st.pairwise_unit, correction=st.correction,
+                        time="linear" if st.time == "quadratic" else st.time,
+                        n_permutations=st.n_permutations or 999, seed=st.seed,
+                        alpha=st.alpha)
+                except ValueError as exc:
+                    notes.append(f"per-{st.pairwise_unit} {test} tests ({where}) skipped: {exc}")
+            if inputs.generalisation:
+                try:
+                    results["generalisation"] = fit_generalisation(
+                        generalisation_table(synchrony, inputs.dyads, signal, metric),
+                        partner="partner")
+                except ValueError as exc:
+                    notes.append(f"generalisation model ({where}) not fitted: {exc}")
+            if results:
+                tables.append(result_table(results, signal, metric, sesoi=st.sesoi_option,
+                                           sesoi_scale=st.sesoi_scale, alpha=st.alpha))
+    nulls, null_tests = pd.DataFrame(), pd.DataFrame()
+    if kinds:
+        nulls = null_summary(synchrony, kinds=kinds)
+        null_tests = dyad_permutation_tests(nulls, n_permutations=n_permutations,
+                                            seed=st.seed)
+        surrogate_kinds = [k for k in kinds if k != "pseudo"]
+        if surrogate_kinds and len(null_tests):
+            tables.append(null_test_rows(null_tests, surrogate_kinds))
+    models = combine_tables(tables)
+    return ModelResults(models=models, sessions=pd.concat(summaries, ignore_index=True),
+                        fits=fits, tests=tests, notes=notes,
+                        slopes=pd.concat(slopes, ignore_index=True) if slopes else pd.DataFrame(),
+                        null_summary=nulls, null_tests=null_tests)
