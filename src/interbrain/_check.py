@@ -4,12 +4,19 @@ A name a user writes (in ``study.toml``, ``measures.csv`` or a recording) is dat
 interbrain never evaluates it, and the models see it under internal names
 (:func:`interbrain.stats.formula.internal_names`). It must still be something a
 person can read back in a table: :data:`NAME_RULE`.
+
+Also the checks of parameters every layer shares (:func:`check_int`,
+:func:`check_option`, :func:`as_generator`) and of the settings tables of
+``study.toml`` (:func:`check_keys`, :func:`settings_from_table`, which each stage's
+settings class calls from its ``from_table``).
 """
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import fields, replace
 
 import numpy as np
 
@@ -108,8 +115,9 @@ def is_whole_number(value: object) -> bool:
 
 
 def check_int(value: object, name: str, *, minimum: int | None = None,
-              error: type[Exception] = ValueError) -> int:
-    """Return ``value`` as an ``int`` if it is a whole number of at least ``minimum``.
+              maximum: int | None = None, error: type[Exception] = ValueError) -> int:
+    """Return ``value`` as an ``int`` if it is a whole number from ``minimum`` to
+    ``maximum``.
 
     Parameters
     ----------
@@ -119,12 +127,20 @@ def check_int(value: object, name: str, *, minimum: int | None = None,
         What it is, for the message (``"n_permutations"``, ``"field 'seed'"``).
     minimum : int, optional
         Smallest value allowed.
+    maximum : int, optional
+        Largest value allowed.
     error : type of Exception
         Raised (default ``ValueError``) with a message naming ``name``, the rule and
         the value.
     """
-    if not is_whole_number(value) or (minimum is not None and value < minimum):
-        rule = "a whole number" + (f" >= {minimum}" if minimum is not None else "")
+    if (not is_whole_number(value) or (minimum is not None and value < minimum)
+            or (maximum is not None and value > maximum)):
+        if minimum is not None and maximum is not None:
+            rule = f"a whole number between {minimum} and {maximum}"
+        elif maximum is not None:
+            rule = f"a whole number <= {maximum}"
+        else:
+            rule = "a whole number" + (f" >= {minimum}" if minimum is not None else "")
         raise error(f"{name} must be {rule}, got {value!r}")
     return int(value)
 
@@ -148,3 +164,85 @@ def as_generator(seed) -> np.random.Generator:
     if seed is not None and not isinstance(seed, np.random.SeedSequence):
         seed = check_int(seed, "seed", minimum=0)
     return np.random.default_rng(seed)
+
+
+# ---------------------------------------------------------------------------
+# tables of settings (study.toml): one implementation for every stage
+# ---------------------------------------------------------------------------
+
+def check_keys(table: dict, allowed: Iterable[str], where: str,
+               error: type[Exception]) -> None:
+    """Refuse keys of ``table`` that are not in ``allowed``.
+
+    Parameters
+    ----------
+    table : dict
+        A table as read (e.g. from TOML).
+    allowed : iterable of str
+        The keys it may have.
+    where : str
+        The file and table, for the message (``"study.toml: [analysis]"``).
+    error : type of Exception
+        Raised with one message naming ``where``, the unknown keys and the allowed ones.
+    """
+    allowed = set(allowed)
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise error(f"{where}: unknown field(s) {', '.join(map(repr, unknown))}; "
+                    f"allowed: {', '.join(sorted(allowed))}")
+
+
+def settings_from_table(cls, table: object, where: str, error: type[Exception]):
+    """A settings dataclass from a table of ``field = value``, checking names and types.
+
+    Each value must have the type of the field's default: ``true``/``false`` for a
+    bool, a whole number for an int, a finite number for a float (an int is taken
+    as a float), a list for a tuple (made a tuple; its items are not checked) and a
+    string for a str; fields the table leaves out keep their defaults. Values are
+    not range-checked here: that is the settings class's business.
+
+    Parameters
+    ----------
+    cls : type
+        A dataclass whose fields all have defaults.
+    table : dict or None
+        The table as read; None for all defaults.
+    where : str
+        The file and table, for messages (``"study.toml: [preprocessing]"``).
+    error : type of Exception
+        Raised with a message ``"<where>: ..."`` naming the first bad field.
+
+    Returns
+    -------
+    cls
+        The settings.
+    """
+    if table is None:
+        return cls()
+    if not isinstance(table, dict):
+        raise error(f"{where}: must be a table")
+    check_keys(table, (f.name for f in fields(cls)), where, error)
+    defaults = cls()
+    values = {}
+    for name, value in table.items():
+        default = getattr(defaults, name)
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise error(f"{where}: field '{name}' must be true or false, got {value!r}")
+        elif isinstance(default, int):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise error(f"{where}: field '{name}' must be a whole number, got {value!r}")
+        elif isinstance(default, float):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise error(f"{where}: field '{name}' must be a number, got {value!r}")
+            value = float(value)
+            if not math.isfinite(value):
+                raise error(f"{where}: field '{name}' must be finite, got {value!r}")
+        elif isinstance(default, tuple):
+            if not isinstance(value, list):
+                raise error(f"{where}: field '{name}' must be a list, got {value!r}")
+            value = tuple(value)
+        elif isinstance(default, str) and not isinstance(value, str):
+            raise error(f"{where}: field '{name}' must be a string, got {value!r}")
+        values[name] = value
+    return replace(defaults, **values)

@@ -21,10 +21,10 @@ import mne
 import numpy as np
 from scipy.signal import resample_poly
 
+from ._check import check_option
+from .design import ALIGN_METHODS
 from .errors import RecordingError
 from .preprocessing import Preprocessed
-
-ALIGN_METHODS = ("start_time", "event", "offset")
 
 
 @dataclass(frozen=True)
@@ -189,6 +189,7 @@ def recording_offset(a: Preprocessed, b: Preprocessed, *, align: str = "start_ti
     event : str
         With ``align="event"``: description of the shared trigger.
     """
+    check_option(align, "align", ALIGN_METHODS)
     if align == "offset":
         return float(offset)
     if align == "event":
@@ -196,17 +197,15 @@ def recording_offset(a: Preprocessed, b: Preprocessed, *, align: str = "start_ti
             raise ValueError("align='event' needs the event's name")
         # the event is at a-time t_a and b-time t_b: t_a = offset + t_b
         return _first_event(a, event, b) - _first_event(b, event, a)
-    if align == "start_time":
-        if a.meas_date is None or b.meas_date is None:
-            missing = a.source if a.meas_date is None else b.source
-            raise RecordingError(f"{missing}: no recorded start time to align {a.source} and "
-                                 f"{b.source} on (Homer .nirs files store none; in SNIRF "
-                                 "files /nirs/metaDataTags/MeasurementDate and MeasurementTime "
-                                 "are missing, 'unknown' or not ISO 8601); set align = "
-                                 "\"offset\" (offset = 0 aligns their first samples) or "
-                                 "align = \"event\"")
-        return (b.meas_date - a.meas_date).total_seconds()
-    raise ValueError(f"align must be one of {ALIGN_METHODS}, got {align!r}")
+    if a.meas_date is None or b.meas_date is None:   # align == "start_time"
+        missing = a.source if a.meas_date is None else b.source
+        raise RecordingError(f"{missing}: no recorded start time to align {a.source} and "
+                             f"{b.source} on (Homer .nirs files store none; in SNIRF "
+                             "files /nirs/metaDataTags/MeasurementDate and MeasurementTime "
+                             "are missing, 'unknown' or not ISO 8601); set align = "
+                             "\"offset\" (offset = 0 aligns their first samples) or "
+                             "align = \"event\"")
+    return (b.meas_date - a.meas_date).total_seconds()
 
 
 def overlap(a: Preprocessed, b: Preprocessed, *, align: str = "start_time",

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROLES: tuple[str, str] = ("therapist", "patient")
+#: How the two recordings of a session are put on one time base (see
+#: :mod:`interbrain.assembly`).
+ALIGN_METHODS: tuple[str, ...] = ("start_time", "event", "offset")
 #: Column names of the design that covariates and measures cannot take.
 RESERVED_COLUMNS: tuple[str, ...] = ("dyad", "session", "therapist", "patient",
                                      "condition", "synchrony")

@@ -69,7 +69,7 @@ def data_retained(study: Study, qc: pd.DataFrame, synchrony: pd.DataFrame,
         (``preprocessing.json``'s ``recordings``).
     overlaps : pandas.DataFrame
         The time window of each pairing (columns
-        :data:`~interbrain.engine.pairs.OVERLAP_COLUMNS`: ``dyad, partner_dyad,
+        :data:`~interbrain.synchrony.session.OVERLAP_COLUMNS`: ``dyad, partner_dyad,
         session, signal, pairing, sfreq, n_times, duration_s``).
 
     Returns

@@ -10,6 +10,7 @@ from pathlib import Path
 import h5py
 import mne
 import numpy as np
+import scipy.io
 
 from ..errors import RecordingError
 from .bids import is_bids_nirs_name, read_bids_recording
@@ -225,9 +226,20 @@ def _check_nirx(path: Path) -> None:
                              + ", ".join(missing))
 
 
-def _in_bids_dataset(path: Path) -> bool:
-    """True for a ``sub-*/[ses-*/]nirs/sub-*_nirs.snirf`` file under a folder with a
-    ``dataset_description.json`` (a BIDS dataset root)."""
+def in_bids_dataset(path: Path) -> bool:
+    """Whether ``path`` is a recording of a BIDS dataset (read with its sidecars).
+
+    Parameters
+    ----------
+    path : Path
+        A recording file.
+
+    Returns
+    -------
+    bool
+        True for a ``sub-*/[ses-*/]nirs/sub-*_nirs.snirf`` file under a folder with a
+        ``dataset_description.json`` (a BIDS dataset root).
+    """
     if not is_bids_nirs_name(path):
         return False
     folder = path.parent.parent  # sub-<label> or ses-<n>
@@ -247,7 +259,7 @@ def recording_sidecars(path: str | os.PathLike) -> list[Path]:
     bad) recomputes that recording.
     """
     path = Path(path)
-    if path.suffix.lower() != ".snirf" or not _in_bids_dataset(path):
+    if path.suffix.lower() != ".snirf" or not in_bids_dataset(path):
         return []
     beside = [f for f in path.parent.iterdir()
               if f.is_file() and f != path and f.suffix.lower() != ".snirf"]
@@ -269,7 +281,7 @@ def _format_of(path: Path, format: str | None) -> str:
         raise RecordingError(f"{path}: a folder, but not a NIRx raw folder (no .hdr or .wl1 "
                              "file)")
     suffix = path.suffix.lower()
-    if suffix == ".snirf" and _in_bids_dataset(path):
+    if suffix == ".snirf" and in_bids_dataset(path):
         return "bids"
     if suffix in EXTENSIONS:
         return EXTENSIONS[suffix]
@@ -280,8 +292,6 @@ def _format_of(path: Path, format: str | None) -> str:
 
 def _mat_format(path: Path) -> str:
     """'homer' or 'table' for a .mat file, by its variables."""
-    import scipy.io  # noqa: PLC0415
-
     try:
         names = {name for name, _, _ in scipy.io.whosmat(path)}
     except Exception:

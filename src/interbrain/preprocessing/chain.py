@@ -99,7 +99,7 @@ class Preprocessed:
     qc: pd.DataFrame
     steps: list[dict] = field(default_factory=list)
     regions: dict[str, str] = field(default_factory=dict)
-    annotations: pd.DataFrame = field(default_factory=lambda: _annotation_table(None))
+    annotations: pd.DataFrame = field(default_factory=lambda: annotation_table(None))
 
     @property
     def n_times(self) -> int:
@@ -116,8 +116,20 @@ class Preprocessed:
         return {"hbo": self.hbo, "hbr": self.hbr}[name]
 
 
-def _annotation_table(raw: mne.io.BaseRaw | None) -> pd.DataFrame:
-    """Events of ``raw`` with onsets in seconds from its first sample."""
+def annotation_table(raw: mne.io.BaseRaw | None) -> pd.DataFrame:
+    """Events of ``raw`` with onsets in seconds from its first sample.
+
+    Parameters
+    ----------
+    raw : mne.io.BaseRaw or None
+        The recording; None for an empty table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``onset`` (seconds from the first sample), ``duration`` (seconds) and
+        ``description``, one row per annotation.
+    """
     columns = ["onset", "duration", "description"]
     if raw is None or len(raw.annotations) == 0:
         return pd.DataFrame({"onset": pd.Series(dtype=float),
@@ -129,6 +141,10 @@ def _annotation_table(raw: mne.io.BaseRaw | None) -> pd.DataFrame:
         onset = onset - raw.first_time
     return pd.DataFrame({"onset": onset, "duration": np.asarray(ann.duration, float),
                          "description": [str(d) for d in ann.description]}, columns=columns)
+
+
+#: The former private name, which tests still use.
+_annotation_table = annotation_table
 
 
 def _json(value):
@@ -215,7 +231,21 @@ def global_signal_regression(x: np.ndarray, good: np.ndarray) -> np.ndarray:
     return x - beta[:, None] * g[None, :]
 
 
-def _short_pairs(raw: mne.io.BaseRaw, max_distance: float) -> list[str]:
+def short_pairs(raw: mne.io.BaseRaw, max_distance: float) -> list[str]:
+    """Source-detector pairs of ``raw`` at most ``max_distance`` metres apart.
+
+    Parameters
+    ----------
+    raw : mne.io.BaseRaw
+        fNIRS channels with optode positions.
+    max_distance : float
+        Largest source-detector distance of a short channel, in metres.
+
+    Returns
+    -------
+    list of str
+        Pair names (``"S1_D1"``) in channel order, each once.
+    """
     dist = source_detector_distances(raw.info)
     return list(dict.fromkeys(ch.split(" ")[0] for ch, d in zip(raw.ch_names, dist)
                               if np.isfinite(d) and d <= max_distance))
@@ -278,7 +308,7 @@ def preprocess_recording(raw: mne.io.BaseRaw, settings: PreprocessingSettings,
         kind = input_kind(raw)
     except ValueError as exc:
         raise RecordingError(f"{source}: {exc}") from None
-    annotations = _annotation_table(raw)
+    annotations = annotation_table(raw)
     start = raw.info["meas_date"]
     if start is not None and raw.first_samp:
         start = start + timedelta(seconds=raw.first_time)   # meas_date is sample 0's time
@@ -322,7 +352,7 @@ def preprocess_recording(raw: mne.io.BaseRaw, settings: PreprocessingSettings,
             raw_od = raw
             steps.append({"step": "optical_density", "skipped": True,
                           "reason": "the input already is optical density"})
-        short = _short_pairs(raw_od, settings.short_channel_max_distance)
+        short = short_pairs(raw_od, settings.short_channel_max_distance)
         long_pairs = [c for c in pair_names(raw_od) if c not in short]
         if not long_pairs:
             raise RecordingError(f"{source}: every channel is a short channel (source-"

@@ -54,7 +54,8 @@ import numpy as np
 from scipy.interpolate import make_smoothing_spline
 from scipy.ndimage import maximum_filter1d
 
-from .settings import PreprocessingSettings
+from .._check import check_option
+from .settings import MOTION_CORRECTIONS, PreprocessingSettings
 
 __all__ = ["detect_motion", "spline_correction", "wavelet_correction", "correct_motion"]
 
@@ -250,7 +251,8 @@ def correct_motion(raw_od: mne.io.BaseRaw, settings: PreprocessingSettings,
     step : dict
         The step for :attr:`Preprocessed.steps`.
     """
-    method = settings.motion_correction
+    method = check_option(settings.motion_correction, "motion correction",
+                          MOTION_CORRECTIONS)
     if method == "none":
         return raw_od, {"step": "motion_correction", "method": "none"}
     if method == "tddr":
@@ -274,14 +276,12 @@ def correct_motion(raw_od: mne.io.BaseRaw, settings: PreprocessingSettings,
                      "p": settings.spline_p, "lam": (1 - settings.spline_p) / settings.spline_p,
                      "segments": "detected motion (see quality_control)",
                      "reference": "Scholkmann et al. (2010)"}
-    if method == "wavelet":
-        import pywt
+    import pywt  # "wavelet", the last option; PyWavelets is optional until it is chosen
 
-        out._data[:] = wavelet_correction(data, iqr=settings.wavelet_iqr,
-                                          wavelet=settings.wavelet_name)
-        return out, {"step": "motion_correction", "method": "wavelet",
-                     "function": "interbrain.preprocessing.motion.wavelet_correction",
-                     "wavelet": settings.wavelet_name, "iqr": settings.wavelet_iqr,
-                     "pywavelets": pywt.__version__,
-                     "reference": "Molavi & Dumont (2012)"}
-    raise ValueError(f"unknown motion correction {method!r}")
+    out._data[:] = wavelet_correction(data, iqr=settings.wavelet_iqr,
+                                      wavelet=settings.wavelet_name)
+    return out, {"step": "motion_correction", "method": "wavelet",
+                 "function": "interbrain.preprocessing.motion.wavelet_correction",
+                 "wavelet": settings.wavelet_name, "iqr": settings.wavelet_iqr,
+                 "pywavelets": pywt.__version__,
+                 "reference": "Molavi & Dumont (2012)"}

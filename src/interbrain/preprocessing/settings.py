@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
+from .._check import settings_from_table
+from ..errors import StudyError
+
 #: Motion-correction methods of :func:`interbrain.preprocessing.motion.correct_motion`.
 MOTION_CORRECTIONS = ("tddr", "spline", "wavelet", "none")
 
@@ -13,8 +16,8 @@ MOTION_CORRECTIONS = ("tddr", "spline", "wavelet", "none")
 class PreprocessingSettings:
     """Settings of quality control and the preprocessing chain (MNE / MNE-NIRS).
 
-    Every field can be set in the ``[preprocessing]`` table of ``study.toml``;
-    :meth:`validate` checks the values.
+    Every field can be set in the ``[preprocessing]`` table of ``study.toml``
+    (read by :meth:`from_table`); :meth:`validate` checks the values.
 
     Parameters
     ----------
@@ -113,6 +116,33 @@ class PreprocessingSettings:
     h_freq: float = 0.5
     global_signal_removal: bool = False
     filter_preprocessed: bool = True
+
+    @classmethod
+    def from_table(cls, table: object, where: str) -> "PreprocessingSettings":
+        """The settings of a ``[preprocessing]`` table of ``study.toml``, checked.
+
+        Parameters
+        ----------
+        table : dict or None
+            The table as read; None for the defaults.
+        where : str
+            The file and table, for messages (``"<path>: [preprocessing]"``).
+
+        Returns
+        -------
+        PreprocessingSettings
+
+        Raises
+        ------
+        StudyError
+            Naming ``where`` and the first unknown, mistyped or invalid field (the
+            message of :meth:`validate`).
+        """
+        settings = settings_from_table(cls, table, where, StudyError)
+        try:
+            return settings.validate()
+        except ValueError as exc:
+            raise StudyError(f"{where}: {exc}") from None
 
     def validate(self) -> "PreprocessingSettings":
         """Check every field; raise ValueError naming the first invalid one.

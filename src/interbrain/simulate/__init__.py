@@ -7,15 +7,20 @@ waves, drift), sensor noise, motion artefacts, channels with poor scalp coupling
 a band-limited signal shared by therapist and patient whose strength rises over
 sessions. :func:`simulate_recording` simulates a single recording.
 
-Modules: :mod:`.signals` (signal generation, numpy only), :mod:`.montage` (the
-20-channel prefrontal montage), :mod:`.study` (writing the study folder).
+Modules: :mod:`.waveforms` (random waveforms), :mod:`.signals` (one person's
+haemoglobin and the planted coupling), :mod:`.optics` (optical density, motion
+artefacts, sensor noise) (these three numpy only), :mod:`.montage` (the 20-channel
+prefrontal montage), :mod:`.recording` (one recording, SNIRF writing),
+:mod:`.study_files` (the text files and the planted models) and :mod:`.folder`
+(writing the study folder).
 """
 
+from .folder import simulate_study
 from .montage import Montage, prefrontal_montage
+from .recording import (SimulatedRecording, extinction_coefficients, simulate_recording,
+                        write_snirf)
 from .signals import coupling_strength
-from .study import (COUPLING_MODEL, MEASURE_MODEL, SimulatedRecording,
-                    extinction_coefficients, simulate_recording, simulate_study,
-                    write_snirf)
+from .study_files import COUPLING_MODEL, MEASURE_MODEL
 
 __all__ = [
     "simulate_study", "simulate_recording", "SimulatedRecording", "write_snirf",

@@ -35,6 +35,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._check import check_int
+
 __all__ = ["Montage", "prefrontal_montage", "N_CHANNELS_MAX", "WAVELENGTHS",
            "HEAD_SPHERE_CENTER", "HEAD_SPHERE_RADIUS", "FIDUCIALS"]
 
@@ -205,11 +207,7 @@ def prefrontal_montage(n_channels: int = N_CHANNELS_MAX) -> Montage:
         Channels in file order (by source, then detector number); positions in
         metres, MNE head coordinates.
     """
-    if isinstance(n_channels, bool) or not isinstance(n_channels, (int, np.integer)):
-        raise ValueError(f"n_channels must be a whole number, got {n_channels!r}")
-    if not 1 <= n_channels <= N_CHANNELS_MAX:
-        raise ValueError(f"n_channels must be between 1 and {N_CHANNELS_MAX}, "
-                         f"got {n_channels}")
+    n_channels = check_int(n_channels, "n_channels", minimum=1, maximum=N_CHANNELS_MAX)
     optodes = {name: _optode_position(col, row) for name, col, row in _OPTODES}
     cols = {name: col for name, col, _ in _OPTODES}
     keep = set(_PRIORITY[:n_channels])
@@ -220,3 +218,19 @@ def prefrontal_montage(n_channels: int = N_CHANNELS_MAX) -> Montage:
     return Montage(channels=names, sources=tuple(s for s, _ in pairs),
                    detectors=tuple(d for _, d in pairs), optodes=optodes,
                    regions=regions, fiducials=fiducials)
+
+
+def file_channel_names(montage: Montage) -> dict[str, str]:
+    """Montage channel name -> its name when read back from the SNIRF file.
+
+    A SNIRF file numbers its sources and detectors 1, 2, ... in the order they first
+    appear in the channel list, so a subset of the montage (``n_channels < 20``) is
+    read back renumbered (``S4_D3`` -> ``S1_D1``).
+    """
+    sources: dict[int, int] = {}
+    detectors: dict[int, int] = {}
+    for s, d in zip(montage.sources, montage.detectors):
+        sources.setdefault(s, len(sources) + 1)
+        detectors.setdefault(d, len(detectors) + 1)
+    return {f"S{s}_D{d}": f"S{sources[s]}_D{detectors[d]}"
+            for s, d in zip(montage.sources, montage.detectors)}
