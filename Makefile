@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# pytest-xdist workers of `make test`
+WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -q -n $(WORKERS) --cov=interbrain --cov-report=term
 
-.PHONY: install demo test bench-env clean
+.PHONY: install demo test test-fast layout bench-env clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +20,19 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/interbrain demo --dir demo
 
+# the whole suite (the ".[test]" extra: pytest-xdist, pytest-cov, import-linter, ...),
+# in parallel, with coverage of the package
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
+
+# without the long end-to-end runs (marker `slow`)
+test-fast: $(STAMP)
+	$(PYTEST) -m "not slow"
+
+# the layout rules alone: layers (lint-imports), cycles, late imports, private names, sizes
+layout: $(STAMP)
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/python -m pytest -q tests/test_layout.py
 
 # benchmarks (run by hand, see benchmarks/README.md) need the peers in their own venv
 bench-env: .venv-bench/.installed-stamp
@@ -30,4 +44,4 @@ bench-env: .venv-bench/.installed-stamp
 	touch .venv-bench/.installed-stamp
 
 clean:
-	rm -rf $(VENV) demo .pytest_cache .hypothesis
+	rm -rf $(VENV) demo .pytest_cache .hypothesis .coverage .coverage.* .import_linter_cache .grimp_cache

@@ -13,7 +13,6 @@ samples, rates, overlap, band, channel names, measures.csv) are in test_validate
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import h5py
@@ -23,7 +22,6 @@ from click.testing import CliRunner
 from interbrain.cli import main
 from interbrain.engine import run_study
 from interbrain.errors import RecordingError
-from interbrain.simulate import simulate_study
 from interbrain.study import load_study
 
 #: What a failed run may leave in the results folder: the cache and its log (in logs/).
@@ -32,15 +30,10 @@ NOT_RESULTS = {".cache", "logs"}
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 
-@pytest.fixture(scope="module")
-def base(tmp_path_factory) -> Path:
-    return simulate_study(tmp_path_factory.mktemp("base") / "study", n_dyads=2, n_sessions=2,
-                          minutes=1, band=(5.0, 15.0), n_channels=4, seed=1)
-
-
 @pytest.fixture
-def study(base, tmp_path) -> Path:
-    return Path(shutil.copytree(base, tmp_path / "study"))
+def study(tiny_study_copy) -> Path:
+    """A copy of conftest's tiny study, to break."""
+    return tiny_study_copy
 
 
 def _rec(study: Path, dyad: str, session: int, role: str) -> Path:

@@ -40,6 +40,7 @@ def _cache_state(cache: Path) -> dict[str, int]:
     return {str(p.relative_to(cache)): p.stat().st_mtime_ns for p in cache.rglob("*.npz")}
 
 
+@pytest.mark.slow
 def test_distributed_cluster_gives_identical_results(small_study, tmp_path):
     distributed = pytest.importorskip("distributed")
     study = load_study(small_study)

@@ -28,7 +28,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from interbrain.cli import main
-from interbrain.simulate import simulate_study
 
 #: Created only if some generated text were executed.
 MARKER = Path(tempfile.gettempdir()) / f"interbrain-fuzz-marker-{os.getpid()}"
@@ -145,10 +144,10 @@ def _at(doc, path):
 # --------------------------------------------------------------------------- fixtures
 
 @pytest.fixture(scope="module")
-def fuzz_study(tmp_path_factory):
-    """A small valid study whose study.toml and measures.csv each test overwrites."""
-    root = simulate_study(tmp_path_factory.mktemp("fuzz") / "study", n_dyads=2, n_sessions=2,
-                          minutes=1, band=(5.0, 15.0), n_channels=4, seed=2)
+def fuzz_study(tiny_study, tmp_path_factory):
+    """A copy of conftest's tiny study whose study.toml and measures.csv each test
+    overwrites."""
+    root = Path(shutil.copytree(tiny_study, tmp_path_factory.mktemp("fuzz") / "study"))
     originals = {name: (root / name).read_bytes() for name in ("study.toml", "measures.csv")}
     yield root, originals
     shutil.rmtree(root, ignore_errors=True)

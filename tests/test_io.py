@@ -18,7 +18,6 @@ from mne.preprocessing.nirs import (optical_density, scalp_coupling_index,
 
 from interbrain.errors import RecordingError, StudyError
 from interbrain.io import bids_sessions, check_snirf, read_homer, read_recording, read_table
-from interbrain.simulate import simulate_study
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT / "examples" / "real-dyad" / "data"
@@ -30,11 +29,11 @@ def _raises(match: str):
     return pytest.raises(RecordingError, match=match)
 
 
-@pytest.fixture(scope="module")
-def sim_study(tmp_path_factory) -> Path:
-    """2 dyads x 2 sessions, 1 min, 4 channels; one therapist for both dyads."""
-    return simulate_study(tmp_path_factory.mktemp("sim") / "study", n_dyads=2, n_sessions=2,
-                          minutes=1, band=(5.0, 15.0), n_channels=4)
+@pytest.fixture(scope="session")
+def sim_study(tiny_study) -> Path:
+    """conftest's tiny study: 2 dyads x 2 sessions, 1 min, 4 channels; one therapist for
+    both dyads. Read only."""
+    return tiny_study
 
 
 @pytest.fixture

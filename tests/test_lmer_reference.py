@@ -19,7 +19,7 @@ from interbrain.stats import LmerResult, likelihood_ratio_test, lmer, within_bet
 from interbrain.stats.formula import parse_formula
 
 REF = Path(__file__).parent / "data" / "lme4"
-lmer_module = importlib.import_module("interbrain.stats.lmer")
+lmer_module = importlib.import_module("interbrain.stats.mixed")
 
 
 # ---------------------------------------------------------------------------

@@ -10,10 +10,11 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import lfilter
 
 from interbrain.synchrony.metrics import (AR_MAX_ORDER_SECONDS, METRICS, TUKEY_C,
-                                          ARRobustCorrelation, _lagged_gram, ar_prewhiten,
+                                          ARRobustCorrelation, ar_prewhiten,
                                           ar_robust_correlation, compute_metric,
                                           pearson_correlation, phase_locking_value,
                                           robust_correlation, window_starts)
+from interbrain.synchrony.metrics.prewhitening import lagged_gram
 
 DT = 0.1  # 10 Hz, a typical fNIRS sampling rate
 
@@ -130,7 +131,7 @@ def test_ar_fit_is_forward_backward_least_squares():
     y = x - x.mean()
     # the Gram matrix without the lag matrix equals the explicit one
     lags = sliding_window_view(y, p + 1, axis=-1)[:, :, ::-1]
-    assert np.allclose(_lagged_gram(y, p), np.einsum("cti,ctj->cij", lags, lags))
+    assert np.allclose(lagged_gram(y, p), np.einsum("cti,ctj->cij", lags, lags))
     fit = ar_prewhiten(x, p)
     k = int(fit.order[0])
     assert k >= 1

@@ -21,7 +21,7 @@ from interbrain.nulls import (NULL_SUMMARY_COLUMNS, SURROGATE_COLUMNS, NullSetti
                               phase_randomised_surrogates, pseudo_dyad_pairings, real_pairings,
                               sign_flip_test, surrogate_synchrony)
 from interbrain.preprocessing.settings import PreprocessingSettings
-from interbrain.stats.models import real_vs_pseudo
+from interbrain.stats.real_vs_pseudo import real_vs_pseudo
 from interbrain.study import AnalysisSettings, Dyad, RecordingRef, SessionRecordings, Study
 from interbrain.synchrony import WaveletGrid, band_coherence, channel_spectra
 
@@ -418,7 +418,10 @@ def test_p_roughly_uniform_under_null():
     assert 0.01 <= np.mean(mc <= 0.05) <= 0.1
 
 
-def test_matches_real_vs_pseudo_two_sided():
+def test_real_vs_pseudo_is_the_pseudo_null_test():
+    """One hypothesis (real dyads exceed pseudo-dyads), one sign-flip test: the
+    real-vs-pseudo test and the dyad-level test against the pseudo null give the same
+    one-sided p, and the same two-sided t-test."""
     rng = np.random.default_rng(7)
     rows = []
     dyads = [f"D{i}" for i in range(6)]
@@ -432,12 +435,23 @@ def test_matches_real_vs_pseudo_two_sided():
                                  "metric": "wtc", "value": base + 0.02 * rng.standard_normal()})
     table = pd.DataFrame(rows)
     ref = real_vs_pseudo(table, "hbo")
-    res = dyad_permutation_test(null_summary(table), alternative="two-sided",
-                                n_permutations=2**16)
-    assert res.mean_difference == pytest.approx(ref["difference"])
-    assert res.t == pytest.approx(ref["t"]) and res.p_t == pytest.approx(ref["p"])
-    assert res.p == pytest.approx(ref["p_permutation"])
-    assert res.real == pytest.approx(ref["real"]) and res.null == pytest.approx(ref["pseudo"])
+    res = dyad_permutation_test(null_summary(table), n_permutations=2**16)
+    assert res.alternative == "greater" and res.p_method == ref.permutation_method == "exact"
+    assert res.mean_difference == pytest.approx(ref.difference)
+    assert res.p == pytest.approx(ref.p_permutation)
+    assert ref.p_permutation == pytest.approx(1 / 2**6)   # all six dyads positive
+    two_sided = dyad_permutation_test(null_summary(table), alternative="two-sided",
+                                      n_permutations=2**16)
+    assert res.t == pytest.approx(ref.t) and two_sided.p_t == pytest.approx(ref.p)
+    assert res.real == pytest.approx(ref.real) and res.null == pytest.approx(ref.pseudo)
+    rows = ref.to_frame("hbo", "wtc")
+    assert list(rows["p"]) == pytest.approx([ref.p, ref.p_permutation])
+    assert rows["method"].iloc[1] == ("dyad-level sign-flip permutation test (exact), "
+                                      "one-sided: real > pseudo")
+    # Monte Carlo beyond 2**n_dyads > n_permutations: Phipson-Smyth, the same seeds
+    mc = real_vs_pseudo(table, "hbo", n_permutations=32, seed=3)
+    same = dyad_permutation_test(null_summary(table), n_permutations=32, seed=3)
+    assert mc.permutation_method == "monte_carlo" and mc.p_permutation == same.p
 
 
 def test_group_test_errors_and_table():

@@ -1,4 +1,8 @@
-"""End to end: simulate a study, run the pipeline, check what it recovers and writes."""
+"""End to end: simulate a study, run the pipeline, check what it recovers and writes.
+
+The tests of the default study (8 dyads x 6 sessions x 10 minutes) and of its
+no-coupling twin are marked ``slow``.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from interbrain.cli import main
+from interbrain.engine import analyse_synchrony
 from interbrain.errors import RecordingError
 from interbrain.simulate import simulate_study
 from interbrain.study import load_study
@@ -45,6 +50,7 @@ def _term(out: Path, model: str, term: str, signal: str = "hbo") -> pd.Series:
     return rows.iloc[0]
 
 
+@pytest.mark.slow
 def test_output_contract(default_run):
     sync = pd.read_parquet(default_run / "synchrony.parquet")
     for col in ("dyad", "session", "pair", "signal", "pairing", "metric", "value"):
@@ -74,6 +80,7 @@ def test_output_contract(default_run):
     assert len(list((default_run / "logs").glob("*.log"))) == 1
 
 
+@pytest.mark.slow
 def test_bad_channels_are_excluded_from_synchrony(default_run):
     qc = pd.read_parquet(default_run / "qc.parquet")
     sync = pd.read_parquet(default_run / "synchrony.parquet")
@@ -84,6 +91,7 @@ def test_bad_channels_are_excluded_from_synchrony(default_run):
     assert bad["channel"] not in set(rows["pair"])
 
 
+@pytest.mark.slow
 def test_planted_growth_is_recovered(default_run):
     slope = _term(default_run, "growth", "session")
     assert slope["estimate"] > 0
@@ -91,18 +99,21 @@ def test_planted_growth_is_recovered(default_run):
     assert 5 < slope["df"] < 9  # Satterthwaite df at 8 dyads, not a z-test
 
 
+@pytest.mark.slow
 def test_real_dyads_exceed_pseudo_dyads(default_run):
     row = _term(default_run, "real_vs_pseudo", "real - pseudo")
     assert row["estimate"] > 0
     assert row["p"] < 0.05
 
 
+@pytest.mark.slow
 def test_planted_outcome_associations(default_run):
     # symptoms fall with within-dyad synchrony; alliance was planted with no association
     symptoms = _term(default_run, "outcome:symptoms", "synchrony_within")
     assert symptoms["estimate"] < 0
 
 
+@pytest.mark.slow
 def test_no_coupling_gives_no_synchrony_effects(null_run):
     row = _term(null_run, "real_vs_pseudo", "real - pseudo")
     assert row["p"] > 0.05
@@ -115,8 +126,8 @@ def test_no_coupling_gives_no_synchrony_effects(null_run):
     assert slope["p"] > 0.05
 
 
-def test_corrupt_recording_is_named(tmp_path):
-    study_dir = simulate_study(tmp_path / "s", n_dyads=2, n_sessions=2, minutes=2.0, seed=3)
+def test_corrupt_recording_is_named(tiny_study_copy, tmp_path):
+    study_dir = tiny_study_copy
     study = load_study(study_dir)
     victim = study.sessions[1].patient.path
     victim.write_bytes(b"this is not an HDF5 file")
@@ -126,10 +137,8 @@ def test_corrupt_recording_is_named(tmp_path):
     assert victim.name in result.output and "not a SNIRF file" in result.output
 
 
-def test_mismatched_sampling_rates_are_named(tmp_path):
-    from interbrain.engine import analyse_synchrony
-    a = simulate_study(tmp_path / "a", n_dyads=2, n_sessions=2, minutes=2.0, seed=3)
-    b = simulate_study(tmp_path / "b", n_dyads=2, n_sessions=2, minutes=2.0, seed=3, sfreq=8.0)
+def test_mismatched_sampling_rates_are_named(tiny_study_copy, tiny_study_8hz):
+    a, b = tiny_study_copy, tiny_study_8hz
     study = load_study(a)
     target = study.sessions[0].patient.path
     shutil.copy(b / "recordings" / target.name, target)

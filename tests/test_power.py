@@ -13,10 +13,9 @@ from click.testing import CliRunner
 from interbrain.cli import main
 from interbrain.stats import lmer
 from interbrain.stats.fast import BalancedSlopeProblem, InterceptProblem, fit_reduced
-from interbrain.stats.lmer import _single_blas_thread, within_between
-from interbrain.stats.power import (DEFAULT_EFFECT, POWER_COLUMNS, SessionModel,
-                                    _draw, power_analysis, simulate_sessions,
-                                    study_tests)
+from interbrain.stats.mixed import single_blas_thread, within_between
+from interbrain.stats.power import DEFAULT_EFFECT, POWER_COLUMNS, power_analysis, study_tests
+from interbrain.stats.session_simulation import SessionModel, draw_sessions, simulate_sessions
 
 COLS = ["estimate", "std_error", "df", "t", "p"]
 
@@ -54,7 +53,7 @@ def test_balanced_growth_fast_fit_equals_lmer(time, reml):
     term = "session" if time == "linear" else "np.log(session)"
     formula = f"synchrony ~ {term} + (1 + {term} | dyad)"
     n_singular = 0
-    with _single_blas_thread():
+    with single_blas_thread():
         for seed, (D, S, slope_sd) in enumerate([(8, 6, 0.01), (8, 6, 0.0),
                                                  (5, 4, 0.02), (12, 8, 0.005),
                                                  (8, 6, 0.03), (6, 5, 0.0)]):
@@ -75,7 +74,7 @@ def test_balanced_fast_fit_with_three_random_effects_equals_lmer():
     formula = ("synchrony ~ session + I(session**2) + "
                "(1 + session + I(session**2) | dyad)")
     rng = np.random.default_rng(11)
-    with _single_blas_thread():
+    with single_blas_thread():
         for seed in range(3):
             data = simulate_sessions(10, 8, effect=0.01, seed=200 + seed,
                                      model=SessionModel(slope_sd=0.02))
@@ -92,7 +91,7 @@ def test_balanced_fast_fit_with_three_random_effects_equals_lmer():
 @pytest.mark.parametrize("balanced,reml", [(True, True), (False, True), (True, False)])
 def test_random_intercept_fast_fit_equals_lmer(balanced, reml):
     formula = "outcome ~ synchrony_within + synchrony_between + session + (1 | dyad)"
-    with _single_blas_thread():
+    with single_blas_thread():
         for seed in range(5):
             data = simulate_sessions(8, 6, effect=0.01, outcome_effect=0.3 * seed,
                                      seed=100 + seed,
@@ -113,9 +112,9 @@ def test_random_intercept_fast_fit_equals_lmer(balanced, reml):
 def test_study_tests_fast_equals_general_path():
     rng = np.random.default_rng(7)
     for effect, oeff in [(0.0, 0.0), (0.01, 0.3), (0.02, -0.5)]:
-        sessions, therapist, y, m = _draw(rng, 8, 6, effect, oeff, 0.0, 1, None,
-                                          "linear", SessionModel())
-        with _single_blas_thread():
+        sessions, therapist, y, m = draw_sessions(rng, 8, 6, effect, oeff, 0.0, 1, None,
+                                                  "linear", SessionModel())
+        with single_blas_thread():
             fast = study_tests(sessions, therapist, y, m)
             general = study_tests(sessions, therapist, y, m, general=True)
         for test in ("growth", "outcome_within"):

@@ -409,9 +409,12 @@ def _growth_data(n_dyads: int = 6, n_sessions: int = 4, drop=(3, 7)) -> pd.DataF
 
 
 def test_model_rows_count_observations_and_groups():
-    from interbrain.stats.growth import analyse_growth
-    from interbrain.stats.lmer import lmer
-    from interbrain.stats.models import combine_tables, fit_generalisation, result_table
+    from interbrain.stats.generalisation import fit_generalisation
+    from interbrain.stats.growth_analysis import analyse_growth
+    from interbrain.stats.mixed import lmer
+    from interbrain.stats.real_vs_pseudo import RealVsPseudoResult
+    from interbrain.stats.result_table import result_table
+    from interbrain.stats.tables import combine_tables
 
     data = _growth_data()                         # 6 dyads x 4 sessions, 2 missing
     growth = analyse_growth(data, therapist="therapist", compare=True, n_permutations=99,
@@ -438,8 +441,9 @@ def test_model_rows_count_observations_and_groups():
     table = result_table({"sites": fit})
     assert set(zip(table["n_obs"], table["n_groups"])) == {(22, 6)}
     # dyad-level tests: one observation per dyad
-    versus = {"real": 0.3, "pseudo": 0.2, "difference": 0.1, "std_error": 0.01, "df": 6.0,
-              "t": 10.0, "p": 1e-4, "p_permutation": 0.02, "n_dyads": 7}
+    versus = RealVsPseudoResult(real=0.3, pseudo=0.2, difference=0.1, std_error=0.01,
+                                df=6.0, t=10.0, p=1e-4, p_permutation=1 / 128,
+                                permutation_method="exact", n_permutations=128, n_dyads=7)
     table = result_table({"real_vs_pseudo": versus}, "hbo", "wtc")
     assert set(zip(table["n_obs"], table["n_groups"])) == {(7, 7)}
     tidy = pd.DataFrame({"model": "growth_by_pair", "signal": "hbo", "metric": "wtc",

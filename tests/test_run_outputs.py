@@ -1,9 +1,10 @@
 """One run owns its results folder: manifest, lock, logs, permissions, failures, kills.
 
-The command-line runs use a small simulated study (2 dyads x 2 sessions, 1-minute
-recordings, 4 channels). Runs that need no fresh computation share one cache
-(``--cache``; entries are keyed by content, so sharing changes no result); the ones
-that must compute (a full cache disk, killed processes) get their own.
+The command-line runs use the tiny simulated study of conftest.py (2 dyads x 2
+sessions, 1-minute recordings, 4 channels) and its run (``tiny_run``). Runs that need
+no fresh computation share one cache (``tiny_cache``; entries are keyed by content, so
+sharing changes no result); the ones that must compute (a full cache disk, killed
+processes) get their own.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ from click.testing import CliRunner
 import interbrain
 import interbrain.engine.atomic as atomic
 from interbrain.cli import main
-from interbrain.engine.outputs import LOCK, MANIFEST, RunDirectory, describe_study
+from interbrain.engine.lock import LOCK
+from interbrain.engine.manifest import MANIFEST, describe_study
+from interbrain.engine.run_directory import RunDirectory
 from interbrain.errors import OutputError
 from interbrain.simulate import simulate_study
 from interbrain.study import load_study
@@ -43,35 +46,11 @@ ENOSPC_TEXT = "no space left on device"
 ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
 
 
-@pytest.fixture(scope="module")
-def base(tmp_path_factory) -> Path:
-    return simulate_study(tmp_path_factory.mktemp("base") / "study", n_dyads=2, n_sessions=2,
-                          minutes=1, band=(5.0, 15.0), n_channels=4, seed=1)
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("shared") / "cache"
-
-
 @pytest.fixture
 def umask022():
     old = os.umask(0o022)
     yield
     os.umask(old)
-
-
-@pytest.fixture(scope="module")
-def first_run(base, cache, tmp_path_factory) -> Path:
-    """One successful run, under umask 022 (the folder is not changed by the tests)."""
-    out = tmp_path_factory.mktemp("first") / "out"
-    old = os.umask(0o022)
-    try:
-        result = _cli(base, out, "--cache", str(cache))
-    finally:
-        os.umask(old)
-    assert result.exit_code == 0, result.output
-    return out
 
 
 def _cli(study: Path, out: Path, *args: str):
@@ -122,18 +101,18 @@ def _leftovers(out: Path) -> list[str]:
 
 # --------------------------------------------------------------------------- the manifest
 
-def test_manifest_lists_every_file_of_the_run_with_its_digest(first_run, base):
-    manifest = json.loads((first_run / MANIFEST).read_text())
+def test_manifest_lists_every_file_of_the_run_with_its_digest(tiny_run, tiny_study):
+    manifest = json.loads((tiny_run / MANIFEST).read_text())
     listed = {e["path"]: e for e in manifest["files"]}
-    on_disk = set(_snapshot(first_run)) - {MANIFEST}
+    on_disk = set(_snapshot(tiny_run)) - {MANIFEST}
     assert set(listed) == on_disk
     assert {"synchrony.parquet", "qc.parquet", "sessions.parquet", "models.parquet",
             "preprocessing.json", "methods.md", "report.html"} <= set(listed)
     for rel, entry in listed.items():
-        assert entry["sha256"] == _sha256(first_run / rel), rel
-        assert entry["size"] == (first_run / rel).stat().st_size, rel
+        assert entry["sha256"] == _sha256(tiny_run / rel), rel
+        assert entry["size"] == (tiny_run / rel).stat().st_size, rel
     # the run's log is one of them, named by the start time, and complete
-    (log,) = _logs(first_run)
+    (log,) = _logs(tiny_run)
     assert re.fullmatch(r"\d{8}T\d{6}Z\.log", log.name)
     assert f"logs/{log.name}" in listed
     assert "scheduler: threads" in log.read_text()
@@ -143,10 +122,10 @@ def test_manifest_lists_every_file_of_the_run_with_its_digest(first_run, base):
     assert manifest["started"] <= manifest["finished"]
     assert log.name.startswith(manifest["started"].replace("-", "").replace(":", "")[:15])
     # the study: its recordings' digests, and one digest of the whole
-    study = load_study(base)
+    study = load_study(tiny_study)
     recordings = manifest["study"]["recordings"]
-    assert recordings == {str(p.relative_to(base)): _sha256(p)
-                          for p in sorted((base / "recordings").glob("*.snirf"))}
+    assert recordings == {str(p.relative_to(tiny_study)): _sha256(p)
+                          for p in sorted((tiny_study / "recordings").glob("*.snirf"))}
     assert re.fullmatch(r"[0-9a-f]{64}", manifest["study"]["digest"])
     assert manifest["study"] == describe_study(study)
     # the settings, as given by the study and the command line
@@ -155,11 +134,11 @@ def test_manifest_lists_every_file_of_the_run_with_its_digest(first_run, base):
         assert settings[name] == json.loads(json.dumps(asdict(getattr(study, name)),
                                                        default=str)), name
     assert settings["scheduler"] == "threads" and settings["workers"] == 1
-    assert not _leftovers(first_run)
+    assert not _leftovers(tiny_run)
 
 
-def test_study_digest_follows_the_inputs(base, tmp_path):
-    study = Path(shutil.copytree(base, tmp_path / "study"))
+def test_study_digest_follows_the_inputs(tiny_study, tmp_path):
+    study = Path(shutil.copytree(tiny_study, tmp_path / "study"))
     first = describe_study(load_study(study))
     moved = Path(shutil.copytree(study, tmp_path / "elsewhere"))
     assert describe_study(load_study(moved))["digest"] == first["digest"]
@@ -176,10 +155,10 @@ def test_study_digest_follows_the_inputs(base, tmp_path):
     assert changed["recordings"]["recordings/D02_ses-02_patient.snirf"] == _sha256(victim)
 
 
-def test_result_files_follow_the_umask(first_run):
-    assert stat.S_IMODE(first_run.stat().st_mode) == 0o755
-    assert stat.S_IMODE((first_run / "logs").stat().st_mode) == 0o755
-    files = [p for p in first_run.rglob("*") if p.is_file()]
+def test_result_files_follow_the_umask(tiny_run):
+    assert stat.S_IMODE(tiny_run.stat().st_mode) == 0o755
+    assert stat.S_IMODE((tiny_run / "logs").stat().st_mode) == 0o755
+    files = [p for p in tiny_run.rglob("*") if p.is_file()]
     assert len(files) >= 9
     for path in files:   # results, manifest, log and cache entries
         assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
@@ -201,14 +180,14 @@ def test_atomic_writes_follow_another_umask(tmp_path):
 # --------------------------------------------------------------------------- reruns
 
 def test_rerun_removes_what_it_no_longer_produces_and_keeps_the_users_files(
-        base, cache, tmp_path):
-    study = Path(shutil.copytree(base, tmp_path / "study"))
+        tiny_study, tiny_cache, tmp_path):
+    study = Path(shutil.copytree(tiny_study, tmp_path / "study"))
     toml = study / "study.toml"
     plain = toml.read_text()
     toml.write_text(plain.replace("pseudo_dyads = true\n",
                                   "pseudo_dyads = true\nwindow = 30\n", 1))
     out = tmp_path / "out"
-    result = _cli(study, out, "--quiet", "--cache", str(cache))
+    result = _cli(study, out, "--quiet", "--cache", str(tiny_cache))
     assert result.exit_code == 0, result.output
     assert (out / "synchrony_windows.parquet").exists()
     (first_log,) = _logs(out)
@@ -217,7 +196,7 @@ def test_rerun_removes_what_it_no_longer_produces_and_keeps_the_users_files(
     (out / "mine" / "table.csv").write_text("a,b\n")
     time.sleep(1.1)   # the next run's log is named by another second
     toml.write_text(plain)
-    result = _cli(study, out, "--quiet", "--cache", str(cache))
+    result = _cli(study, out, "--quiet", "--cache", str(tiny_cache))
     assert result.exit_code == 0, result.output
     assert not (out / "synchrony_windows.parquet").exists()
     assert not first_log.exists()   # the previous run's log went with its results
@@ -348,17 +327,17 @@ def test_a_run_killed_while_moving_its_results_is_undone_by_the_next(tmp_path, m
 
 # --------------------------------------------------------------------------- the lock
 
-def test_a_second_run_on_the_folder_fails_at_once_naming_the_first(base, cache, tmp_path):
+def test_a_second_run_on_the_folder_fails_at_once_naming_the_first(tiny_study, tiny_cache, tmp_path):
     out = tmp_path / "out"
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time\n"
-         "from interbrain.engine.outputs import RunDirectory\n"
+         "from interbrain.engine.run_directory import RunDirectory\n"
          "RunDirectory(sys.argv[1]).acquire()\nprint('held', flush=True)\ntime.sleep(600)",
          str(out)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
         t0 = time.monotonic()
-        result = _cli(base, out, "--cache", str(cache))
+        result = _cli(tiny_study, out, "--cache", str(tiny_cache))
         seconds = time.monotonic() - t0
         message = _assert_one_error(
             result, re.escape(str(out)) + ": in use by another interbrain run",
@@ -374,17 +353,17 @@ def test_a_second_run_on_the_folder_fails_at_once_naming_the_first(base, cache, 
     # the holder died holding it: its lock file stays, naming a dead process ...
     assert f'"pid": {holder.pid}' in (out / LOCK).read_text()
     # ... and does not stop the next run
-    result = _cli(base, out, "--quiet", "--cache", str(cache))
+    result = _cli(tiny_study, out, "--quiet", "--cache", str(tiny_cache))
     assert result.exit_code == 0, result.output
     assert (out / MANIFEST).exists() and not _leftovers(out)
 
 
 # --------------------------------------------------------------------------- failures
 
-def test_full_disk_while_writing_results_keeps_the_previous_ones(base, cache, tmp_path,
+def test_full_disk_while_writing_results_keeps_the_previous_ones(tiny_study, tiny_cache, tmp_path,
                                                                  monkeypatch):
     out = tmp_path / "out"
-    assert _cli(base, out, "--quiet", "--cache", str(cache)).exit_code == 0
+    assert _cli(tiny_study, out, "--quiet", "--cache", str(tiny_cache)).exit_code == 0
     before = _snapshot(out)
     (previous_log,) = _logs(out)
     time.sleep(1.1)
@@ -399,7 +378,7 @@ def test_full_disk_while_writing_results_keeps_the_previous_ones(base, cache, tm
         return to_parquet(frame, path, *args, **kwargs)
 
     monkeypatch.setattr(pd.DataFrame, "to_parquet", full_disk)
-    result = _cli(base, out, "--cache", str(cache), "--verbose")
+    result = _cli(tiny_study, out, "--cache", str(tiny_cache), "--verbose")
     message = _assert_one_error(
         result, re.escape(f"{out / 'models.parquet'}: cannot write: {ENOSPC_TEXT}"))
     assert message == f"{out / 'models.parquet'}: cannot write: {ENOSPC_TEXT}"
@@ -412,7 +391,7 @@ def test_full_disk_while_writing_results_keeps_the_previous_ones(base, cache, tm
     assert not _leftovers(out)
 
 
-def test_full_disk_while_writing_the_cache(base, tmp_path, monkeypatch):
+def test_full_disk_while_writing_the_cache(tiny_study, tmp_path, monkeypatch):
     out = tmp_path / "out"
 
     class FullDisk:
@@ -436,7 +415,7 @@ def test_full_disk_while_writing_the_cache(base, tmp_path, monkeypatch):
         return real_open(path, mode, *args, **kwargs)
 
     monkeypatch.setattr(atomic, "open", open_, raising=False)
-    result = _cli(base, out)
+    result = _cli(tiny_study, out)
     pattern = (rf"{re.escape(str(out / '.cache'))}/recordings/[0-9a-f]{{64}}\.npz: "
                rf"cannot write to the cache: {ENOSPC_TEXT}")
     message = _assert_one_error(result, pattern)
@@ -448,7 +427,7 @@ def test_full_disk_while_writing_the_cache(base, tmp_path, monkeypatch):
     assert not [p for p in (out / ".cache").rglob("*") if p.is_file()]
 
 
-def test_unexpected_error_is_one_message(base, cache, tmp_path, monkeypatch):
+def test_unexpected_error_is_one_message(tiny_study, tiny_cache, tmp_path, monkeypatch):
     import interbrain.engine.run as run
 
     def broken(*args, **kwargs):
@@ -456,13 +435,13 @@ def test_unexpected_error_is_one_message(base, cache, tmp_path, monkeypatch):
 
     monkeypatch.setattr(run, "fit_models", broken)
     out = tmp_path / "out"
-    result = _cli(base, out, "--cache", str(cache))
+    result = _cli(tiny_study, out, "--cache", str(tiny_cache))
     message = _assert_one_error(result, r"unexpected error: KeyError: 'growth'",
                                 r"--verbose")
     (log,) = _logs(out)
     assert message in log.read_text() and "Traceback" not in log.read_text()
     assert sorted(p.name for p in out.iterdir()) == ["logs"]
-    result = _cli(base, out, "--cache", str(cache), "-v")
+    result = _cli(tiny_study, out, "--cache", str(tiny_cache), "-v")
     _assert_one_error(result, r"unexpected error: KeyError: 'growth'")
     log = next(p for p in _logs(out) if "Traceback" in p.read_text())
     assert "in broken" in log.read_text()
@@ -503,9 +482,9 @@ def _running(processes) -> list:
     return alive
 
 
-def test_killed_run_leaves_no_worker_and_the_rerun_succeeds(base, tmp_path):
+def test_killed_run_leaves_no_worker_and_the_rerun_succeeds(tiny_study, tmp_path):
     out = tmp_path / "out"
-    proc, children, workers = _start_on_processes(base, out)
+    proc, children, workers = _start_on_processes(tiny_study, out)
     try:
         assert proc.poll() is None, "the run finished before it could be killed"
         os.kill(proc.pid, signal.SIGKILL)
@@ -522,7 +501,7 @@ def test_killed_run_leaves_no_worker_and_the_rerun_succeeds(base, tmp_path):
     assert f'"pid": {proc.pid}' in (out / LOCK).read_text()   # a stale lock file
     (killed_log,) = _logs(out)
     time.sleep(1.1)
-    rerun = subprocess.run(_cli_command(base, out, "--workers", "2", "--scheduler",
+    rerun = subprocess.run(_cli_command(tiny_study, out, "--workers", "2", "--scheduler",
                                         "processes", "--quiet"),
                            capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr
@@ -535,9 +514,9 @@ def test_killed_run_leaves_no_worker_and_the_rerun_succeeds(base, tmp_path):
     assert not _leftovers(out)
 
 
-def test_killed_worker_is_one_message(base, tmp_path):
+def test_killed_worker_is_one_message(tiny_study, tmp_path):
     out = tmp_path / "out"
-    proc, children, workers = _start_on_processes(base, out)
+    proc, children, workers = _start_on_processes(tiny_study, out)
     try:
         os.kill(workers[0].pid, signal.SIGKILL)
         stdout, stderr = proc.communicate(timeout=300)

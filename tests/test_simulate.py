@@ -18,7 +18,8 @@ from scipy.signal import butter, sosfiltfilt
 
 from interbrain.simulate import (prefrontal_montage, simulate_recording, simulate_study,
                                  write_snirf)
-from interbrain.simulate import study as study_module
+from interbrain.simulate import folder as study_module
+from interbrain.study import load_study
 from interbrain.simulate.signals import (band_limited_noise, coupling_strength,
                                          mix_coupled)
 
@@ -394,3 +395,18 @@ def test_measures_follow_coupling(tmp_path):
     assert abs(coefs["alliance"]) < 2
     symptoms_1 = np.mean([float(r["symptoms"]) for r in rows if r["session"] == "1"])
     assert 35 < symptoms_1 < 45
+
+
+@pytest.mark.parametrize("n_channels", [4, 7, 20])
+def test_regions_name_the_channels_of_the_recordings(n_channels, tmp_path):
+    """[regions] of a simulated study names channels as the SNIRF files have them
+    (a file renumbers the optodes of a montage subset)."""
+    import mne
+
+    study = simulate_study(tmp_path / "s", n_dyads=2, n_sessions=2, minutes=1,
+                           band=(5.0, 15.0), n_channels=n_channels, seed=1)
+    regions = load_study(study).regions
+    raw = mne.io.read_raw_snirf(study / "recordings" / "D01_ses-01_patient.snirf",
+                                verbose=False)
+    channels = {name.split()[0] for name in raw.ch_names}
+    assert set(regions) == channels

@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from interbrain.engine import fit_models, run_study
+from interbrain.engine import run_study
 from interbrain.errors import StudyError
 from interbrain.simulate import simulate_study
+from interbrain.stats.study_models import fit_models
 from interbrain.study import load_study
 
 N_DYADS, N_SESSIONS = 6, 3
@@ -252,8 +253,9 @@ def test_generalisation_from_study_toml(base_study, tmp_path):
     qc = results.qc
     assert set(qc.loc[qc["session"] == 0, "role"]) == {"patient", "partner"}
     # the model's input, by hand: D01's synchrony with F01 before treatment
-    from interbrain.engine.run import generalisation_table
-    table = generalisation_table(study, sync, "hbo")
+    from interbrain.stats.generalisation import generalisation_table
+    from interbrain.stats.study_models import ModelInputs
+    table = generalisation_table(sync, ModelInputs.from_study(study).dyads, "hbo")
     row = table[(table["dyad"] == "D01") & (table["partner"] == "F01")
                 & (table["phase"] == "pre")]
     by_hand = other[(other["dyad"] == "D01") & (other["pairing"] == "other_pre")]["value"]

@@ -1,5 +1,5 @@
 """Designs beyond one therapist: generalisation to other partners, covariates
-(interbrain.stats.models)."""
+(interbrain.stats.generalisation, interbrain.stats.sessions)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import pandas as pd
 import pytest
 
 from interbrain.stats.growth import fit_growth
-from interbrain.stats.models import attach_covariates, fit_generalisation, result_table
-from interbrain.stats.power import simulate_sessions
+from interbrain.stats.generalisation import fit_generalisation
+from interbrain.stats.result_table import result_table
+from interbrain.stats.session_simulation import simulate_sessions
+from interbrain.stats.sessions import attach_covariates
 
 
 @pytest.fixture(autouse=True)
@@ -55,7 +57,7 @@ def test_generalisation_contrasts_recover_the_planted_changes():
     b = res.fit.coefficients["estimate"]
     assert other["estimate"] == pytest.approx(
         b["phase[T.post]"] + b["phase[T.post]:partner_role[T.other]"])
-    table = res.table("hbo", "wtc")
+    table = res.to_frame("hbo", "wtc")
     assert {"ci_low", "ci_high"} <= set(table.columns)
     assert len(result_table({"generalisation": res}, "hbo", "wtc")) == len(table)
 

@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 
 from interbrain.stats import likelihood_ratio_test, lmer
-from interbrain.stats.growth import (analyse_growth, compare_growth, dyad_slopes,
-                                     fit_growth, growth_formula, lrt_table)
-from interbrain.stats.models import result_table
-from interbrain.stats.power import SessionModel, simulate_sessions
+from interbrain.stats.growth import (compare_growth, dyad_slopes, fit_growth, growth_formula,
+                                     lrt_table)
+from interbrain.stats.growth_analysis import analyse_growth
+from interbrain.stats.result_table import result_table
+from interbrain.stats.session_simulation import SessionModel, simulate_sessions
 
 STRONG = SessionModel(slope_sd=0.01, residual_sd=0.02)
 
@@ -220,7 +221,7 @@ def test_analyse_growth_table():
     data = simulate_sessions(8, 6, effect=0.02, n_therapists=2, model=STRONG, seed=23)
     ga = analyse_growth(data, therapist="therapist", n_permutations=199)
     assert ga.permutation is not None and ga.permutation.p < 0.05
-    table = ga.table("hbo", "wtc")
+    table = ga.to_frame("hbo", "wtc")
     assert table.columns[:11].tolist() == ["model", "signal", "metric", "term",
                                            "estimate", "std_error", "df", "t", "p",
                                            "method", "formula"]

@@ -11,12 +11,13 @@ import pytest
 from scipy import stats as sps
 
 from interbrain.stats.growth import dyad_slopes, fit_growth
-from interbrain.stats.models import result_table
-from interbrain.stats.outcomes import (add_equivalence, analyse_outcomes,
-                                       confidence_interval, equivalence_test,
-                                       fit_lagged, fit_within_between, lagged_data,
-                                       outcome_rows, prepost_change)
-from interbrain.stats.power import SessionModel, simulate_sessions
+from interbrain.nulls.dyad_tests import confidence_interval
+from interbrain.stats.equivalence import add_equivalence, equivalence_test
+from interbrain.stats.outcomes import (analyse_outcomes, fit_lagged, fit_within_between,
+                                       lagged_data, outcome_rows)
+from interbrain.stats.prepost import prepost_change
+from interbrain.stats.result_table import result_table
+from interbrain.stats.session_simulation import SessionModel, simulate_sessions
 
 
 @pytest.fixture(autouse=True)
@@ -247,7 +248,7 @@ def test_analyse_outcomes_all_measures_and_a_user_column():
         assert {f"outcome:{m}", f"lagged:{m}", f"prepost:{m}"} <= names
     assert res.within_between["my score"].formula.startswith("measure ~")
     assert res.within_between["my score"].labelled_formula.startswith("`my score` ~")
-    table = res.table("hbo", "wtc")
+    table = res.to_frame("hbo", "wtc")
     within = table[(table["term"] == "synchrony_within")
                    & table["model"].str.startswith("outcome:")].set_index("model")
     assert within.loc["outcome:symptoms", "estimate"] < 0

@@ -9,10 +9,11 @@ import pytest
 from scipy import stats as sps
 
 from interbrain.stats.growth import fit_growth
-from interbrain.stats.permutation import (dyad_ols_slopes, maxt_permutation,
-                                          permutation_p, permute_within_groups,
-                                          sign_flip_scheme, slope_permutation_test)
-from interbrain.stats.power import SessionModel, simulate_sessions
+from interbrain.stats.permutation import (maxt_permutation, permutation_p,
+                                          permute_within_groups, sign_flip_scheme,
+                                          slope_permutation_test)
+from interbrain.stats.session_simulation import SessionModel, simulate_sessions
+from interbrain.stats.slopes import dyad_ols_slopes
 
 
 def test_permutation_p_counts_ties_and_the_observed_value():
@@ -118,7 +119,7 @@ def test_slope_test_errors():
     data = simulate_sessions(4, 4, seed=6)
     with pytest.raises(ValueError, match="quadratic"):
         slope_permutation_test(data, time="quadratic")
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(ValueError, match="n_permutations must be a whole number >= 1"):
         slope_permutation_test(data, n_permutations=0)
     with pytest.raises(ValueError, match="unknown permutation statistic"):
         slope_permutation_test(data, statistic="z")

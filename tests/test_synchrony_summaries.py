@@ -237,6 +237,51 @@ def test_region_mean_of_pairs_bad_channels_and_columns():
     assert both.set_index("region_a").loc["right", "value"] == 4.0
 
 
+def test_region_mean_of_pairs_per_key_equals_separate_calls():
+    """With keys, one table of many pairings gives what one call per pairing gives."""
+    rng = np.random.default_rng(1)
+    pair_channels = [(ca, cb) for ca in CHANNELS for cb in CHANNELS]
+    parts = []
+    for dyad in ("D2", "D1"):
+        for metric in ("wtc", "plv"):
+            values = rng.uniform(size=len(pair_channels))
+            values[1] = np.nan  # (S1_D1, S1_D2), a left-left pair
+            parts.append(pd.DataFrame({"dyad": dyad, "metric": metric, "value": values,
+                                       "channel_a": [a for a, _ in pair_channels],
+                                       "channel_b": [b for _, b in pair_channels]}))
+    table = pd.concat(parts, ignore_index=True)
+    keys = table[["dyad", "metric"]]
+    out = region_mean_of_pairs(table["value"], table[["channel_a", "channel_b"]], REGIONS,
+                               keys=keys)
+    assert out.columns.tolist() == ["dyad", "metric", "region_a", "region_b", "homologous",
+                                    "value", "n_pairs", "n_channels_a", "n_channels_b",
+                                    "roi_method"]
+    assert out[["dyad", "metric"]].drop_duplicates().values.tolist() == [
+        ["D1", "plv"], ["D1", "wtc"], ["D2", "plv"], ["D2", "wtc"]]  # sorted by the keys
+    for (dyad, metric), part in table.groupby(["dyad", "metric"]):
+        alone = region_mean_of_pairs(part["value"], list(zip(part.channel_a, part.channel_b)),
+                                     REGIONS)
+        got = out[(out.dyad == dyad) & (out.metric == metric)].drop(columns=["dyad", "metric"])
+        order = ["region_a", "region_b"]
+        pd.testing.assert_frame_equal(got.sort_values(order).reset_index(drop=True),
+                                      alone.sort_values(order).reset_index(drop=True))
+    # the engine's table: its own region column names, every pair counted, no details
+    lean = region_mean_of_pairs(table["value"], table[["channel_a", "channel_b"]], REGIONS,
+                                keys=keys, region_columns=("region_therapist", "region_patient"),
+                                count_missing=True, details=False)
+    assert lean.columns.tolist() == ["dyad", "metric", "region_therapist", "region_patient",
+                                     "value", "n_pairs", "roi_method"]
+    np.testing.assert_array_equal(lean.value, out.value)
+    left = (lean.region_therapist == "left") & (lean.region_patient == "left")
+    assert (lean.n_pairs[left] == 4).all() and (out.n_pairs[left] == 3).all()
+    with pytest.raises(ValueError, match="keys has 3 rows"):
+        region_mean_of_pairs(table["value"], table[["channel_a", "channel_b"]], REGIONS,
+                             keys=keys.iloc[:3])
+    with pytest.raises(ValueError, match="must not have columns named"):
+        region_mean_of_pairs(table["value"], table[["channel_a", "channel_b"]], REGIONS,
+                             keys=table[["dyad", "value"]])
+
+
 def test_region_mean_of_pairs_errors():
     pc = [("S1_D1", "S1_D1"), ("S2_D1", "S2_D1")]
     with pytest.raises(ValueError, match="2 pair_channels for 3 rows"):

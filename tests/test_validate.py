@@ -36,17 +36,10 @@ REAL_DYAD = ROOT / "examples" / "real-dyad"
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 
-@pytest.fixture(scope="module")
-def base(tmp_path_factory) -> Path:
-    return simulate_study(tmp_path_factory.mktemp("base") / "study", n_dyads=2, n_sessions=2,
-                          minutes=1, band=(5.0, 15.0), n_channels=4, seed=1)
-
-
-@pytest.fixture(scope="module")
-def other_rate(tmp_path_factory) -> Path:
+@pytest.fixture(scope="session")
+def other_rate(tiny_study_8hz) -> Path:
     """The same design recorded at 8 Hz."""
-    return simulate_study(tmp_path_factory.mktemp("rate") / "study", n_dyads=2, n_sessions=2,
-                          minutes=1, band=(5.0, 15.0), n_channels=4, seed=1, sfreq=8.0)
+    return tiny_study_8hz
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +50,9 @@ def other_montage(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def study(base, tmp_path) -> Path:
-    return Path(shutil.copytree(base, tmp_path / "study"))
+def study(tiny_study_copy) -> Path:
+    """A copy of conftest's tiny study, to break."""
+    return tiny_study_copy
 
 
 def _rec(study: Path, dyad: str, session: int, role: str) -> Path:

@@ -7,7 +7,7 @@ import pytest
 
 from interbrain.synchrony import (WaveletGrid, band_mean_coherence, channel_spectra,
                                   pair_coherence)
-from interbrain.synchrony import significance as sig
+from interbrain.synchrony.significance import monte_carlo
 from interbrain.synchrony.significance import (HISTOGRAM_BINS, SignificanceThreshold,
                                                ThresholdCache, ar1_coefficient,
                                                ar1_surrogates, band_significance,
@@ -31,13 +31,13 @@ def thr06(grid):
 def count_mc(monkeypatch):
     """Count the Monte Carlo runs."""
     calls = []
-    real = sig._monte_carlo
+    real = monte_carlo.surrogate_quantiles
 
     def counted(*args, **kwargs):
         calls.append(args[:2])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(sig, "_monte_carlo", counted)
+    monkeypatch.setattr(monte_carlo, "surrogate_quantiles", counted)
     return calls
 
 

@@ -1,4 +1,8 @@
-"""Command-line interface: ``interbrain simulate | validate | run | demo | power``."""
+"""Command-line interface: ``interbrain simulate | validate | run | demo | power``.
+
+The top of the layers: it imports what its subcommands run at module level (no lazy
+imports), so ``interbrain --help`` loads the package too (about two seconds).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,20 @@ import logging
 import math
 import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from . import __version__
+from .engine import Progress, RunDirectory, run_study
+from .engine.atomic import describe_os_error
+from .engine.graph import default_scheduler
 from .errors import InterbrainError, StudyError
+from .simulate import simulate_study
+from .stats.power import DEFAULT_EFFECT, DEFAULT_OUTCOME_EFFECT, SessionModel, power_analysis
+from .validation import validate_study
 
 logger = logging.getLogger("interbrain")
 
@@ -40,7 +52,7 @@ class _TerminalFilter(logging.Filter):
 
 def _setup_logging(run_dir, quiet: bool) -> None:
     """Log lines on standard error (unless ``quiet``) and, with ``run_dir`` (a held
-    :class:`~interbrain.engine.outputs.RunDirectory`), in the run's log
+    :class:`~interbrain.engine.run_directory.RunDirectory`), in the run's log
     ``DIR/logs/<start time>.log``."""
     logger.setLevel(logging.INFO)
     _stop_logging()
@@ -65,9 +77,6 @@ def _stop_logging() -> None:
 def _describe(exc: BaseException) -> str:
     """One line saying what went wrong: the file concerned, where there is one, and the
     problem."""
-    from concurrent.futures.process import BrokenProcessPool
-
-    from .engine.atomic import describe_os_error
     if isinstance(exc, InterbrainError):
         return str(exc)
     if isinstance(exc, BrokenProcessPool):
@@ -116,7 +125,6 @@ def main() -> None:
 def simulate(out, dyads, sessions, minutes, channels, therapists, sfreq, effect, seed, overwrite):
     """Write a simulated study (SNIRF recordings, study.toml, measures.csv,
     ground_truth.json) into folder OUT."""
-    from .simulate import simulate_study
     t0 = time.perf_counter()
     try:
         path = simulate_study(out, n_dyads=dyads, n_sessions=sessions, minutes=minutes,
@@ -131,7 +139,6 @@ def _load_and_validate(study_dir: Path):
     """Load the study and check everything that needs no signal analysis
     (:func:`interbrain.validation.validate_study`); exits with one message listing
     every problem (no output folder created) when anything is wrong."""
-    from .validation import validate_study
     report = validate_study(study_dir)
     if not report.ok:
         _fail(StudyError(report.message()))
@@ -149,7 +156,6 @@ def validate(study):
     and its length against the band's longest period. Lists every problem, each
     naming its file, and exits with status 1 if there is any; otherwise prints a
     short summary. Writes nothing. `interbrain run` runs the same checks first."""
-    from .validation import validate_study
     report = validate_study(study)
     if not report.ok:
         _fail(StudyError(report.message()))
@@ -163,9 +169,6 @@ def _run(study_dir: Path, out: Path, workers: int | None, quiet: bool,
     (click's ``Error: ...`` on standard error), also recorded in the run's log (with
     its traceback when ``verbose``), and leaves the previous results of ``out`` as they
     were."""
-    from .engine import Progress, run_study
-    from .engine.graph import default_scheduler
-    from .engine.outputs import RunDirectory
     t0 = time.perf_counter()
     # validation first: a study that fails it creates no output folder
     study = _load_and_validate(study_dir)
@@ -238,7 +241,6 @@ def run(study, out, workers, scheduler, cache, quiet, verbose):
               help="On failure, keep the traceback in the run's log (DIR/results/logs/).")
 def demo(folder, minutes, seed, workers, quiet, verbose):
     """Simulate the default study (8 dyads x 6 sessions, one therapist) and analyse it."""
-    from .simulate import simulate_study
     study_dir, out = folder / "study", folder / "results"
     if not quiet:
         click.echo(f"simulating the default study into {study_dir} ...")
@@ -320,10 +322,6 @@ def power(dyads, sessions, effect, outcome_effect, no_null, studies, alpha, seed
     the dyad-level permutation test and the within/between outcome model, and
     reports the rejection rates with Monte Carlo 95% confidence intervals: the
     false-positive rate without an effect, the power with one."""
-    from dataclasses import replace
-
-    from .stats.power import (DEFAULT_EFFECT, DEFAULT_OUTCOME_EFFECT, SessionModel,
-                              power_analysis)
     model = SessionModel()
     changes = {k: v for k, v in (("slope_sd", slope_sd), ("residual_sd", residual_sd),
                                  ("intercept_sd", intercept_sd)) if v is not None}

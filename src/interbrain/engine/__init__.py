@@ -1,8 +1,12 @@
-"""Running a whole study: the task graph, its execution on Dask, progress, outputs."""
+"""Running a whole study: the task graph, its execution on Dask, progress, outputs.
+
+:func:`run_study` runs a study into a results folder held by a :class:`RunDirectory`;
+the result types it returns live in :mod:`interbrain.results`, the statistics stage in
+:mod:`interbrain.stats.study_models`.
+"""
 
 from .progress import Progress
-from .run import (ModelResults, StudyResults, SynchronyResults, analyse_synchrony, fit_key, fit_models,
-                  run_study)
+from .run import analyse_synchrony, run_study
+from .run_directory import RunDirectory
 
-__all__ = ["ModelResults", "Progress", "StudyResults", "SynchronyResults", "analyse_synchrony", "fit_key", "fit_models",
-           "run_study"]
+__all__ = ["Progress", "RunDirectory", "analyse_synchrony", "run_study"]

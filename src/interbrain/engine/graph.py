@@ -35,12 +35,13 @@ from ..assembly import common_rate, resample_to, split_roles
 from ..errors import WorkerError
 from ..io import read_recording, recording_sidecars
 from ..nulls import Pairing
+from ..nulls.session import pairings_synchrony
 from ..orphans import worker_initializer
 from ..preprocessing import Preprocessed, PreprocessingSettings, preprocess_recording
 from ..design import ROLES, RecordingRef
+from ..synchrony.session import DEFAULT_SPECTRA_BUDGET
 from ..synchrony.settings import AnalysisSettings
 from .cache import Cache, content_key, file_digest
-from .pairs import DEFAULT_SPECTRA_BUDGET, pairings_synchrony
 from .progress import Progress
 
 
@@ -109,7 +110,7 @@ def session_task(pairings: Sequence[Pairing], handles: Sequence[RecordingHandle]
     """Synchrony of the pairings of one session number, or find it in the cache.
 
     Recordings are loaded from the cache, brought to their lowest common sampling
-    rate, and passed to :func:`~interbrain.engine.pairs.pairings_synchrony` with
+    rate, and passed to :func:`~interbrain.nulls.session.pairings_synchrony` with
     ``settings`` (the graph gives each task one signal of ``settings.signals``).
     """
     cache = Cache(cache_dir)

@@ -1,7 +1,10 @@
-"""Report stage: the HTML report, its figures and the methods text."""
+"""Report stage: the HTML report, its figures and the methods text.
 
-from .html import render_report, write_report
-from .methods import methods_text, software_versions, write_methods
+Each function returns text (the engine writes it into the results folder): the report
+reads a :class:`~interbrain.results.StudyResults` and imports nothing of the engine.
+"""
 
-__all__ = ["render_report", "write_report", "methods_text", "software_versions",
-           "write_methods"]
+from .html import report_html
+from .methods import methods_text, software_versions
+
+__all__ = ["methods_text", "report_html", "software_versions"]

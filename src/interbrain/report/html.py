@@ -11,8 +11,9 @@ import markupsafe
 import numpy as np
 import pandas as pd
 
-from ..retained import minutes_text, retained_text
 from ..design import ROLES
+from ..results import StudyResults
+from ..retained import minutes_text, retained_text
 from . import figures
 from .methods import methods_text, software_versions
 
@@ -79,14 +80,23 @@ def _retained_table(retained: pd.DataFrame, measure_columns) -> markupsafe.Marku
                                           table_id="retained", escape=True))
 
 
-def render_report(results) -> str:
-    """HTML text of the report of ``results`` (an :class:`~interbrain.engine.StudyResults`)."""
+def report_html(results: StudyResults) -> str:
+    """The self-contained HTML report of a run (``report.html``).
+
+    Parameters
+    ----------
+    results : StudyResults
+
+    Returns
+    -------
+    str
+        HTML text, figures embedded as PNG; the caller writes it.
+    """
     study = results.study
-    from ..engine import fit_key
     signals = []
     sessions = results.sessions
     for metric, signal in itertools.product(study.analysis.metrics, study.analysis.signals):
-        growth = results.fits.get(fit_key("growth", signal, metric))
+        growth = results.fit("growth", signal, metric)
         entry = {"name": f"{figures.SIGNAL_LABEL[signal]}, {figures.METRIC_LABEL[metric]}",
                  "anchor": f"{signal}-{metric}",
                  "trajectories": _img(figures.trajectories(sessions, growth, signal, metric))}
@@ -152,9 +162,3 @@ def render_report(results) -> str:
         methods=methods_text(results), notes=results.notes, versions=software_versions(),
         created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         timings={k: f"{v:.1f} s" for k, v in results.timings.items()})
-
-
-def write_report(results, path) -> None:
-    """Write the report of ``results`` to ``path`` atomically."""
-    from ..engine.atomic import write_text
-    write_text(render_report(results), path)

@@ -5,15 +5,23 @@ from __future__ import annotations
 import platform
 from importlib import metadata
 
+from ..results import StudyResults
 from ..retained import retained_text
-from ..stats.models import OUTCOME_FORMULA
+from ..stats.outcomes import OUTCOME_FORMULA
 
 PACKAGES = ("interbrain", "mne", "mne-nirs", "numpy", "scipy", "pandas", "statsmodels",
             "dask", "matplotlib")
 
 
 def software_versions() -> dict[str, str]:
-    """Versions of Python and of the packages the analysis ran on."""
+    """Versions of Python and of the packages the analysis ran on.
+
+    Returns
+    -------
+    dict
+        ``"python"`` and each of :data:`PACKAGES` -> version (``"not installed"``
+        if missing).
+    """
     versions = {"python": platform.python_version()}
     for name in PACKAGES:
         try:
@@ -34,7 +42,17 @@ _METRIC_TEXT = {
 
 
 def other_metrics(analysis) -> str:
-    """Sentence on the synchrony metrics other than wavelet coherence, or ""."""
+    """Sentence on the synchrony metrics other than wavelet coherence, or "".
+
+    Parameters
+    ----------
+    analysis : AnalysisSettings
+        ``[analysis]`` of the study.
+
+    Returns
+    -------
+    str
+    """
     others = [_METRIC_TEXT[m] for m in analysis.metrics if m != "wtc"]
     if not others:
         return ""
@@ -67,8 +85,17 @@ def _n_recordings_with(steps: dict, name: str) -> int:
                for chain in steps.values())
 
 
-def preprocessing_text(results) -> str:
-    """The preprocessing paragraph, from the settings and the chains applied."""
+def preprocessing_text(results: StudyResults) -> str:
+    """The preprocessing paragraph, from the settings and the chains applied.
+
+    Parameters
+    ----------
+    results : StudyResults
+
+    Returns
+    -------
+    str
+    """
     study, qc = results.study, results.qc
     pre = study.preprocessing
     v = software_versions()
@@ -99,12 +126,21 @@ def preprocessing_text(results) -> str:
     return text
 
 
-def statistics_text(results) -> str:
-    """The statistics paragraph: every model fitted, as configured in ``[statistics]``."""
+def statistics_text(results: StudyResults) -> str:
+    """The statistics paragraph: every model fitted, as configured in ``[statistics]``.
+
+    Parameters
+    ----------
+    results : StudyResults
+
+    Returns
+    -------
+    str
+        Markdown, starting ``**Statistics.**``.
+    """
     study = results.study
     st = study.statistics
-    growth = sorted({fit.labelled_formula for key, fit in results.fits.items()
-                     if key.startswith("growth[")})
+    growth = sorted({fit.labelled_formula for fit in results.fits_of("growth").values()})
     if not growth:
         return "**Statistics.** " + " ".join(results.notes)
     text = (f"**Statistics.** Growth of synchrony over sessions (inter-brain plasticity) was "
@@ -163,8 +199,20 @@ def statistics_text(results) -> str:
     return text
 
 
-def null_text(results, n_pseudo: int) -> str:
-    """The null-control paragraph."""
+def null_text(results: StudyResults, n_pseudo: int) -> str:
+    """The null-control paragraph.
+
+    Parameters
+    ----------
+    results : StudyResults
+    n_pseudo : int
+        Pseudo-dyad sessions analysed.
+
+    Returns
+    -------
+    str
+        Empty when there was no null control.
+    """
     ana = results.study.analysis
     parts = []
     if n_pseudo:
@@ -189,13 +237,26 @@ def null_text(results, n_pseudo: int) -> str:
                      + f" (seed {ana.surrogate_seed}) were paired with the real therapist.")
     if n_pseudo or ana.surrogates:
         parts.append("Real synchrony was compared with each null at the dyad level (mean over "
-                     "sessions of real minus null) by an exact sign-flip permutation test and "
+                     "sessions of real minus null) by a one-sided sign-flip permutation test "
+                     "(exact over all sign patterns when there are at most as many as "
+                     "permutations, otherwise Monte Carlo with p = (1 + b) / (1 + B)) and "
                      "a t-test.")
     return " ".join(parts)
 
 
-def methods_text(results) -> str:
-    """A methods section describing the run of ``results`` (Markdown)."""
+def methods_text(results: StudyResults) -> str:
+    """A methods section describing the run of ``results`` (``methods.md``).
+
+    Parameters
+    ----------
+    results : StudyResults
+
+    Returns
+    -------
+    str
+        Markdown text: participants, data retained, preprocessing, synchrony, null
+        control, statistics, software versions; the caller writes it.
+    """
     study = results.study
     ana = study.analysis
     qc = results.qc
@@ -239,9 +300,3 @@ MNE-NIRS {v['mne-nirs']}; NumPy {v['numpy']}; SciPy {v['scipy']}; pandas {v['pan
 statsmodels {v['statsmodels']}; Dask {v['dask']}; Matplotlib {v['matplotlib']}.
 """
     return text
-
-
-def write_methods(results, path) -> None:
-    """Write :func:`methods_text` to ``path`` atomically."""
-    from ..engine.atomic import write_text
-    write_text(methods_text(results), path)

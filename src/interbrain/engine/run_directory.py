@@ -4,20 +4,16 @@
 ``interbrain run``) exclusive use of its results folder ``DIR`` and makes its outputs
 replace the previous run's as a whole:
 
-- ``DIR/.interbrain.lock`` is locked (``fcntl.flock``, not blocking) for the length of
-  the run and holds the PID, host and start time of the run that owns it; a second
-  run on the same folder fails at once naming them. The operating system releases the
-  lock when its process dies, so a killed run never blocks the next one (its lock
-  file, left behind, is taken over).
+- ``DIR/.interbrain.lock`` is locked for the length of the run
+  (:class:`~interbrain.engine.lock.FolderLock`): a second run on the same folder fails
+  at once naming the PID, host and start time of the first.
 - Results are written into a staging folder inside ``DIR`` and moved into place by
   :meth:`RunDirectory.commit` only once all of them were written, together with
-  ``DIR/manifest.json``: every file of the run (path relative to ``DIR``, SHA-256,
-  size), the interbrain version, a digest of the study, the settings, and the start
-  and end times (ISO 8601, UTC). Files that the previous manifest lists and this run
-  no longer produces are removed (unless changed since); files that no manifest
-  lists (a user's own) are never touched. The commit only renames files; should it
-  fail, or the process die in the middle, the previous results are put back (at once,
-  or by the next run on the folder).
+  ``DIR/manifest.json`` (:mod:`~interbrain.engine.manifest`). Files that the previous
+  manifest lists and this run no longer produces are removed (unless changed since);
+  files that no manifest lists (a user's own) are never touched. The commit only
+  renames files; should it fail, or the process die in the middle, the previous
+  results are put back (at once, or by the next run on the folder).
 - The run's log is ``DIR/logs/<start time>.log`` (:meth:`RunDirectory.open_log`),
   listed in the manifest of a successful run; a failed run's log stays beside the
   previous results, which it does not touch.
@@ -28,111 +24,28 @@ Files and folders are created with the permissions of the process umask.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import errno
-import fcntl
-import hashlib
 import json
 import logging
 import os
 import shutil
-import socket
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
-from .. import __version__
-from ..errors import OutputError
 from .._files import create_file
+from ..errors import OutputError
 from .atomic import describe_os_error, write_text
-from .cache import file_digest
+from .lock import LOCK, FolderLock
+from .manifest import (MANIFEST, build_manifest, file_entry, listed_files, read_manifest,
+                       unchanged)
 
-#: Name of the manifest in the results folder.
-MANIFEST = "manifest.json"
-#: Name of the lock file in the results folder.
-LOCK = ".interbrain.lock"
 #: Folder of the run logs in the results folder.
 LOGS = "logs"
 #: Prefixes of the folders a run makes inside the results folder while it writes.
 STAGING_PREFIX, PREVIOUS_PREFIX = ".partial-", ".previous-"
 _JOURNAL = ".journal.json"
-_CHUNK = 1 << 20
-
-
-def iso_utc(moment: datetime) -> str:
-    """``moment`` in ISO 8601, UTC, to the second: ``"2026-11-30T16:43:38Z"``."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def sha256_of(path: str | Path) -> str:
-    """SHA-256 hex digest of the bytes of file ``path``."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(_CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _jsonable(value: Any, root: Path | None = None) -> Any:
-    """Dataclasses, tuples and paths as JSON values; paths relative to ``root``."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _jsonable(getattr(value, f.name), root)
-                for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v, root) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v, root) for v in value]
-    if isinstance(value, Path):
-        return os.path.relpath(value, root) if root is not None else str(value)
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)
-
-
-def describe_study(study) -> dict:
-    """The ``"study"`` entry of a manifest: name, folder, recordings and one digest.
-
-    Parameters
-    ----------
-    study : Study
-
-    Returns
-    -------
-    dict
-        ``name``, ``root``, ``recordings`` (path relative to the study folder ->
-        SHA-256 of the file's bytes, as ``sha256sum`` prints it; for a NIRx folder,
-        :func:`~interbrain.engine.cache.file_digest` of its files; BIDS sidecars
-        included) and ``digest``: the SHA-256 of the study's whole content (settings,
-        dyads, sessions, regions, therapists, measures and the recordings' digests),
-        which two studies share exactly when a run of either reads the same inputs
-        with the same settings. Recording paths are relative to the study folder, so
-        moving the folder keeps the digest.
-    """
-    from ..io import recording_sidecars
-
-    root = Path(study.root)
-    refs = [ref for s in study.sessions for ref in (s.therapist, s.patient)]
-    refs += [ref for g in study.generalisation for ref in (g.patient, g.other)]
-    recordings: dict[str, str | None] = {}
-    for path in sorted({ref.path for ref in refs}):
-        for f in [Path(path), *recording_sidecars(path)]:
-            rel = os.path.relpath(f, root)
-            if rel not in recordings:
-                try:   # a file's as sha256sum gives it; a NIRx folder's of all its files
-                    recordings[rel] = file_digest(f) if f.is_dir() else sha256_of(f)
-                except OSError:   # the analysis reports an unreadable file itself
-                    recordings[rel] = None
-    content = {name: _jsonable(getattr(study, name), root)
-               for name in ("name", "description", "analysis", "preprocessing", "statistics",
-                            "dyads", "sessions", "generalisation", "regions", "therapists")}
-    content["measures"] = study.measures.to_csv(index=False)
-    text = json.dumps({"content": content, "recordings": recordings}, sort_keys=True)
-    return {"name": study.name, "root": str(root), "recordings": recordings,
-            "digest": hashlib.sha256(text.encode("utf-8")).hexdigest()}
 
 
 class _LogFile(logging.FileHandler):
@@ -166,6 +79,8 @@ class RunDirectory:
                 write_parquet(table, staging / "table.parquet")
                 run_dir.commit(staging, study=describe_study(study), settings={...})
 
+    (:func:`~interbrain.engine.manifest.describe_study`).
+
     Parameters
     ----------
     path : str or Path
@@ -188,7 +103,7 @@ class RunDirectory:
         self.started: datetime | None = None
         self.run_id: str | None = None
         self.log_path: Path | None = None
-        self._fd: int | None = None
+        self._lock = FolderLock(self.path)
         self._log: _LogFile | None = None
         self._logger: logging.Logger | None = None
 
@@ -201,7 +116,7 @@ class RunDirectory:
     @property
     def held(self) -> bool:
         """Whether this object holds the folder's lock."""
-        return self._fd is not None
+        return self._lock.held
 
     def acquire(self) -> "RunDirectory":
         """Create the folder if needed and lock it for this run.
@@ -224,66 +139,20 @@ class RunDirectory:
         if self.held:
             raise RuntimeError(f"{self.path}: this run already holds the folder")
         _mkdir(self.path, "results folder")
-        while True:
-            try:
-                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)
-            except OSError as exc:
-                raise OutputError(str(self.lock_path), f"cannot create the lock file: "
-                                                       f"{describe_os_error(exc)}") from exc
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
-                os.close(fd)
-                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                    raise OutputError(str(self.lock_path), "cannot lock: "
-                                      + describe_os_error(exc)) from exc
-                raise OutputError(str(self.path), "in use by another interbrain run ("
-                                  + self._holder() + "); wait for it to finish, or write "
-                                  "the results to another folder") from None
-            # the previous holder removes the file when it releases the lock: if it did
-            # so after we opened it, we locked a file that is gone; start over
-            try:
-                same = os.fstat(fd).st_ino == os.stat(self.lock_path).st_ino
-            except FileNotFoundError:
-                same = False
-            if same:
-                break
-            os.close(fd)
-        self._fd = fd
-        self.started = datetime.now(timezone.utc)
-        self.run_id = uuid.uuid4().hex
+        started = datetime.now(timezone.utc)
+        self._lock.acquire(started)
+        self.started, self.run_id = started, uuid.uuid4().hex
         try:
-            info = json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                               "started": iso_utc(self.started)})
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, info.encode(), 0)
             self._recover()
         except BaseException:
             self.release()
             raise
         return self
 
-    def _holder(self) -> str:
-        """The process holding the lock, in words, from the lock file."""
-        for _ in range(20):   # the holder writes it just after taking the lock
-            try:
-                info = json.loads(self.lock_path.read_text(encoding="utf-8"))
-                return (f"PID {info['pid']} on {info['host']}, started "
-                        f"{info['started']}")
-            except (OSError, ValueError, KeyError, TypeError):
-                time.sleep(0.05)
-        return "a process that has not said which"
-
     def release(self) -> None:
         """Close the log and give up the lock (removing the lock file)."""
         self.close_log()
-        if self._fd is None:
-            return
-        with contextlib.suppress(OSError):
-            # removed while still locked, so no other run locks the old file
-            os.unlink(self.lock_path)
-        os.close(self._fd)
-        self._fd = None
+        self._lock.release()
 
     def __enter__(self) -> "RunDirectory":
         return self.acquire()
@@ -376,28 +245,7 @@ class RunDirectory:
 
     def previous_manifest(self) -> dict | None:
         """The manifest of the last successful run in the folder, if any and readable."""
-        try:
-            manifest = json.loads((self.path / MANIFEST).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        return manifest if isinstance(manifest, dict) else None
-
-    def _listed(self, manifest: dict | None) -> dict[str, dict]:
-        """Files of ``manifest`` that lie inside the folder: relative path -> entry."""
-        entries = (manifest or {}).get("files")
-        root = self.path.resolve()
-        files = {}
-        for entry in entries if isinstance(entries, list) else []:
-            rel = entry.get("path") if isinstance(entry, dict) else None
-            if not isinstance(rel, str) or not rel or os.path.isabs(rel):
-                continue
-            rel = os.path.normpath(rel)
-            if rel.startswith("..") or rel in (MANIFEST, LOCK):
-                continue
-            if not (self.path / rel).parent.resolve().is_relative_to(root):
-                continue   # through a link to another folder
-            files[rel] = entry
-        return files
+        return read_manifest(self.path)
 
     def commit(self, staging: Path, *, study: dict, settings: dict) -> dict:
         """Move the files of ``staging`` into the folder, with the manifest.
@@ -413,7 +261,8 @@ class RunDirectory:
         staging : Path
             From :meth:`staging`.
         study : dict
-            The manifest's ``"study"`` entry (:func:`describe_study`).
+            The manifest's ``"study"`` entry
+            (:func:`~interbrain.engine.manifest.describe_study`).
         settings : dict
             The manifest's ``"settings"`` entry.
 
@@ -431,8 +280,7 @@ class RunDirectory:
         staged = sorted(rel for rel in (p.relative_to(staging).as_posix()
                                         for p in staging.rglob("*") if p.is_file())
                         if rel != MANIFEST)
-        files = [{"path": rel, "sha256": sha256_of(staging / rel),
-                  "size": (staging / rel).stat().st_size} for rel in staged]
+        files = [file_entry(staging / rel, rel) for rel in staged]
         log = self._log
         if log is not None:
             log.flush()
@@ -442,17 +290,15 @@ class RunDirectory:
                 if log.failure is not None:
                     raise OutputError(str(self.log_path), "cannot write the log: "
                                       + describe_os_error(log.failure))
-                files.append({"path": self.log_path.relative_to(self.path).as_posix(),
-                              "sha256": sha256_of(self.log_path),
-                              "size": self.log_path.stat().st_size})
-            manifest = {"interbrain": __version__, "run_id": self.run_id,
-                        "started": iso_utc(self.started),
-                        "finished": iso_utc(datetime.now(timezone.utc)),
-                        "study": study, "settings": _jsonable(settings), "files": files}
+                files.append(file_entry(self.log_path,
+                                        self.log_path.relative_to(self.path).as_posix()))
+            manifest = build_manifest(run_id=self.run_id, started=self.started, study=study,
+                                      settings=settings, files=files)
             write_text(json.dumps(manifest, indent=2) + "\n", staging / MANIFEST)
             produced = {os.path.normpath(e["path"]) for e in files}
-            stale = [rel for rel, entry in self._listed(self.previous_manifest()).items()
-                     if rel not in produced and self._unchanged(rel, entry)]
+            previous = listed_files(self.previous_manifest(), self.path, skip=(LOCK,))
+            stale = [rel for rel, entry in previous.items()
+                     if rel not in produced and unchanged(self.path / rel, entry)]
             try:
                 self._swap(staging, [*staged, MANIFEST], stale)
             except OSError as exc:
@@ -465,21 +311,6 @@ class RunDirectory:
             raise
         self.close_log()
         return manifest
-
-    def _unchanged(self, rel: str, entry: dict) -> bool:
-        """Whether file ``rel`` is still as the manifest ``entry`` describes it."""
-        path = self.path / rel
-        if not path.is_file() or path.is_symlink():
-            return False
-        try:
-            same = (path.stat().st_size == entry.get("size")
-                    and sha256_of(path) == entry.get("sha256"))
-        except OSError:
-            return False
-        if not same:
-            logging.getLogger("interbrain").warning(
-                "%s changed since the run that wrote it: left in place", path)
-        return same
 
     def _swap(self, staging: Path, incoming: list[str], stale: list[str]) -> None:
         """Rename ``incoming`` (manifest last) from ``staging`` into the folder, and
