@@ -269,3 +269,15 @@ def test_no_module_over_500_lines():
         pytest.fail(f"modules over {MAX_LINES} lines (split them by what they compute):\n"
                     + "\n".join(f"{path.relative_to(ROOT)}: {n} lines" for n, path in over),
                     pytrace=False)
+
+
+def test_reading_a_study_imports_no_statistics_libraries():
+    """Loading study.toml builds each stage's settings without the model machinery:
+    ``import interbrain.study`` imports neither patsy nor statsmodels (nor the mixed
+    models of ``interbrain.stats.mixed``)."""
+    code = ("import sys, interbrain.study; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('patsy', 'statsmodels') or m.startswith('interbrain.stats.mixed')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]", f"import interbrain.study loaded {out}"
