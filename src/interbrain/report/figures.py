@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from .._check import as_generator
+
 SIGNAL_LABEL = {"hbo": "HbO", "hbr": "HbR"}
 METRIC_LABEL = {"wtc": "wavelet coherence", "pearson": "Pearson r",
                 "ar_robust_correlation": "AR-prewhitened robust r", "plv": "phase-locking value"}
@@ -110,7 +112,7 @@ def real_vs_pseudo(sessions: pd.DataFrame, signal: str, metric: str = "wtc") -> 
         ax.boxplot(pseudo, positions=session_numbers, widths=0.5, showfliers=False,
                    patch_artist=True, boxprops=dict(facecolor="#dddddd"))
     real = sub[sub["pairing"] == "real"]
-    jitter = np.random.default_rng(0).uniform(-0.12, 0.12, len(real))
+    jitter = as_generator(0).uniform(-0.12, 0.12, len(real))
     ax.scatter(real["session"] + jitter, real["synchrony"], color="tab:red", zorder=3,
                label="real dyads")
     ax.set_xticks(session_numbers)

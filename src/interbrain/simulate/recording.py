@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .._check import as_generator
 from .montage import Montage, prefrontal_montage
 from .optics import MotionEvent, haemoglobin_to_od, motion_artefacts, od_to_intensity
 from .signals import PersonTraits, draw_person_traits, simulate_haemoglobin
@@ -46,7 +47,7 @@ def keyed_rng(seed: int, *key: int) -> np.random.Generator:
     numpy.random.Generator
         Drawing from ``numpy.random.SeedSequence(seed, spawn_key=key)``.
     """
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=tuple(key)))
+    return as_generator(np.random.SeedSequence(seed, spawn_key=tuple(key)))
 
 
 def extinction_coefficients(wavelengths) -> np.ndarray:

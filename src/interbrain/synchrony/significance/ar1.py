@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from scipy.signal import lfilter
 
-from ..._check import check_int
+from ..._check import as_generator
 
 
 def ar1_coefficient(x: Any, *, axis: int = -1) -> tuple[Any, Any]:
@@ -162,5 +162,5 @@ def ar1_surrogates(ar1_a: float, ar1_b: float, n_times: int, n_surrogates: int, 
         raise ValueError(f"n_times must be a positive integer, got {n_times!r}")
     if int(n_surrogates) != n_surrogates or n_surrogates < 1:
         raise ValueError(f"n_surrogates must be a positive integer, got {n_surrogates!r}")
-    rng = np.random.default_rng(check_int(seed, "seed", minimum=0))
+    rng = as_generator(seed)
     return red_noise_pairs(rng, int(n_surrogates), int(n_times), g_a, g_b)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..._check import check_int
+from ..._check import as_generator, check_int
 from ..coherence import PAIR_CHUNK_BYTES, iter_pair_coherence
 from ..spectra import channel_spectra
 from ..wavelet.grid import WaveletGrid
@@ -75,7 +75,7 @@ def surrogate_quantiles(g_a: float, g_b: float, grid: WaveletGrid, n_surrogates:
     # (float64), two transforms and two smoothed spectra.
     per_pair = 2 * n * (2 * 8 + grid.n_rows * cb + nb * rb)
     step = int(max(1, min(n_surrogates, chunk_bytes // max(per_pair, 1))))
-    rng = np.random.default_rng(seed)
+    rng = as_generator(seed)
     for start in range(0, n_surrogates, step):
         k = min(step, n_surrogates - start)
         x = red_noise_pairs(rng, k, n, g_a, g_b)
