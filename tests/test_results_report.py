@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -72,3 +73,37 @@ def test_report_functions_return_text_and_write_nothing(tiny_results, tmp_path,
     assert html.lstrip().lower().startswith("<!doctype html")
     assert html.count("data:image/png;base64,") >= 3
     assert "Growth of synchrony" in html
+
+
+def test_models_record_each_mixed_model_s_health(tiny_results):
+    """df method, singular flag and convergence of every mixed-model row, equal to the
+    fit's own; missing for rows that are not mixed models."""
+    models = tiny_results.models
+    assert {"df_method", "singular", "converged"} <= set(models.columns)
+    for key, fit in tiny_results.fits_of("growth").items():
+        rows = models[(models["model"] == "growth") & (models["signal"] == key.signal)
+                      & (models["metric"] == key.metric)]
+        assert len(rows) == len(fit.coefficients)
+        assert set(rows["df_method"]) == {"Satterthwaite"}
+        assert set(rows["singular"]) == {bool(fit.singular)}
+        assert set(rows["converged"]) == {bool(fit.converged)}
+    others = models[models["model"].str.startswith("real_vs_")]
+    assert len(others) and others["singular"].isna().all()
+
+
+def _singular_fits(text: str) -> set[str]:
+    found = re.search(r"The growth fit of (.+?) was singular", text)
+    return set(found.group(1).split(", ")) if found else set()
+
+
+def test_methods_say_when_a_growth_fit_is_singular(tiny_results):
+    fits = dict(tiny_results.fits)
+    expected = {f"{k.signal.replace('hb', 'Hb').replace('o', 'O').replace('r', 'R')}/"
+                f"{k.metric}" for k, f in tiny_results.fits_of("growth").items()
+                if f.singular}
+    assert _singular_fits(methods_text(tiny_results)) == expected
+    key = ModelKey("growth", "hbo", "wtc")
+    fit = fits[key]
+    flipped = type(fit)(**{**vars(fit), "singular": not fit.singular})
+    other = methods_text(dataclasses.replace(tiny_results, fits={**fits, key: flipped}))
+    assert _singular_fits(other) == expected ^ {"HbO/wtc"}

@@ -155,6 +155,14 @@ def statistics_text(results: StudyResults) -> str:
              "p-values of fixed effects use Satterthwaite's approximation, as in lmerTest "
              "(Kuznetsova et al., 2017), because z-tests are anti-conservative with few "
              "dyads.")
+    singular = sorted(f"{key.signal.upper().replace('HB', 'Hb')}/{key.metric}"
+                      for key, fit in results.fits_of("growth").items() if fit.singular)
+    if singular:
+        text += (f" The growth fit of {', '.join(singular)} was singular (a variance or "
+                 "correlation of the random effects estimated on the boundary of its range, "
+                 "e.g. a slope correlation of -1 or +1, or a zero variance), so its random "
+                 "part is not identified as written; its fixed-effect tests are reported "
+                 "from that fit (column `singular` of models.parquet).")
     if len(growth) > 1:
         text += " (Where the data could not identify every term, the model was reduced: "                 + "; ".join(f"`{f}`" for f in growth[1:]) + ".)"
     if st.n_permutations:

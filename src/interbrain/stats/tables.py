@@ -16,7 +16,7 @@ import pandas as pd
 from ..nulls.dyad_tests import confidence_interval
 from .mixed import LmerResult
 
-__all__ = ["MODEL_COLUMNS", "COUNT_COLUMNS", "model_table", "mixed_model_groups",
+__all__ = ["MODEL_COLUMNS", "COUNT_COLUMNS", "DF_METHOD", "model_table", "mixed_model_groups",
            "with_counts", "fit_rows", "combine_tables"]
 
 MODEL_COLUMNS = ["model", "signal", "metric", "term", "estimate", "std_error", "df", "t", "p",
@@ -26,7 +26,10 @@ MODEL_COLUMNS = ["model", "signal", "metric", "term", "estimate", "std_error", "
 #: statistic computed from, and ``n_groups``, the dyads they come from.
 COUNT_COLUMNS = ["n_obs", "n_groups"]
 
-_BOOL_COLUMNS = ("equivalent", "significant")
+#: Degrees-of-freedom method of the mixed models' t-tests (column ``df_method``).
+DF_METHOD = "Satterthwaite"
+
+_BOOL_COLUMNS = ("equivalent", "significant", "singular", "converged")
 
 
 def model_table(models: dict[str, LmerResult], signal: str, metric: str = "wtc",
@@ -109,8 +112,10 @@ def fit_rows(name: str, fit: LmerResult, signal: str = "", metric: str = "", *,
     -------
     pandas.DataFrame
         :data:`MODEL_COLUMNS`, the extra columns, ``n_dyads`` (levels of ``dyad`` or
-        ``patient``), ``n_obs`` (the fit's observations) and ``n_groups``
-        (:func:`mixed_model_groups`).
+        ``patient``), the model's health: ``df_method`` (:data:`DF_METHOD`),
+        ``singular`` (a variance or correlation of the random effects on the boundary,
+        lme4's ``isSingular``) and ``converged`` (the optimiser's), ``n_obs`` (the
+        fit's observations) and ``n_groups`` (:func:`mixed_model_groups`).
     """
     if extra is None:
         out = model_table({name: fit}, signal, metric, ci=0.95)
@@ -119,6 +124,9 @@ def fit_rows(name: str, fit: LmerResult, signal: str = "", metric: str = "", *,
                          extra.reset_index(drop=True)], axis=1)
     groups = fit.ngroups.get("dyad", fit.ngroups.get("patient"))
     out["n_dyads"] = float(groups) if groups is not None else np.nan
+    out["df_method"] = DF_METHOD
+    out["singular"] = bool(fit.singular)
+    out["converged"] = bool(fit.converged)
     return with_counts(out, fit.nobs, mixed_model_groups(fit))
 
 
