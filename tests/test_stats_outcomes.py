@@ -273,3 +273,40 @@ def test_analyse_outcomes_skips_models_without_data():
     res = analyse_outcomes(data[["dyad", "session", "synchrony"]], measures)
     assert not res.fits()
     assert len(res.notes) == 3 and all("skipped" in n for n in res.notes)
+
+
+def test_standardized_sesoi_scales_each_level_by_its_own_sds():
+    """The within-dyad effect's bound uses within-dyad SDs of measure and synchrony, the
+    between-dyad effect's the SDs of the dyad means: a measure that differs a lot
+    between dyads no longer widens the within-dyad bound (issue 14: the total SD made
+    "no association" too easy to claim)."""
+    rng = np.random.default_rng(3)
+    n_dyads, n_sessions = 8, 6
+    dyad = np.repeat([f"d{i}" for i in range(n_dyads)], n_sessions)
+    session = np.tile(np.arange(1, n_sessions + 1), n_dyads)
+    sync = (rng.normal(0.3, 0.05, n_dyads)[np.repeat(np.arange(n_dyads), n_sessions)]
+            + rng.normal(0, 0.02, len(dyad)))
+    dyad_level = rng.normal(0, 10.0, n_dyads)[np.repeat(np.arange(n_dyads), n_sessions)]
+    within = sync - pd.Series(sync).groupby(dyad).transform("mean").to_numpy()
+    measure = dyad_level + 25.0 * within + rng.normal(0, 0.3, len(dyad))
+    sessions = pd.DataFrame({"dyad": dyad, "session": session, "synchrony": sync})
+    measures = pd.DataFrame({"dyad": dyad, "session": session, "m": measure})
+    fit = fit_within_between(sessions, measures, "m")
+    rows = outcome_rows(fit, 0.3, sesoi_scale="standardized").set_index("term")
+
+    def pooled_within(v):
+        dev = v - pd.Series(v).groupby(dyad).transform("mean").to_numpy()
+        return np.sqrt((dev ** 2).sum() / (len(v) - n_dyads))
+
+    def between(v):
+        return pd.Series(v).groupby(dyad).mean().std(ddof=1)
+
+    assert rows.loc["synchrony_within", "sesoi"] == pytest.approx(
+        0.3 * pooled_within(measure) / pooled_within(sync), rel=1e-12)
+    assert rows.loc["synchrony_between", "sesoi"] == pytest.approx(
+        0.3 * between(measure) / between(sync), rel=1e-12)
+    # the planted within-dyad effect is about 25 measure units per synchrony unit; with
+    # the total SD of the measure the bound would exceed it and "equivalent" follow
+    total_bound = 0.3 * np.std(measure, ddof=1) / np.std(within, ddof=1)
+    assert total_bound > 25.0 > rows.loc["synchrony_within", "sesoi"]
+    assert not rows.loc["synchrony_within", "equivalent"]

@@ -189,7 +189,10 @@ def statistics_text(results: StudyResults) -> str:
         if sesoi is not None:
             text += (f"; absence of association was tested by two one-sided tests (TOST) "
                      f"against a smallest effect size of interest of {sesoi} "
-                     f"({st.sesoi_scale} units, alpha {st.alpha})")
+                     f"({st.sesoi_scale} units, alpha {st.alpha}"
+                     + ("; standardized within dyads by the pooled within-dyad SDs of "
+                        "measure and synchrony, between dyads by the SDs of the dyad means"
+                        if st.sesoi_scale == "standardized" else "") + ")")
         text += "."
     if study.generalisation:
         n_other = len({(g.dyad, g.partner) for g in study.generalisation})

@@ -34,7 +34,7 @@ from .._check import check_option
 from ..nulls.dyad_tests import confidence_interval
 from .settings import SESOI_SCALE_OPTIONS
 
-__all__ = ["OUTCOME_TERMS", "SESOI_SCALES", "equivalence_test", "sesoi_for",
+__all__ = ["level_sds", "OUTCOME_TERMS", "SESOI_SCALES", "equivalence_test", "sesoi_for",
            "check_sesoi_scale", "add_equivalence"]
 
 #: The synchrony coefficients of the concurrent and lagged outcome models.
@@ -97,7 +97,8 @@ def check_sesoi_scale(scale: object) -> str:
 
 
 def add_equivalence(coefficients: pd.DataFrame, sesoi: float | None, *,
-                    terms=OUTCOME_TERMS, scale: str = "raw", sd_response: float = 1.0,
+                    terms=OUTCOME_TERMS, scale: str = "raw",
+                    sd_response: float | dict = 1.0,
                     sd_predictors: dict | None = None, alpha: float = 0.05,
                     level: float = 0.95) -> pd.DataFrame:
     """Coefficient table (``term`` column or index) with CI and TOST columns added.
@@ -105,7 +106,9 @@ def add_equivalence(coefficients: pd.DataFrame, sesoi: float | None, *,
     Adds ``ci_low, ci_high`` to every row and ``sesoi, sesoi_scale, sesoi_input,
     p_equivalence, equivalent`` to the rows of ``terms`` when ``sesoi`` is given
     (NaN / missing elsewhere). With ``scale="standardized"`` the SESOI of term ``k``
-    is ``sesoi * sd_response / sd_predictors[k]``.
+    is ``sesoi * sd_response[k] / sd_predictors[k]`` (``sd_response`` a number, or a
+    dict by term: the response's SD at the level of the term, see
+    :func:`level_sds`).
     """
     check_sesoi_scale(scale)
     out = coefficients.copy()
@@ -125,7 +128,9 @@ def add_equivalence(coefficients: pd.DataFrame, sesoi: float | None, *,
         raw = float(sesoi)
         if scale == "standardized":
             sdp = (sd_predictors or {}).get(term, np.nan)
-            raw = float(sesoi) * sd_response / sdp if sdp and sdp > 0 else np.nan
+            sdr = (sd_response.get(term, np.nan) if isinstance(sd_response, dict)
+                   else sd_response)
+            raw = float(sesoi) * sdr / sdp if sdp and sdp > 0 else np.nan
         if not (math.isfinite(raw) and raw > 0):
             continue
         eq = equivalence_test(out.at[i, "estimate"], out.at[i, "std_error"],
@@ -136,3 +141,29 @@ def add_equivalence(coefficients: pd.DataFrame, sesoi: float | None, *,
         out.at[i, "p_equivalence"] = eq["p_equivalence"]
         out.at[i, "equivalent"] = eq["equivalent"]
     return out
+
+
+def level_sds(values: pd.Series, groups: pd.Series) -> tuple[float, float]:
+    """Within- and between-group standard deviations of ``values``.
+
+    The within SD pools the deviations from each group's mean (``n - n_groups``
+    degrees of freedom); the between SD is the SD of the group means (one value per
+    group, ``n_groups - 1`` degrees of freedom). A standardized within-dyad effect is
+    scaled by within-dyad SDs of both the measure and synchrony, a between-dyad effect
+    by between-dyad SDs, so that neither borrows the other level's variance (the
+    total SD of a measure with large differences between dyads would make the
+    within-dyad bound too wide, and "no association" too easy to claim).
+
+    Returns
+    -------
+    within, between : float
+        NaN where the degrees of freedom are not positive.
+    """
+    v = pd.Series(np.asarray(values, dtype=float))
+    g = pd.Series(np.asarray(groups))
+    means = v.groupby(g).transform("mean")
+    n, k = len(v), int(g.nunique())
+    within = (math.sqrt(float(((v - means) ** 2).sum()) / (n - k)) if n > k
+              else float("nan"))
+    between = float(v.groupby(g).mean().std(ddof=1)) if k > 1 else float("nan")
+    return within, between

@@ -33,11 +33,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from ._util import require_columns
-from .equivalence import OUTCOME_TERMS, add_equivalence, check_sesoi_scale, sesoi_for
+from .equivalence import (OUTCOME_TERMS, add_equivalence, check_sesoi_scale, level_sds,
+                          sesoi_for)
 from .mixed import LmerResult, lmer, within_between
 from .prepost import MIN_DYADS, PrePostResult, prepost_change
 from .tables import combine_tables, fit_rows
@@ -144,11 +144,14 @@ def fit_lagged(sessions: pd.DataFrame, measures: pd.DataFrame, measure: str, *,
 def _lmer_rows(fit: LmerResult, sesoi, scale: str, response_col: str, alpha: float
                ) -> pd.DataFrame:
     data = fit._data
-    sd_resp = float(data[response_col].std(ddof=1)) if response_col in data else np.nan
-    sd_pred = {t: float(data[t].std(ddof=1)) for t in OUTCOME_TERMS if t in data}
-    if "synchrony_between" in data:  # SD of the dyad means, one value per dyad
-        sd_pred["synchrony_between"] = float(
-            data.groupby("dyad")["synchrony_between"].first().std(ddof=1))
+    # each level's effect in that level's SDs: within-dyad SDs of measure and synchrony
+    # for synchrony_within, SDs of the dyad means for synchrony_between
+    sd_resp, sd_pred = {}, {}
+    if response_col in data and "synchrony" in data:
+        w_resp, b_resp = level_sds(data[response_col], data["dyad"])
+        w_sync, b_sync = level_sds(data["synchrony"], data["dyad"])
+        sd_resp = {"synchrony_within": w_resp, "synchrony_between": b_resp}
+        sd_pred = {"synchrony_within": w_sync, "synchrony_between": b_sync}
     return add_equivalence(fit.coefficients, sesoi, scale=scale, sd_response=sd_resp,
                            sd_predictors=sd_pred, alpha=alpha)
 

@@ -57,8 +57,9 @@ class StatisticsSettings:
         measure or a ``{measure: value}`` table; 0 (or an empty table) for none.
         Confidence intervals are always reported.
     sesoi_scale : str
-        ``"standardized"`` (measure SDs per synchrony SD) or ``"raw"`` (measure units
-        per unit of synchrony).
+        ``"standardized"`` (measure SDs per synchrony SD, at the level of the term:
+        within-dyad SDs for ``synchrony_within``, SDs of the dyad means for
+        ``synchrony_between``) or ``"raw"`` (measure units per unit of synchrony).
     alpha : float
         Level of the tests and of the equivalence test (0 < alpha < 0.5).
     correction : str
