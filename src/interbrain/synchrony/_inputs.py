@@ -128,3 +128,51 @@ def as_channels(data: Any, name: str = "data", n_times: int | None = None) -> np
         raise ValueError(f"{name} contains NaN or infinite samples (first at channel "
                          f"{bad[0]}, sample {bad[1]}); interpolate or drop them first")
     return arr
+
+
+def window_samples(n_times: int, dt: float, window: float, step: float | None,
+                   min_samples: int = 1) -> tuple[int, int, int]:
+    """Window and step in samples and the number of windows.
+
+    Parameters
+    ----------
+    n_times : int
+        Samples of the recording.
+    dt : float
+        Sampling interval, in seconds.
+    window : float
+        Window length, in seconds (rounded to whole samples).
+    step : float or None
+        Time between window starts, in seconds (None: ``window``).
+    min_samples : int
+        Fewest samples a window may have (at least one).
+
+    Returns
+    -------
+    (int, int, int)
+        Window and step in samples, and the number of whole windows.
+
+    Raises
+    ------
+    ValueError
+        A window or step that is not positive, shorter than ``min_samples`` (or a
+        sample), or a window longer than the recording.
+    """
+    window = positive_seconds(window, "window")
+    w = int(round(window / dt))
+    if w < 1:
+        raise ValueError(f"window of {window} s is shorter than one sample (dt={dt} s)")
+    if w < min_samples:
+        raise ValueError(f"window of {window} s is {w} samples at dt={dt} s; at least "
+                         f"{min_samples} samples are needed")
+    if w > n_times:
+        raise ValueError(f"window of {window} s ({w} samples) is longer than the recording "
+                         f"({n_times * dt:g} s, {n_times} samples)")
+    if step is None:
+        s = w
+    else:
+        step = positive_seconds(step, "step")
+        s = int(round(step / dt))
+        if s < 1:
+            raise ValueError(f"step of {step} s is shorter than one sample (dt={dt} s)")
+    return w, s, 1 + (n_times - w) // s

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from .._inputs import positive_seconds, seconds
+from .._inputs import positive_seconds, seconds, window_samples
 from ..coherence import iter_pair_coherence
 from ..pairs import PairsSpec, resolve_pairs
 from ..spectra import ChannelSpectra, check_same_grid
@@ -132,19 +132,7 @@ def _window_bounds(n_times: int, dt: float, windows: Any, step: float | None
     if isinstance(windows, (int, float, np.integer, np.floating)) and not isinstance(
             windows, bool):
         length = positive_seconds(windows, "window length")
-        w = int(round(length / dt))
-        if w < 1:
-            raise ValueError(f"window of {length} s is shorter than one sample (dt={dt} s)")
-        if w > n_times:
-            raise ValueError(f"window of {length} s ({w} samples) is longer than the "
-                             f"recording ({_fmt(duration)} s, {n_times} samples)")
-        if step is None:
-            s = w
-        else:
-            step_s = positive_seconds(step, "step")
-            s = int(round(step_s / dt))
-            if s < 1:
-                raise ValueError(f"step of {step_s} s is shorter than one sample (dt={dt} s)")
+        w, s, _ = window_samples(n_times, dt, length, step)
         starts = [0]
         # the last window is the first one reaching the end (or the last one starting
         # inside the recording when step > window)
