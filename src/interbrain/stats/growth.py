@@ -140,9 +140,10 @@ def _growth_data(sessions: pd.DataFrame, time: str, therapist, condition, covari
                       labels={n: c for c, n in names.items() if c != n})
 
 
-def _fit_labelled(formula: str, model: _ModelData, reml: bool) -> LmerResult:
+def _fit_labelled(formula: str, model: _ModelData, reml: bool,
+                  df_method: str = "satterthwaite") -> LmerResult:
     """Fit on the internal names; show the user's names in the coefficients."""
-    fit = lmer(formula, model.data, reml=reml)
+    fit = lmer(formula, model.data, reml=reml, df_method=df_method)
     if model.labels:
         fit.labels = dict(model.labels)
         rename = {t: label_formula(t, model.labels, quote=False)
@@ -155,7 +156,8 @@ def _fit_labelled(formula: str, model: _ModelData, reml: bool) -> LmerResult:
 def fit_growth(sessions: pd.DataFrame, *, time: str = "linear",
                therapist: str | None = None, condition: str | None = None,
                covariates=None, response: str = "synchrony", reml: bool = True,
-               _formula: str | None = None) -> LmerResult:
+               df_method: str = "satterthwaite", _formula: str | None = None
+               ) -> LmerResult:
     """Growth of synchrony over sessions (inter-brain plasticity).
 
     Fits ``synchrony ~ <time> + (1 + <slope> | dyad)`` by REML with Satterthwaite
@@ -187,24 +189,28 @@ def fit_growth(sessions: pd.DataFrame, *, time: str = "linear",
         The response column (``"synchrony"``).
     reml : bool
         REML (default) or ML.
+    df_method : {"satterthwaite", "kenward-roger"}
+        Degrees of freedom (and, for Kenward-Roger, adjusted standard errors) of
+        the t-tests (:func:`~interbrain.stats.mixed.lmer`); Kenward-Roger needs
+        ``reml=True``.
     """
     model = _growth_data(sessions, time, therapist, condition, covariates, response)
     if _formula is not None:
-        return _fit_labelled(_formula, model, reml)
+        return _fit_labelled(_formula, model, reml, df_method)
     n_dyads = model.data["dyad"].nunique()
     slope = len(model.data) > 2 * n_dyads
     terms = {"therapist": model.therapist, "condition": model.condition,
              "covariates": model.covariates, "response": model.response}
     formula = growth_formula(time, random_slope=slope, **terms)
     if not slope:
-        return _fit_labelled(formula, model, reml)
+        return _fit_labelled(formula, model, reml, df_method)
     try:
-        return _fit_labelled(formula, model, reml)
+        return _fit_labelled(formula, model, reml, df_method)
     except ValueError as exc:
         if "random-effects" not in str(exc) and "unidentifiable" not in str(exc):
             raise
         formula = growth_formula(time, random_slope=False, **terms)
-        return _fit_labelled(formula, model, reml)
+        return _fit_labelled(formula, model, reml, df_method)
 
 
 # ---------------------------------------------------------------------------

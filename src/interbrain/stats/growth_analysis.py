@@ -80,8 +80,8 @@ class GrowthAnalysis:
 def analyse_growth(sessions: pd.DataFrame, *, time: str = "linear",
                    therapist: str | None = None, condition: str | None = None,
                    covariates=None, compare: bool = True, n_permutations: int = 999,
-                   permutation_statistic: str = "ols_t", seed: int | None = 0
-                   ) -> GrowthAnalysis:
+                   permutation_statistic: str = "ols_t", seed: int | None = 0,
+                   df_method: str = "satterthwaite") -> GrowthAnalysis:
     """Fit the growth model and everything derived from it.
 
     Parameters
@@ -99,6 +99,10 @@ def analyse_growth(sessions: pd.DataFrame, *, time: str = "linear",
         Statistic of the slope test.
     seed : int or None
         Seed of the slope test.
+    df_method : {"satterthwaite", "kenward-roger"}
+        Degrees of freedom of the growth model's t-tests
+        (:func:`~interbrain.stats.growth.fit_growth`); the likelihood-ratio
+        comparisons are ML refits and do not use it.
 
     Returns
     -------
@@ -107,7 +111,7 @@ def analyse_growth(sessions: pd.DataFrame, *, time: str = "linear",
         cannot run.
     """
     fit = fit_growth(sessions, time=time, therapist=therapist, condition=condition,
-                     covariates=covariates)
+                     covariates=covariates, df_method=df_method)
     notes = list(fit.messages)
     slopes = dyad_slopes(fit, time)
     comparisons = {}

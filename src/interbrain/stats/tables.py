@@ -16,7 +16,7 @@ import pandas as pd
 from ..nulls.dyad_tests import confidence_interval
 from .mixed import LmerResult
 
-__all__ = ["MODEL_COLUMNS", "COUNT_COLUMNS", "DF_METHOD", "model_table", "mixed_model_groups",
+__all__ = ["MODEL_COLUMNS", "COUNT_COLUMNS", "model_table", "mixed_model_groups",
            "with_counts", "fit_rows", "combine_tables"]
 
 MODEL_COLUMNS = ["model", "signal", "metric", "term", "estimate", "std_error", "df", "t", "p",
@@ -25,9 +25,6 @@ MODEL_COLUMNS = ["model", "signal", "metric", "term", "estimate", "std_error", "
 #: :data:`MODEL_COLUMNS`: ``n_obs``, the observations a model was fitted to or a test
 #: statistic computed from, and ``n_groups``, the dyads they come from.
 COUNT_COLUMNS = ["n_obs", "n_groups"]
-
-#: Degrees-of-freedom method of the mixed models' t-tests (column ``df_method``).
-DF_METHOD = "Satterthwaite"
 
 _BOOL_COLUMNS = ("equivalent", "significant", "singular", "converged")
 
@@ -39,14 +36,17 @@ def model_table(models: dict[str, LmerResult], signal: str, metric: str = "wtc",
     Parameters
     ----------
     models : dict
-        Model name -> fitted model.
+        Model name -> fitted model: an :class:`~interbrain.stats.mixed.LmerResult`
+        or any result with ``coefficients`` (``estimate, std_error, df, t, p`` per
+        term), ``method`` and ``labelled_formula`` (e.g. a cluster-robust fit).
     signal : str
         The haemoglobin signal the models were fitted on.
     metric : str
         The synchrony metric the models were fitted on.
     ci : float, optional
         Add ``ci_low, ci_high``: the two-sided confidence interval of this level
-        (e.g. 0.95) from the Satterthwaite t quantile.
+        (e.g. 0.95) from the t quantile with the rows' ``df`` (Satterthwaite,
+        Kenward-Roger, ... as the model's ``method`` says).
 
     Returns
     -------
@@ -58,8 +58,7 @@ def model_table(models: dict[str, LmerResult], signal: str, metric: str = "wtc",
         coef.insert(0, "model", name)
         coef.insert(1, "signal", signal)
         coef.insert(2, "metric", metric)
-        coef["method"] = ("lmer REML, Satterthwaite df" if result.reml
-                          else "lmer ML, Satterthwaite df")
+        coef["method"] = result.method
         coef["formula"] = result.labelled_formula
         frames.append(coef[MODEL_COLUMNS])
     out = (pd.concat(frames, ignore_index=True) if frames
@@ -101,6 +100,9 @@ def fit_rows(name: str, fit: LmerResult, signal: str = "", metric: str = "", *,
     name : str
         The model's name (column ``model``).
     fit : LmerResult
+        Or any result with the attributes :func:`model_table` uses and
+        ``ngroups``, ``nobs``, ``df_method``, ``singular``, ``converged`` (and
+        optionally ``simplification``).
     signal, metric : str
         What it was fitted on.
     extra : pandas.DataFrame, optional
@@ -112,7 +114,9 @@ def fit_rows(name: str, fit: LmerResult, signal: str = "", metric: str = "", *,
     -------
     pandas.DataFrame
         :data:`MODEL_COLUMNS`, the extra columns, ``n_dyads`` (levels of ``dyad`` or
-        ``patient``), the model's health: ``df_method`` (:data:`DF_METHOD`),
+        ``patient``), the model's health: ``df_method`` (the fit's, e.g.
+        ``"Satterthwaite"`` or ``"Kenward-Roger"``), ``simplification`` (how the
+        random part was simplified from the one asked for; empty when it was not),
         ``singular`` (a variance or correlation of the random effects on the boundary,
         lme4's ``isSingular``) and ``converged`` (the optimiser's), ``n_obs`` (the
         fit's observations) and ``n_groups`` (:func:`mixed_model_groups`).
@@ -124,7 +128,8 @@ def fit_rows(name: str, fit: LmerResult, signal: str = "", metric: str = "", *,
                          extra.reset_index(drop=True)], axis=1)
     groups = fit.ngroups.get("dyad", fit.ngroups.get("patient"))
     out["n_dyads"] = float(groups) if groups is not None else np.nan
-    out["df_method"] = DF_METHOD
+    out["df_method"] = str(fit.df_method)
+    out["simplification"] = str(getattr(fit, "simplification", "") or "")
     out["singular"] = bool(fit.singular)
     out["converged"] = bool(fit.converged)
     return with_counts(out, fit.nobs, mixed_model_groups(fit))

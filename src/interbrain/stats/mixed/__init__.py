@@ -26,7 +26,9 @@ a contrast ``l`` with ``v = l' C l`` (``C = vcov(beta)``), ``df = 2 v^2 / (g' A 
 Modules: :mod:`.model_frame` (model matrices from a formula, design checks,
 :func:`within_between`), :mod:`.problem` (the penalised least-squares problem and its
 deviance), :mod:`.optimise` (minimising it), :mod:`.derivatives` and
-:mod:`.satterthwaite` (degrees of freedom), :mod:`.fit` (:func:`lmer`,
+:mod:`.satterthwaite` (degrees of freedom), :mod:`.kenward_roger` (Kenward-Roger
+adjusted covariance and degrees of freedom, as pbkrtest; ``lmer(...,
+df_method="kenward-roger")``), :mod:`.fit` (:func:`lmer`,
 :func:`likelihood_ratio_test`) and :mod:`.results` (:class:`LmerResult`,
 :class:`LRTResult`). The formula language is :mod:`interbrain.stats.formula`.
 

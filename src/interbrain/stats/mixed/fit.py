@@ -13,10 +13,11 @@ from scipy import linalg as sla
 from scipy import stats as sps
 
 from ..formula import parse_formula, safe_eval_env
+from .kenward_roger import kenward_roger
 from .model_frame import ModelFrame, build_model, check_fixed_design, check_random_effects
 from .optimise import optimise
 from .problem import SINGULAR_TOL, Problem
-from .results import LmerResult, LRTResult
+from .results import DF_METHODS, LmerResult, LRTResult
 from .satterthwaite import contrast_test, satterthwaite_parts
 
 try:  # tiny BLAS calls are much slower with threads on a busy machine
@@ -44,8 +45,8 @@ def single_blas_thread():
     return _CONTROLLER.limit(limits=1, user_api="blas")
 
 
-def lmer(formula: str, data: pd.DataFrame, reml: bool = True, *, _theta=None
-         ) -> LmerResult:
+def lmer(formula: str, data: pd.DataFrame, reml: bool = True, *,
+         df_method: str = "satterthwaite", _theta=None) -> LmerResult:
     """Fit a linear mixed model by REML (default) or ML, as ``lme4::lmer``.
 
     Parameters
@@ -65,6 +66,14 @@ def lmer(formula: str, data: pd.DataFrame, reml: bool = True, *, _theta=None
         an error (they are not dropped silently).
     reml : bool
         REML (``True``, lme4's default) or maximum likelihood.
+    df_method : {"satterthwaite", "kenward-roger"}
+        Small-sample inference of the fixed effects' t-tests, as lmerTest's
+        ``summary(fit, ddf = ...)``. ``"satterthwaite"`` (default): standard errors
+        from ``vcov`` and Satterthwaite degrees of freedom. ``"kenward-roger"``:
+        the Kenward-Roger adjusted covariance (pbkrtest's ``vcovAdj``; ``vcov``
+        and the standard errors are the adjusted ones) and Kenward-Roger degrees
+        of freedom (:mod:`.kenward_roger`). Kenward-Roger needs a REML fit:
+        ``reml=False`` with it is a ValueError (as lmerTest; refit by REML).
     _theta : array-like, optional
         Private (tests): evaluate the model at these relative covariance parameters
         (lme4's ``theta``, in lme4's term order) instead of optimising.
@@ -72,25 +81,45 @@ def lmer(formula: str, data: pd.DataFrame, reml: bool = True, *, _theta=None
     Returns
     -------
     LmerResult
-        Fixed effects with Satterthwaite t-tests (lmerTest), variance components,
-        log-likelihood, conditional modes, ...
+        Fixed effects with Satterthwaite or Kenward-Roger t-tests (lmerTest),
+        variance components, log-likelihood, conditional modes, ...
     """
+    method = check_df_method(df_method, reml)
     parsed = parse_formula(formula)
     frame = build_model(parsed, data)
     env = safe_eval_env()
     check_fixed_design(frame)
     check_random_effects(frame)
     with single_blas_thread():
-        return fit_frame(frame, bool(reml), formula, data, env, _theta)
+        return fit_frame(frame, bool(reml), formula, data, env, _theta,
+                         df_method=method)
+
+
+def check_df_method(df_method: str, reml: bool) -> str:
+    """lmerTest's name (``"Satterthwaite"`` or ``"Kenward-Roger"``) of a
+    ``df_method`` option of :func:`lmer`; ValueError for others and for
+    Kenward-Roger with an ML fit."""
+    key = df_method.strip().lower() if isinstance(df_method, str) else None
+    if key not in DF_METHODS:
+        raise ValueError(f"df_method must be one of {sorted(DF_METHODS)}, got "
+                         f"{df_method!r}")
+    method = DF_METHODS[key]
+    if method == "Kenward-Roger" and not reml:
+        raise ValueError("df_method='kenward-roger' needs a REML fit (reml=True): "
+                         "Kenward-Roger's adjustment is derived for REML estimates of "
+                         "the variance parameters (lmerTest refuses ML fits too)")
+    return method
 
 
 def fit_frame(frame: ModelFrame, reml: bool, formula: str, data: pd.DataFrame,
-              env: patsy.EvalEnvironment, theta_fixed=None) -> LmerResult:
+              env: patsy.EvalEnvironment, theta_fixed=None, *,
+              df_method: str = "Satterthwaite") -> LmerResult:
     """Fit the model of ``frame`` (checked by :func:`lmer`) by REML or ML.
 
     ``theta_fixed`` evaluates the model at given relative covariance parameters
     instead of optimising; ``formula``, ``data`` and ``env`` are kept on the result
-    (for refits, per-dyad slopes and labels).
+    (for refits, per-dyad slopes and labels). ``df_method`` is ``"Satterthwaite"``
+    or ``"Kenward-Roger"`` (checked by :func:`lmer`).
     """
     # lme4 orders the terms by decreasing number of levels (stable)
     order = sorted(range(len(frame.blocks)), key=lambda i: -frame.blocks[i].n_levels)
@@ -128,19 +157,35 @@ def fit_frame(frame: ModelFrame, reml: bool, formula: str, data: pd.DataFrame,
         messages.append("boundary (singular) fit: a random-effect variance is "
                         "(close to) zero or a correlation is +-1")
 
-    # Satterthwaite (lmerTest): variance parameters (theta, sigma)
-    A, jac, notes = satterthwaite_parts(prob, theta, sigma, reml)
-    messages.extend(notes)
+    kr = None
+    if df_method == "Kenward-Roger":
+        try:
+            kr = kenward_roger(prob, theta, sigma, C)
+        except (np.linalg.LinAlgError, ValueError) as exc:
+            # as lmerTest's contest1D: fall back to Satterthwaite
+            messages.append(f"Kenward-Roger adjustment unavailable ({exc}); using "
+                            "Satterthwaite's method instead")
+            warnings.warn(f"lmer({formula!r}): unable to compute Kenward-Roger t-tests"
+                          f" ({exc}); using Satterthwaite instead", RuntimeWarning,
+                          stacklevel=3)
+            df_method = "Satterthwaite"
+    A = jac = None
+    if kr is None:
+        # Satterthwaite (lmerTest): variance parameters (theta, sigma)
+        A, jac, notes = satterthwaite_parts(prob, theta, sigma, reml)
+        messages.extend(notes)
 
     names = frame.fixed_names
     rows = []
     for j in range(p):
         L = np.zeros(p)
         L[j] = 1.0
-        rows.append(contrast_test(L, beta, C, jac, A))
+        rows.append(contrast_test(L, beta, C, jac, A) if kr is None
+                    else kr.contrast(L, beta))
     coefs = pd.DataFrame(rows, index=pd.Index(names, name="term"))
     coefs = coefs[["estimate", "std_error", "df", "t", "p"]]
-    vcov = pd.DataFrame(C, index=names, columns=names)
+    vcov = pd.DataFrame(C if kr is None else kr.vcov_adjusted, index=names,
+                        columns=names)
 
     vc, ranef, ngroups = varcorr_ranef(prob, theta, sigma, b)
     loglik = -0.5 * dev
@@ -154,8 +199,8 @@ def fit_frame(frame: ModelFrame, reml: bool, formula: str, data: pd.DataFrame,
         random_effects=ranef, vcov=vcov,
         aic=float(-2.0 * loglik + 2.0 * npar),
         bic=float(-2.0 * loglik + math.log(n) * npar),
-        messages=messages, response=frame.response_name,
-        _data=data, _eval_env=env, _jac_vcov=jac, _vcov_varpar=A,
+        messages=messages, response=frame.response_name, df_method=df_method,
+        _data=data, _eval_env=env, _jac_vcov=jac, _vcov_varpar=A, _kenward_roger=kr,
     )
 
 

@@ -10,7 +10,10 @@ import pandas as pd
 from ..formula import label_formula
 from .satterthwaite import contrast_test
 
-__all__ = ["LmerResult", "LRTResult"]
+__all__ = ["LmerResult", "LRTResult", "DF_METHODS"]
+
+#: ``df_method`` options of :func:`~interbrain.stats.mixed.lmer` -> lmerTest's names.
+DF_METHODS = {"satterthwaite": "Satterthwaite", "kenward-roger": "Kenward-Roger"}
 
 
 class LmerResult:
@@ -20,7 +23,8 @@ class LmerResult:
     ----------
     coefficients : pandas.DataFrame
         Index: fixed-effect term (lme4 naming, ``(Intercept)``); columns
-        ``estimate, std_error, df, t, p`` with Satterthwaite df and two-sided p.
+        ``estimate, std_error, df, t, p`` with Satterthwaite or Kenward-Roger df
+        (:attr:`df_method`) and two-sided p.
     variance_components : pandas.DataFrame
         As R's ``as.data.frame(VarCorr(fit))``: ``grp, var1, var2, vcov, sdcor``.
     loglik : float
@@ -43,7 +47,15 @@ class LmerResult:
         Conditional modes (BLUPs) per grouping factor: one row per level, one
         column per random effect (lme4's ``ranef``).
     vcov : pandas.DataFrame
-        Covariance matrix of the fixed effects.
+        Covariance matrix of the fixed effects: lme4's ``vcov`` with
+        Satterthwaite df, the Kenward-Roger adjusted one (pbkrtest's ``vcovAdj``)
+        with Kenward-Roger df.
+    df_method : str
+        ``"Satterthwaite"`` or ``"Kenward-Roger"``: the small-sample method of the
+        t-tests (``coefficients`` and :meth:`contrast`).
+    simplification : str
+        How the random part was simplified from the model asked for (empty when
+        it was not).
     aic, bic : float
     messages : list[str]
         Notes on the fit (singular fit, Hessian problems, optimiser messages).
@@ -55,7 +67,16 @@ class LmerResult:
 
     def __init__(self, **kw):
         self.labels = {}
+        self.df_method = "Satterthwaite"
+        self.simplification = ""
+        self._kenward_roger = None
         self.__dict__.update(kw)
+
+    @property
+    def method(self) -> str:
+        """The estimation and df method, e.g. ``"lmer REML, Kenward-Roger df"``
+        (column ``method`` of ``models.parquet``)."""
+        return f"lmer {'REML' if self.reml else 'ML'}, {self.df_method} df"
 
     @property
     def labelled_formula(self) -> str:
@@ -78,7 +99,8 @@ class LmerResult:
         return -2.0 * self.loglik
 
     def contrast(self, L) -> pd.Series:
-        """Satterthwaite t-test of one linear combination ``L' beta`` (= 0).
+        """t-test of one linear combination ``L' beta`` (= 0) with the fit's
+        :attr:`df_method` (Satterthwaite or Kenward-Roger).
 
         ``L`` is a vector over the fixed effects, or a dict ``{term: weight}``.
         Returns ``estimate, std_error, df, t, p`` (as lmerTest's ``contest1D``).
@@ -95,15 +117,20 @@ class LmerResult:
             if vec.shape != (len(names),):
                 raise ValueError(f"contrast needs {len(names)} weights (terms {names}),"
                                  f" got {vec.shape[0]}")
-        return contrast_test(vec, self.coefficients["estimate"].to_numpy(),
-                          self.vcov.to_numpy(), self._jac_vcov, self._vcov_varpar)
+        beta = self.coefficients["estimate"].to_numpy()
+        if self._kenward_roger is not None:
+            return self._kenward_roger.contrast(vec, beta)
+        return contrast_test(vec, beta, self.vcov.to_numpy(), self._jac_vcov,
+                             self._vcov_varpar)
 
     def summary(self) -> str:
         """A text summary in the spirit of R's ``summary(lmerTest fit)``."""
         crit = "REML criterion" if self.reml else "-2 log-likelihood"
         lines = [f"Linear mixed model fit by {'REML' if self.reml else 'ML'}; "
-                 "t-tests use Satterthwaite's method",
+                 f"t-tests use {self.df_method}'s method",
                  f"Formula: {self.labelled_formula}",
+                 *([f"Random part simplified: {self.simplification}"]
+                   if self.simplification else []),
                  f"{crit}: {self.deviance:.4f}   AIC: {self.aic:.4f}   "
                  f"BIC: {self.bic:.4f}",
                  f"Observations: {self.nobs}; groups: "
