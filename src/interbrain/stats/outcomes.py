@@ -3,11 +3,13 @@
 Three questions per measure column (e.g. symptoms, alliance):
 
 (a) concurrent, within/between (:func:`fit_within_between`)
-    ``measure ~ synchrony_within + synchrony_between + session + (1 | dyad)``
-    (REML, Satterthwaite df), ``synchrony_between`` the dyad's mean synchrony over
-    the rows used and ``synchrony_within`` the session's deviation from it. The
-    within-dyad coefficient answers "in sessions where a dyad synchronises more
-    than usual, is the measure higher?" free of between-dyad confounding.
+    ``measure ~ synchrony_within + synchrony_between + session
+    + (1 + synchrony_within | dyad)`` (REML, Satterthwaite df by default),
+    ``synchrony_between`` the dyad's mean synchrony over the rows used and
+    ``synchrony_within`` the session's deviation from it. The within-dyad
+    coefficient answers "in sessions where a dyad synchronises more than usual, is
+    the measure higher?" free of between-dyad confounding; it is the mean of the
+    dyads' within-dyad effects, which may differ between dyads (random slope).
 
 (b) lagged (:func:`fit_lagged`)
     Does synchrony in session ``t`` predict the measure in session ``t + 1``? For
@@ -15,10 +17,29 @@ Three questions per measure column (e.g. symptoms, alliance):
     measure at session ``t + 1`` exactly (no gaps are bridged: a row whose next
     session has no measure is dropped). The within/between split is recomputed
     over the rows entering the model, and the model is
-    ``measure_next ~ synchrony_within + synchrony_between + session + (1 | dyad)``
-    with ``session`` the predictor session ``t``. (The current measure is not
-    adjusted for: with a random intercept that would bring the dynamic-panel
-    (Nickell) bias; the within-dyad coefficient of synchrony is the estimate.)
+    ``measure_next ~ synchrony_within + synchrony_between + session
+    + (1 + synchrony_within | dyad)`` with ``session`` the predictor session ``t``.
+    (The current measure is not adjusted for: with a random intercept that would
+    bring the dynamic-panel (Nickell) bias; the within-dyad coefficient of
+    synchrony is the estimate.)
+
+The model ladder of (a) and (b)
+    Both follow a pre-specified ladder (:mod:`interbrain.stats.outcome_models`):
+    (1) the model above, with a correlated random intercept and random slope of
+    ``synchrony_within`` per dyad; if that fit is singular (``fit.singular``) or
+    fails, (2) ``... + (1 | dyad) + (0 + synchrony_within | dyad)`` (uncorrelated);
+    if that is singular too or fails, (3) the OLS fixed part with CR2
+    cluster-robust standard errors by dyad and Satterthwaite df (as R's
+    clubSandwich; :mod:`interbrain.stats.cluster_robust`). A random intercept alone
+    would be far too liberal when the within-dyad effect differs between dyads
+    (8 dyads x 6 sessions, null mean effect, between-dyad SD of the effect 0.3 or
+    1.0 standardised: 10.8 % and 31.5 % false positives at alpha 0.05). The result's
+    ``simplification`` says which rung was used: ``""`` for (1),
+    ``"correlation of the random intercept and slope dropped (singular fit)"`` for
+    (2), ``"random slope not identified (singular fit): OLS with CR2 cluster-robust
+    SE by dyad, Satterthwaite df"`` for (3); its ``messages`` say why rungs were
+    skipped. ``df_method`` (``"satterthwaite"`` or ``"kenward-roger"``) chooses the
+    denominator df of the mixed-model rungs.
 
 (c) pre-post change (:func:`~interbrain.stats.prepost.prepost_change`)
     Per dyad, the last-minus-first change of the measure regressed across dyads on
@@ -36,9 +57,12 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ._util import require_columns
+from .cluster_robust import ClusterRobustResult
 from .equivalence import (OUTCOME_TERMS, add_equivalence, check_sesoi_scale, level_sds,
                           sesoi_for)
-from .mixed import LmerResult, lmer, within_between
+from .mixed import LmerResult, within_between
+from .outcome_models import (FIXED_PART, RANDOM_PARTS, check_df_method,
+                             fit_outcome_ladder)
 from .prepost import MIN_DYADS, PrePostResult, prepost_change
 from .tables import combine_tables, fit_rows
 
@@ -46,9 +70,12 @@ __all__ = ["OUTCOME_FORMULA", "LAGGED_FORMULA", "fit_within_between", "lagged_da
            "fit_lagged", "outcome_rows", "outcome_fit_rows", "OutcomeAnalysis",
            "analyse_outcomes"]
 
-OUTCOME_FORMULA = "{measure} ~ synchrony_within + synchrony_between + session + (1 | dyad)"
-LAGGED_FORMULA = ("{measure}_next ~ synchrony_within + synchrony_between + session "
-                  "+ (1 | dyad)")
+#: Rung (1) of the concurrent model (``{measure}`` filled in); see the module notes.
+OUTCOME_FORMULA = FIXED_PART.replace("{response}", "{measure}") + f" + {RANDOM_PARTS[0]}"
+#: Rung (1) of the lagged model.
+LAGGED_FORMULA = FIXED_PART.replace("{response}", "{measure}_next") + f" + {RANDOM_PARTS[0]}"
+#: An outcome model's fit: a mixed model (rungs 1, 2) or the CR2 OLS (rung 3).
+OutcomeFit = LmerResult | ClusterRobustResult
 
 
 # ---------------------------------------------------------------------------
@@ -71,12 +98,28 @@ def _check_dyads(data: pd.DataFrame, what: str, min_dyads: int = MIN_DYADS) -> N
         raise ValueError(f"{what} needs at least {min_dyads} dyads with data; got {n}")
 
 
-def fit_within_between(sessions: pd.DataFrame, measures: pd.DataFrame, measure: str
-                       ) -> LmerResult:
-    """Concurrent model (a) for one measure (see the module notes).
+def fit_within_between(sessions: pd.DataFrame, measures: pd.DataFrame, measure: str,
+                       *, df_method: str = "satterthwaite") -> OutcomeFit:
+    """Concurrent model (a) for one measure, by the model ladder (module notes).
+
+    Parameters
+    ----------
+    sessions : pandas.DataFrame
+        ``dyad, session, synchrony``.
+    measures : pandas.DataFrame
+        ``dyad, session`` and the ``measure`` column.
+    measure : str
+    df_method : {"satterthwaite", "kenward-roger"}
+        Denominator df of the mixed-model rungs.
+
+    Returns
+    -------
+    LmerResult or ClusterRobustResult
+        With ``simplification`` saying which rung was used.
 
     Raises ValueError for missing columns or fewer than 3 dyads with data.
     """
+    check_df_method(df_method)
     require_columns(sessions, ["dyad", "session", "synchrony"], "sessions")
     require_columns(measures, ["dyad", "session", measure], "measures")
     merged = sessions[["dyad", "session", "synchrony"]].merge(
@@ -86,8 +129,7 @@ def fit_within_between(sessions: pd.DataFrame, measures: pd.DataFrame, measure: 
     # the user's measure name is data, never formula text: fitted as "measure"
     merged.columns = ["dyad", "session", "synchrony", "measure"]
     data = within_between(merged, "synchrony", "dyad")
-    fit = lmer("measure ~ synchrony_within + synchrony_between + session + (1 | dyad)",
-               data, reml=True)
+    fit = fit_outcome_ladder("measure", data, df_method=df_method)
     fit.labels = {"measure": measure}
     return fit
 
@@ -118,17 +160,18 @@ def lagged_data(sessions: pd.DataFrame, measures: pd.DataFrame, measure: str, *,
 
 
 def fit_lagged(sessions: pd.DataFrame, measures: pd.DataFrame, measure: str, *,
-               step: int = 1) -> LmerResult:
+               step: int = 1, df_method: str = "satterthwaite") -> OutcomeFit:
     """Lagged model (b): ``measure_next ~ synchrony_within + synchrony_between +
-    session + (1 | dyad)`` (see the module notes).
+    session`` by the model ladder (see the module notes).
 
-    Raises ValueError for missing columns or fewer than 3 dyads with lagged pairs.
+    ``df_method`` as :func:`fit_within_between`. Raises ValueError for missing
+    columns or fewer than 3 dyads with lagged pairs.
     """
+    check_df_method(df_method)
     data = lagged_data(sessions, measures, measure, step=step)
     _check_dyads(data, f"the lagged model of {measure!r}")
     data = data.rename(columns={f"{measure}_next": "measure_next"})
-    fit = lmer("measure_next ~ synchrony_within + synchrony_between + session + (1 | dyad)",
-               data, reml=True)
+    fit = fit_outcome_ladder("measure_next", data, df_method=df_method)
     fit.labels = {"measure_next": f"{measure}_next"}
     return fit
 
@@ -141,9 +184,9 @@ def fit_lagged(sessions: pd.DataFrame, measures: pd.DataFrame, measure: str, *,
 # everything about outcomes in one call
 # ---------------------------------------------------------------------------
 
-def _lmer_rows(fit: LmerResult, sesoi, scale: str, response_col: str, alpha: float
+def _lmer_rows(fit: OutcomeFit, sesoi, scale: str, response_col: str, alpha: float
                ) -> pd.DataFrame:
-    data = fit._data
+    data = fit._data   # the fitted frame, of a mixed model or of the CR2 OLS
     # each level's effect in that level's SDs: within-dyad SDs of measure and synchrony
     # for synchrony_within, SDs of the dyad means for synchrony_between
     sd_resp, sd_pred = {}, {}
@@ -160,8 +203,8 @@ def outcome_rows(fit, sesoi=None, *, sesoi_scale: str = "raw", alpha: float = 0.
                  ) -> pd.DataFrame:
     """Coefficient rows of an outcome fit with CIs and (given a SESOI) TOST columns.
 
-    ``fit`` is a :class:`LmerResult` from :func:`fit_within_between` or
-    :func:`fit_lagged`, or a :class:`PrePostResult`.
+    ``fit`` is a :class:`LmerResult` or :class:`ClusterRobustResult` from
+    :func:`fit_within_between` or :func:`fit_lagged`, or a :class:`PrePostResult`.
     """
     check_sesoi_scale(sesoi_scale)
     if isinstance(fit, PrePostResult):
@@ -169,7 +212,7 @@ def outcome_rows(fit, sesoi=None, *, sesoi_scale: str = "raw", alpha: float = 0.
     return _lmer_rows(fit, sesoi, sesoi_scale, fit.response, alpha)
 
 
-def outcome_fit_rows(name: str, fit: LmerResult, signal: str = "", metric: str = "", *,
+def outcome_fit_rows(name: str, fit: OutcomeFit, signal: str = "", metric: str = "", *,
                      sesoi=None, sesoi_scale: str = "raw", alpha: float = 0.05
                      ) -> pd.DataFrame:
     """Rows of ``models.parquet`` for a fitted outcome model.
@@ -179,7 +222,7 @@ def outcome_fit_rows(name: str, fit: LmerResult, signal: str = "", metric: str =
     name : str
         ``outcome:<measure>`` or ``lagged:<measure>``: the measure's SESOI is
         :func:`sesoi_for` of it.
-    fit : LmerResult
+    fit : LmerResult or ClusterRobustResult
         From :func:`fit_within_between` or :func:`fit_lagged`.
     signal, metric : str
         What the model was fitted on.
@@ -190,13 +233,21 @@ def outcome_fit_rows(name: str, fit: LmerResult, signal: str = "", metric: str =
     -------
     pandas.DataFrame
         The coefficients with CI and equivalence columns, ``n_dyads``, ``n_obs``,
-        ``n_groups`` (:func:`~interbrain.stats.tables.fit_rows`).
+        ``n_groups`` (:func:`~interbrain.stats.tables.fit_rows`) and
+        ``simplification`` (the rung of the model ladder, module notes). For the
+        CR2 OLS rung ``method`` and ``df_method`` are its own
+        (:data:`~interbrain.stats.cluster_robust.CR2_METHOD`, ``CR2_DF_METHOD``).
     """
     measure = name.partition(":")[2]
     extra = outcome_rows(fit, sesoi_for(sesoi, measure), sesoi_scale=sesoi_scale,
                          alpha=alpha)
     extra = extra.drop(columns=["term", "estimate", "std_error", "df", "t", "p"])
-    return fit_rows(name, fit, signal, metric, extra=extra)
+    rows = fit_rows(name, fit, signal, metric, extra=extra)
+    if isinstance(fit, ClusterRobustResult):
+        rows["method"] = fit.method
+        rows["df_method"] = fit.df_method
+    rows["simplification"] = getattr(fit, "simplification", "")
+    return rows
 
 
 @dataclass
@@ -249,6 +300,9 @@ class OutcomeAnalysis:
         rows = table[table["term"].isin([*OUTCOME_TERMS, "slope"])]
         lines = [rows[["model", "term", "estimate", "std_error", "df", "p", "ci_low",
                        "ci_high", "p_equivalence"]].to_string(index=False)]
+        lines += [f"note: {name} fitted with a simpler model: {fit.simplification}"
+                  for name, fit in self.fits().items()
+                  if getattr(fit, "simplification", "")]
         lines += [f"note: {note}" for note in self.notes]
         return "\n".join(lines)
 
@@ -257,15 +311,19 @@ def analyse_outcomes(sessions: pd.DataFrame, measures: pd.DataFrame, *,
                      measure_columns=None, sesoi: dict | float | None = None,
                      sesoi_scale: str = "raw", alpha: float = 0.05, time: str = "linear",
                      slopes: pd.DataFrame | None = None, lagged: bool = True,
-                     prepost: bool = True) -> OutcomeAnalysis:
+                     prepost: bool = True, df_method: str = "satterthwaite"
+                     ) -> OutcomeAnalysis:
     """All outcome models of every measure; models lacking data are skipped with a note.
 
     ``sesoi`` is a number (all measures) or a dict ``{measure: value}`` (see the
     module notes for its units); ``slopes`` (``dyad, slope``) switches the pre-post
     model from per-dyad OLS slopes to the given (e.g. growth-model) slopes. The
     OLS slopes follow ``time`` (``"linear"`` or ``"log"``; linear for quadratic).
+    ``df_method`` (``"satterthwaite"``, ``"kenward-roger"``): denominator df of the
+    mixed-model rungs of the concurrent and lagged models (module notes).
     """
     check_sesoi_scale(sesoi_scale)
+    check_df_method(df_method)
     if isinstance(sesoi, dict):
         unknown = [k for k in sesoi if k not in measures.columns]
         if unknown:
@@ -276,9 +334,11 @@ def analyse_outcomes(sessions: pd.DataFrame, measures: pd.DataFrame, *,
     out = OutcomeAnalysis(sesoi=sesoi, sesoi_scale=sesoi_scale, alpha=alpha)
     for measure in cols:
         for kind, fn, store, on in (
-                ("outcome", lambda m: fit_within_between(sessions, measures, m),
+                ("outcome", lambda m: fit_within_between(sessions, measures, m,
+                                                         df_method=df_method),
                  out.within_between, True),
-                ("lagged", lambda m: fit_lagged(sessions, measures, m), out.lagged, lagged),
+                ("lagged", lambda m: fit_lagged(sessions, measures, m, df_method=df_method),
+                 out.lagged, lagged),
                 ("prepost", lambda m: prepost_change(sessions, measures, m, time=slope_time,
                                                      slopes=slopes), out.prepost, prepost)):
             if not on:

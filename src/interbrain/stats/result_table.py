@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .cluster_robust import ClusterRobustResult
 from .generalisation import GeneralisationResult
 from .growth import comparison_rows
 from .growth_analysis import GrowthAnalysis
@@ -52,7 +53,9 @@ def result_rows(name: str, result, signal: str = "", metric: str = "", *,
         equivalence test).
     result
         A fitted model (:class:`~interbrain.stats.mixed.LmerResult`: coefficients with
-        95% CIs, or for outcome models the equivalence columns), a likelihood-ratio
+        95% CIs, or for outcome models the equivalence columns; an outcome model's
+        :class:`~interbrain.stats.cluster_robust.ClusterRobustResult` likewise), a
+        likelihood-ratio
         comparison ``(reduced, full, LRTResult)`` from
         :func:`~interbrain.stats.growth.compare_growth`, a
         :class:`~interbrain.stats.permutation.PermutationResult`, a
@@ -94,10 +97,14 @@ def result_rows(name: str, result, signal: str = "", metric: str = "", *,
         For a result of another kind, or a table without the model columns.
     """
     options = {"sesoi": sesoi, "sesoi_scale": sesoi_scale, "alpha": alpha}
-    if isinstance(result, LmerResult):
+    if isinstance(result, (LmerResult, ClusterRobustResult)):
         kind, _, measure = name.partition(":")
         if kind in ("outcome", "lagged") and measure:
             return outcome_fit_rows(name, result, signal, metric, **options)
+        if isinstance(result, ClusterRobustResult):
+            raise ValueError(f"a cluster-robust OLS fit ({name!r}) is turned into rows "
+                             "only as an outcome model, named 'outcome:<measure>' or "
+                             "'lagged:<measure>'")
         return fit_rows(name, result, signal, metric)
     if isinstance(result, tuple) and len(result) == 3 and isinstance(result[2], LRTResult):
         return comparison_rows(name, result, signal, metric)
