@@ -53,6 +53,7 @@ r = run_study(load_study(study_dir), out, n_workers=int(workers), cache_dir=cach
 n_pairs = int((r.synchrony["metric"] == "wtc").sum())
 print(json.dumps({"timings": r.timings, "rows": len(r.synchrony), "wtc_pairs": n_pairs,
                   "pairings": int(r.synchrony.groupby(["dyad", "partner_dyad", "session",
+                                                       "partner_session", "pairing",
                                                        "signal"]).ngroups)}))
 """
 

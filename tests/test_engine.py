@@ -91,7 +91,8 @@ def test_rerun_reuses_the_cache(small_study, tmp_path):
     run_study(load_study(small_study), out)
     before = _cache_state(out / ".cache")
     assert sum(k.startswith("recordings") for k in before) == 3 * 3 * 2
-    assert sum(k.startswith("synchrony") for k in before) == 3 * 2  # session x signal
+    # (session numbers: real and pseudo pairings; dyads: familiarity pairings) x signal
+    assert sum(k.startswith("synchrony") for k in before) == (3 + 3) * 2
     first = {name: pd.read_parquet(out / name) for name in TABLES}
     run_study(load_study(small_study), out)
     assert _cache_state(out / ".cache") == before  # nothing recomputed
@@ -110,8 +111,9 @@ def test_changed_analysis_settings_recompute_only_synchrony(tmp_path):
     after = _cache_state(out / ".cache")
     recordings = {k: v for k, v in before.items() if k.startswith("recordings")}
     assert {k: after[k] for k in recordings} == recordings  # preprocessing reused
-    # one per session number and signal: 2 x 2 old + 2 x 2 new
-    assert len([k for k in after if k.startswith("synchrony")]) == 8
+    # one per group (2 session numbers, 2 dyads' familiarity pairings) and signal:
+    # 4 x 2 old + 4 x 2 new
+    assert len([k for k in after if k.startswith("synchrony")]) == 16
 
 
 def test_added_session_computes_only_what_it_touches(tmp_path):
@@ -135,8 +137,9 @@ def test_added_session_computes_only_what_it_touches(tmp_path):
     after = _cache_state(out / ".cache")
     new = set(after) - set(before)
     assert sum(k.startswith("recordings") for k in new) == 2  # the two new recordings
-    # session number 3 only, HbO and HbR
-    assert sum(k.startswith("synchrony") for k in new) == 2
+    # HbO and HbR of session number 3's real and pseudo pairings and of D03's
+    # familiarity pairings
+    assert sum(k.startswith("synchrony") for k in new) == 2 + 2
     assert all(after[k] == v for k, v in before.items())  # nothing else rewritten
 
 
@@ -170,7 +173,8 @@ def test_progress_log_lines(small_study, tmp_path, caplog):
         run_study(load_study(small_study), tmp_path / "o", progress=progress)
     text = caplog.text
     assert "preprocessing recordings: 18/18 done" in text
-    assert "synchrony (real + pseudo): 6/6 done" in text  # session numbers x signals
+    # (session numbers + dyads' familiarity pairings) x signals
+    assert "synchrony (real + pseudo): 12/12 done" in text
 
 
 def test_channel_blocks_do_not_change_values(small_study, tmp_path):

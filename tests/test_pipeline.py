@@ -55,15 +55,19 @@ def test_output_contract(default_run):
     sync = pd.read_parquet(default_run / "synchrony.parquet")
     for col in ("dyad", "session", "pair", "signal", "pairing", "metric", "value"):
         assert col in sync.columns
-    assert set(sync["pairing"]) == {"real", "pseudo"}
+    assert set(sync["pairing"]) == {"real", "pseudo", "familiarity"}
     assert set(sync["signal"]) == {"hbo", "hbr"}
     assert sync["value"].between(0, 1).all()
-    # one row per dyad x session x pair x signal x pairing (pseudo: x partner dyad)
-    assert not sync.duplicated(["dyad", "partner_dyad", "session", "pair", "signal"]).any()
+    # one row per dyad x session x pair x signal x pairing (pseudo: x partner dyad;
+    # familiarity: x partner session)
+    assert not sync.duplicated(["dyad", "partner_dyad", "session", "partner_session", "pair",
+                                "signal"]).any()
     real = sync[sync["pairing"] == "real"]
     assert real.groupby(["dyad", "session"]).ngroups == 48
     pseudo = sync[sync["pairing"] == "pseudo"]
     assert pseudo.groupby(["dyad", "partner_dyad", "session"]).ngroups == 8 * 7 * 6
+    familiarity = sync[sync["pairing"] == "familiarity"]
+    assert familiarity.groupby(["dyad", "session", "partner_session"]).ngroups == 8 * 6 * 5
     models = pd.read_parquet(default_run / "models.parquet")
     for col in ("model", "term", "estimate", "std_error", "df", "t", "p"):
         assert col in models.columns

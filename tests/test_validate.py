@@ -145,7 +145,7 @@ def test_validation_reads_headers_only(study, monkeypatch):
     assert frame["n_channels"].eq(4).all()
     assert frame["wavelengths"].eq("760, 850").all()
     assert frame["start_time"].str.len().gt(0).all()
-    assert {p.pairing for p in report.pairings} == {"real", "pseudo"}
+    assert {p.pairing for p in report.pairings} == {"real", "pseudo", "familiarity"}
 
 
 def test_real_dyad_example_is_valid():

@@ -6,6 +6,10 @@ Tasks:
   preprocessing; the result is cached on disk and the task returns a small handle;
 - one per session number and signal (:func:`session_task`): synchrony of all its
   real and pseudo-dyads, reusing each recording's channel spectra; cached on disk.
+  The familiarity pairings of a dyad (its therapist in one session with its patient
+  in another) have one task per signal of their own, so that recordings of other
+  sessions never change the sampling rate of the real pairings
+  (:func:`~interbrain.nulls.rate_groups`).
   Splitting by signal (HbO, HbR) costs nothing (the spectra of one signal are never
   used by the other) and gives the scheduler twice as many, half as long tasks, so
   that workers finish together.
@@ -100,14 +104,20 @@ def recording_task(ref: RecordingRef, partner: RecordingRef, settings: Preproces
 
 
 def _pairing_spec(p: Pairing, handles: dict[str, RecordingHandle]) -> list:
-    return [p.dyad, p.partner_dyad, p.session, p.pairing, handles[p.therapist.key].cache_key,
-            handles[p.patient.key].cache_key, p.align, p.offset, p.event]
+    """What a pairing contributes to its task's cache key: the keys of its rows (the
+    patient recording's session included, which tells a familiarity pairing from the
+    real one of its dyad and session), its recordings' cache keys and its alignment."""
+    return [p.dyad, p.partner_dyad, p.session, p.patient_session, p.pairing,
+            handles[p.therapist.key].cache_key, handles[p.patient.key].cache_key, p.align,
+            p.offset, p.event]
 
 
 def session_task(pairings: Sequence[Pairing], handles: Sequence[RecordingHandle],
                  settings: AnalysisSettings, regions: dict[str, str] | None, cache_dir: str,
                  spectra_budget: int = DEFAULT_SPECTRA_BUDGET) -> dict[str, pd.DataFrame]:
-    """Synchrony of the pairings of one session number, or find it in the cache.
+    """Synchrony of one group of pairings (:func:`~interbrain.nulls.rate_groups`: the
+    real and pseudo pairings of one session number, or the familiarity pairings of one
+    dyad), or find it in the cache.
 
     Recordings are loaded from the cache, brought to their lowest common sampling
     rate, and passed to :func:`~interbrain.nulls.session.pairings_synchrony` with
@@ -276,28 +286,33 @@ def execute(stages: dict[str, list], progress: Progress, *, scheduler: str | Non
 
 
 def build_graph(refs: dict[str, tuple[RecordingRef, RecordingRef]],
-                groups: dict[int, list[Pairing]], preprocessing: PreprocessingSettings,
+                groups: dict[tuple[str, int | str], list[Pairing]],
+                preprocessing: PreprocessingSettings,
                 analysis: AnalysisSettings, regions: dict[str, str] | None,
                 cache_dir: Path, spectra_budget: int = DEFAULT_SPECTRA_BUDGET,
                 labels: dict | None = None) -> dict[str, list]:
-    """The delayed tasks of a study: recordings, then synchrony per session number and
-    signal (in the order of ``analysis.signals``, so the tables concatenate as one task
-    per session number would give them).
+    """The delayed tasks of a study: recordings, then synchrony per group of
+    :func:`~interbrain.nulls.rate_groups` (``("session", s)`` or ``("familiarity",
+    dyad)``) and signal (in the order of ``analysis.signals``, so the tables
+    concatenate as one task per group would give them).
 
     ``labels``, if given, is filled with task key -> what the task does, in words
-    (``"preprocessing <file>"``, ``"synchrony of session 2 (hbo)"``)."""
+    (``"preprocessing <file>"``, ``"synchrony of session 2 (hbo)"``,
+    ``"synchrony of the familiarity pairings of dyad D01 (hbo)"``)."""
     labels = {} if labels is None else labels
     handles = {k: dask.delayed(recording_task, pure=True)(ref, partner, preprocessing,
                                                           str(cache_dir))
                for k, (ref, partner) in sorted(refs.items())}
     labels.update({handles[k].key: f"preprocessing {k}" for k in handles})
     sessions = []
-    for session, group in sorted(groups.items()):
+    for (kind, which), group in groups.items():
         needed = sorted({p.therapist.key for p in group} | {p.patient.key for p in group})
         for signal in analysis.signals:
             sessions.append(dask.delayed(session_task, pure=True)(
                 group, [handles[k] for k in needed], replace(analysis, signals=(signal,)),
                 regions, str(cache_dir), spectra_budget))
-            labels[sessions[-1].key] = f"synchrony of session {session} ({signal})"
+            what = (f"session {which}" if kind == "session"
+                    else f"the {kind} pairings of dyad {which}")
+            labels[sessions[-1].key] = f"synchrony of {what} ({signal})"
     return {"preprocessing recordings": list(handles.values()),
             "synchrony (real + pseudo)": sessions}

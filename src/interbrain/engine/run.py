@@ -2,10 +2,11 @@
 
 The work is a Dask graph (:mod:`.graph`): one task per recording (read, quality
 control, preprocessing) and one per session number (synchrony of its real and
-pseudo-dyads, reusing each recording's channel transforms), whose products are cached
-on disk (:mod:`.cache`); then the statistics, on the caller's side. By default the
-graph runs on Dask's threaded scheduler with one worker per core, or on a
-dask.distributed cluster given its address.
+pseudo-dyads, reusing each recording's channel transforms; the familiarity pairings
+of each dyad in a task of their own, :func:`~interbrain.nulls.rate_groups`), whose
+products are cached on disk (:mod:`.cache`); then the statistics, on the caller's
+side. By default the graph runs on Dask's threaded scheduler with one worker per
+core, or on a dask.distributed cluster given its address.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..assembly import common_rate, resample_step
-from ..nulls import generalisation_pairings, pseudo_dyad_pairings, real_pairings
+from ..nulls import all_pairings, rate_groups
 from ..retained import data_retained, log_retained, steps_key
 from ..stats.study_models import fit_models
 from ..design import ROLES
@@ -60,10 +61,12 @@ def _qc_table(study: Study, handles: dict[str, RecordingHandle]) -> pd.DataFrame
     return pd.concat(frames, ignore_index=True)
 
 
-def _resampling(groups: dict[int, list], handles: dict[str, RecordingHandle]
-                ) -> dict[str, list[dict]]:
-    """Recording key -> the resampling its session task applies (to the lowest rate of
-    the recordings of its session number, real and pseudo pairings together)."""
+def _resampling(groups: dict[tuple[str, int | str], list],
+                handles: dict[str, RecordingHandle]) -> dict[str, list[dict]]:
+    """Recording key -> the resamplings its synchrony tasks apply (each to the lowest
+    rate of the recordings of its group, :func:`~interbrain.nulls.rate_groups`: real and
+    pseudo pairings of a session number together, a dyad's familiarity pairings
+    apart)."""
     steps: dict[str, list[dict]] = {}
     for group in groups.values():
         keys = {p.therapist.key for p in group} | {p.patient.key for p in group}
@@ -80,7 +83,11 @@ def analyse_synchrony(study: Study, *, progress: Progress | None = None,
                       n_workers: int | None = None, scheduler: str | None = None,
                       cache_dir: str | Path | None = None,
                       spectra_budget: int = DEFAULT_SPECTRA_BUDGET) -> SynchronyResults:
-    """Preprocess every recording and compute synchrony of real and pseudo-dyads.
+    """Preprocess every recording and compute synchrony of every pairing.
+
+    The pairings are those of :func:`~interbrain.nulls.all_pairings`: real dyads,
+    ``[[generalisation]]`` recordings and, as ``[analysis]`` asks, pseudo-dyads and
+    familiarity pairings; the real ones with their surrogates.
 
     Parameters
     ----------
@@ -105,14 +112,7 @@ def analyse_synchrony(study: Study, *, progress: Progress | None = None,
     for g in study.generalisation:
         refs[g.patient.key] = (g.patient, g.other)
         refs[g.other.key] = (g.other, g.patient)
-    pairings = real_pairings(study) + generalisation_pairings(study)
-    if study.analysis.pseudo_dyads:
-        pairings += pseudo_dyad_pairings(
-            study, max_per_dyad=study.analysis.pseudo_dyads_per_dyad or None,
-            seed=study.analysis.pseudo_dyads_seed)
-    groups: dict[int, list] = {}
-    for p in pairings:
-        groups.setdefault(p.session, []).append(p)
+    groups = rate_groups(all_pairings(study))
     with contextlib.ExitStack() as stack:
         if cache_dir is None:
             cache_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="interbrain-"))
@@ -143,7 +143,8 @@ def analyse_synchrony(study: Study, *, progress: Progress | None = None,
         roi.append(region_mean_of_pairs(
             synchrony["value"], synchrony[["channel_therapist", "channel_patient"]],
             study.regions, region_columns=("region_therapist", "region_patient"),
-            keys=synchrony[["dyad", "partner_dyad", "session", "signal", "pairing", "metric"]],
+            keys=synchrony[["dyad", "partner_dyad", "session", "partner_session", "signal",
+                            "pairing", "metric"]],
             count_missing=True, details=False))
     if "roi_signal" in frames:
         roi.append(frames["roi_signal"])

@@ -2,6 +2,8 @@
 
 - Pseudo-dyads (:mod:`.pseudo_dyads`): the therapist of one dyad with the patient of
   another, same session number; all of them or a seeded random subset.
+- Familiarity pairings (:mod:`.pseudo_dyads`): the therapist and patient of one dyad,
+  recorded in different sessions; all of them or a seeded random subset.
 - Surrogates of one partner (:mod:`.surrogates`): circular shifts or multivariate
   phase randomisation of one person's recording; paired with the real partner
   (:mod:`.surrogate_synchrony`).
@@ -15,7 +17,8 @@
 from .dyad_tests import SignFlipResult, one_sample_t, sign_flip_test, t_test
 from .group_tests import (NULL_KINDS, NULL_SUMMARY_COLUMNS, DyadPermutationResult,
                           dyad_permutation_test, dyad_permutation_tests, null_summary)
-from .pseudo_dyads import Pairing, generalisation_pairings, pseudo_dyad_pairings, real_pairings
+from .pseudo_dyads import (Pairing, all_pairings, familiarity_pairings, generalisation_pairings,
+                           pseudo_dyad_pairings, rate_groups, real_pairings)
 from .surrogate_synchrony import SURROGATE_COLUMNS, SurrogateSynchrony, surrogate_synchrony
 from .surrogates import (SURROGATE_KINDS, NullSettings, circular_shift_surrogates, derive_seed,
                          iter_circular_shift_surrogates, iter_phase_randomised_surrogates,
@@ -26,6 +29,9 @@ __all__ = [
     "real_pairings",
     "generalisation_pairings",
     "pseudo_dyad_pairings",
+    "familiarity_pairings",
+    "all_pairings",
+    "rate_groups",
     "SURROGATE_COLUMNS",
     "SURROGATE_KINDS",
     "NullSettings",

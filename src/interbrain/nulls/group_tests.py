@@ -21,6 +21,12 @@ Kinds of null (the ``pairing`` value of their rows in the synchrony table):
     Pseudo-dyads (:func:`~interbrain.nulls.pseudo_dyads.pseudo_dyad_pairings`); one
     draw per pseudo partner. A pseudo row's ``dyad`` is the therapist's dyad and
     ``partner_dyad`` the patient's.
+``"familiarity"``
+    Familiarity pairings
+    (:func:`~interbrain.nulls.pseudo_dyads.familiarity_pairings`): the dyad's
+    therapist recorded in ``session`` with its patient recorded in
+    ``partner_session``. One draw per pairing, counted for both recordings' sessions
+    (see :func:`null_summary`).
 ``"circular_shift"``, ``"phase_randomised"``
     Surrogates of one partner (:mod:`interbrain.nulls.surrogates`); rows have
     ``partner_dyad == dyad`` and an extra column ``surrogate`` numbering the draws
@@ -50,7 +56,7 @@ from .dyad_tests import (check_alternative, confidence_interval, permutation_see
 from .surrogates import SURROGATE_KINDS
 
 #: Kinds of null :func:`null_summary` knows, in output order.
-NULL_KINDS: tuple[str, ...] = ("pseudo", *SURROGATE_KINDS)
+NULL_KINDS: tuple[str, ...] = ("pseudo", "familiarity", *SURROGATE_KINDS)
 
 #: Columns of :func:`null_summary`.
 NULL_SUMMARY_COLUMNS = ["dyad", "session", "signal", "metric", "null_kind", "real", "null_mean",
@@ -71,6 +77,16 @@ def _null_draws(rows: pd.DataFrame, kind: str, pseudo_side: str) -> pd.DataFrame
         if pseudo_side in ("patient", "both"):
             sides.append(draws.drop(columns="dyad").rename(columns={"partner_dyad": "dyad"}))
         return pd.concat(sides, ignore_index=True)
+    if kind == "familiarity":
+        if "partner_session" not in rows.columns:
+            raise ValueError("rows with pairing 'familiarity' need a 'partner_session' "
+                             "column (the session of the patient recording)")
+        draws = (rows.groupby(["dyad", "session", "partner_session", "signal", "metric"],
+                              as_index=False)["value"].mean())
+        therapist_side = draws.drop(columns="partner_session")
+        patient_side = (draws.drop(columns="session")
+                        .rename(columns={"partner_session": "session"}))
+        return pd.concat([therapist_side, patient_side], ignore_index=True)
     if "surrogate" not in rows.columns or rows["surrogate"].isna().any():
         raise ValueError(f"rows with pairing {kind!r} need a 'surrogate' column numbering the "
                          "surrogates (see SurrogateSynchrony.to_frame)")
@@ -86,14 +102,16 @@ def null_summary(synchrony: pd.DataFrame, *, kinds: tuple[str, ...] | list[str] 
     synchrony : pandas.DataFrame
         Tidy synchrony table: columns ``dyad, partner_dyad, session, signal, pairing,
         metric, value`` (and usually ``pair``), ``pairing`` among ``"real"`` and
-        :data:`NULL_KINDS`, plus ``surrogate`` for surrogate rows. Other columns and
-        other ``pairing`` values are ignored. NaN values are skipped.
+        :data:`NULL_KINDS`, plus ``surrogate`` for surrogate rows and
+        ``partner_session`` for familiarity rows. Other columns and other ``pairing``
+        values are ignored. NaN values are skipped.
     kinds : sequence of str, optional
         Kinds of null to summarise; default: those of :data:`NULL_KINDS` present.
     pseudo_side : {"therapist", "patient", "both"}
         Which pseudo-dyads are the null of dyad ``d``: those of ``d``'s therapist
         recording (``dyad == d``, as :func:`~interbrain.stats.real_vs_pseudo.real_vs_pseudo`
         does), of ``d``'s patient recording (``partner_dyad == d``), or both.
+        Familiarity pairings are always counted from both sides (below).
 
     Returns
     -------
@@ -104,17 +122,26 @@ def null_summary(synchrony: pd.DataFrame, *, kinds: tuple[str, ...] | list[str] 
         - ``real``: mean of the real dyad's channel pairs (``n_pairs`` of them);
         - ``null_mean``, ``null_sd``: mean and SD (ddof=1) over the ``n_null`` null
           draws of the draw's mean over its channel pairs (one draw per pseudo
-          partner or per surrogate);
+          partner, familiarity pairing or surrogate);
         - ``real_minus_null`` and ``z = (real - null_mean) / null_sd``.
 
         A dyad-session without draws of a kind has ``n_null = 0`` and NaN; with one
         draw, NaN ``null_sd`` and ``z``.
 
+        The familiarity null of dyad-session ``(d, s)`` holds the familiarity pairings
+        of both its recordings: those of the therapist recording of ``s`` (rows with
+        ``dyad == d`` and ``session == s``) and those of the patient recording of
+        ``s`` (``dyad == d`` and ``partner_session == s``); with every pairing
+        computed and ``S`` sessions, ``n_null = 2 (S - 1)``. Each pairing is one draw
+        in the null of each of its two sessions, so the draws of neighbouring
+        dyad-sessions overlap; the dyad-level tests average over sessions first.
+
     Raises
     ------
     ValueError
-        Missing columns, no real rows, an unknown kind or ``pseudo_side``, or
-        surrogate rows without a ``surrogate`` column.
+        Missing columns, no real rows, an unknown kind or ``pseudo_side``,
+        surrogate rows without a ``surrogate`` column or familiarity rows without a
+        ``partner_session`` column.
     """
     missing = [c for c in _REQUIRED if c not in synchrony.columns]
     if missing:

@@ -1,14 +1,25 @@
-"""Real dyads and pseudo-dyads of a study.
+"""Real dyads, pseudo-dyads and familiarity pairings of a study.
 
 A pseudo-dyad pairs the therapist recording of one dyad with the patient recording
 of another dyad in the same session number. The two people never interacted in
 those recordings, so their synchrony estimates what the method reports for
 unrelated signals of the same kind, roles and point in treatment
 (e.g. Reindl et al., 2018, NeuroImage 178:493-502).
+
+A familiarity pairing pairs the therapist recording of one dyad and session with the
+patient recording of the same dyad in another session: the same two people, who did
+not interact in those two recordings. Its synchrony is what the method reports for
+these two people without their interaction, including whatever changes in each
+person over the sessions (see :func:`familiarity_pairings`).
+
+:func:`all_pairings` gives every pairing the engine computes for a study and
+:func:`rate_groups` the groups it computes them in, at one sampling rate each; the
+engine and the validation of a study both call them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -30,9 +41,11 @@ class Pairing:
     dyad : str
         Dyad of the therapist recording.
     partner_dyad : str
-        Dyad of the patient recording (equal to ``dyad`` for a real pairing).
+        Dyad of the patient recording (equal to ``dyad`` for a real or familiarity
+        pairing).
     session : int
-        Session number of both recordings.
+        Session number of the therapist recording (of both recordings, unless
+        ``partner_session`` says otherwise).
     therapist, patient : RecordingRef
         The two recordings.
     align, offset, event
@@ -44,6 +57,17 @@ class Pairing:
         recorded with another person (``[[generalisation]]``), ``"other_pre"`` or
         ``"other_post"``; then ``partner_dyad`` is the other person's id, the other
         person's recording takes the therapist's place and ``session`` is 0.
+    partner_session : int, optional
+        Session number of the patient recording when it differs from ``session``: a
+        familiarity pairing (the same dyad's patient in another session, see
+        :func:`familiarity_pairings`). None (default): ``session``.
+        :attr:`patient_session` gives the effective value.
+
+    Raises
+    ------
+    ValueError
+        A ``partner_session`` other than ``session`` with two different dyads or a
+        ``kind`` (such a pairing is none of the kinds the package computes).
     """
 
     dyad: str
@@ -55,12 +79,29 @@ class Pairing:
     offset: float = 0.0
     event: str | None = None
     kind: str | None = None
+    partner_session: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.patient_session != self.session and (self.dyad != self.partner_dyad
+                                                     or self.kind is not None):
+            raise ValueError(
+                f"a pairing across sessions ({self.session} and {self.patient_session}) "
+                f"must pair one dyad with itself and have no kind, got dyads "
+                f"{self.dyad!r} and {self.partner_dyad!r}, kind {self.kind!r}")
+
+    @property
+    def patient_session(self) -> int:
+        """Session number of the patient recording: ``partner_session``, or ``session``
+        when that is None."""
+        return self.session if self.partner_session is None else self.partner_session
 
     @property
     def pairing(self) -> str:
-        """``"real"``, ``"pseudo"`` or the pairing's ``kind``."""
+        """``"real"``, ``"pseudo"``, ``"familiarity"`` or the pairing's ``kind``."""
         if self.kind is not None:
             return self.kind
+        if self.patient_session != self.session:
+            return "familiarity"
         return "real" if self.dyad == self.partner_dyad else "pseudo"
 
 
@@ -143,3 +184,137 @@ def pseudo_dyad_pairings(study: Study, *, max_per_dyad: int | None = None,
             out.extend(Pairing(a.dyad, b.dyad, session, a.therapist, b.patient)
                        for b in partners)
     return out
+
+
+def familiarity_pairings(study: Study, *, max_per_session: int | None = None,
+                         seed: int = 0) -> list[Pairing]:
+    """Familiarity pairings of ``study``: each dyad's therapist and patient, recorded
+    in different sessions; all of them, or a seeded random subset.
+
+    For each dyad and each ordered pair of its session numbers ``(s, s')`` with
+    ``s != s'``, the therapist recording of session ``s`` is paired with the patient
+    recording of session ``s'``, aligned on their first samples (``align="offset"``,
+    ``offset=0``, as pseudo-dyads; cropped to their common length when synchrony is
+    computed). A dyad with ``S`` sessions gives ``S * (S - 1)`` pairings.
+
+    The two people are those of the real dyad, but they did not interact in these
+    two recordings, so their synchrony is what the method reports for these two
+    people without interaction. Pseudo-dyads (:func:`pseudo_dyad_pairings`; Reindl et
+    al., 2018) pair different people; a familiarity pairing keeps the people, and
+    with them person-specific signal features and each person's change over the
+    sessions (e.g. habituation to the setting and the device). Real synchrony
+    exceeding it is therefore not explained by person-level change over the sessions
+    alone. Controls that pair the same people across recordings in which they did not
+    interact are used alongside pseudo-dyads in hyperscanning studies; this function
+    gives the therapist-patient version of such a control.
+
+    Parameters
+    ----------
+    study : Study
+    max_per_session : int, optional
+        Keep at most this many partner sessions per therapist recording (dyad and
+        session); None (default) keeps them all. Where a dyad has no more than
+        ``max_per_session`` other sessions, all of them are kept.
+    seed : int
+        Seed of ``numpy.random.default_rng`` for the random subset. One generator
+        draws the partner sessions of every therapist recording, without
+        replacement, in order of session number, then dyad id (the order of
+        :func:`pseudo_dyad_pairings`), from the dyad's other session numbers in
+        increasing order; so the subset depends only on the study's sessions,
+        ``seed`` and ``max_per_session``. Unused when ``max_per_session`` is None.
+
+    Returns
+    -------
+    list of Pairing
+        Sorted by session (the therapist recording's), dyad and partner session
+        (:attr:`Pairing.partner_session`, never equal to ``session``); ``dyad ==
+        partner_dyad`` and :attr:`Pairing.pairing` is ``"familiarity"``. Empty for a
+        dyad with one session.
+
+    Raises
+    ------
+    ValueError
+        ``max_per_session`` is not a whole number of at least 1.
+
+    References
+    ----------
+    Reindl, V., Gerloff, C., Scharke, W. & Konrad, K. (2018). Brain-to-brain synchrony
+    in parent-child dyads and the relationship with emotion regulation revealed by
+    fNIRS-based hyperscanning. *NeuroImage* 178:493-502.
+    """
+    if max_per_session is not None:
+        max_per_session = check_int(
+            max_per_session, "max_per_session (None: every other session)", minimum=1)
+    rng = as_generator(seed) if max_per_session is not None else None
+    by_dyad: dict[str, dict[int, object]] = {}
+    for s in study.sessions:
+        by_dyad.setdefault(s.dyad, {})[s.session] = s
+    out = []
+    for a in sorted(study.sessions, key=lambda s: (s.session, s.dyad)):
+        own = by_dyad[a.dyad]
+        partners = [own[k] for k in sorted(own) if k != a.session]
+        if rng is not None and len(partners) > max_per_session:
+            keep = np.sort(rng.choice(len(partners), size=max_per_session, replace=False))
+            partners = [partners[int(k)] for k in keep]
+        out.extend(Pairing(a.dyad, a.dyad, a.session, a.therapist, b.patient,
+                           partner_session=b.session) for b in partners)
+    return out
+
+
+def all_pairings(study: Study) -> list[Pairing]:
+    """Every pairing the engine computes for ``study``, as its ``[analysis]`` asks.
+
+    The real pairings, the ``[[generalisation]]`` pairings, the pseudo-dyads (with
+    ``pseudo_dyads``; at most ``pseudo_dyads_per_dyad`` per therapist recording, 0
+    for all) and the familiarity pairings (with ``familiarity``; at most
+    ``familiarity_per_session`` partner sessions per therapist recording, 0 for
+    all); both subsets are drawn with ``pseudo_dyads_seed``.
+
+    Parameters
+    ----------
+    study : Study
+
+    Returns
+    -------
+    list of Pairing
+        In that order.
+    """
+    ana = study.analysis
+    pairings = real_pairings(study) + generalisation_pairings(study)
+    if ana.pseudo_dyads:
+        pairings += pseudo_dyad_pairings(study, max_per_dyad=ana.pseudo_dyads_per_dyad or None,
+                                         seed=ana.pseudo_dyads_seed)
+    if ana.familiarity:
+        pairings += familiarity_pairings(
+            study, max_per_session=ana.familiarity_per_session or None,
+            seed=ana.pseudo_dyads_seed)
+    return pairings
+
+
+def rate_groups(pairings: Sequence[Pairing]) -> dict[tuple[str, int | str], list[Pairing]]:
+    """The groups of pairings computed together, each at one common sampling rate.
+
+    ``("session", s)``: the real, pseudo-dyad (and, for ``s = 0``, generalisation)
+    pairings of session number ``s``; ``("familiarity", d)``: the familiarity pairings
+    of dyad ``d``, whose recordings are those of its own real pairings. A familiarity
+    pairing brings in a patient recording of another session; in groups of their own,
+    such recordings never lower the sampling rate (the lowest of the group's
+    recordings) at which the real pairings are computed. Grouped by dyad, each
+    recording's channel spectra are computed once for all its familiarity pairings.
+
+    Parameters
+    ----------
+    pairings : sequence of Pairing
+
+    Returns
+    -------
+    dict
+        Group key -> the group's pairings, in the order given; sessions first, keys
+        sorted.
+    """
+    groups: dict[tuple[str, int | str], list[Pairing]] = {}
+    for p in pairings:
+        key = (("familiarity", p.dyad) if p.pairing == "familiarity"
+               else ("session", p.session))
+        groups.setdefault(key, []).append(p)
+    return dict(sorted(groups.items(), key=lambda item: (item[0][0] != "session", item[0])))

@@ -1,10 +1,11 @@
-"""Synchrony of one session number's pairings, with the surrogate nulls of the real ones.
+"""Synchrony of one group of pairings, with the surrogate nulls of the real ones.
 
 :func:`interbrain.synchrony.session.pairings_synchrony` computes the synchrony of the
-real and pseudo pairings; here each real pairing also gets its surrogate nulls
+real, pseudo-dyad and familiarity pairings; here each real pairing also gets its surrogate nulls
 (:func:`surrogate_frames`): the real therapist with circular shifts or phase
 randomisations of the patient (:mod:`.surrogates`), every metric on the same draws.
-This is what the engine's session tasks run.
+This is what the engine's synchrony tasks run (one per session number, and one per
+dyad for its familiarity pairings).
 """
 
 from __future__ import annotations
@@ -116,7 +117,8 @@ def pairings_synchrony(pairings: Sequence[PairedRecordings],
     Parameters
     ----------
     pairings : sequence of Pairing
-        Real and/or pseudo pairings, typically all those of one session number.
+        Real, pseudo-dyad and familiarity pairings: those of one session number, or
+        one dyad's familiarity pairings.
     recordings : dict
         Recording key (see :class:`~interbrain.design.RecordingRef`) -> preprocessed
         recording, all at one sampling rate.

@@ -26,8 +26,8 @@ __all__ = ["SURROGATE_COLUMNS", "SurrogateSynchrony", "surrogate_synchrony"]
 
 #: Columns of :meth:`SurrogateSynchrony.to_frame`: the synchrony table's, plus the
 #: surrogate's index.
-SURROGATE_COLUMNS = ["dyad", "partner_dyad", "session", "pair", "signal", "pairing", "metric",
-                     "surrogate", "value"]
+SURROGATE_COLUMNS = ["dyad", "partner_dyad", "session", "partner_session", "pair", "signal",
+                     "pairing", "metric", "surrogate", "value"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,12 +104,13 @@ class SurrogateSynchrony:
 
         One row per surrogate and pair, columns :data:`SURROGATE_COLUMNS`:
         ``pairing`` is the kind (``"circular_shift"`` or ``"phase_randomised"``),
-        ``partner_dyad`` equals ``dyad`` and ``surrogate`` numbers the surrogates
-        from 0. :func:`~interbrain.nulls.group_tests.null_summary` reads them.
+        ``partner_dyad`` equals ``dyad``, ``partner_session`` equals ``session`` and
+        ``surrogate`` numbers the surrogates from 0. :func:`~interbrain.nulls.group_tests.null_summary` reads them.
         """
         labels = self._labels(pair_labels)
         n_s, n_p = self.null.shape
         return pd.DataFrame({"dyad": dyad, "partner_dyad": dyad, "session": session,
+                             "partner_session": session,
                              "pair": np.tile(np.asarray(labels, dtype=object), n_s),
                              "signal": signal, "pairing": self.kind, "metric": metric,
                              "surrogate": np.repeat(np.arange(n_s), n_p),

@@ -23,15 +23,22 @@ def session_synchrony(synchrony: pd.DataFrame, signal: str, pairing: str = "real
     signal : str
         ``"hbo"`` or ``"hbr"``.
     pairing : str
-        ``"real"``, ``"pseudo"`` or a kind of surrogate; pseudo rows are averaged per
-        therapist dyad (their ``dyad``), over every pseudo partner.
+        ``"real"``, ``"pseudo"``, ``"familiarity"`` or a kind of surrogate. Pseudo
+        rows are averaged per therapist dyad (their ``dyad``), over every pseudo
+        partner; familiarity rows per dyad and session of the therapist recording
+        (their ``session``), over every partner session (``partner_session``).
+        Either way the mean is over all rows, pooled: every channel pair of every
+        partner recording counts once (a partner recording with more good channel
+        pairs weighs more), and ``n_pairs`` counts them all.
     metric : str
         The synchrony metric (``"wtc"``, ``"pearson"``, ...).
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``dyad, session, synchrony, n_pairs``, sorted by dyad and session.
+        Columns ``dyad, session, synchrony, n_pairs``, sorted by dyad and session: one
+        row per dyad and session (of the therapist recording) with rows of
+        ``pairing``.
     """
     rows = synchrony[(synchrony["signal"] == signal) & (synchrony["pairing"] == pairing)
                      & (synchrony["metric"] == metric)]

@@ -1,4 +1,4 @@
-"""Synchrony of the real and pseudo-dyads of one session number.
+"""Synchrony of one group of pairings: real dyads, pseudo-dyads or familiarity pairings.
 
 Channels, not pairs, are the unit of work: each channel's wavelet transform and
 smoothed auto-spectrum are computed once per signal and time window and reused by
@@ -30,12 +30,15 @@ from .summaries import lagged_band_coherence, region_signal_coherence, windowed_
 from .wavelet import WaveletGrid
 
 #: Columns of the ``"synchrony"`` table: one row per pairing, channel pair, signal and metric.
-SYNCHRONY_COLUMNS = ["dyad", "partner_dyad", "session", "pair", "channel_therapist",
-                     "channel_patient", "signal", "pairing", "metric", "value"]
+#: ``partner_session`` is the patient recording's session: ``session`` but on rows of
+#: familiarity pairings (a dyad's therapist and patient from different sessions).
+SYNCHRONY_COLUMNS = ["dyad", "partner_dyad", "session", "partner_session", "pair",
+                     "channel_therapist", "channel_patient", "signal", "pairing", "metric",
+                     "value"]
 #: Column numbering the surrogates of one dyad-session (NaN on other rows).
 SURROGATE_COLUMN = "surrogate"
 #: Columns identifying a pairing and signal.
-KEY_COLUMNS = ["dyad", "partner_dyad", "session", "signal", "pairing"]
+KEY_COLUMNS = ["dyad", "partner_dyad", "session", "partner_session", "signal", "pairing"]
 #: Columns of the ``"overlaps"`` table: the common time window of each pairing.
 OVERLAP_COLUMNS = KEY_COLUMNS + ["sfreq", "n_times", "duration_s"]
 
@@ -46,8 +49,8 @@ DEFAULT_SPECTRA_BUDGET = 768 * 2**20
 class PairedRecordings(Protocol):
     """A therapist recording paired with a patient recording, as synchrony needs it.
 
-    :class:`interbrain.nulls.Pairing` is one: real pairings, pseudo-dyads and the
-    pairings of ``[[generalisation]]`` recordings.
+    :class:`interbrain.nulls.Pairing` is one: real pairings, pseudo-dyads, familiarity
+    pairings and the pairings of ``[[generalisation]]`` recordings.
     """
 
     @property
@@ -60,7 +63,12 @@ class PairedRecordings(Protocol):
 
     @property
     def session(self) -> int:
-        """Session number."""
+        """Session number (of the therapist recording)."""
+
+    @property
+    def patient_session(self) -> int:
+        """Session number of the patient recording (``session`` but for familiarity
+        pairings)."""
 
     @property
     def therapist(self) -> RecordingRef:
@@ -84,7 +92,7 @@ class PairedRecordings(Protocol):
 
     @property
     def pairing(self) -> str:
-        """``"real"``, ``"pseudo"`` or the pairing's kind."""
+        """``"real"``, ``"pseudo"``, ``"familiarity"`` or the pairing's kind."""
 
 
 def channel_pairs(therapist: Preprocessed, patient: Preprocessed, pairs: str
@@ -205,7 +213,7 @@ class PairingPlan:
         """The key columns of this pairing's rows for ``signal`` (:data:`KEY_COLUMNS`)."""
         p = self.pairing
         return {"dyad": p.dyad, "partner_dyad": p.partner_dyad, "session": p.session,
-                "signal": signal, "pairing": p.pairing}
+                "partner_session": p.patient_session, "signal": signal, "pairing": p.pairing}
 
     def labels(self) -> dict:
         """Columns ``pair``, ``channel_therapist`` and ``channel_patient`` of the pairs."""
@@ -381,8 +389,8 @@ def pairings_synchrony(pairings: Sequence[PairedRecordings],
     Parameters
     ----------
     pairings : sequence of PairedRecordings
-        Real and/or pseudo pairings (:class:`interbrain.nulls.Pairing`), typically all
-        those of one session number.
+        Real, pseudo and/or familiarity pairings (:class:`interbrain.nulls.Pairing`),
+        typically one group of :func:`interbrain.nulls.rate_groups`.
     recordings : dict
         Recording key (see :class:`~interbrain.study.RecordingRef`) -> preprocessed
         recording, all at one sampling rate.
@@ -424,8 +432,7 @@ def pairings_synchrony(pairings: Sequence[PairedRecordings],
         state = _SignalState(signal, settings, thresholds=thresholds)
         plans = [_plan(p, recordings, state) for p in pairings]
         out["overlaps"].append(pd.DataFrame(
-            [(pl.pairing.dyad, pl.pairing.partner_dyad, pl.pairing.session, signal,
-              pl.pairing.pairing, 1.0 / pl.dt, pl.n, pl.n * pl.dt) for pl in plans],
+            [(*pl.keys(signal).values(), 1.0 / pl.dt, pl.n, pl.n * pl.dt) for pl in plans],
             columns=OVERLAP_COLUMNS))
         if "wtc" in settings.metrics:
             wtc, fractions = _blocked_wtc(plans, recordings, state, spectra_budget)

@@ -43,7 +43,16 @@ class AnalysisSettings:
         this many other dyads' patients per therapist and session, so that the cost
         of the null grows linearly with the number of dyads.
     pseudo_dyads_seed : int
-        Seed of that subset.
+        Seed of that subset, and of the subset of familiarity pairings.
+    familiarity : bool
+        Also compute synchrony of familiarity pairings (the therapist of a dyad in one
+        session with the same dyad's patient in each other session; see
+        :func:`~interbrain.nulls.pseudo_dyads.familiarity_pairings`).
+    familiarity_per_session : int
+        0 (default): every other session; otherwise a seeded random subset (seed
+        ``pseudo_dyads_seed``) of at most this many of the patient's other sessions
+        per therapist recording, so that the cost grows linearly with the number of
+        sessions.
     metrics : tuple of str
         Synchrony metrics computed, among :data:`METRICS`; the first is the one the
         models use. ``"wtc"``: band-averaged wavelet transform coherence;
@@ -93,6 +102,8 @@ class AnalysisSettings:
     pseudo_dyads: bool = True
     pseudo_dyads_per_dyad: int = 0
     pseudo_dyads_seed: int = 0
+    familiarity: bool = True
+    familiarity_per_session: int = 0
     metrics: tuple[str, ...] = ("wtc",)
     window: float = 0.0
     lags: tuple[float, ...] = ()
@@ -174,7 +185,7 @@ class AnalysisSettings:
         if self.roi not in ROI_OPTIONS:
             raise ValueError("field 'roi' must be 'none', 'mean_of_pairs', "
                              f"'region_average_signal' or 'both', got {self.roi!r}")
-        for name in ("pseudo_dyads_per_dyad", "pseudo_dyads_seed"):
+        for name in ("pseudo_dyads_per_dyad", "pseudo_dyads_seed", "familiarity_per_session"):
             check_int(getattr(self, name), f"field '{name}'", minimum=0)
         if self.n_surrogates < 10:
             raise ValueError(f"field 'n_surrogates' must be at least 10, got "

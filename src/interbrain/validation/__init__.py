@@ -13,11 +13,14 @@ file is reported in seconds rather than after the preprocessing of every recordi
   channels, long channels (not only short ones), a sampling rate and a duration, and
   finite samples (read once, in blocks, with h5py for SNIRF files); with a
   channel-to-role map, that the map's channels are in the file (:mod:`.headers`);
-- per session number (the unit the engine brings to one sampling rate), that every
-  rate is an integer multiple of the lowest (:func:`~interbrain.assembly.common_rate`);
-- per pairing the engine will compute (real dyads, ``[[generalisation]]`` recordings
-  and pseudo-dyads): that the partners overlap in time once aligned as the session
-  says (start times, a shared event or an offset; :func:`~interbrain.assembly.overlap`),
+- per group of pairings the engine brings to one sampling rate (a session number's
+  real and pseudo pairings; apart, a dyad's familiarity pairings;
+  :func:`~interbrain.nulls.rate_groups`), that every rate is an integer multiple of the
+  lowest (:func:`~interbrain.assembly.common_rate`);
+- per pairing the engine will compute (:func:`~interbrain.nulls.all_pairings`: real
+  dyads, ``[[generalisation]]`` recordings, pseudo-dyads and familiarity pairings):
+  that the partners overlap in time once aligned as the session says (start times, a
+  shared event or an offset; :func:`~interbrain.assembly.overlap`),
   that the time they have in common is long enough for the band's longest period (the
   wavelet grid's rule, :func:`~interbrain.synchrony.wavelet.min_samples_for_band`),
   that the optional ``window`` and ``lags`` and circular-shift surrogates of a real

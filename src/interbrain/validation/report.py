@@ -92,13 +92,18 @@ class PairingCheck:
     dyad, partner_dyad : str
         Dyad of the first (therapist, or other person) and second (patient) recording.
     session : int
-        Session number (0 for ``[[generalisation]]`` recordings).
+        Session number of the first recording (0 for ``[[generalisation]]``
+        recordings).
     pairing : str
-        ``"real"``, ``"pseudo"``, ``"other_pre"`` or ``"other_post"``.
+        ``"real"``, ``"pseudo"``, ``"familiarity"``, ``"other_pre"`` or
+        ``"other_post"``.
     sfreq : float
         Common sampling rate in Hz.
     common_s : float
         Time both recordings cover once aligned, in seconds.
+    partner_session : int, optional
+        Session number of the second (patient) recording: differs from ``session``
+        for familiarity pairings only. None: ``session``.
     """
 
     dyad: str
@@ -107,6 +112,7 @@ class PairingCheck:
     pairing: str
     sfreq: float
     common_s: float
+    partner_session: int | None = None
 
 
 @dataclass
@@ -227,6 +233,9 @@ class ValidationReport:
         n_pseudo = sum(p.pairing == "pseudo" for p in self.pairings)
         if n_pseudo:
             lines.append(f"  pseudo-dyads: {n_pseudo}")
+        n_familiarity = sum(p.pairing == "familiarity" for p in self.pairings)
+        if n_familiarity:
+            lines.append(f"  familiarity pairings: {n_familiarity}")
         if len(s.measures):
             cols = s.measure_columns
             lines.append(f"  measures.csv: {_n(len(s.measures), 'row')}, "

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..assembly import common_rate, overlap
 from ..errors import RecordingError
-from ..nulls import generalisation_pairings, pseudo_dyad_pairings, real_pairings
+from ..nulls import all_pairings, rate_groups
 from ..nulls.surrogates import min_shift_samples
 from ..preprocessing import Preprocessed
 from ..study import Study
@@ -87,15 +87,6 @@ def _summary_problem(settings, n: int, rate: float, band: _BandRule) -> str | No
     return None
 
 
-def _pairings(study: Study) -> list:
-    pairings = real_pairings(study) + generalisation_pairings(study)
-    if study.analysis.pseudo_dyads:
-        pairings += pseudo_dyad_pairings(
-            study, max_per_dyad=study.analysis.pseudo_dyads_per_dyad or None,
-            seed=study.analysis.pseudo_dyads_seed)
-    return pairings
-
-
 def check_pairings(study: Study, report: ValidationReport) -> None:
     """Check the timing of every pairing the engine will compute, into ``report``.
 
@@ -109,36 +100,44 @@ def check_pairings(study: Study, report: ValidationReport) -> None:
         and ``band_need``.
     """
     heads = report.recordings
-    pairings = _pairings(study)
-    # the engine brings the recordings of one session number to one rate
-    groups: dict[int, list[str]] = {}
-    for p in pairings:
-        keys = groups.setdefault(p.session, [])
-        keys += [k for k in (p.therapist.key, p.patient.key) if k in heads and k not in keys]
-    rates: dict[int, float | None] = {}
-    for session, keys in groups.items():
+    # the pairings and groups the engine computes (all_pairings, rate_groups); it brings
+    # the recordings of one group to one rate. The real and pseudo groups are checked
+    # first and the pairings in the order of all_pairings (real ones first), so that a
+    # problem is named by the real pairing, and the null pairings of a recording
+    # already named do not repeat it.
+    pairings = all_pairings(study)
+    groups = rate_groups(pairings)
+    group_of = {id(p): key for key, group in groups.items() for p in group}
+    rates: dict[tuple, float | None] = {}
+    for group_key in groups:   # the sessions' groups first
+        keys: list[str] = []
+        for p in groups[group_key]:
+            keys += [k for k in (p.therapist.key, p.patient.key) if k in heads and k not in keys]
         try:
-            rates[session] = common_rate({k: heads[k].sfreq for k in keys}) if keys else None
+            rates[group_key] = common_rate({k: heads[k].sfreq for k in keys}) if keys else None
         except RecordingError as exc:
-            report.add(str(exc), *keys)
-            rates[session] = None
+            rates[group_key] = None
+            named = {f for problem in report.problems for f in problem.files}
+            if not (group_key[0] != "session" and set(keys) & named):
+                report.add(str(exc), *keys)
     band = _BandRule(study.analysis.band, study.analysis.precision)
     settings = study.analysis
     for p in pairings:
+        group_key = group_of[id(p)]
         t_key, p_key = p.therapist.key, p.patient.key
         if t_key not in heads or p_key not in heads:
             continue   # already reported
         named = {f for problem in report.problems for f in problem.files}
-        if p.pairing == "pseudo" and {str(p.therapist.path), str(p.patient.path),
-                                      t_key, p_key} & named:
-            continue   # a pseudo-dyad of a recording with a problem would repeat it
-        rate = rates.get(p.session) or heads[t_key].sfreq
+        if p.pairing in ("pseudo", "familiarity") and {str(p.therapist.path),
+                                                       str(p.patient.path), t_key, p_key} & named:
+            continue   # a null pairing of a recording with a problem would repeat it
+        rate = rates.get(group_key) or heads[t_key].sfreq
         a, b = _stand_in(heads[t_key], rate), _stand_in(heads[p_key], rate)
         try:
             channel_pairs(a, b, settings.pairs)
         except RecordingError as exc:
             report.add(str(exc), t_key, p_key)
-        if rates.get(p.session) is None:
+        if rates.get(group_key) is None:
             continue
         try:
             common = overlap(a, b, align=p.align, offset=p.offset, event=p.event)
@@ -165,5 +164,5 @@ def check_pairings(study: Study, report: ValidationReport) -> None:
                            t_key, p_key)
                 continue
         report.pairings.append(PairingCheck(p.dyad, p.partner_dyad, p.session, p.pairing,
-                                            float(rate), n * dt))
+                                            float(rate), n * dt, p.patient_session))
     report.band_need = band.seconds()
