@@ -399,7 +399,8 @@ def test_clear_effect_gives_small_p_and_ci():
     assert dyad_permutation_test(summary_of(d), n_permutations=5000, seed=1).p == res.p
     ci = sps.t.interval(0.95, 19, loc=d.mean(), scale=sps.sem(d))
     assert (res.ci_low, res.ci_high) == pytest.approx(ci)
-    assert res.p_t == pytest.approx(sps.ttest_1samp(d, 0, alternative="greater").pvalue)
+    assert res.t == pytest.approx(sps.ttest_1samp(d, 0, alternative="greater").statistic)
+    assert not hasattr(res, "p_t")       # one hypothesis, one p-value (the sign-flip test)
     boot = dyad_permutation_test(summary_of(d), ci_method="bootstrap", n_bootstrap=2000)
     assert boot.ci_low < d.mean() < boot.ci_high
     assert boot.ci_low == pytest.approx(ci[0], abs=0.01)
@@ -440,18 +441,37 @@ def test_real_vs_pseudo_is_the_pseudo_null_test():
     assert res.mean_difference == pytest.approx(ref.difference)
     assert res.p == pytest.approx(ref.p_permutation)
     assert ref.p_permutation == pytest.approx(1 / 2**6)   # all six dyads positive
-    two_sided = dyad_permutation_test(null_summary(table), alternative="two-sided",
-                                      n_permutations=2**16)
-    assert res.t == pytest.approx(ref.t) and two_sided.p_t == pytest.approx(ref.p)
+    assert res.t == pytest.approx(ref.t) and (res.ci_low, res.ci_high) == pytest.approx(
+        (ref.ci_low, ref.ci_high))
     assert res.real == pytest.approx(ref.real) and res.null == pytest.approx(ref.pseudo)
-    rows = ref.to_frame("hbo", "wtc")
-    assert list(rows["p"]) == pytest.approx([ref.p, ref.p_permutation])
-    assert rows["method"].iloc[1] == ("dyad-level sign-flip permutation test (exact), "
+    rows = ref.to_frame("hbo", "wtc")             # one hypothesis, one row, one p-value
+    assert len(rows) == 1 and rows["p"].iloc[0] == pytest.approx(ref.p_permutation)
+    assert rows["method"].iloc[0] == ("dyad-level sign-flip permutation test (exact), "
                                       "one-sided: real > pseudo")
-    # Monte Carlo beyond 2**n_dyads > n_permutations: Phipson-Smyth, the same seeds
     mc = real_vs_pseudo(table, "hbo", n_permutations=32, seed=3)
     same = dyad_permutation_test(null_summary(table), n_permutations=32, seed=3)
     assert mc.permutation_method == "monte_carlo" and mc.p_permutation == same.p
+
+
+def test_real_vs_pseudo_equals_the_null_test_with_unequal_pseudo_counts():
+    """Sessions with different numbers of pseudo-dyads once gave two estimates (0.1059
+    and 0.1074) for one hypothesis; both now weigh sessions alike."""
+    rng = np.random.default_rng(8)
+    rows = []
+    for s, partners in ((1, 5), (2, 2)):
+        for t in range(6):
+            others = [p for p in range(6) if p != t][:partners]
+            for p in [t, *others]:
+                rows.append({"dyad": f"D{t}", "partner_dyad": f"D{p}", "session": s,
+                             "pair": "S1", "signal": "hbo",
+                             "pairing": "real" if t == p else "pseudo", "metric": "wtc",
+                             "value": 0.4 + 0.1 * (t == p) + 0.05 * rng.standard_normal()})
+    table = pd.DataFrame(rows)
+    ref = real_vs_pseudo(table, "hbo", n_permutations=999, seed=2)
+    res = dyad_permutation_test(null_summary(table, kinds=["pseudo"]), n_permutations=999,
+                                seed=2)
+    assert ref.difference == pytest.approx(res.mean_difference, rel=1e-12)
+    assert ref.p_permutation == res.p
 
 
 def test_group_test_errors_and_table():

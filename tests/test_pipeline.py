@@ -71,16 +71,24 @@ def test_output_contract(default_run):
     models = pd.read_parquet(default_run / "models.parquet")
     for col in ("model", "term", "estimate", "std_error", "df", "t", "p"):
         assert col in models.columns
-    assert {"growth", "outcome:symptoms", "outcome:alliance", "real_vs_pseudo"} <= set(
-        models["model"])
+    assert {"growth", "outcome:symptoms", "outcome:alliance", "real_vs_pseudo", "plasticity",
+            "plasticity:familiarity", "real_vs_familiarity"} <= set(models["model"])
+    # the confirmatory family of the simulated study.toml: plasticity of the first signal
+    # and metric, and the within-dyad association with symptoms, Holm-corrected
+    family = models[models["family"] == "confirmatory"]
+    assert sorted(zip(family["model"], family["term"])) == [
+        ("outcome:symptoms", "synchrony_within"), ("plasticity", "session")]
+    assert (family["correction"] == "holm (confirmatory family)").all()
+    assert (family["p_adjusted"] >= family["p_family"]).all()
     qc = pd.read_parquet(default_run / "qc.parquet")
     assert {"dyad", "session", "role", "channel", "sci", "bad"} <= set(qc.columns)
     assert len(qc) == 8 * 6 * 2 * 20
     html = (default_run / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 5
-    assert "Growth of synchrony" in html and "pseudo" in html
+    assert "Growth of real synchrony (not controlled for the null)" in html and "pseudo" in html
     methods = (default_run / "methods.md").read_text()
-    assert "MNE" in methods and "Satterthwaite" in methods and "10 to 40 s" in methods
+    assert "MNE" in methods and "Kenward-Roger" in methods and "10 to 40 s" in methods
+    assert "inter-brain plasticity" in methods.lower()
     assert len(list((default_run / "logs").glob("*.log"))) == 1
 
 

@@ -442,8 +442,9 @@ def test_model_rows_count_observations_and_groups():
     assert set(zip(table["n_obs"], table["n_groups"])) == {(22, 6)}
     # dyad-level tests: one observation per dyad
     versus = RealVsPseudoResult(real=0.3, pseudo=0.2, difference=0.1, std_error=0.01,
-                                df=6.0, t=10.0, p=1e-4, p_permutation=1 / 128,
-                                permutation_method="exact", n_permutations=128, n_dyads=7)
+                                df=6.0, t=10.0, ci_low=0.08, ci_high=0.12,
+                                p_permutation=1 / 128, permutation_method="exact",
+                                n_permutations=128, n_dyads=7)
     table = result_table({"real_vs_pseudo": versus}, "hbo", "wtc")
     assert set(zip(table["n_obs"], table["n_groups"])) == {(7, 7)}
     tidy = pd.DataFrame({"model": "growth_by_pair", "signal": "hbo", "metric": "wtc",

@@ -106,17 +106,19 @@ def test_surrogates_do_not_depend_on_the_run(full_run, tmp_path):
 def test_null_summary_and_tests(full_run):
     _, results, out = full_run
     nulls = pd.read_parquet(out / "null_summary.parquet")
-    assert set(nulls["null_kind"]) == {"pseudo", "circular_shift", "phase_randomised"}
-    assert len(nulls) == 3 * N_DYADS * N_SESSIONS
+    assert set(nulls["null_kind"]) == {"pseudo", "familiarity", "circular_shift",
+                                       "phase_randomised"}
+    assert len(nulls) == 4 * N_DYADS * N_SESSIONS
     assert np.allclose(nulls["real_minus_null"], nulls["real"] - nulls["null_mean"])
     surrogate = nulls[nulls["null_kind"] == "circular_shift"]
     assert (surrogate["n_null"] == 4).all()
     tests = pd.read_parquet(out / "null_tests.parquet")
-    assert set(tests["null_kind"]) == {"pseudo", "circular_shift", "phase_randomised"}
+    assert set(tests["null_kind"]) == {"pseudo", "familiarity", "circular_shift",
+                                       "phase_randomised"}
     # planted coupling: real synchrony exceeds every null
     assert (tests["mean_difference"] > 0).all()
     models = results.models
-    for kind in ("circular_shift", "phase_randomised"):
+    for kind in ("familiarity", "circular_shift", "phase_randomised"):
         row = models[models["model"] == f"real_vs_{kind}"].iloc[0]
         assert row["term"] == "real - null" and 0 < row["p"] <= 1
 

@@ -156,7 +156,8 @@ class SynchronyResults:
 TABLE_FILES = {"synchrony": "synchrony.parquet", "qc": "qc.parquet",
                "sessions": "sessions.parquet", "models": "models.parquet",
                "retained": "retained.parquet", "slopes": "dyad_slopes.parquet",
-               "null_summary": "null_summary.parquet", "null_tests": "null_tests.parquet"}
+               "null_summary": "null_summary.parquet", "null_tests": "null_tests.parquet",
+               "excess": "excess.parquet"}
 _ALWAYS_WRITTEN = ("synchrony", "qc", "sessions", "models", "retained")
 
 
@@ -196,6 +197,10 @@ class StudyResults:
     retained : pandas.DataFrame
         The data each dyad-session contributed (``retained.parquet``; see
         :func:`~interbrain.retained.data_retained`).
+    excess : pandas.DataFrame
+        Real synchrony, its null and their difference per dyad-session, the data of
+        the plasticity tests (``excess.parquet``; see
+        :attr:`~interbrain.stats.study_models.ModelResults.excess`).
     """
 
     study: Study
@@ -213,6 +218,7 @@ class StudyResults:
     null_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
     null_tests: pd.DataFrame = field(default_factory=pd.DataFrame)
     retained: pd.DataFrame = field(default_factory=pd.DataFrame)
+    excess: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def __post_init__(self) -> None:
         self.fits = {ModelKey.of(key): fit for key, fit in self.fits.items()}
@@ -244,7 +250,8 @@ class StudyResults:
                    summaries=stage.summaries,
                    timings=timings if timings is not None else {},
                    slopes=stats.slopes, null_summary=stats.null_summary,
-                   null_tests=stats.null_tests, retained=stage.retained)
+                   null_tests=stats.null_tests, retained=stage.retained,
+                   excess=stats.excess)
 
     def fit(self, model: str, signal: str, metric: str):
         """The fitted model ``model`` of ``signal`` and ``metric``, or None.
@@ -273,7 +280,7 @@ class StudyResults:
         """The Parquet tables of the results folder: file name -> table.
 
         ``synchrony``, ``qc``, ``sessions``, ``models`` and ``retained`` always;
-        ``dyad_slopes``, ``null_summary`` and ``null_tests`` when not empty; each
+        ``dyad_slopes``, ``null_summary``, ``null_tests`` and ``excess`` when not empty; each
         synchrony summary as ``synchrony_<name>.parquet``.
 
         Returns

@@ -205,9 +205,10 @@ class DyadPermutationResult:
         Two-sided ``confidence`` interval of ``mean_difference`` (``ci_method``:
         ``"t"``, Student t over dyads, or ``"bootstrap"``, percentile bootstrap over
         dyads).
-    std_error, t, df, p_t : float
-        Standard error over dyads, one-sample t statistic, its degrees of freedom and
-        p-value for ``alternative``.
+    std_error, t, df : float
+        Standard error over dyads, one-sample t statistic and its degrees of freedom
+        (describing the difference; the test is the sign-flip test, so that one
+        hypothesis has one p-value).
     p : float
         Sign-flip permutation p-value for ``alternative``.
     p_method : str
@@ -232,7 +233,6 @@ class DyadPermutationResult:
     std_error: float
     t: float
     df: float
-    p_t: float
     p: float
     p_method: str
     n_permutations: int
@@ -274,7 +274,7 @@ class DyadPermutationResult:
         """
         return (f"real - {self.null_kind or 'null'} ({self.statistic}): "
                 f"{self.mean_difference:.4g} [{self.ci_low:.4g}, {self.ci_high:.4g}] over "
-                f"{self.n_dyads} dyads; t({self.df:g}) = {self.t:.3g}, p = {self.p_t:.3g}; "
+                f"{self.n_dyads} dyads; "
                 f"{self.method}: p = {self.p:.3g}")
 
 
@@ -383,7 +383,7 @@ def dyad_permutation_test(summary: pd.DataFrame, *, n_permutations: int = 10_000
     return DyadPermutationResult(
         statistic=statistic, mean_difference=test.mean, ci_low=float(lo), ci_high=float(hi),
         confidence=confidence, ci_method=ci_method, std_error=test.std_error, t=test.t,
-        df=test.df, p_t=test.p, p=float(flips.p), p_method=flips.method,
+        df=test.df, p=float(flips.p), p_method=flips.method,
         n_permutations=flips.n_permutations, n_dyads=int(d.size), alternative=alternative, real=real, null=null,
         signal=chosen["signal"], metric=chosen["metric"], null_kind=chosen["null_kind"],
         differences=per_dyad.rename("difference"))

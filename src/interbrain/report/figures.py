@@ -12,11 +12,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .._check import as_generator
+from scipy import stats
 
-SIGNAL_LABEL = {"hbo": "HbO", "hbr": "HbR"}
-METRIC_LABEL = {"wtc": "wavelet coherence", "pearson": "Pearson r",
-                "ar_robust_correlation": "AR-prewhitened robust r", "plv": "phase-locking value"}
+from .._check import as_generator
+from .wording import METRIC_LABEL, SIGNAL_LABEL, null_noun
+
+__all__ = ["SIGNAL_LABEL", "METRIC_LABEL", "growth_curve", "trajectories", "real_vs_pseudo",
+           "mean_ci_over_dyads", "excess_over_sessions", "measures_vs_synchrony",
+           "quality_map"]
 
 
 def _ylabel(metric: str, signal: str) -> str:
@@ -119,6 +122,88 @@ def real_vs_pseudo(sessions: pd.DataFrame, signal: str, metric: str = "wtc") -> 
     ax.set_xlabel("session")
     ax.set_ylabel(_ylabel(metric, signal))
     ax.set_title("Real dyads (red) and pseudo-dyads (grey boxes)")
+    return _png(fig)
+
+
+def mean_ci_over_dyads(frame: pd.DataFrame, column: str, level: float = 0.95
+                       ) -> pd.DataFrame:
+    """Per session: the mean of ``column`` over dyads and its Student-t confidence interval.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        ``session`` and ``column``, one row per dyad-session.
+    column : str
+    level : float
+        Confidence level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by session: ``mean, low, high, n`` (``low, high`` NaN with one dyad).
+    """
+    grouped = frame.groupby("session")[column]
+    out = pd.DataFrame({"mean": grouped.mean(), "sd": grouped.std(ddof=1),
+                        "n": grouped.count()})
+    half = stats.t.ppf(0.5 + level / 2, np.maximum(out["n"] - 1, 1)) \
+        * out["sd"] / np.sqrt(out["n"])
+    half = half.where(out["n"] > 1)
+    out["low"], out["high"] = out["mean"] - half, out["mean"] + half
+    return out[["mean", "low", "high", "n"]]
+
+
+def _band(ax, summary: pd.DataFrame, color: str, label: str, ls: str = "-") -> None:
+    """A mean line with its confidence band (error bars where the band is undefined)."""
+    x = summary.index.to_numpy(dtype=float)
+    ax.plot(x, summary["mean"], color=color, marker="o", lw=2, ls=ls, label=label)
+    ax.fill_between(x, summary["low"], summary["high"], color=color, alpha=0.2, lw=0)
+
+
+def excess_over_sessions(excess: pd.DataFrame, signal: str, metric: str = "wtc",
+                         null_kind: str = "pseudo") -> bytes:
+    """Real and null synchrony per session, and the excess the plasticity test models.
+
+    Left: the mean over dyads of real synchrony and of its null (the mean of the
+    null's draws sharing a recording with each dyad-session), with 95 % confidence
+    intervals over dyads (Student t). Right: the excess (real minus null) of each dyad
+    (thin lines) and its mean with the 95 % confidence interval; the plasticity test
+    asks whether this grows over sessions.
+
+    Parameters
+    ----------
+    excess : pandas.DataFrame
+        ``excess.parquet``: ``signal, metric, null_kind, dyad, session, real, null,
+        excess``.
+    signal, metric : str
+    null_kind : str
+        Which null the excess is over.
+
+    Returns
+    -------
+    bytes
+        PNG.
+    """
+    rows = excess[(excess["signal"] == signal) & (excess["metric"] == metric)
+                  & (excess["null_kind"] == null_kind)]
+    units = _ylabel(metric, signal)
+    noun = null_noun(null_kind)
+    fig = Figure(figsize=(9.6, 3.8))
+    left, right = fig.subplots(1, 2)
+    _band(left, mean_ci_over_dyads(rows, "real"), "tab:red", "real dyads")
+    _band(left, mean_ci_over_dyads(rows, "null"), "grey", noun, ls="--")
+    left.set_ylabel(units)
+    left.set_title("Real and null synchrony (mean, 95% CI over dyads)", fontsize=9)
+    left.legend(fontsize=7, frameon=False)
+    for _, grp in rows.groupby("dyad"):
+        right.plot(grp["session"], grp["excess"], color="tab:blue", lw=0.8, alpha=0.35)
+    _band(right, mean_ci_over_dyads(rows, "excess"), "tab:blue", "mean excess")
+    right.axhline(0.0, color="black", lw=0.8, ls=":")
+    right.set_ylabel(f"excess over {noun}\n{units}")
+    right.set_title("Excess of real over null synchrony (thin: dyads)", fontsize=9)
+    right.legend(fontsize=7, frameon=False)
+    for ax in (left, right):
+        ax.set_xlabel("session number")
+        ax.set_xticks(sorted(rows["session"].unique()))
     return _png(fig)
 
 

@@ -14,8 +14,14 @@ import pandas as pd
 from ..design import ROLES
 from ..results import StudyResults
 from ..retained import minutes_text, retained_text
+from ..stats.outcome_models import LADDER_DESCRIPTION
 from . import figures
+from .confirmatory import (confirmatory_rows, confirmatory_sentence, missing_confirmatory,
+                           row_anchor)
 from .methods import methods_text, software_versions
+from .wording import join_reasons
+
+__all__ = ["report_html", "confirmatory_results"]
 
 
 def _img(png: bytes) -> markupsafe.Markup:
@@ -40,6 +46,15 @@ def _table(frame: pd.DataFrame) -> markupsafe.Markup:
 
 
 _TERM_COLUMNS = ["term", "estimate", "std_error", "ci_low", "ci_high", "df", "t", "p"]
+_PLASTICITY_COLUMNS = ["model", "scope", "null_kind", "term", "estimate", "ci_low", "ci_high",
+                       "std_error", "df", "t", "p", "p_permutation", "permutation_method",
+                       "n_permutations", "family", "p_adjusted", "formula", "df_method",
+                       "singular", "simplification"]
+_OUTCOME_COLUMNS = ["model", "scope"] + _TERM_COLUMNS + ["family", "p_adjusted", "sesoi",
+                                                        "p_equivalence", "equivalent",
+                                                        "simplification"]
+_NULL_TEST_COLUMNS = ["null_kind", "real", "null", "mean_difference", "ci_low", "ci_high",
+                      "p", "p_method", "n_permutations", "n_dyads"]
 
 
 def _columns(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -80,6 +95,50 @@ def _retained_table(retained: pd.DataFrame, measure_columns) -> markupsafe.Marku
                                           table_id="retained", escape=True))
 
 
+def confirmatory_results(results: StudyResults) -> dict:
+    """The "Confirmatory results" section: one sentence per confirmatory row.
+
+    Parameters
+    ----------
+    results : StudyResults
+
+    Returns
+    -------
+    dict
+        ``items``: list of ``{"text", "anchor"}`` (the sentence and the id of the
+        section showing the row); ``missing``: sentences on pre-specified tests that
+        did not run, and why.
+    """
+    alpha = results.study.statistics.alpha
+    rows = confirmatory_rows(results.models, results.study.statistics.primary.measures)
+    items = [{"text": confirmatory_sentence(row, alpha), "anchor": row_anchor(row)}
+             for _, row in rows.iterrows()]
+    return {"items": items, "missing": missing_confirmatory(results)}
+
+
+def _plasticity(results: StudyResults, rows: pd.DataFrame, signal: str, metric: str
+                ) -> dict:
+    """The "Inter-brain plasticity" subsection of one signal and metric."""
+    mine = rows[rows["model"].str.match(r"^plasticity(:|$)")]
+    entry = {"anchor": f"plasticity-{signal}-{metric}"}
+    if len(mine):
+        entry["table"] = _table(_columns(mine, _PLASTICITY_COLUMNS))
+    excess = results.excess
+    if len(excess):
+        excess = excess[(excess["signal"] == signal) & (excess["metric"] == metric)]
+        kinds = list(dict.fromkeys(excess["null_kind"]))
+        if kinds:
+            kind = "pseudo" if "pseudo" in kinds else kinds[0]
+            entry["figure"] = _img(figures.excess_over_sessions(excess, signal, metric, kind))
+            entry["figure_null"] = kind
+    if not len(mine):
+        where = f"({signal}/{metric}"
+        reasons = [n for n in results.notes if ("plasticity" in n and where in n)
+                   or n.startswith(("Growth and outcome models need", "No pseudo-dyads"))]
+        entry["why_not"] = join_reasons(reasons or ["no null pairings were computed"])
+    return entry
+
+
 def report_html(results: StudyResults) -> str:
     """The self-contained HTML report of a run (``report.html``).
 
@@ -102,7 +161,9 @@ def report_html(results: StudyResults) -> str:
                  "trajectories": _img(figures.trajectories(sessions, growth, signal, metric))}
         rows = results.models[(results.models["signal"] == signal)
                               & (results.models["metric"] == metric)]
+        entry["plasticity"] = _plasticity(results, rows, signal, metric)
         if growth is not None:
+            entry["growth_df"] = growth.df_method
             entry["growth"] = _table(_columns(rows[rows["model"] == "growth"], _TERM_COLUMNS))
             entry["growth_vc"] = _table(growth.variance_components)
             entry["growth_formula"] = growth.labelled_formula
@@ -116,8 +177,7 @@ def report_html(results: StudyResults) -> str:
         outcome = rows[rows["model"].str.startswith(("outcome:", "lagged:", "prepost:"))
                        & rows["term"].isin(["synchrony_within", "synchrony_between", "slope"])]
         if len(outcome):
-            entry["outcomes"] = _table(_columns(outcome, ["model"] + _TERM_COLUMNS + [
-                "sesoi", "p_equivalence", "equivalent"]))
+            entry["outcomes"] = _table(_columns(outcome, _OUTCOME_COLUMNS))
         pairwise = rows[rows["model"].str.contains("_by_")]
         if len(pairwise):
             entry["pairwise"] = [
@@ -133,9 +193,7 @@ def report_html(results: StudyResults) -> str:
         tests = results.null_tests
         if len(tests):
             mine = tests[(tests["signal"] == signal) & (tests["metric"] == metric)]
-            entry["null_tests"] = _table(_columns(mine, [
-                "null_kind", "real", "null", "mean_difference", "ci_low", "ci_high", "t", "df",
-                "p_t", "p", "p_method", "n_dyads"]))
+            entry["null_tests"] = _table(_columns(mine, _NULL_TEST_COLUMNS))
         if (sessions["pairing"] == "pseudo").any():
             entry["real_vs_pseudo"] = _img(figures.real_vs_pseudo(sessions, signal, metric))
             entry["rvp"] = results.real_vs_pseudo.get((signal, metric))
@@ -160,5 +218,6 @@ def report_html(results: StudyResults) -> str:
         retained=_retained_table(retained, measure_columns) if len(retained) else None,
         retained_text=retained_text(retained, measure_columns) if len(retained) else "",
         methods=methods_text(results), notes=results.notes, versions=software_versions(),
+        confirmatory=confirmatory_results(results), ladder=LADDER_DESCRIPTION,
         created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         timings={k: f"{v:.1f} s" for k, v in results.timings.items()})

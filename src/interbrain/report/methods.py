@@ -7,7 +7,10 @@ from importlib import metadata
 
 from ..results import StudyResults
 from ..retained import retained_text
-from ..stats.outcomes import OUTCOME_FORMULA
+from .statistics_methods import statistics_text
+
+__all__ = ["PACKAGES", "software_versions", "other_metrics", "preprocessing_text",
+           "null_text", "statistics_text", "methods_text"]
 
 PACKAGES = ("interbrain", "mne", "mne-nirs", "numpy", "scipy", "pandas", "statsmodels",
             "dask", "matplotlib")
@@ -68,17 +71,6 @@ _MOTION_TEXT = {
     "none": "no motion correction",
 }
 
-_TIME_TEXT = {"linear": "session number", "log": "the logarithm of the session number",
-              "quadratic": "session number and its square (random linear slope)"}
-
-_CORRECTION_TEXT = {
-    "fdr_bh": "the Benjamini-Hochberg false discovery rate",
-    "bonferroni": "Bonferroni's family-wise correction",
-    "holm": "Holm's family-wise correction",
-    "maxt": "a Westfall-Young max-statistic permutation (family-wise error rate)",
-}
-
-
 def _n_recordings_with(steps: dict, name: str) -> int:
     """Recordings whose chain applied step ``name`` (not skipped)."""
     return sum(any(s.get("step") == name and not s.get("skipped") for s in chain)
@@ -126,90 +118,6 @@ def preprocessing_text(results: StudyResults) -> str:
     return text
 
 
-def statistics_text(results: StudyResults) -> str:
-    """The statistics paragraph: every model fitted, as configured in ``[statistics]``.
-
-    Parameters
-    ----------
-    results : StudyResults
-
-    Returns
-    -------
-    str
-        Markdown, starting ``**Statistics.**``.
-    """
-    study = results.study
-    st = study.statistics
-    growth = sorted({fit.labelled_formula for fit in results.fits_of("growth").values()})
-    if not growth:
-        return "**Statistics.** " + " ".join(results.notes)
-    text = (f"**Statistics.** Growth of synchrony over sessions (inter-brain plasticity) was "
-            f"modelled with {_TIME_TEXT[st.time]} as time, as `{growth[0]}`: a linear mixed "
-            "model with a random intercept"
-            + (" and a random slope" if "| dyad)" in growth[0] and "(1 +" in growth[0] else "")
-            + " per dyad")
-    if "therapist" in growth[0]:
-        text += (f", and a crossed random intercept of the therapist "
-                 f"({study.n_therapists} therapists)")
-    text += (", fitted by restricted maximum likelihood (REML); degrees of freedom and "
-             "p-values of fixed effects use Satterthwaite's approximation, as in lmerTest "
-             "(Kuznetsova et al., 2017), because z-tests are anti-conservative with few "
-             "dyads.")
-    singular = sorted(f"{key.signal.upper().replace('HB', 'Hb')}/{key.metric}"
-                      for key, fit in results.fits_of("growth").items() if fit.singular)
-    if singular:
-        text += (f" The growth fit of {', '.join(singular)} was singular (a variance or "
-                 "correlation of the random effects estimated on the boundary of its range, "
-                 "e.g. a slope correlation of -1 or +1, or a zero variance), so its random "
-                 "part is not identified as written; its fixed-effect tests are reported "
-                 "from that fit (column `singular` of models.parquet).")
-    if len(growth) > 1:
-        text += " (Where the data could not identify every term, the model was reduced: "                 + "; ".join(f"`{f}`" for f in growth[1:]) + ".)"
-    if st.n_permutations:
-        text += (f" Without distributional assumptions, the slope was also tested by permuting "
-                 f"the session order within each dyad ({st.n_permutations} permutations, "
-                 f"seed {st.seed}).")
-    if st.compare:
-        text += (" Nested models were compared by likelihood-ratio tests of maximum-likelihood "
-                 "refits (linear against quadratic time; with against without the therapist "
-                 "random intercept).")
-    measures = ", ".join(study.measure_columns)
-    if measures:
-        text += (f" Each session measure ({measures}) was modelled as "
-                 f"`{OUTCOME_FORMULA.format(measure='measure')}`, where synchrony_between is "
-                 "the dyad's mean synchrony and synchrony_within the session's deviation from "
-                 "it (Curran & Bauer, 2011), fitted in the same way")
-        if st.lagged:
-            text += "; lagged models related synchrony in session t to the measure in session t+1"
-        if st.prepost:
-            text += ("; each dyad's change of the measure from its first to its last session "
-                     "was regressed on its synchrony slope")
-        text += ". All coefficients are reported with 95% confidence intervals"
-        sesoi = st.sesoi_option
-        if sesoi is not None:
-            text += (f"; absence of association was tested by two one-sided tests (TOST) "
-                     f"against a smallest effect size of interest of {sesoi} "
-                     f"({st.sesoi_scale} units, alpha {st.alpha}"
-                     + ("; standardized within dyads by the pooled within-dyad SDs of "
-                        "measure and synchrony, between dyads by the SDs of the dyad means"
-                        if st.sesoi_scale == "standardized" else "") + ")")
-        text += "."
-    if study.generalisation:
-        n_other = len({(g.dyad, g.partner) for g in study.generalisation})
-        text += (f" Whether synchrony generalises beyond the therapist was asked with "
-                 f"{len(study.generalisation)} recordings of patients with {n_other} other "
-                 "partner(s) before and after treatment: synchrony (mean over channel pairs) "
-                 "was modelled as `synchrony ~ phase * partner_role + (1 | patient)` (with the "
-                 "therapist: first and last session), and the pre-to-post change with other "
-                 "people was tested as a contrast with Satterthwaite df.")
-    if st.pairwise:
-        unit = "channel pair" if st.pairwise_unit == "pair" else "region pair"
-        text += (f" Per {unit}, {' and '.join(t.replace('_', ' ') for t in st.pairwise)} "
-                 f"were tested over dyads and corrected for multiple comparisons with "
-                 f"{_CORRECTION_TEXT[st.correction]}.")
-    return text
-
-
 def null_text(results: StudyResults, n_pseudo: int) -> str:
     """The null-control paragraph.
 
@@ -237,6 +145,21 @@ def null_text(results: StudyResults, n_pseudo: int) -> str:
     elif ana.pseudo_dyads:
         parts.append("No pseudo-dyads were computed (they need at least two dyads with the "
                      "same session number).")
+    sync = results.synchrony
+    n_familiarity = (len(sync.loc[sync["pairing"] == "familiarity",
+                                  ["dyad", "session", "partner_session"]].drop_duplicates())
+                     if "partner_session" in sync.columns else 0)
+    if n_familiarity:
+        parts.append(
+            "Familiarity pairings paired the therapist recording of each dyad in one session "
+            "with the same dyad's patient recording of " + (
+                "every other session" if not ana.familiarity_per_session else
+                f"a random subset (seed {ana.pseudo_dyads_seed}) of at most "
+                f"{ana.familiarity_per_session} other sessions")
+            + f" ({n_familiarity} familiarity pairings: the same two people, not recorded "
+            "together), aligned on their first samples, cropped to their common length and "
+            "analysed identically; the familiarity null of a dyad-session comprised the "
+            "pairings of its therapist recording and of its patient recording.")
     kinds = {"circular_shift": "circular time shifts of the patient's recording (at least "
                                + (f"{ana.surrogate_min_shift:g} s" if ana.surrogate_min_shift
                                   else "the band's longest period") + ")",
@@ -246,12 +169,13 @@ def null_text(results: StudyResults, n_pseudo: int) -> str:
         parts.append(f"For every real dyad-session, {ana.surrogates_per_session} surrogates "
                      "each of " + " and ".join(kinds[k] for k in ana.surrogates)
                      + f" (seed {ana.surrogate_seed}) were paired with the real therapist.")
-    if n_pseudo or ana.surrogates:
+    if n_pseudo or n_familiarity or ana.surrogates:
         parts.append("Real synchrony was compared with each null at the dyad level (mean over "
-                     "sessions of real minus null) by a one-sided sign-flip permutation test "
-                     "(exact over all sign patterns when there are at most as many as "
-                     "permutations, otherwise Monte Carlo with p = (1 + b) / (1 + B)) and "
-                     "a t-test.")
+                     "sessions of real minus null) by one test, a one-sided sign-flip "
+                     "permutation test (exact over all sign patterns when there are at most "
+                     "as many as permutations, otherwise Monte Carlo with p = (1 + b) / "
+                     "(1 + B)); the 95% confidence interval of the mean difference (Student "
+                     "t over dyads) describes its size.")
     return " ".join(parts)
 
 

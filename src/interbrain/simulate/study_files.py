@@ -105,6 +105,9 @@ def study_toml(args: dict, dyads: list[dict], sessions: list[dict], montage: Mon
         "sesoi = 0.3                # smallest standardized association of interest: "
         "equivalence tests",
         "",
+        "[statistics.primary]       # the confirmatory family: the plasticity test and",
+        'measures = ["symptoms"]    # the within-dyad association with symptoms (Holm)',
+        "",
         "[regions]                  # channel -> region of interest",
     ]
     # regions name the channels as the recordings do (a SNIRF file renumbers optodes)

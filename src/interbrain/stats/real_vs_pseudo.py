@@ -1,18 +1,16 @@
 """Do real dyads synchronise more than pseudo-dyads?
 
-Per dyad, the mean synchrony of its real sessions and the mean synchrony of the
-pseudo-dyads its therapist recordings formed (:func:`~interbrain.stats.sessions.
-session_synchrony`, averaged over sessions); the dyad-level differences ``real -
-pseudo`` are tested two ways, both from :mod:`interbrain.nulls.dyad_tests`:
-
-* a paired t-test over dyads (two-sided, as every t-test row of ``models.parquet``);
-* the sign-flip permutation test of the hypothesis that real dyads exceed
-  pseudo-dyads: one-sided (``real > pseudo``), exact (all ``2**n_dyads`` sign patterns)
-  when ``2**n_dyads <= n_permutations``, otherwise ``n_permutations`` random patterns
-  with the Phipson-Smyth ``(1 + b) / (1 + B)``. It is the test
-  :func:`~interbrain.nulls.group_tests.dyad_permutation_test` applies to every kind of
-  null, with the same seed derivation, so the two give one p-value for one set of
-  differences.
+Per dyad-session, real synchrony minus the mean of the pseudo-dyads its therapist
+recording formed (:func:`~interbrain.nulls.group_tests.null_summary`); per dyad, the
+mean over its sessions; over dyads, one test: the sign-flip permutation test of the
+hypothesis that real dyads exceed pseudo-dyads, one-sided (``real > pseudo``), exact
+(all ``2**n_dyads`` sign patterns) when ``2**n_dyads <= n_permutations``, otherwise
+``n_permutations`` random patterns with the Phipson-Smyth ``(1 + b) / (1 + B)``. It is
+:func:`~interbrain.nulls.group_tests.dyad_permutation_test` on the pseudo-dyad rows,
+with the same seed, so ``models.parquet`` and ``null_tests.parquet`` give one p-value
+for one hypothesis. The standard error, t statistic and 95 % confidence interval of the
+mean difference (Student t over dyads) describe its size; the p-value is the
+permutation test's.
 """
 
 from __future__ import annotations
@@ -22,8 +20,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from ..nulls.dyad_tests import permutation_seeds, sign_flip_method, sign_flip_test, t_test
-from .sessions import session_synchrony
+from ..nulls.dyad_tests import sign_flip_method
+from ..nulls.group_tests import dyad_permutation_test, null_summary
 from .tables import MODEL_COLUMNS, with_counts
 
 __all__ = ["RealVsPseudoResult", "real_vs_pseudo"]
@@ -37,11 +35,14 @@ class RealVsPseudoResult:
     ----------
     real, pseudo : float
         Mean over dyads of each dyad's mean real and pseudo-dyad synchrony.
-    difference, std_error, df, t, p : float
-        Mean over dyads of ``real - pseudo``, its standard error, and the paired
-        (one-sample) t-test: ``df = n_dyads - 1``, two-sided ``p``.
+    difference, std_error, df, t : float
+        Mean over dyads of the dyads' mean ``real - pseudo``, its standard error, and
+        the one-sample t statistic with ``df = n_dyads - 1`` (describing the size of
+        the difference; the test is the permutation test).
+    ci_low, ci_high : float
+        95 % confidence interval of ``difference`` (Student t over dyads).
     p_permutation : float
-        One-sided (``real > pseudo``) sign-flip permutation p-value.
+        One-sided (``real > pseudo``) sign-flip permutation p-value: the test.
     permutation_method : str
         ``"exact"`` (all sign patterns) or ``"monte_carlo"``.
     n_permutations : int
@@ -56,7 +57,8 @@ class RealVsPseudoResult:
     std_error: float
     df: float
     t: float
-    p: float
+    ci_low: float
+    ci_high: float
     p_permutation: float
     permutation_method: str
     n_permutations: int
@@ -73,7 +75,7 @@ class RealVsPseudoResult:
 
     def to_frame(self, signal: str = "", metric: str = "", name: str = "real_vs_pseudo"
                  ) -> pd.DataFrame:
-        """Rows of ``models.parquet``: the t-test and the sign-flip test.
+        """One row of ``models.parquet``: the sign-flip test.
 
         Parameters
         ----------
@@ -85,19 +87,19 @@ class RealVsPseudoResult:
         Returns
         -------
         pandas.DataFrame
-            Two rows, :data:`~interbrain.stats.tables.MODEL_COLUMNS` and ``n_obs``,
-            ``n_groups`` (both the number of dyads).
+            :data:`~interbrain.stats.tables.MODEL_COLUMNS` (``p`` the permutation
+            p-value), ``n_obs`` and ``n_groups`` (both the number of dyads), ``ci_low,
+            ci_high``, ``p_method``.
         """
-        common = {"model": name, "signal": signal, "metric": metric,
-                  "term": "real - pseudo", "estimate": self.difference,
-                  "std_error": self.std_error, "formula": ""}
-        rows = pd.DataFrame([
-            {**common, "df": self.df, "t": self.t, "p": self.p,
-             "method": "paired t-test over dyads"},
-            {**common, "df": np.nan, "t": np.nan, "p": self.p_permutation,
-             "method": self.permutation_description},
-        ], columns=MODEL_COLUMNS)
-        return with_counts(rows, self.n_dyads, self.n_dyads)
+        row = pd.DataFrame([{
+            "model": name, "signal": signal, "metric": metric, "term": "real - pseudo",
+            "estimate": self.difference, "std_error": self.std_error, "df": self.df,
+            "t": self.t, "p": self.p_permutation, "method": self.permutation_description,
+            "formula": ""}], columns=MODEL_COLUMNS)
+        row = with_counts(row, self.n_dyads, self.n_dyads)
+        row["ci_low"], row["ci_high"] = self.ci_low, self.ci_high
+        row["p_method"] = self.permutation_method
+        return row
 
     def summary(self) -> str:
         """The test in one line.
@@ -107,9 +109,9 @@ class RealVsPseudoResult:
         str
         """
         return (f"real {self.real:.4f}, pseudo {self.pseudo:.4f}: difference "
-                f"{self.difference:.4f} (SE {self.std_error:.4f}) over {self.n_dyads} "
-                f"dyads; t({self.df:g}) = {self.t:.3g}, two-sided p = {self.p:.3g}; "
-                f"{self.permutation_description}: p = {self.p_permutation:.3g}")
+                f"{self.difference:.4f} [{self.ci_low:.4f}, {self.ci_high:.4f}] over "
+                f"{self.n_dyads} dyads; {self.permutation_description}: "
+                f"p = {self.p_permutation:.3g}")
 
 
 def real_vs_pseudo(synchrony: pd.DataFrame, signal: str, metric: str = "wtc", *,
@@ -126,8 +128,7 @@ def real_vs_pseudo(synchrony: pd.DataFrame, signal: str, metric: str = "wtc", *,
         Sign patterns: all ``2**n_dyads`` when that is at most ``n_permutations``,
         else this many random ones.
     seed : int or numpy.random.SeedSequence
-        Seed of the random sign patterns (through
-        :func:`~interbrain.nulls.dyad_tests.permutation_seeds`, as the null tests).
+        Seed of the random sign patterns (as the null tests).
 
     Returns
     -------
@@ -138,19 +139,20 @@ def real_vs_pseudo(synchrony: pd.DataFrame, signal: str, metric: str = "wtc", *,
     ValueError
         Fewer than 2 dyads with both real and pseudo-dyad synchrony.
     """
-    real = session_synchrony(synchrony, signal, "real", metric)
-    pseudo = session_synchrony(synchrony, signal, "pseudo", metric)
-    real = real.groupby("dyad")["synchrony"].mean()
-    pseudo = pseudo.groupby("dyad")["synchrony"].mean()
-    both = pd.concat({"real": real, "pseudo": pseudo}, axis=1).dropna()
-    diff = (both["real"] - both["pseudo"]).to_numpy()
-    if diff.size < 2:
+    rows = synchrony[(synchrony["signal"] == signal) & (synchrony["metric"] == metric)
+                     & synchrony["pairing"].isin(["real", "pseudo"])]
+    summary = null_summary(rows, kinds=["pseudo"]) if (rows["pairing"] == "real").any() \
+        else pd.DataFrame()
+    if summary.empty or np.isfinite(summary["real_minus_null"]).sum() == 0:
         raise ValueError("real versus pseudo-dyads needs at least 2 dyads with both")
-    test = t_test(diff, "two-sided")
-    flips = sign_flip_test(diff, n_permutations=n_permutations,
-                           seed=permutation_seeds(seed)[0], alternative="greater")
+    try:
+        test = dyad_permutation_test(summary, n_permutations=n_permutations, seed=seed,
+                                     alternative="greater")
+    except ValueError as exc:
+        raise ValueError(f"real versus pseudo-dyads needs at least 2 dyads with both "
+                         f"({exc})") from None
     return RealVsPseudoResult(
-        real=float(both["real"].mean()), pseudo=float(both["pseudo"].mean()),
-        difference=test.mean, std_error=test.std_error, df=test.df, t=test.t, p=test.p,
-        p_permutation=float(flips.p), permutation_method=flips.method,
-        n_permutations=flips.n_permutations, n_dyads=int(diff.size))
+        real=test.real, pseudo=test.null, difference=test.mean_difference,
+        std_error=test.std_error, df=test.df, t=test.t, ci_low=test.ci_low,
+        ci_high=test.ci_high, p_permutation=test.p, permutation_method=test.p_method,
+        n_permutations=test.n_permutations, n_dyads=test.n_dyads)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 
 from .._check import check_int, settings_from_table
 from ..errors import StudyError
+from .primary import PrimarySettings
 from .time_codings import TIME_CODINGS
 
 #: Time codings of the growth model (:data:`~interbrain.stats.time_codings.TIME_CODINGS`).
@@ -19,6 +20,8 @@ PAIRWISE_OPTIONS: tuple[str, ...] = ("growth", "real_vs_pseudo")
 UNIT_OPTIONS: tuple[str, ...] = ("pair", "region")
 #: Scales of the smallest effect size of interest (see :mod:`.equivalence`).
 SESOI_SCALE_OPTIONS: tuple[str, ...] = ("raw", "standardized")
+#: Degrees-of-freedom methods of the mixed models' t-tests.
+DF_METHOD_OPTIONS: tuple[str, ...] = ("kenward-roger", "satterthwaite")
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,14 @@ class StatisticsSettings:
         empty for none.
     pairwise_unit : str
         ``"pair"`` (channel pair) or ``"region"`` (region pair; needs ``[regions]``).
+    df_method : str
+        Degrees of freedom (and covariance adjustment) of the mixed models' t-tests:
+        ``"kenward-roger"`` (Kenward & Roger 1997, as R pbkrtest) or
+        ``"satterthwaite"`` (as R lmerTest). See docs/statistics.md for the
+        calibration behind the default.
+    primary : PrimarySettings
+        ``[statistics.primary]``: the confirmatory family (see
+        :mod:`interbrain.stats.confirmatory`).
     """
 
     time: str = "linear"
@@ -86,6 +97,8 @@ class StatisticsSettings:
     correction: str = "fdr_bh"
     pairwise: tuple[str, ...] = ("growth", "real_vs_pseudo")
     pairwise_unit: str = "pair"
+    df_method: str = "kenward-roger"
+    primary: PrimarySettings = field(default_factory=PrimarySettings)
 
     @classmethod
     def from_table(cls, table: object, where: str) -> "StatisticsSettings":
@@ -115,7 +128,11 @@ class StatisticsSettings:
             raise StudyError(f"{where}: must be a table")
         table = dict(table or {})
         sesoi = table.pop("sesoi", None)
+        primary = table.pop("primary", None)
         settings = settings_from_table(cls, table, where, StudyError)
+        if primary is not None:
+            settings = replace(settings, primary=PrimarySettings.from_table(
+                primary, f"{where[:-1]}.primary]" if where.endswith("]") else where))
         if sesoi is not None:
             if isinstance(sesoi, dict):
                 settings = replace(settings, sesoi=dict(sesoi))
@@ -142,6 +159,7 @@ class StatisticsSettings:
         one_of("sesoi_scale", SESOI_SCALE_OPTIONS)
         one_of("correction", CORRECTION_OPTIONS)
         one_of("pairwise_unit", UNIT_OPTIONS)
+        one_of("df_method", DF_METHOD_OPTIONS)
         bad = [p for p in self.pairwise if p not in PAIRWISE_OPTIONS]
         if bad:
             raise ValueError(f"field 'pairwise' must list tests among "

@@ -17,10 +17,13 @@ import pandas as pd
 
 from ..nulls import NULL_KINDS, dyad_permutation_tests, null_summary
 from ..nulls.dyad_tests import sign_flip_method
+from .confirmatory import ALL_PAIRS, mark_families
+from .excess import pairing_sessions
 from .generalisation import fit_generalisation, generalisation_table
 from .growth_analysis import analyse_growth
 from .multiple import pairwise_tests
 from .outcomes import analyse_outcomes
+from .plasticity import PlasticityResult, plasticity_test
 from .real_vs_pseudo import real_vs_pseudo
 from .result_table import result_table
 from .sessions import SESSION_COLUMNS, session_synchrony
@@ -122,7 +125,24 @@ class ModelResults:
     null_tests : pandas.DataFrame
         Dyad-level sign-flip tests that real synchrony exceeds each kind of null
         (``null_tests.parquet``).
+    plasticity : dict
+        ``(signal, metric, null)`` -> :class:`~interbrain.stats.plasticity.
+        PlasticityResult` over every channel pair (``null`` ``"pseudo"`` is the
+        headline test).
     """
+
+    @property
+    def excess(self) -> pd.DataFrame:
+        """Real synchrony, its null and their difference per dyad-session, for each
+        plasticity test over every channel pair (``excess.parquet``): ``signal,
+        metric, null_kind, dyad, session, real, null, n_null, excess``."""
+        frames = [r.excess.assign(signal=signal, metric=metric, null_kind=kind)
+                  for (signal, metric, kind), r in self.plasticity.items()]
+        if not frames:
+            return pd.DataFrame()
+        out = pd.concat(frames, ignore_index=True)
+        return out[["signal", "metric", "null_kind", "dyad", "session", "real", "null",
+                    "n_null", "excess"]]
 
     models: pd.DataFrame
     sessions: pd.DataFrame
@@ -132,6 +152,7 @@ class ModelResults:
     slopes: pd.DataFrame = field(default_factory=pd.DataFrame)
     null_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
     null_tests: pd.DataFrame = field(default_factory=pd.DataFrame)
+    plasticity: dict = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
         """The model table (``models.parquet``).
@@ -187,17 +208,63 @@ def null_test_rows(tests: pd.DataFrame, kinds) -> pd.DataFrame:
         "n_dyads": rows["n_dyads"].astype(float)})
 
 
+def _plasticity_tests(pairings: pd.DataFrame, kinds, inputs: ModelInputs, notes: list,
+                      where: str) -> dict[str, PlasticityResult]:
+    """The plasticity test against each kind of null present (pseudo-dyads first)."""
+    st = inputs.settings
+    therapists = (dict(zip(inputs.dyads["dyad"], inputs.dyads["therapist"]))
+                  if inputs.dyads is not None else None)
+    out = {}
+    for kind in kinds:
+        try:
+            out[kind] = plasticity_test(
+                pairings, time=st.time, null=kind, n_permutations=st.n_permutations or 999,
+                seed=st.seed, df_method=st.df_method, therapist=therapists)
+        except ValueError as exc:
+            notes.append(f"plasticity test against {kind} ({where}) not run: {exc}")
+            continue
+        notes += [f"plasticity against {kind} ({where}): {n}" for n in out[kind].notes]
+    return out
+
+
+def _core_models(synchrony: pd.DataFrame, signal: str, metric: str, inputs: ModelInputs,
+                 kinds, can_grow: bool, notes: list, where: str
+                 ) -> tuple[dict, dict[str, PlasticityResult]]:
+    """Growth of the excess over each null and the outcome models of one signal, metric
+    and unit (the models of the confirmatory family)."""
+    st = inputs.settings
+    plasticity = {}
+    if can_grow and kinds:
+        plasticity = _plasticity_tests(pairing_sessions(synchrony, signal, metric), kinds,
+                                       inputs, notes, where)
+    outcomes = None
+    if inputs.measure_columns and can_grow:
+        real = session_synchrony(synchrony, signal, "real", metric)
+        outcomes = analyse_outcomes(
+            real, inputs.measures, sesoi=st.sesoi_option, sesoi_scale=st.sesoi_scale,
+            alpha=st.alpha, time=st.time, lagged=st.lagged, prepost=st.prepost,
+            df_method=st.df_method)
+        notes += [f"outcomes ({where}): {n}" for n in outcomes.notes]
+    return ({"outcomes": outcomes} if outcomes is not None else {}), plasticity
+
+
 def fit_models(inputs: ModelInputs | Study, synchrony: pd.DataFrame) -> ModelResults:
     """Fit every model of ``[statistics]`` for every signal and metric.
 
-    Per signal and metric: the growth analysis (mixed model with the time coding,
-    therapist random effect, condition and covariates of the design; per-dyad slopes;
-    likelihood-ratio comparisons; slope permutation test), the outcome analyses of
-    every measure (within/between, lagged, pre-post, with confidence intervals and
-    equivalence tests), the real-versus-pseudo test, the per-unit tests with their
+    Per signal and metric: the plasticity test (growth of real synchrony in excess of
+    each kind of null, :mod:`interbrain.stats.plasticity`), the growth analysis of
+    real synchrony (mixed model with the time coding, therapist random effect,
+    condition and covariates of the design; per-dyad slopes; likelihood-ratio
+    comparisons; slope permutation test), the outcome analyses of every measure
+    (within/between, lagged, pre-post, with confidence intervals and equivalence
+    tests), the real-versus-pseudo test, the per-unit tests with their
     multiple-comparison correction and the generalisation model. Over all of them:
     each dyad-session's real synchrony against each kind of null, and dyad-level
-    sign-flip tests.
+    sign-flip tests. When ``[statistics.primary]`` restricts the primary unit to a
+    region or a list of channel pairs, the plasticity test and the outcome models
+    of the primary signal and metric are also fitted on that unit (rows with
+    ``scope`` naming it). Every row is then marked confirmatory or exploratory
+    (:func:`~interbrain.stats.confirmatory.mark_families`).
 
     Models the design cannot support are skipped with a note: growth needs at least
     two dyads and two session numbers, outcome models at least three dyads with
@@ -219,6 +286,7 @@ def fit_models(inputs: ModelInputs | Study, synchrony: pd.DataFrame) -> ModelRes
         inputs = ModelInputs.from_study(inputs)
     st = inputs.settings
     tables, summaries, fits, tests, notes, slopes = [], [], {}, {}, [], []
+    plasticity_results: dict = {}
     kinds = [k for k in NULL_KINDS if (synchrony["pairing"] == k).any()]
     has_pseudo = "pseudo" in kinds
     real_rows = synchrony[synchrony["pairing"] == "real"]
@@ -232,6 +300,7 @@ def fit_models(inputs: ModelInputs | Study, synchrony: pd.DataFrame) -> ModelRes
     design = inputs.design
     condition = "condition" if "condition" in design.columns else None
     n_permutations = st.n_permutations or 9999   # of the sign-flip tests
+    options = {"sesoi": st.sesoi_option, "sesoi_scale": st.sesoi_scale, "alpha": st.alpha}
     for metric in inputs.metrics:
         for signal in inputs.signals:
             where = f"{signal}/{metric}"
@@ -241,6 +310,17 @@ def fit_models(inputs: ModelInputs | Study, synchrony: pd.DataFrame) -> ModelRes
                 summaries.append(summary.assign(signal=signal, metric=metric,
                                                 pairing=pairing)[SESSION_COLUMNS])
             real = per_pairing["real"].merge(design, on=["dyad", "session"], how="left")
+            core, plasticity = _core_models(synchrony, signal, metric, inputs, kinds,
+                                            can_grow, notes, where)
+            tables += [result.to_frame(signal, metric) for result in plasticity.values()]
+            plasticity_results.update({(signal, metric, kind): result
+                                       for kind, result in plasticity.items()})
+            fits.update({("plasticity" if kind == "pseudo" else f"plasticity:{kind}",
+                          signal, metric): result.fit for kind, result in plasticity.items()})
+            if "outcomes" in core:
+                fits.update({(name, signal, metric): fit
+                             for name, fit in core["outcomes"].fits().items()
+                             if not name.startswith("prepost:")})
             results: dict = {}
             growth = None
             if can_grow:
@@ -248,7 +328,8 @@ def fit_models(inputs: ModelInputs | Study, synchrony: pd.DataFrame) -> ModelRes
                     growth = analyse_growth(
                         real, time=st.time, therapist="therapist", condition=condition,
                         covariates=list(st.covariates) or None, compare=st.compare,
-                        n_permutations=st.n_permutations, seed=st.seed)
+                        n_permutations=st.n_permutations, seed=st.seed,
+                        df_method=st.df_method)
                 except ValueError as exc:
                     notes.append(f"growth model ({where}) not fitted: {exc}")
             if growth is not None:
@@ -256,16 +337,7 @@ def fit_models(inputs: ModelInputs | Study, synchrony: pd.DataFrame) -> ModelRes
                 fits[("growth", signal, metric)] = growth.fit
                 notes += [f"growth ({where}): {n}" for n in growth.notes]
                 slopes.append(growth.slopes.assign(signal=signal, metric=metric))
-            if inputs.measure_columns and can_grow:
-                outcomes = analyse_outcomes(
-                    real, inputs.measures, sesoi=st.sesoi_option,
-                    sesoi_scale=st.sesoi_scale, alpha=st.alpha, time=st.time,
-                    lagged=st.lagged, prepost=st.prepost)
-                results["outcomes"] = outcomes
-                fits.update({(name, signal, metric): fit
-                             for name, fit in outcomes.fits().items()
-                             if not name.startswith("prepost:")})
-                notes += [f"outcomes ({where}): {n}" for n in outcomes.notes]
+            results.update(core)
             if has_pseudo:
                 tests[(signal, metric)] = real_vs_pseudo(
                     synchrony, signal, metric, n_permutations=n_permutations, seed=st.seed)
@@ -290,8 +362,23 @@ def fit_models(inputs: ModelInputs | Study, synchrony: pd.DataFrame) -> ModelRes
                 except ValueError as exc:
                     notes.append(f"generalisation model ({where}) not fitted: {exc}")
             if results:
-                tables.append(result_table(results, signal, metric, sesoi=st.sesoi_option,
-                                           sesoi_scale=st.sesoi_scale, alpha=st.alpha))
+                tables.append(result_table(results, signal, metric, **options))
+    primary_signal = st.primary.signal or inputs.signals[0]
+    primary_metric = st.primary.metric or inputs.metrics[0]
+    tables = [t.assign(scope=ALL_PAIRS) for t in tables]
+    if st.primary.scope != ALL_PAIRS:
+        where = f"{primary_signal}/{primary_metric}, {st.primary.scope}"
+        subset = st.primary.select(synchrony)
+        if subset.empty:
+            notes.append(f"the primary channel pairs ({st.primary.scope}) are not in the synchrony table")
+        else:
+            results, plasticity = _core_models(subset, primary_signal, primary_metric,
+                                               inputs, kinds, can_grow, notes, where)
+            frames = [r.to_frame(primary_signal, primary_metric) for r in plasticity.values()]
+            if results:
+                frames.append(result_table(results, primary_signal, primary_metric,
+                                           **options))
+            tables += [f.assign(scope=st.primary.scope) for f in frames]
     nulls, null_tests = pd.DataFrame(), pd.DataFrame()
     if kinds:
         nulls = null_summary(synchrony, kinds=kinds)
@@ -299,9 +386,11 @@ def fit_models(inputs: ModelInputs | Study, synchrony: pd.DataFrame) -> ModelRes
                                             seed=st.seed)
         surrogate_kinds = [k for k in kinds if k != "pseudo"]
         if surrogate_kinds and len(null_tests):
-            tables.append(null_test_rows(null_tests, surrogate_kinds))
-    models = combine_tables(tables)
+            tables.append(null_test_rows(null_tests, surrogate_kinds).assign(scope=ALL_PAIRS))
+    models = mark_families(combine_tables(tables), st.primary, primary_signal,
+                           primary_metric, alpha=st.alpha)
     return ModelResults(models=models, sessions=pd.concat(summaries, ignore_index=True),
                         fits=fits, tests=tests, notes=notes,
                         slopes=pd.concat(slopes, ignore_index=True) if slopes else pd.DataFrame(),
-                        null_summary=nulls, null_tests=null_tests)
+                        null_summary=nulls, null_tests=null_tests,
+                        plasticity=plasticity_results)

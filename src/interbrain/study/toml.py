@@ -101,11 +101,33 @@ def load_study(path: str | Path) -> Study:
         measures = pd.DataFrame({"dyad": pd.Series(dtype=str),
                                  "session": pd.Series(dtype=int)})
     _check_covariates(statistics, therapists, dyads, measures, where)
+    _check_primary(statistics, analysis, regions, measures, where)
     return Study(root=root, name=str(meta.get("name", root.name)),
                  description=str(meta.get("description", "")), analysis=analysis,
                  preprocessing=preprocessing, dyads=dyads, sessions=sessions,
                  measures=measures, regions=regions, statistics=statistics,
                  therapists=therapists, engine=engine, generalisation=generalisation)
+
+
+def _check_primary(statistics: StatisticsSettings, analysis, regions: dict,
+                   measures: pd.DataFrame, where: str) -> None:
+    """``[statistics.primary]`` names a signal, metric, region and measures of the study."""
+    at = f"{where}: [statistics.primary]"
+    primary = statistics.primary
+    for name, value, options in (("signal", primary.signal, analysis.signals),
+                                 ("metric", primary.metric, analysis.metrics)):
+        if value and value not in options:
+            raise StudyError(f"{at}: {name} {value!r} is not analysed; [analysis] "
+                             f"{name}s are {list(options)}")
+    if primary.region and primary.region not in set(regions.values()):
+        raise StudyError(f"{at}: region {primary.region!r} is not a region of [regions] "
+                         f"({sorted(set(regions.values())) or 'none defined'})")
+    outcome_measures = [c for c in measures.columns if c not in ("dyad", "session")
+                        and c not in statistics.covariates]
+    unknown = [m for m in primary.measures if m not in outcome_measures]
+    if unknown:
+        raise StudyError(f"{at}: measure(s) {unknown} are not outcome measures of "
+                         f"measures.csv ({outcome_measures or 'none'})")
 
 
 def _check_covariates(statistics: StatisticsSettings, therapists: dict,
