@@ -87,7 +87,7 @@ def test_output_contract(default_run):
     assert html.count("data:image/png;base64,") >= 5
     assert "Growth of real synchrony (not controlled for the null)" in html and "pseudo" in html
     methods = (default_run / "methods.md").read_text()
-    assert "MNE" in methods and "Kenward-Roger" in methods and "10 to 40 s" in methods
+    assert "MNE" in methods and "Satterthwaite" in methods and "10 to 40 s" in methods
     assert "inter-brain plasticity" in methods.lower()
     assert len(list((default_run / "logs").glob("*.log"))) == 1
 

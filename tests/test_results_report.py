@@ -73,9 +73,9 @@ def test_report_functions_return_text_and_write_nothing(tiny_results, tmp_path,
     methods = methods_text(tiny_results)
     html = report_html(tiny_results)
     assert list(tmp_path.iterdir()) == []
-    # the study's default df method, Kenward-Roger, is the one named
-    assert tiny_results.study.statistics.df_method == "kenward-roger"
-    assert methods.startswith("# Methods") and "Kenward-Roger" in methods
+    # the study's default df method, Satterthwaite, is the one named
+    assert tiny_results.study.statistics.df_method == "satterthwaite"
+    assert methods.startswith("# Methods") and "Satterthwaite" in methods
     assert "`synchrony ~ session + (1 | dyad)`" in methods
     assert html.lstrip().lower().startswith("<!doctype html")
     # quality map, and per signal: trajectories, real vs pseudo, excess over sessions
@@ -92,7 +92,7 @@ def test_models_record_each_mixed_model_s_health(tiny_results):
         rows = models[(models["model"] == "growth") & (models["signal"] == key.signal)
                       & (models["metric"] == key.metric)]
         assert len(rows) == len(fit.coefficients)
-        assert set(rows["df_method"]) == {"Kenward-Roger"} == {fit.df_method}
+        assert set(rows["df_method"]) == {"Satterthwaite"} == {fit.df_method}
         assert set(rows["singular"]) == {bool(fit.singular)}
         assert set(rows["converged"]) == {bool(fit.converged)}
     others = models[models["model"].str.startswith("real_vs_")]
@@ -202,14 +202,15 @@ def test_methods_name_the_confirmatory_family_and_df_methods(tiny_results):
     assert n == 1 and "The family comprised 1 test in this run." in confirmatory
     assert "alpha = 0.05" in paragraphs["Exploratory tests"]
     df = paragraphs["Degrees of freedom"]
-    assert "Kenward & Roger, 1997" in df and "Halekoh & Højsgaard, 2014" in df
-    assert "Kuznetsova" not in df    # Satterthwaite's method was not used
+    assert "Kuznetsova et al., 2017" in df
+    assert "Kenward" not in df       # Kenward-Roger's method was not used
     # another df method in the models: its reference instead
     models = tiny_results.models.copy()
-    models.loc[models["model"] == "growth", "df_method"] = "Satterthwaite"
+    models.loc[models["model"] == "growth", "df_method"] = "Kenward-Roger"
     other = _paragraphs(methods_text(dataclasses.replace(tiny_results, models=models)))
-    assert "Kuznetsova et al., 2017" in other["Degrees of freedom"]
-    assert re.search(r"Kenward & Roger, 1997.*for the plasticity tests;",
+    assert "Kenward & Roger, 1997" in other["Degrees of freedom"]
+    assert "Halekoh & Højsgaard, 2014" in other["Degrees of freedom"]
+    assert re.search(r"Kenward & Roger, 1997.*for the growth model",
                      other["Degrees of freedom"])
 
 

@@ -13,8 +13,9 @@ Model
 
 Extensions (keyword arguments of :func:`fit_growth`)
     ``therapist="therapist"``: a crossed random intercept ``(1 | therapist)`` when
-    the column has more than one therapist (one therapist: no term; its variance
-    cannot be separated from the intercept). ``covariates=["burnout"]``: fixed
+    some therapist treats more than one dyad and there is more than one therapist
+    (one therapist, or one per dyad: no term; its variance cannot be separated from
+    the intercept or from the dyads' intercepts). ``covariates=["burnout"]``: fixed
     effects (e.g. therapist-level covariates; each must be constant within its
     level only if you want that interpretation, nothing forces it).
     ``condition="condition"``: a condition per session or per dyad (therapy vs
@@ -130,8 +131,10 @@ def _growth_data(sessions: pd.DataFrame, time: str, therapist, condition, covari
     if condition is not None and data[condition].nunique() < 2:
         raise ValueError(f"condition column {condition!r} has a single level "
                          f"({data[condition].iloc[0]!r}); a condition effect needs two")
-    if therapist is not None and data[therapist].nunique() < 2:
-        therapist = None  # one therapist: no crossed effect
+    if therapist is not None and not 1 < data[therapist].nunique() < n_dyads:
+        # one therapist, or one therapist per dyad: (1 | therapist) would duplicate the
+        # intercept or the dyad intercept and is not identified
+        therapist = None
     data = data[["dyad", "session", *names]].rename(columns=names)
     return _ModelData(data=data, therapist=None if therapist is None else names[therapist],
                       condition=None if condition is None else names[condition],
@@ -178,7 +181,8 @@ def fit_growth(sessions: pd.DataFrame, *, time: str = "linear",
         (``session + I(session**2)``).
     therapist : str, optional
         Column of therapist ids: adds the crossed random intercept
-        ``(1 | therapist)`` when it holds more than one therapist.
+        ``(1 | therapist)`` when it holds more than one therapist and fewer
+        therapists than dyads.
     condition : str, optional
         Column of a condition (per session or per dyad): adds the condition and its
         interaction with time, ``session * condition``. The reference level is the
