@@ -22,7 +22,8 @@ from .engine.atomic import describe_os_error
 from .engine.graph import default_scheduler
 from .errors import InterbrainError, StudyError
 from .simulate import simulate_study
-from .stats.power import DEFAULT_EFFECT, DEFAULT_OUTCOME_EFFECT, SessionModel, power_analysis
+from .stats.power import (DEFAULT_EFFECT, DEFAULT_OUTCOME_EFFECT, DEFAULT_OUTCOME_EFFECT_SD,
+                          PairingModel, power_analysis)
 from .validation import validate_study
 
 logger = logging.getLogger("interbrain")
@@ -36,6 +37,12 @@ class _FiniteRange(click.FloatRange):
         if not math.isfinite(rv):
             self.fail(f"{rv} is not a finite number.", param, ctx)
         return rv
+
+    def _describe_range(self) -> str:
+        """"finite" when unbounded (click would print ``x<=None``)."""
+        if self.min is None and self.max is None:
+            return "finite"
+        return super()._describe_range()
 
 
 #: ``extra`` of a log record meant for the run's log only: the terminal shows the same
@@ -284,6 +291,15 @@ def _numbers(kind, minimum=None):
 @click.option("--outcome-effect", default=None, type=_FiniteRange(),
               help="Planted within-dyad association of the measure with synchrony, in "
                    "measure SDs per SD of synchrony's session noise [default: 0.3].")
+@click.option("--outcome-effect-sd", default=None, type=_FiniteRange(min=0),
+              help="SD across dyads of the within-dyad association (same units as "
+                   "--outcome-effect; an assumption) [default: 0.3].")
+@click.option("--scanned", type=click.IntRange(min=1), default=None,
+              help="Sparse scanning: dyad-sessions scanned per study (at least 2 per "
+                   "dyad) [default: all].")
+@click.option("--df-method", type=click.Choice(["satterthwaite", "kenward-roger"]),
+              default="satterthwaite", show_default=True,
+              help="Degrees of freedom of the mixed models.")
 @click.option("--no-null", is_flag=True,
               help="Skip the null scenario (no effect), whose rates are false-positive "
                    "rates.")
@@ -298,33 +314,37 @@ def _numbers(kind, minimum=None):
 @click.option("--time", "time_", type=click.Choice(["linear", "log"]), default="linear",
               show_default=True, help="Time coding of simulation and growth model.")
 @click.option("--permutations", type=click.IntRange(min=0), default=199, show_default=True,
-              help="Permutations of the dyad-level slope test per study (0: skip it).")
+              help="Permutations of the dyad-level slope test and of the plasticity "
+                   "test per study (0: skip both permutation tests).")
 @click.option("--slope-sd", default=None, type=_FiniteRange(min=0),
               help="SD of the dyads' random slopes [default: 0.01].")
 @click.option("--residual-sd", default=None, type=_FiniteRange(min=0),
               help="SD of synchrony's session-to-session noise [default: 0.03].")
 @click.option("--intercept-sd", default=None, type=_FiniteRange(min=0),
-              help="SD of the dyads' random intercepts [default: 0.04].")
+              help="SD of the dyads' real coupling (their random intercepts beyond the "
+                   "persons' effects) [default: 0.02].")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker processes.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               default=Path("power"), show_default=True,
               help="Folder for power.csv, power.parquet, power_studies.parquet and "
                    "power.png.")
-def power(dyads, sessions, effect, outcome_effect, no_null, studies, alpha, seed,
-          therapists, time_, permutations, slope_sd, residual_sd, intercept_sd, workers,
-          out):
-    """Power and calibration of the growth and outcome tests by simulation.
+def power(dyads, sessions, effect, outcome_effect, outcome_effect_sd, scanned, df_method,
+          no_null, studies, alpha, seed, therapists, time_, permutations, slope_sd,
+          residual_sd, intercept_sd, workers, out):
+    """Power and calibration of the growth, plasticity and outcome tests by simulation.
 
-    Simulates many studies at the level of session synchrony (dyad random intercept
-    and slope, session noise, an outcome measure associated with synchrony within
-    dyads), analyses each with the package's growth model (lmer, Satterthwaite df),
-    the dyad-level permutation test and the within/between outcome model, and
-    reports the rejection rates with Monte Carlo 95% confidence intervals: the
-    false-positive rate without an effect, the power with one."""
-    model = SessionModel()
+    Simulates many studies with every pairing of recordings (real dyads and
+    pseudo-dyads: person effects, real coupling growing by a dyad-specific slope,
+    session noise, an outcome measure associated with synchrony within dyads by an
+    effect that varies between dyads), analyses each with the models of an analysis
+    run (growth model, dyad-level permutation test, outcome ladder, plasticity test
+    against pseudo-dyads with its permutation p) and reports the rejection rates
+    with Monte Carlo 95% confidence intervals: the false-positive rate without an
+    effect, the power with one."""
+    model = PairingModel()
     changes = {k: v for k, v in (("slope_sd", slope_sd), ("residual_sd", residual_sd),
-                                 ("intercept_sd", intercept_sd)) if v is not None}
+                                 ("coupling_sd", intercept_sd)) if v is not None}
     t0 = time.perf_counter()
 
     def progress(name, done, total):
@@ -337,8 +357,11 @@ def power(dyads, sessions, effect, outcome_effect, no_null, studies, alpha, seed
             dyads, sessions, effect if effect is not None else [DEFAULT_EFFECT],
             outcome_effect=(outcome_effect if outcome_effect is not None
                             else DEFAULT_OUTCOME_EFFECT),
+            outcome_effect_sd=(outcome_effect_sd if outcome_effect_sd is not None
+                               else DEFAULT_OUTCOME_EFFECT_SD),
             null=not no_null, n_studies=studies, alpha=alpha, seed=seed,
             n_therapists=therapists, time=time_, n_permutations=permutations,
+            n_scanned=scanned, df_method=df_method,
             model=model, n_jobs=workers, progress=progress)
         paths = result.write(out)
     except ValueError as exc:

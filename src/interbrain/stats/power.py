@@ -1,23 +1,36 @@
-"""Simulation-based calibration and power of the growth and outcome tests.
+"""Simulation-based calibration and power of the growth, plasticity and outcome tests.
 
-Studies are simulated at the level of session synchrony
-(:mod:`interbrain.stats.session_simulation`: dyad random intercept and slope, therapist
-intercept, session noise, an outcome measure), which takes microseconds, and every
-simulated study is analysed with the package's own models:
+Studies are simulated with every pairing of recordings
+(:mod:`interbrain.stats.pairing_simulation`: person and recording effects, real
+coupling with dyad-specific growth, an outcome measure whose within-dyad association
+with synchrony varies between dyads), about a millisecond per study, and every
+simulated study is analysed with the models an analysis run fits:
 
 Tests (:func:`study_tests`), each at level ``alpha``
-    ``growth``: the slope of ``synchrony ~ session + (1 + session | dyad)`` (plus
-    ``(1 | therapist)`` with several therapists), REML, Satterthwaite t-test, as
+    ``growth``: the slope of ``synchrony ~ session + (1 + session | dyad)`` on the
+    real dyads (plus ``(1 | therapist)`` with several therapists), REML,
     :func:`~interbrain.stats.growth.fit_growth`;
     ``growth_permutation``: the dyad-level session-shuffle test
     (:func:`~interbrain.stats.permutation.slope_permutation_test`), when
     ``n_permutations > 0``;
-    ``outcome_within``: the ``synchrony_within`` coefficient of
-    ``outcome ~ synchrony_within + synchrony_between + session + (1 | dyad)``
-    (:func:`~interbrain.stats.outcomes.fit_within_between`).
-    With one therapist the two mixed models are fitted through the exact reduced
-    problems of :mod:`interbrain.stats.fast` (the same numbers as ``lmer``, ~10x
-    faster); with several therapists through :func:`~interbrain.stats.mixed.lmer`.
+    ``outcome_within``: the ``synchrony_within`` coefficient of the outcome ladder
+    (:func:`~interbrain.stats.outcomes.fit_within_between`: random slope of
+    ``synchrony_within`` -> uncorrelated -> OLS with CR2 cluster-robust errors);
+    ``plasticity``: growth of real minus pseudo-dyad synchrony
+    (:func:`~interbrain.stats.plasticity.plasticity_test`, model p) and
+    ``plasticity_permutation`` its dyad-level sign-flip p (the confirmatory one),
+    when ``n_permutations > 0``. The growth model of a complete design with one therapist and Satterthwaite
+    df is fitted through the exact reduced problem of :mod:`interbrain.stats.fast`
+    (the same numbers as ``fit_growth``, ~10x faster); everything else through the
+    package's own functions (:func:`~interbrain.stats.simulated_tests.run_tests`).
+
+Assumptions
+    The planted growth ``effect`` is the growth of the real coupling per session (no
+    session-locked confound: real synchrony grows by the same amount). The
+    within-dyad outcome effect varies between dyads with SD ``outcome_effect_sd``
+    (default :data:`DEFAULT_OUTCOME_EFFECT_SD`, standardised units as
+    ``outcome_effect``): an assumption, not an estimate; with SD 0 the power is that
+    of identical dyads, which psychotherapy dyads are not.
 
 Output (:func:`power_analysis`)
     One row per scenario and test: the rejection rate (the false-positive rate when
@@ -34,7 +47,7 @@ import math
 import time as _time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,27 +56,69 @@ from statsmodels.stats.proportion import proportion_confint
 
 from .._check import as_generator, check_int
 from ..nulls.dyad_tests import confidence_interval
-from .fast import BalancedSlopeProblem, InterceptProblem, fit_reduced
-from .growth import fit_growth
+from .fast import BalancedSlopeProblem, fit_reduced
 from .mixed import single_blas_thread
-from .outcomes import fit_within_between
+from .pairing_simulation import PairingModel, PairingStudy, draw_pairings, pairing_frames
 from .permutation import slope_permutation_test
 from .power_plot import plot_power
-from .session_simulation import SessionModel, check_design, draw_sessions
+from .session_simulation import SessionModel, check_design
+from .simulated_tests import run_tests
 from .time_codings import SLOPE_TIMES, TIME_CODINGS, check_time, time_values
 
-__all__ = ["DEFAULT_EFFECT", "DEFAULT_OUTCOME_EFFECT", "TESTS", "study_tests",
-           "power_analysis", "PowerResult", "POWER_COLUMNS", "SessionModel"]
+__all__ = ["DEFAULT_EFFECT", "DEFAULT_OUTCOME_EFFECT", "DEFAULT_OUTCOME_EFFECT_SD",
+           "TESTS", "study_tests", "power_analysis", "pairing_model", "PowerResult",
+           "POWER_COLUMNS", "SessionModel", "PairingModel"]
 
 #: Default growth of synchrony per session (WTC coherence units): an assumption.
 DEFAULT_EFFECT = 0.01
 #: Default within-dyad outcome effect (measure SDs per SD of session noise).
 DEFAULT_OUTCOME_EFFECT = 0.3
-TESTS = ("growth", "growth_permutation", "outcome_within")
+#: Default SD across dyads of the within-dyad outcome effect: an assumption.
+DEFAULT_OUTCOME_EFFECT_SD = 0.3
+TESTS = ("growth", "growth_permutation", "outcome_within", "plasticity",
+         "plasticity_permutation")
 POWER_COLUMNS = ["scenario", "n_dyads", "n_sessions", "n_therapists", "effect",
                  "outcome_effect", "time", "test", "planted", "alpha", "n_studies",
                  "n_tested", "rejections", "rate", "ci_low", "ci_high", "mean_estimate",
                  "sd_estimate", "mean_std_error", "coverage", "n_singular", "seconds"]
+_NAN = float("nan")
+
+
+def pairing_model(model: SessionModel | PairingModel | None = None, *,
+                  outcome_effect_sd: float | None = None) -> PairingModel:
+    """The :class:`PairingModel` a power analysis simulates.
+
+    A :class:`SessionModel` (the variance components of real-dyad synchrony) maps
+    onto it: ``intercept``, ``slope_sd``, ``residual_sd``, ``therapist_sd``, the
+    measure's SDs and ``outcome_effect_sd`` keep their meaning, ``intercept_sd``
+    becomes the SD of the dyads' real coupling (``coupling_sd``); person and
+    recording effects of the pairings keep :class:`PairingModel`'s defaults.
+    ``outcome_effect_sd``, when given, replaces the model's.
+
+    Raises
+    ------
+    ValueError
+        For a :class:`SessionModel` with ``intercept_slope_corr != 0`` (not simulated
+        with pairings).
+    """
+    if model is None:
+        model = PairingModel()
+    elif isinstance(model, SessionModel):
+        if model.intercept_slope_corr != 0:
+            raise ValueError("the power simulation with pairings has no intercept-slope "
+                             "correlation; use intercept_slope_corr=0")
+        model = PairingModel(intercept=model.intercept, coupling_sd=model.intercept_sd,
+                             slope_sd=model.slope_sd, residual_sd=model.residual_sd,
+                             therapist_sd=model.therapist_sd,
+                             measure_dyad_sd=model.measure_dyad_sd,
+                             measure_sd=model.measure_sd,
+                             outcome_effect_sd=model.outcome_effect_sd)
+    elif not isinstance(model, PairingModel):
+        raise ValueError(f"model must be a PairingModel or SessionModel, got "
+                         f"{type(model).__name__}")
+    if outcome_effect_sd is not None:
+        model = replace(model, outcome_effect_sd=float(outcome_effect_sd))
+    return model
 
 
 # ---------------------------------------------------------------------------
@@ -78,29 +133,37 @@ def _ci_covers(est: float, se: float, df: float, planted: float, level: float = 
     return bool(low <= planted <= high)
 
 
-def study_tests(sessions: np.ndarray, therapist: np.ndarray, y: np.ndarray,
-                m: np.ndarray, *, time: str = "linear", n_permutations: int = 0,
-                rng: np.random.Generator | None = None, general: bool = False
-                ) -> dict[str, dict]:
-    """The growth and outcome tests of one study given as arrays.
+def _fast_growth(y: np.ndarray, x: np.ndarray, term: str) -> dict:
+    Xs = np.column_stack([np.ones(y.shape[1]), x])
+    f = fit_reduced(BalancedSlopeProblem(Xs, y), ["(Intercept)", term])
+    return {"estimate": float(f.estimate[1]), "std_error": float(f.std_error[1]),
+            "df": float(f.df[1]), "p": float(f.p[1]), "singular": f.singular}
+
+
+def study_tests(arrays: dict, *, time: str = "linear", n_permutations: int = 0,
+                rng: np.random.Generator | None = None, general: bool = False,
+                tests=TESTS, df_method: str = "satterthwaite") -> dict[str, dict]:
+    """The growth, outcome and plasticity tests of one study.
 
     Parameters
     ----------
-    sessions : numpy.ndarray, shape (S,)
-        Session numbers (the same for every dyad).
-    therapist : numpy.ndarray of int, shape (D,)
-        Therapist index of every dyad.
-    y, m : numpy.ndarray, shape (D, S)
-        Synchrony and measure.
+    arrays : dict
+        One study as :func:`~interbrain.stats.pairing_simulation.draw_pairings`
+        returns it.
     time : str
-        Time coding of the growth model and the permutation test.
+        Time coding of the growth and plasticity models and the permutation test.
     n_permutations : int
-        Permutations of the slope test (0: not run).
+        Permutations of the slope test and the plasticity test (0: neither
+        permutation test is run; the plasticity model p is).
     rng : numpy.random.Generator, optional
-        For the permutation test.
+        For the permutation tests.
     general : bool
-        Fit with :func:`~interbrain.stats.mixed.lmer` from data frames even when the
-        fast reduced problems apply (used to check that both agree).
+        Fit growth with :func:`~interbrain.stats.growth.fit_growth` even when the
+        fast reduced problem applies (used to check that both agree).
+    tests : sequence of str
+        Names of :data:`TESTS` to run.
+    df_method : {"satterthwaite", "kenward-roger"}
+        Degrees of freedom of every mixed model (the fast path is Satterthwaite's).
 
     Returns
     -------
@@ -108,67 +171,45 @@ def study_tests(sessions: np.ndarray, therapist: np.ndarray, y: np.ndarray,
         Test name -> ``estimate, std_error, df, p, singular`` (NaN/False where the
         test has no such quantity or failed).
     """
-    D, S = y.shape
     check_time(time, SLOPE_TIMES)
-    x = time_values(sessions, time)  # session or log(session)
+    rng = rng if rng is not None else np.random.default_rng(0)
     term = TIME_CODINGS[time].slope_term
     out: dict[str, dict] = {}
-    several = len(np.unique(therapist)) > 1
-    frame = None
-    if general or several or n_permutations:
-        frame = pd.DataFrame({"dyad": np.repeat(np.arange(D), S),
-                              "session": np.tile(sessions, D),
-                              "therapist": np.repeat(therapist, S),
-                              "synchrony": y.ravel(), "outcome": m.ravel()})
-    nan = float("nan")
-    # growth
-    try:
-        if general or several:
-            fit = fit_growth(frame, time=time,
-                             therapist="therapist" if several else None)
-            row = fit.coefficients.loc[term]
-            out["growth"] = {"estimate": float(row["estimate"]),
-                             "std_error": float(row["std_error"]), "df": float(row["df"]),
-                             "p": float(row["p"]), "singular": bool(fit.singular)}
+    several = len(np.unique(arrays["therapist"])) > 1
+    fast = (bool(arrays["scanned"].all()) and not several and not general
+            and df_method == "satterthwaite")
+    if set(tests) - {"growth"} or not fast:
+        pairings, sessions, measures = pairing_frames(arrays, familiarity=False)
+        study = PairingStudy(pairings, sessions, measures, arrays["scanned"])
+    if "growth" in tests:
+        if fast:
+            try:
+                D = arrays["Y"].shape[1]
+                y = arrays["Y"][:, np.arange(D), np.arange(D)].T
+                out["growth"] = _fast_growth(y, time_values(arrays["sessions"], time), term)
+            except (ValueError, np.linalg.LinAlgError) as exc:  # pragma: no cover
+                out["growth"] = {"estimate": _NAN, "std_error": _NAN, "df": _NAN,
+                                 "p": _NAN, "singular": False, "error": str(exc)}
         else:
-            Xs = np.column_stack([np.ones(S), x])
-            f = fit_reduced(BalancedSlopeProblem(Xs, y), ["(Intercept)", term])
-            out["growth"] = {"estimate": float(f.estimate[1]),
-                             "std_error": float(f.std_error[1]), "df": float(f.df[1]),
-                             "p": float(f.p[1]), "singular": f.singular}
-    except (ValueError, np.linalg.LinAlgError) as exc:  # pragma: no cover - defensive
-        out["growth"] = {"estimate": nan, "std_error": nan, "df": nan, "p": nan,
-                         "singular": False, "error": str(exc)}
-    # permutation test of the slope
-    if n_permutations:
-        res = slope_permutation_test(frame, time=time, n_permutations=n_permutations,
-                                     seed=rng)
-        out["growth_permutation"] = {"estimate": res.estimate, "std_error": nan,
-                                     "df": nan, "p": res.p, "singular": False}
-    # outcome: within-dyad coefficient
-    try:
-        if general:
-            fit = fit_within_between(frame[["dyad", "session", "synchrony"]],
-                                     frame[["dyad", "session", "outcome"]], "outcome")
-            row = fit.coefficients.loc["synchrony_within"]
-            out["outcome_within"] = {"estimate": float(row["estimate"]),
-                                     "std_error": float(row["std_error"]),
-                                     "df": float(row["df"]), "p": float(row["p"]),
-                                     "singular": bool(fit.singular)}
-        else:
-            ybar = y.mean(axis=1, keepdims=True)
-            X = np.column_stack([np.ones(D * S), (y - ybar).ravel(),
-                                 np.repeat(ybar[:, 0], S), np.tile(sessions, D)])
-            f = fit_reduced(InterceptProblem(X, m.ravel(), np.repeat(np.arange(D), S)),
-                            ["(Intercept)", "synchrony_within", "synchrony_between",
-                             "session"])
-            out["outcome_within"] = {"estimate": float(f.estimate[1]),
-                                     "std_error": float(f.std_error[1]),
-                                     "df": float(f.df[1]), "p": float(f.p[1]),
-                                     "singular": f.singular}
-    except (ValueError, np.linalg.LinAlgError) as exc:  # pragma: no cover - defensive
-        out["outcome_within"] = {"estimate": nan, "std_error": nan, "df": nan, "p": nan,
-                                 "singular": False, "error": str(exc)}
+            out["growth"] = run_tests(study, ("growth",), time=time,
+                                      df_method=df_method)["growth"]
+    if n_permutations and "growth_permutation" in tests:
+        res = slope_permutation_test(sessions, time=time, n_permutations=n_permutations,
+                                     seed=rng,
+                                     therapist="therapist" if several else None)
+        out["growth_permutation"] = {"estimate": res.estimate, "std_error": _NAN,
+                                     "df": _NAN, "p": res.p, "singular": False}
+    rest = [name for name, on in (("outcome_ladder", "outcome_within" in tests),
+                                  ("plasticity", "plasticity" in tests),
+                                  ("plasticity_permutation",
+                                   n_permutations and "plasticity_permutation" in tests))
+            if on]
+    if rest:
+        res = run_tests(study, rest, time=time, df_method=df_method,
+                        n_permutations=max(99, n_permutations),
+                        seed=int(rng.integers(2 ** 32)))
+        for name, vals in res.items():
+            out["outcome_within" if name == "outcome_ladder" else name] = vals
     return out
 
 
@@ -186,21 +227,23 @@ class _Scenario:
     effect: float
     outcome_effect: float
     time: str
+    n_scanned: int | None = None
 
 
 def _run_chunk(args) -> list[dict]:
     """Tests of the studies ``seeds`` of one scenario (runs in a worker process)."""
-    scen, model, seeds, n_permutations = args
+    scen, model, seeds, n_permutations, tests, df_method = args
     rows = []
     with single_blas_thread(), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         for ss in seeds:
             rng = as_generator(ss)
-            sessions, therapist, y, m = draw_sessions(rng, scen.n_dyads, scen.n_sessions,
-                                              scen.effect, scen.outcome_effect, 0.0,
-                                              scen.n_therapists, None, scen.time, model)
-            rows.append(study_tests(sessions, therapist, y, m, time=scen.time,
-                                    n_permutations=n_permutations, rng=rng))
+            arrays = draw_pairings(rng, scen.n_dyads, scen.n_sessions, effect=scen.effect,
+                                   outcome_effect=scen.outcome_effect,
+                                   n_therapists=scen.n_therapists, time=scen.time,
+                                   model=model, n_scanned=scen.n_scanned)
+            rows.append(study_tests(arrays, time=scen.time, n_permutations=n_permutations,
+                                    rng=rng, tests=tests, df_method=df_method))
     return rows
 
 
@@ -266,12 +309,15 @@ class PowerResult:
 
 
 def power_analysis(n_dyads=8, n_sessions=6, effect=DEFAULT_EFFECT, *,
-                   outcome_effect: float = DEFAULT_OUTCOME_EFFECT, null: bool = True,
-                   n_studies: int = 1000, alpha: float = 0.05, seed: int = 0,
-                   n_therapists: int = 1, time: str = "linear",
-                   n_permutations: int = 0, model: SessionModel | None = None,
+                   outcome_effect: float = DEFAULT_OUTCOME_EFFECT,
+                   outcome_effect_sd: float | None = DEFAULT_OUTCOME_EFFECT_SD,
+                   null: bool = True, n_studies: int = 1000, alpha: float = 0.05,
+                   seed: int = 0, n_therapists: int = 1, time: str = "linear",
+                   n_permutations: int = 0, n_scanned: int | None = None,
+                   tests=TESTS, df_method: str = "satterthwaite",
+                   model: SessionModel | PairingModel | None = None,
                    n_jobs: int = 1, progress=None) -> PowerResult:
-    """Rejection rates of the growth and outcome tests over simulated studies.
+    """Rejection rates of the growth, outcome and plasticity tests over simulated studies.
 
     Scenarios are all combinations of ``n_dyads``, ``n_sessions`` and the effects:
     with ``null=True`` first the null scenario (no growth, no outcome association:
@@ -283,11 +329,16 @@ def power_analysis(n_dyads=8, n_sessions=6, effect=DEFAULT_EFFECT, *,
     n_dyads, n_sessions : int or sequence of int
         Design(s); each at least 3.
     effect : float or sequence of float
-        Planted growth of synchrony per session (``time="linear"``) or per unit of
-        log-session, synchrony units (default :data:`DEFAULT_EFFECT`).
+        Planted growth of the real coupling (and so of real synchrony) per session
+        (``time="linear"``) or per unit of log-session, synchrony units (default
+        :data:`DEFAULT_EFFECT`).
     outcome_effect : float
-        Planted within-dyad association (measure SDs per SD of synchrony's session
-        noise) in the effect scenarios.
+        Planted mean within-dyad association (measure SDs per SD of synchrony's
+        session noise) in the effect scenarios.
+    outcome_effect_sd : float or None
+        SD across dyads of the within-dyad association, same units (default
+        :data:`DEFAULT_OUTCOME_EFFECT_SD`, an assumption; it applies to the null
+        scenario too, whose mean effect is 0); None keeps the model's.
     null : bool
         Include the null scenario.
     n_studies : int
@@ -300,10 +351,19 @@ def power_analysis(n_dyads=8, n_sessions=6, effect=DEFAULT_EFFECT, *,
     n_therapists : int
         Therapists (> 1: crossed therapist random intercept, fitted with lmer; slow).
     time : str
-        ``"linear"`` or ``"log"`` for simulation and growth model.
+        ``"linear"`` or ``"log"`` for simulation, growth and plasticity models.
     n_permutations : int
-        Permutations of the dyad-level slope test per study (0: not run).
-    model : SessionModel, optional
+        Permutations of the dyad-level slope test and of the plasticity test per study
+        (0: neither is run; the plasticity test uses at least 99).
+    n_scanned : int, optional
+        Sparse scanning: dyad-sessions kept per study (at least 2 per dyad).
+    tests : sequence of str
+        Names of :data:`TESTS` to run (the permutation tests need
+        ``n_permutations > 0``).
+    df_method : {"satterthwaite", "kenward-roger"}
+        Degrees of freedom of the mixed models.
+    model : PairingModel or SessionModel, optional
+        Variance components (:func:`pairing_model`).
     n_jobs : int
         Worker processes.
     progress : callable, optional
@@ -313,7 +373,7 @@ def power_analysis(n_dyads=8, n_sessions=6, effect=DEFAULT_EFFECT, *,
     -------
     PowerResult
     """
-    model = model or SessionModel()
+    model = pairing_model(model, outcome_effect_sd=outcome_effect_sd)
     dyads = _as_list(n_dyads, "n_dyads", int)
     sessions = _as_list(n_sessions, "n_sessions", int)
     effects = [float(e) for e in np.atleast_1d(effect if effect is not None else [])]
@@ -321,6 +381,10 @@ def power_analysis(n_dyads=8, n_sessions=6, effect=DEFAULT_EFFECT, *,
         raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
     n_studies = check_int(n_studies, "n_studies", minimum=1)
     check_time(time, SLOPE_TIMES)
+    tests = tuple(tests)
+    unknown = [t for t in tests if t not in TESTS]
+    if unknown or not tests:
+        raise ValueError(f"tests must name some of {list(TESTS)}, got {list(tests)}")
     pairs = ([(0.0, 0.0)] if null else []) + [(e, float(outcome_effect)) for e in effects]
     pairs = list(dict.fromkeys(pairs))
     if not pairs:
@@ -329,11 +393,15 @@ def power_analysis(n_dyads=8, n_sessions=6, effect=DEFAULT_EFFECT, *,
     for d in dyads:
         for s in sessions:
             check_design(d, s, n_therapists)
+            if n_scanned is not None:
+                check_int(n_scanned, "n_scanned (at least 2 sessions per dyad)",
+                          minimum=2 * d, maximum=d * s)
             for g, o in pairs:
                 name = (f"{d} dyads x {s} sessions, "
+                        + (f"{n_scanned} scanned, " if n_scanned is not None else "")
                         + ("null" if g == 0 and o == 0 else f"effect {g:g}, outcome {o:g}"))
                 scenarios.append(_Scenario(len(scenarios), name, d, s, n_therapists, g,
-                                           o, time))
+                                           o, time, n_scanned))
     root = np.random.SeedSequence(seed)
     scen_seeds = root.spawn(len(scenarios))
     rows, study_rows = [], []
@@ -342,11 +410,12 @@ def power_analysis(n_dyads=8, n_sessions=6, effect=DEFAULT_EFFECT, *,
         for scen, ss in zip(scenarios, scen_seeds):
             t0 = _time.perf_counter()
             seeds = ss.spawn(n_studies)
+            extra = (n_permutations, tests, df_method)
             if pool is None:
-                results = _run_chunk((scen, model, seeds, n_permutations))
+                results = _run_chunk((scen, model, seeds, *extra))
             else:
                 chunks = np.array_split(np.arange(n_studies), n_jobs * 4)
-                jobs = [(scen, model, [seeds[i] for i in c], n_permutations)
+                jobs = [(scen, model, [seeds[i] for i in c], *extra)
                         for c in chunks if len(c)]
                 results = [r for part in pool.map(_run_chunk, jobs) for r in part]
             seconds = _time.perf_counter() - t0
@@ -367,16 +436,18 @@ def power_analysis(n_dyads=8, n_sessions=6, effect=DEFAULT_EFFECT, *,
                 "outcome_effect": float(outcome_effect), "null": null,
                 "n_studies": n_studies, "alpha": alpha, "seed": seed,
                 "n_therapists": n_therapists, "time": time,
-                "n_permutations": n_permutations, "model": asdict(model)}
+                "n_permutations": n_permutations, "n_scanned": n_scanned,
+                "tests": list(tests), "df_method": df_method, "model": asdict(model)}
     return PowerResult(table=table, studies=studies, settings=settings)
 
 
 def _summarise(scen: _Scenario, results: list[dict], alpha: float, seconds: float,
-               model: SessionModel) -> list[dict]:
+               model: PairingModel) -> list[dict]:
     rows = []
     gw = scen.outcome_effect * model.measure_sd / model.residual_sd
     planted = {"growth": scen.effect, "growth_permutation": scen.effect,
-               "outcome_within": gw}
+               "outcome_within": gw, "plasticity": scen.effect,
+               "plasticity_permutation": scen.effect}
     for test in TESTS:
         vals = [r[test] for r in results if test in r]
         if not vals:
@@ -389,7 +460,8 @@ def _summarise(scen: _Scenario, results: list[dict], alpha: float, seconds: floa
         lo, hi = proportion_confint(k, n, alpha=0.05, method="wilson") if n else \
             (np.nan, np.nan)
         cover = [_ci_covers(v["estimate"], v["std_error"], v["df"], planted[test])
-                 for v in vals if math.isfinite(v["std_error"])]
+                 for v in vals if math.isfinite(v["std_error"])
+                 and test != "plasticity_permutation"]
         rows.append({
             "scenario": scen.name, "n_dyads": scen.n_dyads,
             "n_sessions": scen.n_sessions, "n_therapists": scen.n_therapists,

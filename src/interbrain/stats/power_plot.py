@@ -9,9 +9,11 @@ import pandas as pd
 
 __all__ = ["plot_power"]
 
-_TEST_LABELS = {"growth": "growth (lmer, Satterthwaite)",
+_TEST_LABELS = {"growth": "growth of real synchrony (lmer)",
                 "growth_permutation": "growth (dyad permutation)",
-                "outcome_within": "outcome, within-dyad (lmer)"}
+                "outcome_within": "outcome, within-dyad (ladder)",
+                "plasticity": "plasticity vs pseudo-dyads (lmer)",
+                "plasticity_permutation": "plasticity (partner reassignment)"}
 
 
 def plot_power(table: pd.DataFrame, path) -> Path:

@@ -17,12 +17,16 @@ Synchrony (:func:`simulate_sessions`)
     ``log(session)``), in synchrony units.
 
 Outcome measure
-    ``m[d, s] = a_d + gamma_w (y[d, s] - ybar_d) + gamma_b (ybar_d - intercept) +
+    ``m[d, s] = a_d + gamma_w,d (y[d, s] - ybar_d) + gamma_b (ybar_d - intercept) +
     eps[d, s]``, ``a_d ~ N(0, measure_dyad_sd^2)``, ``eps ~ N(0, measure_sd^2)``.
     The within-dyad effect is given standardised: ``outcome_effect`` measure SDs
     (``measure_sd``) per session-noise SD of synchrony (``residual_sd``), so
     ``gamma_w = outcome_effect * measure_sd / residual_sd`` (measure units per unit
-    synchrony); ``between_effect`` likewise gives ``gamma_b``.
+    synchrony); ``between_effect`` likewise gives ``gamma_b``. The within-dyad
+    effect may differ between dyads: ``gamma_w,d = (outcome_effect + o_d) *
+    measure_sd / residual_sd`` with ``o_d ~ N(0, outcome_effect_sd^2)`` (standardised
+    units too; :attr:`SessionModel.outcome_effect_sd`, 0 by default). ``outcome_effect``
+    is then the mean within-dyad effect, the quantity the outcome ladder estimates.
 """
 
 from __future__ import annotations
@@ -36,8 +40,8 @@ import pandas as pd
 from .._check import as_generator, check_int
 from .time_codings import SLOPE_TIMES, check_time, time_values
 
-__all__ = ["SessionModel", "simulated_time", "check_design", "draw_sessions",
-           "simulate_sessions"]
+__all__ = ["SessionModel", "check_spreads", "simulated_time", "check_design", "draw_sessions",
+           "within_effects", "simulate_sessions"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,10 @@ class SessionModel:
         SD of the therapists' random intercepts (used with several therapists).
     measure_dyad_sd, measure_sd : float
         SD of the measure's dyad intercepts and of its session noise.
+    outcome_effect_sd : float
+        SD across dyads of the within-dyad outcome effect, standardised as
+        ``outcome_effect`` (measure SDs per SD of synchrony's session noise); 0: the
+        same effect in every dyad.
     """
 
     intercept: float = 0.35
@@ -77,17 +85,25 @@ class SessionModel:
     therapist_sd: float = 0.02
     measure_dyad_sd: float = 1.0
     measure_sd: float = 1.0
+    outcome_effect_sd: float = 0.0
 
     def __post_init__(self):
-        for name in ("intercept_sd", "slope_sd", "therapist_sd", "measure_dyad_sd"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("residual_sd", "measure_sd"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        check_spreads(self, ("intercept_sd", "slope_sd", "therapist_sd", "measure_dyad_sd",
+                             "outcome_effect_sd"), ("residual_sd", "measure_sd"))
         if not -1 < self.intercept_slope_corr < 1:
             raise ValueError("intercept_slope_corr must lie in (-1, 1), got "
                              f"{self.intercept_slope_corr}")
+
+
+def check_spreads(model, non_negative, positive) -> None:
+    """Raise ValueError naming the first field of ``model`` in ``non_negative`` that is
+    not >= 0, or in ``positive`` that is not > 0 (NaN fails both)."""
+    for name in non_negative:
+        if not getattr(model, name) >= 0:
+            raise ValueError(f"{name} must be >= 0, got {getattr(model, name)}")
+    for name in positive:
+        if not getattr(model, name) > 0:
+            raise ValueError(f"{name} must be > 0, got {getattr(model, name)}")
 
 
 def simulated_time(sessions: np.ndarray, time: str) -> np.ndarray:
@@ -137,11 +153,33 @@ def draw_sessions(rng: np.random.Generator, n_dyads: int, n_sessions: int, effec
     y = (model.intercept + u + v)[:, None] + slope[:, None] * x[None, :] \
         + model.residual_sd * rng.standard_normal((D, S))
     ybar = y.mean(axis=1, keepdims=True)
-    gw = outcome_effect * model.measure_sd / model.residual_sd
     gb = between_effect * model.measure_sd / model.residual_sd
-    m = (model.measure_dyad_sd * rng.standard_normal((D, 1)) + gw * (y - ybar)
+    m = (model.measure_dyad_sd * rng.standard_normal((D, 1))
          + gb * (ybar - model.intercept) + model.measure_sd * rng.standard_normal((D, S)))
+    # drawn last and only when asked for, so that studies without it keep their data
+    gw = within_effects(rng, D, outcome_effect, model.outcome_effect_sd, model.measure_sd,
+                        model.residual_sd)
+    m = m + gw[:, None] * (y - ybar)
     return sessions, therapist, y, m
+
+
+def within_effects(rng: np.random.Generator, n_dyads: int, outcome_effect: float,
+                   outcome_effect_sd: float, measure_sd: float, residual_sd: float
+                   ) -> np.ndarray:
+    """The dyads' within-dyad outcome effects in measure units per unit synchrony.
+
+    ``(outcome_effect + o_d) * measure_sd / residual_sd`` with ``o_d ~ N(0,
+    outcome_effect_sd^2)`` (no draw when ``outcome_effect_sd`` is 0).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_dyads,)
+    """
+    scale = measure_sd / residual_sd
+    effects = np.full(n_dyads, float(outcome_effect))
+    if outcome_effect_sd > 0:
+        effects = effects + outcome_effect_sd * rng.standard_normal(n_dyads)
+    return effects * scale
 
 
 def simulate_sessions(n_dyads: int = 8, n_sessions: int = 6, *, effect: float = 0.0,
