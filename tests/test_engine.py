@@ -26,8 +26,14 @@ TABLES = ("synchrony.parquet", "qc.parquet", "sessions.parquet", "models.parquet
 
 @pytest.fixture(scope="module")
 def small_study(tmp_path_factory) -> Path:
-    return simulate_study(tmp_path_factory.mktemp("engine") / "study", n_dyads=3,
+    """3 dyads x 3 sessions x 2 min; the familiarity null limited to one partner session
+    per therapist recording (9 familiarity pairings, one task per dyad and signal)."""
+    root = simulate_study(tmp_path_factory.mktemp("engine") / "study", n_dyads=3,
                           n_sessions=3, minutes=2.0, seed=11)
+    toml = root / "study.toml"
+    toml.write_text(toml.read_text().replace("[analysis]\n",
+                                             "[analysis]\nfamiliarity_per_session = 1\n", 1))
+    return root
 
 
 def _assert_same_results(a: Path, b: Path) -> None:

@@ -1,7 +1,7 @@
 """End to end: simulate a study, run the pipeline, check what it recovers and writes.
 
-The tests of the default study (8 dyads x 6 sessions x 10 minutes) and of its
-no-coupling twin are marked ``slow``.
+The tests of the default design (8 dyads x 6 sessions; 5-minute sessions for the run
+with planted effects, 10-minute ones for its no-coupling twin) are marked ``slow``.
 """
 
 from __future__ import annotations
@@ -22,8 +22,12 @@ from interbrain.simulate import simulate_study
 from interbrain.study import load_study
 
 
-def _simulate_and_run(root: Path, **kwargs) -> Path:
+def _simulate_and_run(root: Path, analysis: str = "", **kwargs) -> Path:
     study = simulate_study(root / "study", **kwargs)
+    if analysis:   # settings added to the simulated [analysis] table
+        toml = study / "study.toml"
+        toml.write_text(toml.read_text().replace("[analysis]\n", f"[analysis]\n{analysis}\n",
+                                                 1))
     out = root / "results"
     result = CliRunner().invoke(main, ["run", str(study), "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
@@ -32,14 +36,20 @@ def _simulate_and_run(root: Path, **kwargs) -> Path:
 
 @pytest.fixture(scope="session")
 def default_run(tmp_path_factory) -> Path:
-    """The default simulation (8 dyads x 6 sessions x 10 min, planted growth)."""
-    return _simulate_and_run(tmp_path_factory.mktemp("default"), seed=0)
+    """The default simulation (8 dyads x 6 sessions, planted growth) with 5-minute
+    sessions and the familiarity null limited to 2 partner sessions per therapist
+    recording (10 minutes and all 5 partner sessions, the defaults, doubled the suite's
+    longest run)."""
+    return _simulate_and_run(tmp_path_factory.mktemp("default"),
+                             analysis="familiarity_per_session = 2", seed=0, minutes=5.0)
 
 
 @pytest.fixture(scope="session")
 def null_run(tmp_path_factory) -> Path:
-    """The default design with no coupling at all."""
-    return _simulate_and_run(tmp_path_factory.mktemp("null"), seed=1, effect=0.0)
+    """The default design with no coupling at all (no familiarity null: the pseudo-dyads
+    are the null these tests need)."""
+    return _simulate_and_run(tmp_path_factory.mktemp("null"), analysis="familiarity = false",
+                             seed=1, effect=0.0)
 
 
 def _term(out: Path, model: str, term: str, signal: str = "hbo") -> pd.Series:
@@ -67,7 +77,7 @@ def test_output_contract(default_run):
     pseudo = sync[sync["pairing"] == "pseudo"]
     assert pseudo.groupby(["dyad", "partner_dyad", "session"]).ngroups == 8 * 7 * 6
     familiarity = sync[sync["pairing"] == "familiarity"]
-    assert familiarity.groupby(["dyad", "session", "partner_session"]).ngroups == 8 * 6 * 5
+    assert familiarity.groupby(["dyad", "session", "partner_session"]).ngroups == 8 * 6 * 2
     models = pd.read_parquet(default_run / "models.parquet")
     for col in ("model", "term", "estimate", "std_error", "df", "t", "p"):
         assert col in models.columns
@@ -136,6 +146,8 @@ def test_no_coupling_gives_no_synchrony_effects(null_run):
     assert abs(real - pseudo) < 0.02
     slope = _term(null_run, "growth", "session")
     assert slope["p"] > 0.05
+    plasticity = _term(null_run, "plasticity", "session")
+    assert plasticity["p_permutation"] > 0.05 and plasticity["p"] > 0.05
 
 
 def test_corrupt_recording_is_named(tiny_study_copy, tmp_path):
