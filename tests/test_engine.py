@@ -70,9 +70,7 @@ def test_distributed_cluster_gives_identical_results(small_study, tmp_path):
         assert len(stream.data) > 0, "the [engine] scheduler ran no task"
     _assert_same_results(tmp_path / "embedded", tmp_path / "cluster")
     _assert_same_results(tmp_path / "embedded", tmp_path / "cluster-toml")
-    # the embedded process pool gives the same results too
-    run_study(study, tmp_path / "processes", scheduler="processes", n_workers=2)
-    _assert_same_results(tmp_path / "embedded", tmp_path / "processes")
+    # (the embedded process pool: test_command_line_defaults_to_worker_processes)
 
 
 def test_command_line_defaults_to_worker_processes(small_study, tmp_path):

@@ -183,8 +183,10 @@ def test_all_metrics_from_study_toml(tmp_path):
     toml = study_dir / "study.toml"
     text = toml.read_text()
     assert 'pairs = "homologous"' in text
+    # (no familiarity null: these tests are about the metrics)
     toml.write_text(text.replace('pairs = "homologous"', 'pairs = "homologous"\nmetrics = '
-                                 '["wtc", "pearson", "ar_robust_correlation", "plv"]'))
+                                 '["wtc", "pearson", "ar_robust_correlation", "plv"]\n'
+                                 'familiarity = false'))
     out = tmp_path / "o"
     result = CliRunner().invoke(main, ["run", str(study_dir), "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
@@ -205,7 +207,7 @@ def test_summaries_from_study_toml(tmp_path):
     toml = study_dir / "study.toml"
     text = toml.read_text().replace(
         'pairs = "homologous"', 'pairs = "homologous"\nwindow = 60.0\nlags = [-2.0, 0.0, 2.0]\n'
-        'roi = "both"\nsignificance = true\nn_surrogates = 20')
+        'roi = "both"\nsignificance = true\nn_surrogates = 20\nfamiliarity = false')
     toml.write_text(text.replace('signals = ["hbo", "hbr"]', 'signals = ["hbo"]'))
     out = tmp_path / "o"
     result = CliRunner().invoke(main, ["run", str(study_dir), "--out", str(out), "--quiet"])
