@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-# pytest-xdist workers of `make test`
+# pytest-xdist workers of `make test` (work stealing: the long end-to-end runs do not
+# leave one worker idle at the end)
 WORKERS ?= 2
-PYTEST := $(BIN)/python -m pytest -q -n $(WORKERS) --cov=interbrain --cov-report=term
+PYTEST := $(BIN)/python -m pytest -q -n $(WORKERS) --dist worksteal --cov=interbrain --cov-report=term
 
 .PHONY: install demo test test-fast layout bench-env clean
 
