@@ -57,6 +57,7 @@ from .excess import excess_table, pseudo_matrices
 from .growth import fit_growth
 from .mixed import LmerResult
 from .permutation import permutation_p
+from .slopes import dyad_ols_slopes
 from .tables import mixed_model_groups
 from .time_codings import SLOPE_TIMES, TIME_CODINGS, check_time, time_values
 
@@ -208,14 +209,8 @@ def excess_slopes(excess: pd.DataFrame, time: str = "linear") -> pd.Series:
     pandas.Series
         Indexed by dyad; dyads with fewer than 2 distinct sessions are left out.
     """
-    x = time_values(excess["session"], time)
-    frame = pd.DataFrame({"dyad": excess["dyad"].to_numpy(), "x": x,
-                          "y": excess["excess"].to_numpy()})
-    frame["xc"] = frame["x"] - frame.groupby("dyad")["x"].transform("mean")
-    sxx = (frame["xc"] ** 2).groupby(frame["dyad"]).sum()
-    sxy = (frame["xc"] * frame["y"]).groupby(frame["dyad"]).sum()
-    keep = sxx > 1e-12
-    return (sxy[keep] / sxx[keep]).rename("slope")
+    slopes = dyad_ols_slopes(excess, time, value="excess").set_index("dyad")["ols_slope"]
+    return slopes.dropna().rename("slope")
 
 
 def reassigned_partner_statistics(matrices: dict, time: str, n_permutations: int, rng
