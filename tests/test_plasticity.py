@@ -158,3 +158,23 @@ def test_confirmatory_family_is_holm_corrected_and_everything_else_exploratory()
     assert out.loc[family, "p_adjusted"].tolist() == pytest.approx(expected)
     assert out.loc[family, "significant"].tolist() == [True, True]
     assert (out.loc[~family, "family"] == "exploratory").all()
+
+
+@pytest.mark.parametrize("line, message", [
+    ('measures = ["nope"]', "measure(s) ['nope'] are not outcome measures of measures.csv"),
+    ('measures = ["symptoms"]\nregion = "nowhere"', "region 'nowhere' is not a region"),
+    ('measures = ["symptoms"]\nsignal = "hbt"', "signal 'hbt' is not analysed"),
+    ('measures = ["symptoms", "symptoms"]', "lists a name twice"),
+    ('measures = []\nregion = "PFC"\npairs = ["a"]', "give 'region' or 'pairs', not both"),
+    ('measure = ["symptoms"]', "unknown field(s) 'measure'"),
+])
+def test_bad_primary_settings_are_named(tiny_study_copy, line, message):
+    from interbrain.errors import StudyError
+    from interbrain.study import load_study
+    toml = tiny_study_copy / "study.toml"
+    text = toml.read_text()
+    assert 'measures = ["symptoms"]' in text
+    toml.write_text(text.replace('measures = ["symptoms"]', line, 1))
+    with pytest.raises(StudyError) as err:
+        load_study(tiny_study_copy)
+    assert "[statistics.primary]" in str(err.value) and message in str(err.value)
