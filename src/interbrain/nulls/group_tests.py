@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from .._check import as_generator, check_option
+from .draws import SIDES, null_sides
 from .dyad_tests import (check_alternative, confidence_interval, permutation_seeds,
                          sign_flip_method, sign_flip_test, t_test)
 from .surrogates import SURROGATE_KINDS
@@ -67,30 +68,22 @@ _CELL = ["dyad", "session", "signal", "metric"]
 
 
 def _null_draws(rows: pd.DataFrame, kind: str, pseudo_side: str) -> pd.DataFrame:
-    """One row per null draw: the cell keys and ``value`` averaged over channel pairs."""
+    """One row per null draw and dyad-session it counts for: ``value`` averaged over
+    channel pairs (:func:`~interbrain.nulls.draws.null_sides`)."""
     if kind == "pseudo":
-        draws = (rows.groupby(["dyad", "partner_dyad", "session", "signal", "metric"],
-                              as_index=False)["value"].mean())
-        sides = []
-        if pseudo_side in ("therapist", "both"):
-            sides.append(draws.drop(columns="partner_dyad"))
-        if pseudo_side in ("patient", "both"):
-            sides.append(draws.drop(columns="dyad").rename(columns={"partner_dyad": "dyad"}))
-        return pd.concat(sides, ignore_index=True)
-    if kind == "familiarity":
+        keys = ["dyad", "partner_dyad", "session", "signal", "metric"]
+    elif kind == "familiarity":
         if "partner_session" not in rows.columns:
             raise ValueError("rows with pairing 'familiarity' need a 'partner_session' "
                              "column (the session of the patient recording)")
-        draws = (rows.groupby(["dyad", "session", "partner_session", "signal", "metric"],
-                              as_index=False)["value"].mean())
-        therapist_side = draws.drop(columns="partner_session")
-        patient_side = (draws.drop(columns="session")
-                        .rename(columns={"partner_session": "session"}))
-        return pd.concat([therapist_side, patient_side], ignore_index=True)
-    if "surrogate" not in rows.columns or rows["surrogate"].isna().any():
-        raise ValueError(f"rows with pairing {kind!r} need a 'surrogate' column numbering the "
-                         "surrogates (see SurrogateSynchrony.to_frame)")
-    return rows.groupby([*_CELL, "surrogate"], as_index=False)["value"].mean()
+        keys = ["dyad", "session", "partner_session", "signal", "metric"]
+    else:
+        if "surrogate" not in rows.columns or rows["surrogate"].isna().any():
+            raise ValueError(f"rows with pairing {kind!r} need a 'surrogate' column "
+                             "numbering the surrogates (see SurrogateSynchrony.to_frame)")
+        keys = [*_CELL, "surrogate"]
+    draws = rows.groupby(keys, as_index=False)["value"].mean()
+    return null_sides(draws, kind, side=pseudo_side)
 
 
 def null_summary(synchrony: pd.DataFrame, *, kinds: tuple[str, ...] | list[str] | None = None,
@@ -146,7 +139,7 @@ def null_summary(synchrony: pd.DataFrame, *, kinds: tuple[str, ...] | list[str] 
     missing = [c for c in _REQUIRED if c not in synchrony.columns]
     if missing:
         raise ValueError(f"the synchrony table lacks column(s) {', '.join(missing)}")
-    check_option(pseudo_side, "pseudo_side", ("therapist", "patient", "both"))
+    check_option(pseudo_side, "pseudo_side", SIDES)
     present = set(synchrony["pairing"].unique())
     if kinds is None:
         kinds = [k for k in NULL_KINDS if k in present]

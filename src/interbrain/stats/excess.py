@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..nulls.draws import null_sides
 from ._util import require_columns
 
 __all__ = ["PAIRING_SESSION_COLUMNS", "pairing_sessions", "null_means", "excess_table",
@@ -73,22 +74,6 @@ def pairing_sessions(synchrony: pd.DataFrame, signal: str, metric: str = "wtc"
     return out
 
 
-def _draws_of(pairings: pd.DataFrame, null: str) -> pd.DataFrame:
-    """``dyad, session, synchrony``: one row per null draw counted for a dyad-session."""
-    rows = pairings[pairings["pairing"] == null]
-    if null == "pseudo":
-        sides = [rows[["dyad", "session", "synchrony"]],
-                 rows[["partner_dyad", "session", "synchrony"]].rename(
-                     columns={"partner_dyad": "dyad"})]
-    elif null == "familiarity":
-        sides = [rows[["dyad", "session", "synchrony"]],
-                 rows[["dyad", "partner_session", "synchrony"]].rename(
-                     columns={"partner_session": "session"})]
-    else:
-        sides = [rows[["dyad", "session", "synchrony"]]]
-    return pd.concat(sides, ignore_index=True)
-
-
 def null_means(pairings: pd.DataFrame, null: str) -> pd.DataFrame:
     """Each dyad-session's null: the mean of the draws that share a recording with it.
 
@@ -105,7 +90,8 @@ def null_means(pairings: pd.DataFrame, null: str) -> pd.DataFrame:
         ``dyad, session, null, n_null``.
     """
     require_columns(pairings, PAIRING_SESSION_COLUMNS, "pairings")
-    draws = _draws_of(pairings, null)
+    rows = pairings[pairings["pairing"] == null]
+    draws = null_sides(rows[[c for c in PAIRING_SESSION_COLUMNS if c != "pairing"]], null)
     out = draws.groupby(["dyad", "session"], as_index=False)["synchrony"].agg(
         null="mean", n_null="size")
     return out
