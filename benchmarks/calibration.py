@@ -33,7 +33,8 @@ fits and of simplified models, seconds), ``<out>_studies.parquet`` next to it
 (every study's estimates and p-values) and the figures
 ``docs/figures/calibration_rates.png`` (false-positive rates) and
 ``docs/figures/calibration_power.png``; prints the table, the command, the machine
-and the versions. ``--time N`` only measures seconds per study of each scenario on N
+and the versions. ``--mechanisms`` calibrates the mechanism models instead
+(``benchmarks/calibration_mechanisms.py``, same options there). ``--time N`` only measures seconds per study of each scenario on N
 studies (size the run with it); ``--plot-only`` redraws the figures from ``--out``.
 """
 
@@ -226,6 +227,11 @@ def plot(table: pd.DataFrame, fig_dir: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--mechanisms" in argv:   # the mechanism models: benchmarks/calibration_mechanisms.py
+        import calibration_mechanisms
+        calibration_mechanisms.main([a for a in argv if a != "--mechanisms"])
+        return
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--studies", type=int, default=1000, help="studies per null scenario")

@@ -5,11 +5,13 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as sps
 
 from interbrain.stats.cluster_robust import ClusterRobustResult, cluster_robust_ols
 from interbrain.stats.cross_lagged import (CROSS_LAGGED_SIMPLIFICATIONS, CrossLaggedResult,
-                                           cross_lagged_data, fit_cross_lagged,
-                                           simulate_cross_lagged)
+                                           cross_lagged_data, fit_cross_lagged)
+from interbrain.stats.cross_lagged_simulation import (SCENARIOS, cross_lagged_calibration,
+                                                     simulate_cross_lagged)
 from interbrain.stats.cross_lagged_bootstrap import bootstrap_cross_lagged
 from interbrain.stats.mixed import single_blas_thread
 from interbrain.stats.outcomes import fit_lagged
@@ -99,6 +101,17 @@ def test_synchrony_driving_the_measure_is_found_in_that_direction_only():
     assert (table["n_groups"] == 40).all() and (table["n_obs"] == 360).all()
     assert set(table["simplification"]) <= set(CROSS_LAGGED_SIMPLIFICATIONS)
     assert (table["ci_low"] < table["estimate"]).all()
+    # the bias-corrected interval (test inversion) around the median-unbiased estimate
+    for col in ("ci_low_bootstrap", "ci_high_bootstrap", "estimate_corrected"):
+        assert col in table.columns
+    assert (table["ci_low_bootstrap"] < table["estimate_corrected"]).all()
+    assert (table["estimate_corrected"] < table["ci_high_bootstrap"]).all()
+    forward_row = table.iloc[0]
+    assert forward_row["ci_low_bootstrap"] < 0.5 < forward_row["ci_high_bootstrap"]
+    assert forward_row["ci_low_bootstrap"] > 0          # p_bootstrap < 0.01
+    assert table.iloc[1]["ci_low_bootstrap"] < 0 < table.iloc[1]["ci_high_bootstrap"]
+    assert table["method"].str.contains("p_bootstrap: bias-corrected parametric").all()
+    assert table["method"].str.contains("ci_low_bootstrap, ci_high_bootstrap").all()
     fit = result.fits["synchrony -> measure"]
     assert "`session quality_next` ~ `session quality_t` + synchrony_t" in \
         fit.labelled_formula
@@ -121,8 +134,34 @@ def test_bootstrap_is_reproducible_and_can_be_skipped():
     pd.testing.assert_frame_equal(a, b)
     none = fit_cross_lagged(s, m, "measure", n_bootstrap=0).to_frame()
     assert none["p_bootstrap"].isna().all() and (none["n_bootstrap"] == 0).all()
+    assert none["ci_low_bootstrap"].isna().all()
+    assert not none["method"].str.contains("bootstrap").any()
     with pytest.raises(ValueError, match="n_bootstrap"):
         fit_cross_lagged(s, m, "measure", n_bootstrap=5)
+    with pytest.raises(ValueError, match="too few for a 95% interval"):
+        fit_cross_lagged(s, m, "measure", n_bootstrap=39)
+    data = cross_lagged_data(s, m, "measure")
+    with pytest.raises(ValueError, match="level"):
+        bootstrap_cross_lagged(data, "measure", "synchrony", level=95)
+    with pytest.raises(ValueError, match="two of"):
+        bootstrap_cross_lagged(data, "measure", "measure")
+
+
+def test_simulator_plants_concurrent_and_trend_correlations():
+    s, m = simulate_cross_lagged(2000, 2, autoregression=0.0, concurrent=0.8,
+                                 intercept_sd=0.0, trend_sd=0.0, seed=4)
+    assert np.corrcoef(s["synchrony"], m["measure"])[0, 1] == pytest.approx(0.8, abs=0.03)
+    s, m = simulate_cross_lagged(2000, 2, autoregression=0.0, intercept_sd=0.0,
+                                 trend_sd=1.0, trend_correlation=-0.9, seed=4)
+    slope = lambda frame, col: frame.pivot(index="dyad", columns="session",  # noqa: E731
+                                           values=col).diff(axis=1)[2]
+    # slope difference of the two sessions = trend + difference of unit innovations
+    assert np.corrcoef(slope(s, "synchrony"), slope(m, "measure"))[0, 1] == \
+        pytest.approx(-0.9 / 3, abs=0.05)
+    with pytest.raises(ValueError, match="concurrent"):
+        simulate_cross_lagged(concurrent=1.0)
+    with pytest.raises(ValueError, match="stationary"):
+        simulate_cross_lagged(sync_to_measure=1.0, measure_to_sync=1.0)
 
 
 def test_centred_data_fall_back_to_cr2_ols_and_say_so():
@@ -136,54 +175,100 @@ def test_centred_data_fall_back_to_cr2_ols_and_say_so():
 
 
 # ---------------------------------------------------------------------------
-# calibration: 200 null studies per direction, the effect running the other way
+# the old lagged model and the model-based p, where the measure drives synchrony
 # ---------------------------------------------------------------------------
 
-N_STUDIES = 200
-#: 99 % quantile of Binomial(200, 0.05) / 200
-MAX_RATE = 0.09
-#: the setting in which the old lagged model is fooled (8 dyads x 6 sessions)
+N_STUDIES = 60
+#: the setting in which the old lagged model is fooled (8 dyads x 6 sessions); the
+#: bootstrap's calibration here is scenario "strong measure -> synchrony only" below
 SETTING = {"autoregression": 0.4, "trend_sd": 0.0}
 EFFECT = 1.5
-_FORMULA = {"synchrony -> measure": "measure_next ~ measure_t + synchrony_t",
-            "measure -> synchrony": "synchrony_next ~ synchrony_t + measure_t"}
 
 
-def _null_rates(setting=SETTING, effect=EFFECT, n_studies=N_STUDIES):
-    """False-positive rates at alpha 0.05 of the null direction (bootstrap ``p`` and
-    the CR2 OLS ``p`` fit_cross_lagged falls back to) and of the lagged model."""
-    rejections = dict.fromkeys(["bootstrap synchrony -> measure", "CR2 synchrony -> measure",
-                                "bootstrap measure -> synchrony", "CR2 measure -> synchrony",
-                                "lagged model"], 0)
-    drives = {"synchrony -> measure": "measure_to_sync", "measure -> synchrony":
-              "sync_to_measure"}
-    with single_blas_thread():
-        for i in range(n_studies):
-            for k, (direction, cause) in enumerate(drives.items()):
-                s, m = simulate_cross_lagged(8, 6, seed=10_000 * k + i,
-                                             **{cause: effect}, **setting)
-                data = cross_lagged_data(s, m, "measure")
-                response, _, predictor = _FORMULA[direction].partition(" ~ ")
-                boot = bootstrap_cross_lagged(data, response.split("_")[0],
-                                              predictor.split(" + ")[1].split("_")[0],
-                                              n_bootstrap=199, seed=i)
-                rejections[f"bootstrap {direction}"] += boot["p"] < 0.05
-                ols = cluster_robust_ols(_FORMULA[direction], data)
-                rejections[f"CR2 {direction}"] += ols.coefficients["p"].iloc[-1] < 0.05
-                if k == 0:
-                    old = fit_lagged(s, m, "measure")
-                    rejections["lagged model"] += \
-                        old.coefficients.loc["synchrony_within", "p"] < 0.05
-    return {k: v / n_studies for k, v in rejections.items()}
-
-
-def test_null_direction_is_calibrated_where_the_lagged_model_is_fooled():
+def test_lagged_model_and_model_based_p_are_fooled_where_the_measure_drives_synchrony():
+    """60 null studies (synchrony -> measure is 0, measure -> synchrony 1.5): the old
+    lagged model and the model-based p (the CR2 OLS fit_cross_lagged falls back to)
+    reject far more often than the 99.5% binomial limit of a 5% test; p_bootstrap
+    does not (test below)."""
     start = time.perf_counter()
-    rates = _null_rates()
-    print(f"\nfalse-positive rates over {N_STUDIES} null studies per direction "
-          f"(8 dyads x 6 sessions, effect {EFFECT} the other way, {SETTING}): "
+    rejections = {"lagged model": 0, "CR2 synchrony -> measure": 0}
+    with single_blas_thread():
+        for i in range(N_STUDIES):
+            s, m = simulate_cross_lagged(8, 6, seed=i, measure_to_sync=EFFECT, **SETTING)
+            ols = cluster_robust_ols("measure_next ~ measure_t + synchrony_t",
+                                     cross_lagged_data(s, m, "measure"))
+            rejections["CR2 synchrony -> measure"] += ols.coefficients["p"].iloc[-1] < 0.05
+            old = fit_lagged(s, m, "measure")
+            rejections["lagged model"] += old.coefficients.loc["synchrony_within", "p"] < 0.05
+    rates = {k: v / N_STUDIES for k, v in rejections.items()}
+    print(f"\nfalse-positive rates over {N_STUDIES} null studies: "
           + ", ".join(f"{k}: {v:.3f}" for k, v in rates.items())
           + f" ({time.perf_counter() - start:.1f} s)")
-    assert rates["lagged model"] > 0.15       # the old model is fooled here
-    assert rates["bootstrap synchrony -> measure"] <= MAX_RATE
-    assert rates["bootstrap measure -> synchrony"] <= MAX_RATE
+    limit = sps.binom.ppf(0.995, N_STUDIES, 0.05) / N_STUDIES
+    assert rates["lagged model"] > limit and rates["CR2 synchrony -> measure"] > limit
+
+
+# ---------------------------------------------------------------------------
+# calibration of p_bootstrap under every data-generating process, power, coverage
+# ---------------------------------------------------------------------------
+
+def _nominal(n_bootstrap: int, alpha: float = 0.05) -> float:
+    """Exact level of ``p_bootstrap < alpha`` with this many draws (the p is discrete)."""
+    needed = int(np.ceil(alpha / 2 * (n_bootstrap + 1) - 1 - 1e-9))
+    return 2 * needed / (n_bootstrap + 1)
+
+
+def test_p_bootstrap_holds_its_level_under_every_process_and_finds_the_effect():
+    """100 studies of 8 dyads x 6 sessions per scenario of SCENARIOS: no effects, an
+    effect one way only (each way; 0.5 and a strong 1.5), concurrent effects only
+    (correlated innovations; the run's session simulation), trends only. Each null
+    direction's rejection rate lies below the binomial limit of its nominal level
+    (Bonferroni over the 11 null rates, 1% in all), their pooled rate within the two-sided 99% limits, and the planted
+    effects are found more often than any calibrated test would."""
+    start = time.perf_counter()
+    n_studies, n_bootstrap = 100, 99
+    with single_blas_thread():
+        table = cross_lagged_calibration(n_studies, n_bootstrap=n_bootstrap,
+                                         interval=False, seed=11)
+    print("\n" + table[["scenario", "direction", "planted", "rejection_rate",
+                        "mean_estimate"]].round(3).to_string(index=False)
+          + f"\n({time.perf_counter() - start:.1f} s)")
+    assert set(table["scenario"]) == set(SCENARIOS)
+    nominal = _nominal(n_bootstrap)
+    null = table[table["planted"] == 0]
+    assert len(null) == 2 * len(SCENARIOS) - 3
+    # each of the 11 null rates below its 1 - 0.01 / 11 binomial quantile
+    high = sps.binom.ppf(1 - 0.01 / len(null), n_studies, nominal) / n_studies
+    assert (null["rejection_rate"] <= high).all(), null
+    n_tests = n_studies * len(null)
+    low, high = sps.binom.ppf([0.005, 0.995], n_tests, nominal) / n_tests
+    assert low <= null["rejection_rate"].mean() <= high
+    power = table[table["planted"] != 0].set_index("scenario")["rejection_rate"]
+    assert (power > sps.binom.ppf(0.995, n_studies, 0.05) / n_studies).all(), power
+    assert power["strong measure -> synchrony only"] > 0.8
+
+
+def test_bias_corrected_interval_covers_the_planted_effect():
+    """80 studies (8 x 6, synchrony -> measure 0.5, autoregression 0.4): the 95%
+    interval of each direction covers the true coefficient (0.5 and 0) at least as
+    often as the 0.5% binomial quantile of 95% coverage allows, and excludes 0
+    exactly when p_bootstrap < 0.05."""
+    n_studies, n_bootstrap = 80, 99
+    rng = np.random.default_rng(12)
+    covered, agree, unbounded = {"synchrony": 0, "measure": 0}, 0, 0
+    truth = {"measure": 0.5, "synchrony": 0.0}   # response -> planted coefficient
+    with single_blas_thread():
+        for _ in range(n_studies):
+            data = cross_lagged_data(*simulate_cross_lagged(
+                8, 6, autoregression=0.4, sync_to_measure=0.5, seed=rng), "measure")
+            for response, predictor in (("measure", "synchrony"), ("synchrony", "measure")):
+                boot = bootstrap_cross_lagged(data, response, predictor,
+                                              n_bootstrap=n_bootstrap, seed=rng)
+                covered[response] += boot["ci_low"] <= truth[response] <= boot["ci_high"]
+                agree += (boot["p"] < 0.05) == (not boot["ci_low"] <= 0 <= boot["ci_high"])
+                unbounded += np.isinf(boot["ci_low"]) or np.isinf(boot["ci_high"])
+    print(f"\ncoverage: {covered} of {n_studies}; p and interval agree in {agree} of "
+          f"{2 * n_studies}; {unbounded} intervals with an infinite end")
+    minimum = sps.binom.ppf(0.005, n_studies, 0.95)
+    assert min(covered.values()) >= minimum
+    assert agree >= 2 * n_studies - 2

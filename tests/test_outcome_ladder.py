@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from interbrain.stats.cluster_robust import ClusterRobustResult
+from interbrain.stats.cross_lagged import CROSS_LAGGED_SIMPLIFICATIONS
 from interbrain.stats.mixed import LmerResult, lmer, single_blas_thread, within_between
 from interbrain.stats.outcome_models import (SIMPLIFICATIONS, fit_outcome_ladder,
                                              ladder_formulas)
@@ -151,7 +152,8 @@ def test_analysis_reports_the_rung_of_every_model():
     res = analyse_outcomes(data[["dyad", "session", "synchrony"]],
                            data[["dyad", "session", "my score"]], prepost=False)
     table = res.to_frame("HbO", "wtc")
-    assert set(table["simplification"]) <= set(SIMPLIFICATIONS)
+    assert set(table["simplification"]) <= set(SIMPLIFICATIONS) | set(
+        CROSS_LAGGED_SIMPLIFICATIONS)
     fit = res.within_between["my score"]
     assert isinstance(fit, ClusterRobustResult)
     assert fit.labelled_formula.startswith("`my score` ~")

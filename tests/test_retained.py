@@ -329,12 +329,12 @@ def test_models_have_sample_sizes(run):
     # concurrent outcomes: sessions with a value of the measure
     assert counts("outcome:symptoms") == {(N_SESSIONS - 1, n_dyads)}
     assert counts("outcome:alliance") == {(N_SESSIONS - 2, n_dyads)}
-    # lagged: sessions t whose session t + 1 has a value; the row removed is a last
-    # session of D03 (so one pair fewer) and the empty alliance a first session (no
-    # pair lost)
+    # cross-lagged: sessions t and t + 1 with synchrony and the measure (both rows of
+    # each model: one per direction); the row removed is a last session of D03 and the
+    # empty alliance a first session: one pair fewer each
     pairs = len(DYADS) * (len(SESSIONS) - 1)
-    assert counts("lagged:symptoms") == {(pairs - 1, n_dyads)}
-    assert counts("lagged:alliance") == {(pairs - 1, n_dyads)}
+    assert counts("cross_lagged:symptoms") == {(pairs - 1, n_dyads)}
+    assert counts("cross_lagged:alliance") == {(pairs - 1, n_dyads)}
     # tests over per-dyad summaries: one observation per dyad
     assert counts("prepost:symptoms") == {(n_dyads, n_dyads)}
     assert counts("prepost:alliance") == {(n_dyads, n_dyads)}

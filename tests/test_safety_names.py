@@ -175,8 +175,12 @@ def test_outcome_with_a_hostile_measure_name_equals_the_plain_fit(tmp_path, monk
     measures = pd.DataFrame({"dyad": dyad, "session": session, EXPLOIT: values,
                              "plain": values})
     res = analyse_outcomes(sessions, measures)
-    for kind in ("within_between", "lagged"):
-        hostile, plain = getattr(res, kind)[EXPLOIT], getattr(res, kind)["plain"]
+    hostile, plain = res.within_between[EXPLOIT], res.within_between["plain"]
+    pd.testing.assert_frame_equal(hostile.coefficients, plain.coefficients)
+    assert EXPLOIT in hostile.labelled_formula
+    for direction in ("synchrony -> measure", "measure -> synchrony"):
+        hostile = res.lagged[EXPLOIT].fits[direction]
+        plain = res.lagged["plain"].fits[direction]
         pd.testing.assert_frame_equal(hostile.coefficients, plain.coefficients)
         assert EXPLOIT in hostile.labelled_formula
     assert not _markers(tmp_path)

@@ -128,11 +128,18 @@ def test_every_configured_model_is_in_models_parquet(full_run):
     models = pd.read_parquet(out / "models.parquet")
     names = set(models["model"])
     for name in ("growth", "growth_permutation", "lrt:quadratic_vs_linear", "lrt:therapist",
-                 "outcome:symptoms", "lagged:symptoms", "prepost:symptoms",
+                 "outcome:symptoms", "prepost:symptoms",
                  "outcome:alliance", "real_vs_pseudo", "growth_by_pair",
                  "real_vs_pseudo_by_pair", "real_vs_circular_shift",
-                 "real_vs_phase_randomised"):
+                 "real_vs_phase_randomised", "therapist:interaction",
+                 "therapist:pseudo_split"):
         assert name in names, name
+    # 3 sessions per dyad: 2 lagged pairs, too few to centre and detrend within dyad;
+    # the mediation paths need 4 sessions per dyad
+    assert not {"cross_lagged:symptoms", "mediation:symptoms"} & names
+    notes = full_run[1].notes
+    assert any("cross-lagged" in n and "symptoms" in n for n in notes), notes
+    assert any(n.startswith("mediation of 'symptoms'") for n in notes), notes
     growth = models[models["model"] == "growth"]
     # condition x time interaction and the therapist covariate are in the fixed effects
     terms = set(growth["term"])

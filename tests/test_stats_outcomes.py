@@ -1,5 +1,5 @@
 """Synchrony and outcome measures (interbrain.stats.outcomes): within/between,
-lagged and pre-post models, confidence intervals and equivalence tests."""
+lagged, cross-lagged and pre-post models, confidence intervals and equivalence tests."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
+from interbrain.stats.cross_lagged import CrossLaggedResult, fit_cross_lagged
+from interbrain.stats.cross_lagged_simulation import simulate_cross_lagged
 from interbrain.stats.growth import dyad_slopes, fit_growth
 from interbrain.nulls.dyad_tests import confidence_interval
 from interbrain.stats.equivalence import add_equivalence, equivalence_test
@@ -243,11 +245,15 @@ def test_analyse_outcomes_all_measures_and_a_user_column():
     measures["alliance"] = rng.normal(5, 1, len(data))
     measures["my score"] = data["outcome"] * 2
     sessions = data[["dyad", "session", "synchrony"]]
-    res = analyse_outcomes(sessions, measures, sesoi={"alliance": 5.0, "symptoms": 5.0})
+    res = analyse_outcomes(sessions, measures, sesoi={"alliance": 5.0, "symptoms": 5.0},
+                           n_bootstrap=99, seed=1)
     assert not res.notes
     names = set(res.fits())
     for m in ("symptoms", "wellbeing", "session_quality", "alliance", "my score"):
-        assert {f"outcome:{m}", f"lagged:{m}", f"prepost:{m}"} <= names
+        assert {f"outcome:{m}", f"cross_lagged:{m}:synchrony -> {m}",
+                f"cross_lagged:{m}:{m} -> synchrony", f"prepost:{m}"} <= names
+        assert isinstance(res.lagged[m], CrossLaggedResult)
+    assert not any(name.startswith("lagged:") for name in names)
     assert res.within_between["my score"].formula.startswith("measure ~")
     assert res.within_between["my score"].labelled_formula.startswith("`my score` ~")
     table = res.to_frame("hbo", "wtc")
@@ -262,8 +268,16 @@ def test_analyse_outcomes_all_measures_and_a_user_column():
     assert within.loc["outcome:alliance", "sesoi"] == 5.0
     assert pd.isna(within.loc["outcome:wellbeing", "sesoi"])
     assert table["equivalent"].dtype == "boolean"
+    # the cross-lagged rows, with the bias-corrected bootstrap test and interval
+    cross = table[table["model"].str.startswith("cross_lagged:")]
+    assert len(cross) == 10 and not table["model"].str.startswith("lagged:").any()
+    assert set(cross["term"]) >= {"synchrony -> my score", "my score -> synchrony"}
+    assert cross["p_bootstrap"].between(0, 1).all() and (cross["n_bootstrap"] == 99).all()
+    assert (cross["ci_low_bootstrap"] < cross["ci_high_bootstrap"]).all()
+    assert "cross-lagged: p_bootstrap" in res.summary()
     # the same rows through result_table
-    assert len(result_table(res.fits(), "hbo", "wtc", sesoi=res.sesoi)) == len(table)
+    same = result_table({"outcomes": res}, "hbo", "wtc", sesoi=res.sesoi)
+    pd.testing.assert_frame_equal(same, table)
     with pytest.raises(ValueError, match="unknown measure"):
         analyse_outcomes(sessions, measures, sesoi={"mood": 1.0})
 
@@ -275,6 +289,29 @@ def test_analyse_outcomes_skips_models_without_data():
     res = analyse_outcomes(data[["dyad", "session", "synchrony"]], measures)
     assert not res.fits()
     assert len(res.notes) == 3 and all("skipped" in n for n in res.notes)
+
+
+def test_analyse_outcomes_fits_the_cross_lagged_models_not_the_lagged_one():
+    """Issue 15: the lagged model (no earlier measure, no reverse path) is replaced by
+    the cross-lagged models of both directions, with the bootstrap passed through."""
+    s, m = simulate_cross_lagged(8, 6, measure_to_sync=0.5, seed=3)
+    m = m.rename(columns={"measure": "mood"})
+    res = analyse_outcomes(s, m, prepost=False, n_bootstrap=49, seed=5)
+    direct = fit_cross_lagged(s, m, "mood", n_bootstrap=49, seed=5)
+    got = res.to_frame("hbo", "wtc")
+    expected = direct.to_frame("hbo", "wtc")
+    got = got.loc[got["model"] == "cross_lagged:mood", list(expected.columns)]
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), expected, check_dtype=False)
+    fits = res.fits()
+    assert fits["cross_lagged:mood:mood -> synchrony"] is res.lagged["mood"].fits[
+        "measure -> synchrony"]
+    again = analyse_outcomes(s, m, prepost=False, n_bootstrap=49, seed=5).to_frame()
+    pd.testing.assert_frame_equal(again, res.to_frame())
+    assert not analyse_outcomes(s, m, prepost=False, lagged=False).lagged
+    with pytest.raises(ValueError, match="n_bootstrap"):
+        analyse_outcomes(s, m, n_bootstrap=10)
+    none = analyse_outcomes(s, m, prepost=False, n_bootstrap=0).to_frame()
+    assert none.loc[none["model"] == "cross_lagged:mood", "p_bootstrap"].isna().all()
 
 
 def test_standardized_sesoi_scales_each_level_by_its_own_sds():

@@ -128,6 +128,12 @@ class GeneralisationRecording:
         ``"partner"``).
     align, offset, event
         As for :class:`SessionRecordings`.
+    task : str
+        What the two did together (e.g. ``"conversation"``); the same before and
+        after treatment for one partner. Empty when not given.
+    partner_kind : str
+        Who the other person is to the patient (e.g. ``"friend"``, ``"stranger"``).
+        Empty when not given.
     """
 
     dyad: str
@@ -138,3 +144,5 @@ class GeneralisationRecording:
     align: str = "start_time"
     offset: float = 0.0
     event: str | None = None
+    task: str = ""
+    partner_kind: str = ""

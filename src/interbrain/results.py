@@ -32,7 +32,8 @@ class ModelKey:
     ----------
     model : str
         Model name as in ``models.parquet``: ``"growth"``, ``"outcome:<measure>"``,
-        ``"lagged:<measure>"``.
+        ``"cross_lagged:<measure>:<direction>"`` (direction ``"synchrony -> <measure>"``
+        or ``"<measure> -> synchrony"``).
     signal : str
         ``"hbo"`` or ``"hbr"``.
     metric : str

@@ -12,6 +12,10 @@ not interact in those two recordings. Its synchrony is what the method reports f
 these two people without their interaction, including whatever changes in each
 person over the sessions (see :func:`familiarity_pairings`).
 
+A pseudo-generalisation pairing pairs a patient's ``[[generalisation]]`` recording with
+the other person's recording of another patient's entry of the same phase (see
+:func:`pseudo_generalisation_pairings`): the null of synchrony with other people.
+
 :func:`all_pairings` gives every pairing the engine computes for a study and
 :func:`rate_groups` the groups it computes them in, at one sampling rate each; the
 engine and the validation of a study both call them.
@@ -56,7 +60,10 @@ class Pairing:
         The pairing's kind when it is neither a real nor a pseudo-dyad: for a patient
         recorded with another person (``[[generalisation]]``), ``"other_pre"`` or
         ``"other_post"``; then ``partner_dyad`` is the other person's id, the other
-        person's recording takes the therapist's place and ``session`` is 0.
+        person's recording takes the therapist's place and ``session`` is 0. For a
+        patient's recording with the other person's recording of another patient's
+        entry (:func:`pseudo_generalisation_pairings`), ``"pseudo_other_pre"`` or
+        ``"pseudo_other_post"``; then ``partner_dyad`` is that other patient's dyad.
     partner_session : int, optional
         Session number of the patient recording when it differs from ``session``: a
         familiarity pairing (the same dyad's patient in another session, see
@@ -119,6 +126,75 @@ def generalisation_pairings(study: Study) -> list[Pairing]:
     """
     return [Pairing(g.dyad, g.partner, 0, g.other, g.patient, g.align, g.offset, g.event,
                     kind=f"other_{g.phase}") for g in study.generalisation]
+
+
+#: Kinds of the pseudo-generalisation pairings (:func:`pseudo_generalisation_pairings`).
+PSEUDO_OTHER_KINDS: tuple[str, str] = ("pseudo_other_pre", "pseudo_other_post")
+
+
+def pseudo_generalisation_pairings(study: Study, *, max_per_recording: int | None = None,
+                                   seed: int = 0) -> list[Pairing]:
+    """The other people's recordings in the null: pseudo-generalisation pairings.
+
+    For each phase (``"pre"``, ``"post"``), the patient recording of each
+    ``[[generalisation]]`` entry of dyad ``i`` is paired with the other person's
+    recording of every entry of another dyad ``j`` of the same phase (a different
+    patient, who made that recording with that person). The two recordings were not
+    made together, so their synchrony is what the method reports for a patient and
+    another person of the same phase who did not interact; the pre-to-post change of
+    a patient's synchrony with other people can be taken in excess of it (see
+    :mod:`interbrain.stats.generalisation_patients`). Like pseudo-dyads they are
+    aligned on their first samples (``align="offset"``, ``offset=0``) and cropped to
+    their common length.
+
+    Parameters
+    ----------
+    study : Study
+    max_per_recording : int, optional
+        Keep at most this many other people's recordings per patient recording (entry);
+        None (default) keeps them all.
+    seed : int
+        Seed of ``numpy.random.default_rng`` for the random subset: one generator
+        draws, in the order of the returned entries, the partners of every patient
+        recording. Unused when ``max_per_recording`` is None.
+
+    Returns
+    -------
+    list of Pairing
+        Sorted by phase (pre first), then dyad and partner of the patient's entry, then
+        dyad and partner of the other person's entry. A pairing's ``dyad`` is the
+        patient's dyad ``i``, ``partner_dyad`` the dyad ``j`` whose entry the other
+        person's recording comes from (never equal; nor are their patients), the other
+        person's recording takes the therapist's place, ``session`` is 0 and the kind
+        ``"pseudo_other_pre"`` or ``"pseudo_other_post"``. Where dyad ``i`` or ``j``
+        has several entries of one phase (several partners), their pairings share
+        ``dyad``, ``partner_dyad`` and kind: draws of one null, pooled.
+
+    Raises
+    ------
+    ValueError
+        ``max_per_recording`` is not a whole number of at least 1.
+    """
+    if max_per_recording is not None:
+        max_per_recording = check_int(
+            max_per_recording, "max_per_recording (None: every other recording)",
+            minimum=1)
+    rng = as_generator(seed) if max_per_recording is not None else None
+    patient_of = {d.id: d.patient for d in study.dyads}
+    out = []
+    for phase, kind in zip(("pre", "post"), PSEUDO_OTHER_KINDS):
+        entries = sorted((g for g in study.generalisation if g.phase == phase),
+                         key=lambda g: (g.dyad, g.partner))
+        for a in entries:
+            partners = [b for b in entries if b.dyad != a.dyad
+                        and patient_of[b.dyad] != patient_of[a.dyad]]
+            if rng is not None and len(partners) > max_per_recording:
+                keep = np.sort(rng.choice(len(partners), size=max_per_recording,
+                                          replace=False))
+                partners = [partners[int(k)] for k in keep]
+            out.extend(Pairing(a.dyad, b.dyad, 0, b.other, a.patient, kind=kind)
+                       for b in partners)
+    return out
 
 
 def pseudo_dyad_pairings(study: Study, *, max_per_dyad: int | None = None,
@@ -266,7 +342,9 @@ def all_pairings(study: Study) -> list[Pairing]:
 
     The real pairings, the ``[[generalisation]]`` pairings, the pseudo-dyads (with
     ``pseudo_dyads``; at most ``pseudo_dyads_per_dyad`` per therapist recording, 0
-    for all) and the familiarity pairings (with ``familiarity``; at most
+    for all), with them the pseudo-generalisation pairings of a study with
+    ``[[generalisation]]`` recordings (:func:`pseudo_generalisation_pairings`; at most
+    ``pseudo_dyads_per_dyad`` per patient recording) and the familiarity pairings (with ``familiarity``; at most
     ``familiarity_per_session`` partner sessions per therapist recording, 0 for
     all); both subsets are drawn with ``pseudo_dyads_seed``.
 
@@ -284,6 +362,10 @@ def all_pairings(study: Study) -> list[Pairing]:
     if ana.pseudo_dyads:
         pairings += pseudo_dyad_pairings(study, max_per_dyad=ana.pseudo_dyads_per_dyad or None,
                                          seed=ana.pseudo_dyads_seed)
+        if study.generalisation:
+            pairings += pseudo_generalisation_pairings(
+                study, max_per_recording=ana.pseudo_dyads_per_dyad or None,
+                seed=ana.pseudo_dyads_seed)
     if ana.familiarity:
         pairings += familiarity_pairings(
             study, max_per_session=ana.familiarity_per_session or None,
@@ -294,8 +376,8 @@ def all_pairings(study: Study) -> list[Pairing]:
 def rate_groups(pairings: Sequence[Pairing]) -> dict[tuple[str, int | str], list[Pairing]]:
     """The groups of pairings computed together, each at one common sampling rate.
 
-    ``("session", s)``: the real, pseudo-dyad (and, for ``s = 0``, generalisation)
-    pairings of session number ``s``; ``("familiarity", d)``: the familiarity pairings
+    ``("session", s)``: the real, pseudo-dyad (and, for ``s = 0``, generalisation and
+    pseudo-generalisation) pairings of session number ``s``; ``("familiarity", d)``: the familiarity pairings
     of dyad ``d``, whose recordings are those of its own real pairings. A familiarity
     pairing brings in a patient recording of another session; in groups of their own,
     such recordings never lower the sampling rate (the lowest of the group's

@@ -16,6 +16,7 @@ from ..results import StudyResults
 from ..retained import minutes_text, retained_text
 from ..stats.outcome_models import LADDER_DESCRIPTION
 from . import figures
+from .mechanisms import mechanism_entries
 from .confirmatory import (confirmatory_rows, confirmatory_sentence, missing_confirmatory,
                            row_anchor)
 from .methods import methods_text, software_versions
@@ -51,7 +52,8 @@ _PLASTICITY_COLUMNS = ["model", "scope", "null_kind", "term", "estimate", "ci_lo
                        "n_permutations", "family", "p_adjusted", "formula", "df_method",
                        "singular", "simplification"]
 _OUTCOME_COLUMNS = ["model", "scope"] + _TERM_COLUMNS + ["family", "p_adjusted", "sesoi",
-                                                        "p_equivalence", "equivalent",
+                                                        "p_equivalence",
+                                                        "power_equivalence", "equivalent",
                                                         "simplification"]
 _NULL_TEST_COLUMNS = ["null_kind", "real", "null", "mean_difference", "ci_low", "ci_high",
                       "p", "p_method", "n_permutations", "n_dyads"]
@@ -174,7 +176,7 @@ def report_html(results: StudyResults) -> str:
             if len(slopes):
                 mine = slopes[(slopes["signal"] == signal) & (slopes["metric"] == metric)]
                 entry["slopes"] = _table(mine.drop(columns=["signal", "metric"]))
-        outcome = rows[rows["model"].str.startswith(("outcome:", "lagged:", "prepost:"))
+        outcome = rows[rows["model"].str.startswith(("outcome:", "prepost:"))
                        & rows["term"].isin(["synchrony_within", "synchrony_between", "slope"])]
         if len(outcome):
             entry["outcomes"] = _table(_columns(outcome, _OUTCOME_COLUMNS))
@@ -187,6 +189,7 @@ def report_html(results: StudyResults) -> str:
                  "table": _table(_columns(part.sort_values("p_adjusted").head(10),
                                           ["unit", "estimate", "t", "df", "p", "p_adjusted"]))}
                 for model, part in pairwise.groupby("model", sort=True)]
+        entry["mechanisms"] = mechanism_entries(rows, study.statistics.alpha, _table)
         general = rows[rows["model"] == "generalisation"]
         if len(general):
             entry["generalisation"] = _table(_columns(general, _TERM_COLUMNS))

@@ -17,6 +17,7 @@ from ..results import StudyResults
 from ..stats.outcome_models import LADDER_DESCRIPTION
 from ..stats.primary import ALL_PAIRS
 from ..stats.outcomes import OUTCOME_FORMULA
+from .mechanisms import mechanisms_text
 from .confirmatory import (RUNG_LABEL, confirmatory_rows, missing_confirmatory,
                            primary_of, scope_words)
 from .wording import (df_methods_of, df_text, is_true, join_reasons, join_words,
@@ -283,7 +284,7 @@ def outcome_text(results: StudyResults) -> str:
     measures = ", ".join(study.measure_columns)
     if not measures:
         return ""
-    fitted = _rows(results, lambda m: m.startswith(("outcome:", "lagged:")))
+    fitted = _rows(results, lambda m: m.startswith("outcome:"))
     if fitted.empty:
         return ("**Outcome models.** The session measures (" + measures + ") were not "
                 "modelled: " + join_reasons(_skip_reasons(results.notes, "outcome model of"))
@@ -293,9 +294,6 @@ def outcome_text(results: StudyResults) -> str:
             "the dyad's mean synchrony and synchrony_within the session's deviation from it "
             "(Curran & Bauer, 2011), fitted by REML. The random part followed a "
             f"pre-specified ladder: {LADDER_DESCRIPTION}.")
-    if (fitted["model"].str.startswith("lagged:")).any():
-        text += (" Lagged models related synchrony in session t to the measure in session t+1 "
-                 "by the same ladder.")
     if len(_rows(results, lambda m: m.startswith("prepost:"))):
         text += (" Each dyad's change of the measure from its first to its last session was "
                  "regressed on its synchrony slope.")
@@ -350,7 +348,8 @@ def other_models_text(results: StudyResults) -> str:
 
 _MODEL_KIND = (("plasticity", "the plasticity tests"), ("growth", "the growth model"),
                ("outcome:", "the concurrent outcome models"),
-               ("lagged:", "the lagged outcome models"),
+               ("cross_lagged:", "the cross-lagged models"),
+               ("therapist:interaction", "the therapist x time interaction"),
                ("generalisation", "the generalisation model"))
 
 
@@ -410,6 +409,7 @@ def statistics_text(results: StudyResults) -> str:
         ``**Confirmatory tests.**``.
     """
     parts = [confirmatory_text(results), plasticity_text(results), growth_text(results),
-             outcome_text(results), other_models_text(results), df_paragraph(results),
+             outcome_text(results), mechanisms_text(results), other_models_text(results),
+             df_paragraph(results),
              exploratory_text(results)]
     return "\n\n".join(p for p in parts if p)

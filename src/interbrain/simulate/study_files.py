@@ -104,6 +104,8 @@ def study_toml(args: dict, dyads: list[dict], sessions: list[dict], montage: Mon
         "[statistics]",
         "sesoi = 0.3                # smallest standardized association of interest: "
         "equivalence tests",
+        'dissociation = [["symptoms", "alliance"]]   # does synchrony go with symptoms '
+        "more than with alliance?",
         "",
         "[statistics.primary]       # the confirmatory family: the plasticity test and",
         'measures = ["symptoms"]    # the within-dyad association with symptoms (Holm)',

@@ -40,16 +40,27 @@ The bias of short panels and ``p_bootstrap``
     the null direction, and the model-based ``p`` is then far too liberal
     (simulated, 8 dyads x 6 sessions, autoregression 0.4, effect 1.5 running the
     other way, 200 null studies: 34 % and 27 % false positives at alpha 0.05,
-    more than the lagged model's 20 %; ``p_bootstrap``: 5.0 % and 4.0 %).
+    more than the lagged model's 20 %; ``p_bootstrap`` 2.0 % with 199 draws, exact
+    level 4 %; :func:`~interbrain.stats.cross_lagged_simulation.
+    cross_lagged_calibration`).
     Each direction therefore also gets ``p_bootstrap``, a bias-corrected parametric
     bootstrap test (:mod:`interbrain.stats.cross_lagged_bootstrap`), and
     ``bias_bootstrap``, the coefficient's mean under its null; use ``p_bootstrap``
     to judge the direction of an effect.
 
-Calibration (tests/test_cross_lagged.py, :func:`simulate_cross_lagged`, 8 dyads x 6
-sessions, 200 null studies per direction with the effect running only the other
-way): the test prints the false-positive rates of ``p``, ``p_bootstrap`` and the
-lagged model.
+Bias-corrected interval
+    ``ci_low_bootstrap, ci_high_bootstrap`` invert the same bootstrap test (the
+    values of the coefficient it does not reject at 5%), and ``estimate_corrected``
+    is the median-unbiased estimate; the interval excludes 0 exactly when
+    ``p_bootstrap < 0.05``. An end is infinite when no value on that side is
+    rejected: with feedback the simulated estimates stop following the coefficient
+    as the process nears non-stationarity, and 8 dyads x 6 sessions then cannot
+    bound it (module notes of :mod:`interbrain.stats.cross_lagged_bootstrap`).
+
+Calibration (:func:`~interbrain.stats.cross_lagged_simulation.
+cross_lagged_calibration`, tests/test_cross_lagged.py): false-positive rates of
+``p_bootstrap``, power and interval coverage under several data-generating
+processes.
 """
 
 from __future__ import annotations
@@ -62,14 +73,13 @@ import pandas as pd
 
 from ._util import require_columns
 from .cluster_robust import ClusterRobustResult, cluster_robust_ols
-from .cross_lagged_bootstrap import bootstrap_cross_lagged
+from .cross_lagged_bootstrap import BOOTSTRAP_METHOD, bootstrap_cross_lagged
 from .mixed import LmerResult, lmer
 from .outcome_models import check_df_method
 from .tables import combine_tables, fit_rows
 
 __all__ = ["CROSS_LAGGED_FORMULAS", "CROSS_LAGGED_SIMPLIFICATIONS", "MIN_DYADS",
-           "cross_lagged_data", "fit_cross_lagged", "CrossLaggedResult",
-           "simulate_cross_lagged"]
+           "cross_lagged_data", "fit_cross_lagged", "CrossLaggedResult"]
 
 #: Dyads with lagged pairs needed.
 MIN_DYADS = 3
@@ -241,9 +251,11 @@ class CrossLaggedResult:
             ``cross_lagged:<measure>``, ``term`` ``synchrony -> <measure>`` or
             ``<measure> -> synchrony``, 95% ``ci_low, ci_high``, ``df_method``,
             ``singular``, ``converged``, ``simplification``, ``n_obs``,
-            ``n_groups``), then ``p_bootstrap``, ``bias_bootstrap`` and
-            ``n_bootstrap`` (module notes; missing without a bootstrap); the
-            autoregressive terms are in :attr:`fits`.
+            ``n_groups``; ``ci_low, ci_high`` are the model's), then
+            ``p_bootstrap``, ``ci_low_bootstrap``, ``ci_high_bootstrap`` (95%,
+            possibly infinite), ``estimate_corrected``, ``bias_bootstrap`` and
+            ``n_bootstrap`` (module notes; missing without a bootstrap); ``method``
+            says what each is. The autoregressive terms are in :attr:`fits`.
         """
         frames = []
         for direction, fit in self.fits.items():
@@ -252,8 +264,14 @@ class CrossLaggedResult:
             rows["term"] = self.term(direction)
             boot = self.bootstrap.get(direction, {})
             rows["p_bootstrap"] = boot.get("p", np.nan)
+            rows["ci_low_bootstrap"] = boot.get("ci_low", np.nan)
+            rows["ci_high_bootstrap"] = boot.get("ci_high", np.nan)
+            rows["estimate_corrected"] = boot.get("estimate_corrected", np.nan)
             rows["bias_bootstrap"] = boot.get("bias", np.nan)
             rows["n_bootstrap"] = boot.get("n_bootstrap", 0)
+            if boot:
+                rows["method"] = (rows["method"] + "; "
+                                  + BOOTSTRAP_METHOD.format(n=boot["n_bootstrap"]))
             frames.append(rows)
         return combine_tables(frames)
 
@@ -265,9 +283,11 @@ class CrossLaggedResult:
                  f"{table['n_obs'].iloc[0]} lagged pairs of "
                  f"{table['n_groups'].iloc[0]} dyads)",
                  table[["term", "estimate", "std_error", "df", "p", "ci_low",
-                        "ci_high", "p_bootstrap", "bias_bootstrap"]].to_string(index=False),
-                 "p_bootstrap: bias-corrected parametric bootstrap (the model-based p "
-                 "is too liberal with feedback and few sessions per dyad)"]
+                        "ci_high", "p_bootstrap", "ci_low_bootstrap", "ci_high_bootstrap",
+                        "estimate_corrected"]].to_string(index=False),
+                 "p_bootstrap, ci_*_bootstrap, estimate_corrected: bias-corrected "
+                 "parametric bootstrap (the model-based p and CI are too liberal with "
+                 "feedback and few sessions per dyad)"]
         for direction, fit in self.fits.items():
             lines.append(f"{self.term(direction)}: {fit.labelled_formula}; {fit.method}")
             if fit.simplification:
@@ -294,7 +314,8 @@ def fit_cross_lagged(sessions: pd.DataFrame, measures: pd.DataFrame, measure: st
         Satterthwaite df).
     n_bootstrap : int
         Simulated studies of the bias-corrected bootstrap test of each direction
-        (module notes); 0 to skip it.
+        and of each value tried for its interval (module notes); 0 to skip it,
+        else at least 40.
     seed : int or numpy.random.Generator, optional
         For the bootstrap.
 
@@ -328,65 +349,3 @@ def fit_cross_lagged(sessions: pd.DataFrame, measures: pd.DataFrame, measure: st
             data, response.partition("_")[0], predictor.partition("_")[0],
             detrend=detrend, n_bootstrap=n_bootstrap, seed=rng)
     return out
-
-
-def simulate_cross_lagged(n_dyads: int = 8, n_sessions: int = 6, *,
-                          sync_to_measure: float = 0.0, measure_to_sync: float = 0.0,
-                          autoregression: float = 0.5, intercept_sd: float = 1.0,
-                          trend_sd: float = 0.3, seed=None
-                          ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Session-level study with synchrony and a measure influencing each other.
-
-    Each dyad ``i`` has a stable level and a linear course over sessions for each
-    variable, plus within-dyad fluctuations ``s, m`` (unit innovation SD) following
-    a stationary VAR(1) started 50 sessions before the first::
-
-        s[t] = autoregression * s[t-1] + measure_to_sync * m[t-1] + e_s[t]
-        m[t] = autoregression * m[t-1] + sync_to_measure * s[t-1] + e_m[t]
-        synchrony[i, t] = a_i + b_i * t + s[t],   measure[i, t] = c_i + d_i * t + m[t]
-
-    with ``a_i, c_i ~ N(0, intercept_sd^2)`` and ``b_i, d_i ~ N(0, trend_sd^2)``
-    (independent; sessions ``t = 1 .. n_sessions``).
-
-    Parameters
-    ----------
-    n_dyads, n_sessions : int
-    sync_to_measure, measure_to_sync : float
-        Cross-lagged effects (per unit of the fluctuations).
-    autoregression : float
-        Autoregressive coefficient of both fluctuations.
-    intercept_sd, trend_sd : float
-        Between-dyad SDs of the levels and of the slopes per session.
-    seed : int or numpy.random.Generator, optional
-
-    Returns
-    -------
-    sessions : pandas.DataFrame
-        ``dyad, session, synchrony`` (``n_dyads * n_sessions`` rows).
-    measures : pandas.DataFrame
-        ``dyad, session, measure``.
-    """
-    rng = np.random.default_rng(seed)
-    burn = 50
-    coef = np.array([[autoregression, measure_to_sync], [sync_to_measure, autoregression]])
-    if np.max(np.abs(np.linalg.eigvals(coef))) >= 1:
-        raise ValueError("the VAR(1) of synchrony and measure must be stationary")
-    state = np.zeros((n_dyads, 2))
-    series = np.empty((n_sessions, n_dyads, 2))
-    for t in range(burn + n_sessions):
-        state = state @ coef.T + rng.standard_normal((n_dyads, 2))
-        if t >= burn:
-            series[t - burn] = state
-    session = np.arange(1, n_sessions + 1, dtype=float)
-    level = rng.normal(0, intercept_sd, (n_dyads, 2))
-    trend = rng.normal(0, trend_sd, (n_dyads, 2))
-    values = series + level[None] + trend[None] * session[:, None, None]
-    dyad = np.tile(np.arange(1, n_dyads + 1), n_sessions)
-    sess = np.repeat(session.astype(int), n_dyads)
-    sessions = pd.DataFrame({"dyad": dyad, "session": sess,
-                             "synchrony": values[..., 0].ravel()})
-    measures = pd.DataFrame({"dyad": dyad, "session": sess,
-                             "measure": values[..., 1].ravel()})
-    order = ["dyad", "session"]
-    return (sessions.sort_values(order, ignore_index=True),
-            measures.sort_values(order, ignore_index=True))

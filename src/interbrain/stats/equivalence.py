@@ -20,6 +20,15 @@
 
     The output always states ``sesoi`` (raw units, what the estimate was compared
     with), ``sesoi_scale`` and ``sesoi_input`` (the value given).
+
+Power of the equivalence test
+    A TOST that does not reject says nothing unless it had a fair chance to.
+    :func:`equivalence_power` gives its power at a standard error and df (exact: the
+    estimate normal about the true effect, its squared SE scaled chi-square with
+    ``df`` degrees of freedom, integrated numerically, as Owen's Q in PowerTOST);
+    :func:`add_equivalence` reports it as ``power_equivalence``, the power to
+    declare equivalence if the true effect were 0, taking the observed SE as the
+    true one (a property of the design and its noise, not of the estimate).
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ import math
 
 import numpy as np
 import pandas as pd
+from scipy import integrate, special
 from scipy import stats as sps
 
 from .._check import check_option
@@ -35,7 +45,7 @@ from ..nulls.dyad_tests import confidence_interval
 from .settings import SESOI_SCALE_OPTIONS
 
 __all__ = ["level_sds", "OUTCOME_TERMS", "SESOI_SCALES", "equivalence_test", "sesoi_for",
-           "check_sesoi_scale", "add_equivalence"]
+           "check_sesoi_scale", "add_equivalence", "equivalence_power"]
 
 #: The synchrony coefficients of the concurrent and lagged outcome models.
 OUTCOME_TERMS = ("synchrony_within", "synchrony_between")
@@ -104,11 +114,12 @@ def add_equivalence(coefficients: pd.DataFrame, sesoi: float | None, *,
     """Coefficient table (``term`` column or index) with CI and TOST columns added.
 
     Adds ``ci_low, ci_high`` to every row and ``sesoi, sesoi_scale, sesoi_input,
-    p_equivalence, equivalent`` to the rows of ``terms`` when ``sesoi`` is given
+    p_equivalence, power_equivalence, equivalent`` to the rows of ``terms`` when ``sesoi`` is given
     (NaN / missing elsewhere). With ``scale="standardized"`` the SESOI of term ``k``
     is ``sesoi * sd_response[k] / sd_predictors[k]`` (``sd_response`` a number, or a
     dict by term: the response's SD at the level of the term, see
-    :func:`level_sds`).
+    :func:`level_sds`). ``power_equivalence`` is :func:`equivalence_power` of the
+    row's SE and df at a true effect of 0.
     """
     check_sesoi_scale(scale)
     out = coefficients.copy()
@@ -120,6 +131,7 @@ def add_equivalence(coefficients: pd.DataFrame, sesoi: float | None, *,
     out["sesoi_scale"] = pd.Series([None] * len(out), dtype=object, index=out.index)
     out["sesoi_input"] = np.nan
     out["p_equivalence"] = np.nan
+    out["power_equivalence"] = np.nan
     out["equivalent"] = pd.array([pd.NA] * len(out), dtype="boolean")
     if sesoi is None:
         return out
@@ -139,6 +151,9 @@ def add_equivalence(coefficients: pd.DataFrame, sesoi: float | None, *,
         out.at[i, "sesoi_scale"] = scale
         out.at[i, "sesoi_input"] = float(sesoi)
         out.at[i, "p_equivalence"] = eq["p_equivalence"]
+        se, df = float(out.at[i, "std_error"]), float(out.at[i, "df"])
+        if math.isfinite(se) and se > 0 and df > 0:
+            out.at[i, "power_equivalence"] = equivalence_power(se, df, raw, alpha=alpha)
         out.at[i, "equivalent"] = eq["equivalent"]
     return out
 
@@ -167,3 +182,82 @@ def level_sds(values: pd.Series, groups: pd.Series) -> tuple[float, float]:
               else float("nan"))
     between = float(v.groupby(g).mean().std(ddof=1)) if k > 1 else float("nan")
     return within, between
+
+
+def equivalence_power(std_error: float, df: float, sesoi: float, alpha: float = 0.05,
+                      true_effect: float = 0.0) -> float:
+    """Power of the TOST of :func:`equivalence_test` at a standard error and df.
+
+    The estimate is taken as ``N(true_effect, std_error^2)`` and its estimated
+    standard error as ``std_error * sqrt(V / df)`` with ``V ~ chi2(df)``,
+    independent (a t-based coefficient: a mean over dyads, an OLS or
+    Satterthwaite-df coefficient). Equivalence is declared when both one-sided
+    tests reject at ``alpha``, i.e. when ``|estimate| < sesoi - q * se_hat`` with
+    ``q = t_{1 - alpha, df}``; its probability, conditional on ``se_hat``, is a
+    difference of two normal probabilities, integrated over the distribution of
+    ``se_hat`` (over the quantiles of ``V``; exact up to the quadrature's error,
+    about 1e-8: PowerTOST's "exact" power via Owen's Q). With ``df = inf`` the SE
+    is known and the power is ``Phi((sesoi - true_effect) / se - q)
+    - Phi((-sesoi - true_effect) / se + q)`` (0 when negative).
+
+    Parameters
+    ----------
+    std_error : float
+        The estimate's (true) standard error, in the units of ``sesoi``; > 0.
+    df : float
+        Degrees of freedom of the estimated standard error, > 0 (``inf``: known).
+    sesoi : float
+        Smallest effect size of interest ``Delta > 0``.
+    alpha : float
+        Level of each one-sided test, in (0, 0.5).
+    true_effect : float
+        The true coefficient (0: the power to show that a null effect is null).
+
+    Returns
+    -------
+    float
+        The probability, in [0, 1], that :func:`equivalence_test` declares
+        ``equivalent``.
+
+    Examples
+    --------
+    >>> round(equivalence_power(0.1, float("inf"), 0.3), 3)
+    0.825
+    """
+    se, df, theta = float(std_error), float(df), float(true_effect)
+    if not (math.isfinite(se) and se > 0):
+        raise ValueError(f"std_error must be a positive number, got {std_error!r}")
+    if not (df > 0):
+        raise ValueError(f"df must be > 0 (inf for a known standard error), got {df!r}")
+    if not (isinstance(sesoi, (int, float, np.floating, np.integer))
+            and math.isfinite(float(sesoi)) and float(sesoi) > 0):
+        raise ValueError(f"the smallest effect size of interest must be a positive "
+                         f"number, got {sesoi!r}")
+    if not (isinstance(alpha, (int, float, np.floating)) and 0 < float(alpha) < 0.5):
+        raise ValueError(f"alpha must lie in (0, 0.5), got {alpha!r}")
+    if not math.isfinite(theta):
+        raise ValueError(f"true_effect must be finite, got {true_effect!r}")
+    delta = float(sesoi)
+    upper, lower = (delta - theta) / se, (-delta - theta) / se
+    q = float(sps.t.ppf(1.0 - alpha, df) if math.isfinite(df)
+              else sps.norm.ppf(1.0 - alpha))
+
+    def declared(u: float) -> float:
+        """P(equivalent | estimated SE = u * std_error)."""
+        return max(0.0, float(special.ndtr(upper - q * u) - special.ndtr(lower + q * u)))
+
+    if not math.isfinite(df):
+        return declared(1.0)
+    u_max = delta / (q * se)     # an estimated SE beyond which equivalence is impossible
+    # integrate over the quantile p of V ~ chi2(df) (u = sqrt(V / df)): a bounded,
+    # smooth integrand on [0, P(V < df u_max^2)] however peaked the density of V is
+    p_max = float(special.chdtr(df, df * u_max * u_max))
+
+    def integrand(p: float) -> float:
+        return declared(math.sqrt(float(special.chdtri(df, 1.0 - p)) / df))
+
+    if p_max <= 0:
+        return 0.0
+    power, _ = integrate.quad(integrand, 0.0, p_max, limit=200, epsabs=1e-10,
+                              epsrel=1e-8)
+    return float(min(1.0, max(0.0, power)))

@@ -11,19 +11,20 @@ Three questions per measure column (e.g. symptoms, alliance):
     the measure higher?" free of between-dyad confounding; it is the mean of the
     dyads' within-dyad effects, which may differ between dyads (random slope).
 
-(b) lagged (:func:`fit_lagged`)
-    Does synchrony in session ``t`` predict the measure in session ``t + 1``? For
-    every dyad and session ``t`` with synchrony, ``measure_next`` is the dyad's
-    measure at session ``t + 1`` exactly (no gaps are bridged: a row whose next
-    session has no measure is dropped). The within/between split is recomputed
-    over the rows entering the model, and the model is
-    ``measure_next ~ synchrony_within + synchrony_between + session
-    + (1 + synchrony_within | dyad)`` with ``session`` the predictor session ``t``.
-    (The current measure is not adjusted for: with a random intercept that would
-    bring the dynamic-panel (Nickell) bias; the within-dyad coefficient of
-    synchrony is the estimate.)
+(b) cross-lagged (:func:`~interbrain.stats.cross_lagged.fit_cross_lagged`)
+    Does synchrony in session ``t`` predict the measure in session ``t + 1`` beyond
+    the measure in session ``t``, and does the measure predict next-session
+    synchrony beyond synchrony? Both directions, within dyad (centred and
+    detrended), with the bias-corrected bootstrap ``p_bootstrap`` and interval
+    (:mod:`interbrain.stats.cross_lagged`). This replaces the lagged model
+    :func:`fit_lagged` (``measure_next ~ synchrony_within + synchrony_between +
+    session``, no earlier measure, no reverse path), which is kept as a library
+    function but no longer fitted by :func:`analyse_outcomes`: when the measure
+    drives synchrony, synchrony at ``t`` carries the measure's own past and that
+    model reports "synchrony predicts next-session symptoms" far too often (12-20 %
+    of null studies at 8 dyads x 6 sessions, tests/test_cross_lagged.py).
 
-The model ladder of (a) and (b)
+The model ladder of (a) and of :func:`fit_lagged`
     Both follow a pre-specified ladder (:mod:`interbrain.stats.outcome_models`):
     (1) the model above, with a correlated random intercept and random slope of
     ``synchrony_within`` per dyad; if that fit is singular (``fit.singular``) or
@@ -47,7 +48,9 @@ The model ladder of (a) and (b)
 
 "No association" and equivalence
     Every coefficient gets a 95% confidence interval and, given a smallest effect
-    size of interest, an equivalence test (:mod:`interbrain.stats.equivalence`).
+    size of interest, an equivalence test (:mod:`interbrain.stats.equivalence`);
+    the cross-lagged rows have their model-based and bias-corrected intervals but no
+    equivalence test.
 """
 
 from __future__ import annotations
@@ -56,8 +59,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from .._check import as_generator
 from ._util import require_columns
 from .cluster_robust import ClusterRobustResult
+from .cross_lagged import fit_cross_lagged
 from .equivalence import (OUTCOME_TERMS, add_equivalence, check_sesoi_scale, level_sds,
                           sesoi_for)
 from .mixed import LmerResult, within_between
@@ -135,7 +140,7 @@ def fit_within_between(sessions: pd.DataFrame, measures: pd.DataFrame, measure: 
 
 
 # ---------------------------------------------------------------------------
-# (b) lagged
+# the lagged model (a library function; analyse_outcomes fits (b) instead)
 # ---------------------------------------------------------------------------
 
 def lagged_data(sessions: pd.DataFrame, measures: pd.DataFrame, measure: str, *,
@@ -161,8 +166,9 @@ def lagged_data(sessions: pd.DataFrame, measures: pd.DataFrame, measure: str, *,
 
 def fit_lagged(sessions: pd.DataFrame, measures: pd.DataFrame, measure: str, *,
                step: int = 1, df_method: str = "satterthwaite") -> OutcomeFit:
-    """Lagged model (b): ``measure_next ~ synchrony_within + synchrony_between +
-    session`` by the model ladder (see the module notes).
+    """Lagged model: ``measure_next ~ synchrony_within + synchrony_between +
+    session`` by the model ladder (module notes; no longer fitted by
+    :func:`analyse_outcomes`, which fits the cross-lagged models (b) instead).
 
     ``df_method`` as :func:`fit_within_between`. Raises ValueError for missing
     columns or fewer than 3 dyads with lagged pairs.
@@ -252,7 +258,21 @@ def outcome_fit_rows(name: str, fit: OutcomeFit, signal: str = "", metric: str =
 
 @dataclass
 class OutcomeAnalysis:
-    """Concurrent, lagged and pre-post outcome models of every measure."""
+    """Concurrent, cross-lagged and pre-post outcome models of every measure.
+
+    Attributes
+    ----------
+    within_between : dict
+        Measure -> concurrent model (a) (``LmerResult`` or ``ClusterRobustResult``).
+    lagged : dict
+        Measure -> :class:`~interbrain.stats.cross_lagged.CrossLaggedResult` (b).
+    prepost : dict
+        Measure -> :class:`~interbrain.stats.prepost.PrePostResult` (c).
+    sesoi, sesoi_scale, alpha
+        Of the equivalence tests.
+    notes : list of str
+        Models skipped, and why.
+    """
 
     within_between: dict = field(default_factory=dict)
     lagged: dict = field(default_factory=dict)
@@ -263,15 +283,24 @@ class OutcomeAnalysis:
     notes: list[str] = field(default_factory=list)
 
     def fits(self) -> dict:
-        """Model name -> fit: ``outcome:<m>``, ``lagged:<m>``, ``prepost:<m>``."""
+        """Model name -> fit: ``outcome:<m>``, ``prepost:<m>`` and, for each direction
+        of the cross-lagged model, ``cross_lagged:<m>:synchrony -> <m>`` and
+        ``cross_lagged:<m>:<m> -> synchrony`` (an ``LmerResult`` or
+        ``ClusterRobustResult``; its bootstrap is in :attr:`lagged`)."""
         out = {f"outcome:{k}": v for k, v in self.within_between.items()}
-        out.update({f"lagged:{k}": v for k, v in self.lagged.items()})
+        for measure, result in self.lagged.items():
+            out.update({f"cross_lagged:{measure}:{result.term(direction)}": fit
+                        for direction, fit in result.fits.items()})
         out.update({f"prepost:{k}": v for k, v in self.prepost.items()})
         return out
 
     def to_frame(self, signal: str = "", metric: str = "") -> pd.DataFrame:
         """Rows of ``models.parquet`` of every model, with ``ci_low, ci_high, sesoi,
-        sesoi_scale, sesoi_input, p_equivalence, equivalent``.
+        sesoi_scale, sesoi_input, p_equivalence, equivalent``; the cross-lagged rows
+        (model ``cross_lagged:<m>``, terms ``synchrony -> <m>`` and ``<m> ->
+        synchrony``) with ``p_bootstrap, ci_low_bootstrap, ci_high_bootstrap,
+        estimate_corrected, bias_bootstrap, n_bootstrap``
+        (:meth:`~interbrain.stats.cross_lagged.CrossLaggedResult.to_frame`).
 
         Parameters
         ----------
@@ -283,10 +312,11 @@ class OutcomeAnalysis:
         pandas.DataFrame
         """
         options = {"sesoi": self.sesoi, "sesoi_scale": self.sesoi_scale, "alpha": self.alpha}
-        frames = [fit.to_frame(signal, metric, name=name, **options)
-                  if isinstance(fit, PrePostResult)
-                  else outcome_fit_rows(name, fit, signal, metric, **options)
-                  for name, fit in self.fits().items()]
+        frames = [outcome_fit_rows(f"outcome:{m}", fit, signal, metric, **options)
+                  for m, fit in self.within_between.items()]
+        frames += [result.to_frame(signal, metric) for result in self.lagged.values()]
+        frames += [fit.to_frame(signal, metric, name=f"prepost:{m}", **options)
+                   for m, fit in self.prepost.items()]
         return combine_tables(frames)
 
     def summary(self) -> str:
@@ -297,9 +327,15 @@ class OutcomeAnalysis:
         str
         """
         table = self.to_frame()
-        rows = table[table["term"].isin([*OUTCOME_TERMS, "slope"])]
-        lines = [rows[["model", "term", "estimate", "std_error", "df", "p", "ci_low",
-                       "ci_high", "p_equivalence"]].to_string(index=False)]
+        rows = table[table["term"].isin([*OUTCOME_TERMS, "slope"])
+                     | table["model"].str.startswith("cross_lagged:")]
+        columns = ["model", "term", "estimate", "std_error", "df", "p", "ci_low", "ci_high",
+                   "p_equivalence", "p_bootstrap", "ci_low_bootstrap", "ci_high_bootstrap"]
+        lines = [rows.reindex(columns=columns).to_string(index=False)]
+        if self.lagged:
+            lines.append("cross-lagged: p_bootstrap and ci_*_bootstrap are the bias-"
+                         "corrected bootstrap test and interval; use them, not p and "
+                         "ci_low/ci_high, to judge the direction of an effect")
         lines += [f"note: {name} fitted with a simpler model: {fit.simplification}"
                   for name, fit in self.fits().items()
                   if getattr(fit, "simplification", "")]
@@ -311,16 +347,45 @@ def analyse_outcomes(sessions: pd.DataFrame, measures: pd.DataFrame, *,
                      measure_columns=None, sesoi: dict | float | None = None,
                      sesoi_scale: str = "raw", alpha: float = 0.05, time: str = "linear",
                      slopes: pd.DataFrame | None = None, lagged: bool = True,
-                     prepost: bool = True, df_method: str = "satterthwaite"
-                     ) -> OutcomeAnalysis:
+                     prepost: bool = True, df_method: str = "satterthwaite",
+                     n_bootstrap: int = 999, seed=None) -> OutcomeAnalysis:
     """All outcome models of every measure; models lacking data are skipped with a note.
 
-    ``sesoi`` is a number (all measures) or a dict ``{measure: value}`` (see the
-    module notes for its units); ``slopes`` (``dyad, slope``) switches the pre-post
-    model from per-dyad OLS slopes to the given (e.g. growth-model) slopes. The
-    OLS slopes follow ``time`` (``"linear"`` or ``"log"``; linear for quadratic).
-    ``df_method`` (``"satterthwaite"``, ``"kenward-roger"``): denominator df of the
-    mixed-model rungs of the concurrent and lagged models (module notes).
+    Parameters
+    ----------
+    sessions : pandas.DataFrame
+        ``dyad, session, synchrony``.
+    measures : pandas.DataFrame
+        ``dyad, session`` and the measure columns.
+    measure_columns : sequence of str, optional
+        The measures to model (default: every column but ``dyad, session``).
+    sesoi : float or dict, optional
+        A number (all measures) or ``{measure: value}`` (see the module notes for its
+        units).
+    sesoi_scale : {"raw", "standardized"}
+    alpha : float
+        Level of the equivalence tests.
+    time : {"linear", "log", "quadratic"}
+        Time coding of the pre-post model's OLS slopes (linear for quadratic).
+    slopes : pandas.DataFrame, optional
+        ``dyad, slope``: the pre-post model uses these (e.g. growth-model) slopes
+        instead of per-dyad OLS slopes.
+    lagged : bool
+        Fit the cross-lagged models (b) of every measure.
+    prepost : bool
+        Fit the pre-post models (c).
+    df_method : {"satterthwaite", "kenward-roger"}
+        Denominator df of the mixed models (module notes).
+    n_bootstrap : int
+        Simulated studies of the cross-lagged models' bias-corrected bootstrap
+        (:func:`~interbrain.stats.cross_lagged.fit_cross_lagged`; 0 to skip it,
+        else at least 40).
+    seed : int or numpy.random.Generator, optional
+        For that bootstrap (one stream for all measures, in order).
+
+    Returns
+    -------
+    OutcomeAnalysis
     """
     check_sesoi_scale(sesoi_scale)
     check_df_method(df_method)
@@ -328,17 +393,21 @@ def analyse_outcomes(sessions: pd.DataFrame, measures: pd.DataFrame, *,
         unknown = [k for k in sesoi if k not in measures.columns]
         if unknown:
             raise ValueError(f"sesoi names unknown measure(s) {unknown}")
+    if n_bootstrap and int(n_bootstrap) < 40:
+        raise ValueError(f"n_bootstrap must be 0 or at least 40, got {n_bootstrap}")
     cols = _measure_columns(measures, measure_columns)
     require_columns(sessions, ["dyad", "session", "synchrony"], "sessions")
     slope_time = "linear" if time == "quadratic" else time
+    rng = as_generator(seed)
     out = OutcomeAnalysis(sesoi=sesoi, sesoi_scale=sesoi_scale, alpha=alpha)
     for measure in cols:
         for kind, fn, store, on in (
                 ("outcome", lambda m: fit_within_between(sessions, measures, m,
                                                          df_method=df_method),
                  out.within_between, True),
-                ("lagged", lambda m: fit_lagged(sessions, measures, m, df_method=df_method),
-                 out.lagged, lagged),
+                ("cross-lagged", lambda m: fit_cross_lagged(
+                    sessions, measures, m, df_method=df_method, n_bootstrap=n_bootstrap,
+                    seed=rng), out.lagged, lagged),
                 ("prepost", lambda m: prepost_change(sessions, measures, m, time=slope_time,
                                                      slopes=slopes), out.prepost, prepost)):
             if not on:

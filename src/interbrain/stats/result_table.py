@@ -11,15 +11,26 @@ from __future__ import annotations
 import pandas as pd
 
 from .cluster_robust import ClusterRobustResult
+from .cross_lagged import CrossLaggedResult
+from .dissociation import DissociationResult
 from .generalisation import GeneralisationResult
 from .growth import comparison_rows
+from .generalisation_patients import PatientGeneralisationResult
 from .growth_analysis import GrowthAnalysis
+from .mediation import MediationResult
 from .mixed import LmerResult, LRTResult
 from .outcomes import OutcomeAnalysis, outcome_fit_rows
 from .permutation import PermutationResult
 from .prepost import PrePostResult
 from .real_vs_pseudo import RealVsPseudoResult
 from .tables import COUNT_COLUMNS, MODEL_COLUMNS, combine_tables, fit_rows
+from .therapist_effects import TherapistEffectsResult
+from .therapist_pseudo import PseudoSplitResult
+
+#: Results of the mechanism models, each giving its rows with ``to_frame(signal,
+#: metric)`` (its model names are its own).
+_MECHANISM_RESULTS = (CrossLaggedResult, MediationResult, DissociationResult,
+                      TherapistEffectsResult, PseudoSplitResult)
 
 __all__ = ["result_rows", "result_table"]
 
@@ -49,7 +60,7 @@ def result_rows(name: str, result, signal: str = "", metric: str = "", *,
     ----------
     name : str
         The result's name (column ``model``; for a fitted model named
-        ``outcome:<measure>`` or ``lagged:<measure>`` also the measure of its
+        ``outcome:<measure>`` also the measure of its
         equivalence test).
     result
         A fitted model (:class:`~interbrain.stats.mixed.LmerResult`: coefficients with
@@ -63,6 +74,9 @@ def result_rows(name: str, result, signal: str = "", metric: str = "", *,
         :class:`~interbrain.stats.generalisation.GeneralisationResult`, a
         :class:`~interbrain.stats.real_vs_pseudo.RealVsPseudoResult`, a
         :class:`~interbrain.stats.growth_analysis.GrowthAnalysis` /
+        the results of the mechanism models (cross-lagged, mediation, dissociation,
+        therapist effects, pseudo-dyads split by therapist, patient-level
+        generalisation) /
         :class:`~interbrain.stats.outcomes.OutcomeAnalysis`, or an already tidy table
         (e.g. :func:`~interbrain.stats.multiple.pairwise_tests`).
     signal, metric : str
@@ -101,17 +115,19 @@ def result_rows(name: str, result, signal: str = "", metric: str = "", *,
         kind, _, measure = name.partition(":")
         if kind in ("outcome", "lagged") and measure:
             return outcome_fit_rows(name, result, signal, metric, **options)
-        if isinstance(result, ClusterRobustResult):
+        if isinstance(result, ClusterRobustResult) and kind != "cross_lagged":
             raise ValueError(f"a cluster-robust OLS fit ({name!r}) is turned into rows "
-                             "only as an outcome model, named 'outcome:<measure>' or "
-                             "'lagged:<measure>'")
+                             "only as an outcome model, named 'outcome:<measure>', "
+                             "'lagged:<measure>' or 'cross_lagged:<measure>:<direction>'")
         return fit_rows(name, result, signal, metric)
     if isinstance(result, tuple) and len(result) == 3 and isinstance(result[2], LRTResult):
         return comparison_rows(name, result, signal, metric)
     if isinstance(result, PrePostResult):
         return result.to_frame(signal, metric, name=name, **options)
+    if isinstance(result, _MECHANISM_RESULTS):
+        return result.to_frame(signal, metric)
     if isinstance(result, (PermutationResult, GeneralisationResult, GrowthAnalysis,
-                           RealVsPseudoResult)):
+                           RealVsPseudoResult, PatientGeneralisationResult)):
         return result.to_frame(signal, metric, name=name)
     if isinstance(result, OutcomeAnalysis):
         return result.to_frame(signal, metric)

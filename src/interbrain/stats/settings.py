@@ -49,8 +49,9 @@ class StatisticsSettings:
     seed : int
         Seed of every permutation.
     lagged : bool
-        Also fit the lagged outcome models (synchrony in session t, measure in
-        session t + 1).
+        Also fit the cross-lagged models of every measure, both directions
+        (synchrony in session t and the measure in session t + 1, each controlling
+        the outcome's own value in session t; :mod:`interbrain.stats.cross_lagged`).
     prepost : bool
         Also relate each dyad's pre-post change of every measure to its synchrony
         slope.
@@ -85,6 +86,22 @@ class StatisticsSettings:
     primary : PrimarySettings
         ``[statistics.primary]``: the confirmatory family (see
         :mod:`interbrain.stats.confirmatory`).
+    n_bootstrap : int
+        Simulated studies of the bias-corrected parametric bootstrap of the
+        cross-lagged models (``lagged``; :mod:`interbrain.stats.cross_lagged_bootstrap`);
+        at least 99.
+    mediation : bool
+        Fit the multilevel mediation of each measure's change over sessions by
+        synchrony (:mod:`interbrain.stats.mediation`).
+    dissociation : tuple of (str, str)
+        Pairs ``(measure, reference)``: test whether synchrony's within-dyad
+        association with ``measure`` differs from that with ``reference``
+        (:mod:`interbrain.stats.dissociation`), e.g. ``[["symptoms", "alliance"]]``;
+        the reference's association gets the equivalence test with ``sesoi``.
+    therapist_effects : bool
+        With two or more therapists: the therapist x session interaction, the share
+        of synchrony variance between therapists and the pseudo-dyads split by
+        therapist (:mod:`interbrain.stats.therapist_effects`).
     """
 
     time: str = "linear"
@@ -102,6 +119,10 @@ class StatisticsSettings:
     pairwise_unit: str = "pair"
     df_method: str = "satterthwaite"
     primary: PrimarySettings = field(default_factory=PrimarySettings)
+    n_bootstrap: int = 999
+    mediation: bool = True
+    dissociation: tuple[tuple[str, str], ...] = ()
+    therapist_effects: bool = True
 
     @classmethod
     def from_table(cls, table: object, where: str) -> "StatisticsSettings":
@@ -132,7 +153,10 @@ class StatisticsSettings:
         table = dict(table or {})
         sesoi = table.pop("sesoi", None)
         primary = table.pop("primary", None)
+        dissociation = table.pop("dissociation", None)
         settings = settings_from_table(cls, table, where, StudyError)
+        if dissociation is not None:
+            settings = replace(settings, dissociation=_measure_pairs(dissociation, where))
         if primary is not None:
             settings = replace(settings, primary=PrimarySettings.from_table(
                 primary, f"{where[:-1]}.primary]" if where.endswith("]") else where))
@@ -172,6 +196,12 @@ class StatisticsSettings:
                              f"{list(self.covariates)!r}")
         for name in ("n_permutations", "seed"):
             check_int(getattr(self, name), f"field '{name}'", minimum=0)
+        check_int(self.n_bootstrap, "field 'n_bootstrap'", minimum=99)
+        for pair in self.dissociation:
+            if (len(pair) != 2 or not all(isinstance(m, str) and m for m in pair)
+                    or pair[0] == pair[1]):
+                raise ValueError(f"field 'dissociation' must list pairs of two different "
+                                 f"measure names, got {list(pair)!r}")
         if 0 < self.n_permutations < 99:
             raise ValueError(f"field 'n_permutations' must be 0 (no slope permutation "
                              f"test) or at least 99, got {self.n_permutations}")
@@ -192,3 +222,15 @@ class StatisticsSettings:
             chosen = {k: float(v) for k, v in self.sesoi.items() if v > 0}
             return chosen or None
         return float(self.sesoi) if self.sesoi > 0 else None
+
+
+def _measure_pairs(value: object, where: str) -> tuple[tuple[str, str], ...]:
+    """``dissociation`` as read: a list of ``[measure, reference]`` pairs."""
+    ok = isinstance(value, list) and all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(m, str) and m for m in p)
+        and p[0] != p[1] for p in value)
+    if not ok:
+        raise StudyError(f"{where}: field 'dissociation' must be a list of pairs of two "
+                         f"different measure names, e.g. [[\"symptoms\", \"alliance\"]]; "
+                         f"got {value!r}")
+    return tuple((p[0], p[1]) for p in value)

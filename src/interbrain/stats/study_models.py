@@ -20,7 +20,9 @@ from ..nulls.dyad_tests import sign_flip_method
 from .confirmatory import ALL_PAIRS, mark_families
 from .excess import pairing_sessions
 from .generalisation import fit_generalisation, generalisation_table
+from .generalisation_patients import generalisation_partners
 from .growth_analysis import analyse_growth
+from .mechanisms import MechanismInputs, mechanism_models
 from .multiple import pairwise_tests
 from .outcomes import analyse_outcomes
 from .plasticity import PlasticityResult, plasticity_test
@@ -62,7 +64,11 @@ class ModelInputs:
         model.
     generalisation : bool
         Whether the study has ``[[generalisation]]`` recordings (fit the
-        generalisation model).
+        generalisation models).
+    partners : pandas.DataFrame, optional
+        The ``[[generalisation]]`` partners (:func:`~interbrain.stats.
+        generalisation_patients.generalisation_partners`), for the patient-level
+        generalisation model.
     """
 
     settings: StatisticsSettings
@@ -74,6 +80,7 @@ class ModelInputs:
     pseudo_dyads: bool = False
     dyads: pd.DataFrame | None = None
     generalisation: bool = False
+    partners: pd.DataFrame | None = None
 
     @classmethod
     def from_study(cls, study: Study) -> ModelInputs:
@@ -90,12 +97,23 @@ class ModelInputs:
         columns = tuple(study.measure_columns)
         dyads = pd.DataFrame([(d.id, d.therapist, d.patient) for d in study.dyads],
                              columns=["dyad", "therapist", "patient"])
+        if any(d.condition for d in study.dyads):
+            dyads["condition"] = [d.condition or "" for d in study.dyads]
         return cls(settings=study.statistics, design=study.design(),
                    measures=study.measures[["dyad", "session", *columns]],
                    measure_columns=columns, signals=tuple(study.analysis.signals),
                    metrics=tuple(study.analysis.metrics),
                    pseudo_dyads=bool(study.analysis.pseudo_dyads), dyads=dyads,
-                   generalisation=bool(study.generalisation))
+                   generalisation=bool(study.generalisation),
+                   partners=(generalisation_partners(study.generalisation)
+                             if study.generalisation else None))
+
+    @property
+    def mechanisms(self) -> MechanismInputs:
+        """What the mechanism models need (:mod:`interbrain.stats.mechanisms`)."""
+        return MechanismInputs(settings=self.settings, measures=self.measures,
+                               measure_columns=self.measure_columns, dyads=self.dyads,
+                               partners=self.partners)
 
 
 @dataclass
@@ -111,7 +129,7 @@ class ModelResults:
         pairing, synchrony, n_pairs``), for real dyads and each kind of null.
     fits : dict
         ``(model, signal, metric)`` -> fitted mixed model (``growth``,
-        ``outcome:<measure>``, ``lagged:<measure>``).
+        ``outcome:<measure>``, ``cross_lagged:<measure>:<direction>``).
     tests : dict
         ``(signal, metric)`` -> real versus pseudo-dyad test
         (:class:`~interbrain.stats.real_vs_pseudo.RealVsPseudoResult`).
@@ -243,7 +261,7 @@ def _core_models(synchrony: pd.DataFrame, signal: str, metric: str, inputs: Mode
         outcomes = analyse_outcomes(
             real, inputs.measures, sesoi=st.sesoi_option, sesoi_scale=st.sesoi_scale,
             alpha=st.alpha, time=st.time, lagged=st.lagged, prepost=st.prepost,
-            df_method=st.df_method)
+            df_method=st.df_method, n_bootstrap=st.n_bootstrap, seed=st.seed)
         notes += [f"outcomes ({where}): {n}" for n in outcomes.notes]
     return ({"outcomes": outcomes} if outcomes is not None else {}), plasticity
 
@@ -354,6 +372,11 @@ def fit_models(inputs: ModelInputs | Study, synchrony: pd.DataFrame) -> ModelRes
                         alpha=st.alpha)
                 except ValueError as exc:
                     notes.append(f"per-{st.pairwise_unit} {test} tests ({where}) skipped: {exc}")
+            if can_grow:
+                mechanisms, mechanism_notes = mechanism_models(
+                    synchrony, real, inputs.mechanisms, signal, metric)
+                results.update(mechanisms)
+                notes += mechanism_notes
             if inputs.generalisation:
                 try:
                     results["generalisation"] = fit_generalisation(

@@ -273,6 +273,14 @@ def parse_generalisation(entries: Any, root: Path, dyads: tuple[Dyad, ...], wher
     -------
     tuple of GeneralisationRecording
         Sorted by dyad, phase and partner.
+
+    Notes
+    -----
+    Optional fields ``task`` (what the two did together) and ``partner_kind`` (who
+    the other person is, e.g. ``"friend"`` or ``"stranger"``) are names (empty when
+    not given). A patient's ``pre`` and ``post`` recordings with one partner must
+    give the same task (the same task before and after treatment) and the same
+    partner kind.
     """
     if entries is None:
         return ()
@@ -280,12 +288,14 @@ def parse_generalisation(entries: Any, root: Path, dyads: tuple[Dyad, ...], wher
         raise StudyError(f"{where}: [[generalisation]] must be a list of tables")
     by_id = {d.id: d for d in dyads}
     out: dict[tuple[str, str, str], GeneralisationRecording] = {}
+    numbers: dict[tuple[str, str, str], int] = {}
     for k, entry in enumerate(entries, start=1):
         at = f"{where}: [[generalisation]] entry {k}"
         if not isinstance(entry, dict):
             raise StudyError(f"{at}: must be a table")
         check_keys(entry, {"dyad", "phase", "partner", "patient", "partner_recording",
-                            "align", "offset", "event"}, at, StudyError)
+                            "align", "offset", "event", "task", "partner_kind"}, at,
+                   StudyError)
         dyad = entry.get("dyad")
         if not isinstance(dyad, str) or dyad not in by_id:
             raise StudyError(f"{at}: dyad {dyad!r} is not listed in [[dyads]]")
@@ -306,9 +316,46 @@ def parse_generalisation(entries: Any, root: Path, dyads: tuple[Dyad, ...], wher
                                                "patient"), "patient")
         other = RecordingRef(_recording_path(entry.get("partner_recording"), root, at,
                                              "partner_recording"), "partner")
+        labels = {field: _optional_name(entry, field, at) for field in ("task",
+                                                                         "partner_kind")}
         out[(dyad, phase, partner)] = GeneralisationRecording(
-            dyad, phase, partner, patient, other, **_parse_alignment(entry, at))
+            dyad, phase, partner, patient, other, **_parse_alignment(entry, at), **labels)
+        numbers[(dyad, phase, partner)] = k
+    _check_same_task(out, numbers, where)
     return tuple(out[key] for key in sorted(out))
+
+
+def _optional_name(entry: dict, field: str, at: str) -> str:
+    """An optional name field of a ``[[generalisation]]`` entry; ``""`` when absent."""
+    if field not in entry:
+        return ""
+    value = entry[field]
+    if not isinstance(value, str) or not value.strip():
+        raise StudyError(f"{at}: field '{field}' must be a non-empty string, got {value!r}")
+    return check_name(value, f"field '{field}'", at, StudyError)
+
+
+def _check_same_task(out: dict, numbers: dict, where: str) -> None:
+    """Each patient's ``pre`` and ``post`` recordings with one partner: the same task
+    (and partner kind)."""
+    for (dyad, phase, partner), pre in sorted(out.items()):
+        post = out.get((dyad, "post", partner))
+        if phase != "pre" or post is None:
+            continue
+        entries = (f"[[generalisation]] entries {numbers[(dyad, 'pre', partner)]} (pre) "
+                   f"and {numbers[(dyad, 'post', partner)]} (post) of dyad {dyad!r} with "
+                   f"partner {partner!r}")
+        if pre.task != post.task:
+            raise StudyError(
+                f"{where}: {entries} give different tasks: {pre.task!r} before and "
+                f"{post.task!r} after treatment; a change with the partner is only "
+                "interpretable with the same task before and after (an empty task means "
+                "'task' was not given)")
+        if pre.partner_kind != post.partner_kind:
+            raise StudyError(
+                f"{where}: {entries} give different partner kinds: "
+                f"{pre.partner_kind!r} before and {post.partner_kind!r} after treatment; "
+                "one partner is one kind of person")
 
 
 def parse_regions(table: Any, where: str) -> dict[str, str]:

@@ -128,6 +128,12 @@ def _check_primary(statistics: StatisticsSettings, analysis, regions: dict,
     if unknown:
         raise StudyError(f"{at}: measure(s) {unknown} are not outcome measures of "
                          f"measures.csv ({outcome_measures or 'none'})")
+    for pair in statistics.dissociation:
+        unknown = [m for m in pair if m not in outcome_measures]
+        if unknown:
+            raise StudyError(f"{where}: [statistics] dissociation {list(pair)}: measure(s) "
+                             f"{unknown} are not outcome measures of measures.csv "
+                             f"({outcome_measures or 'none'})")
 
 
 def _check_covariates(statistics: StatisticsSettings, therapists: dict,

@@ -10,6 +10,7 @@ import pandas as pd
 from ..assembly import common_rate, overlap
 from ..errors import RecordingError
 from ..nulls import all_pairings, rate_groups
+from ..nulls.pseudo_dyads import PSEUDO_OTHER_KINDS
 from ..nulls.surrogates import min_shift_samples
 from ..preprocessing import Preprocessed
 from ..study import Study
@@ -128,8 +129,9 @@ def check_pairings(study: Study, report: ValidationReport) -> None:
         if t_key not in heads or p_key not in heads:
             continue   # already reported
         named = {f for problem in report.problems for f in problem.files}
-        if p.pairing in ("pseudo", "familiarity") and {str(p.therapist.path),
-                                                       str(p.patient.path), t_key, p_key} & named:
+        null_kinds = ("pseudo", "familiarity", *PSEUDO_OTHER_KINDS)
+        if p.pairing in null_kinds and {str(p.therapist.path), str(p.patient.path),
+                                        t_key, p_key} & named:
             continue   # a null pairing of a recording with a problem would repeat it
         rate = rates.get(group_key) or heads[t_key].sfreq
         a, b = _stand_in(heads[t_key], rate), _stand_in(heads[p_key], rate)
