@@ -126,7 +126,8 @@ def test_report_sentences_follow_the_rows(four_therapists):
     for line, (_, row) in zip(lagged["findings"],
                               results.models[results.models["model"].str.startswith(
                                   "cross_lagged:")].iterrows()):
-        assert ("it preceded" in line) == (row["p_bootstrap"] < 0.05)
+        assert ("in the next beyond" in line) == (row["p_bootstrap"] < 0.05)
+        assert ("no evidence that" in line) == (row["p_bootstrap"] >= 0.05)
     text = mechanisms_text(_study_results(inputs, results))
     assert text.startswith("**Mechanisms of change (exploratory).**")
     for phrase in ("bias-corrected parametric bootstrap (99 simulated studies",
@@ -148,3 +149,17 @@ def test_dissociation_wording_claims_only_what_was_tested():
     assert "no evidence that they differ" in line
     assert "inconclusive" in line and "at most 31% power" in line
     assert "equivalent to zero" not in line
+
+
+def test_cross_lagged_wording_follows_the_bootstrap_test():
+    rows = pd.DataFrame({
+        "model": ["cross_lagged:my score"] * 2, "signal": "hbo", "metric": "wtc",
+        "term": ["synchrony -> my score", "my score -> synchrony"],
+        "estimate": [0.3, 0.1], "ci_low": [0.1, -0.2], "ci_high": [0.5, 0.4],
+        "p": [0.001, 0.01], "p_bootstrap": [0.01, 0.4], "estimate_corrected": [0.28, 0.05],
+        "ci_low_bootstrap": [0.05, -0.3], "ci_high_bootstrap": [0.5, 0.4]})
+    (entry,) = mechanism_entries(rows, 0.05, lambda frame: frame)
+    first, second = entry["findings"]
+    assert "synchrony in one session predicted my score in the next" in first
+    assert "no evidence that my score predicts the next session's synchrony" in second
+    assert "bootstrap p = .400" in second   # the model-based p (.01) is not the verdict

@@ -100,6 +100,13 @@ def test_output_contract(default_run):
     assert "MNE" in methods and "Satterthwaite" in methods and "10 to 40 s" in methods
     assert "inter-brain plasticity" in methods.lower()
     assert len(list((default_run / "logs").glob("*.log"))) == 1
+    # the mechanism models of the simulated study.toml (issue 15), exploratory
+    mechanisms = {"cross_lagged:symptoms", "mediation:symptoms",
+                  "dissociation:symptoms vs alliance"}
+    assert mechanisms <= set(models["model"])
+    assert (models.loc[models["model"].isin(mechanisms), "family"] == "exploratory").all()
+    assert "What precedes what: cross-lagged models" in html
+    assert "Mechanisms of change (exploratory)" in methods and "Monte Carlo" in methods
 
 
 @pytest.mark.slow
@@ -133,6 +140,10 @@ def test_planted_outcome_associations(default_run):
     # symptoms fall with within-dyad synchrony; alliance was planted with no association
     symptoms = _term(default_run, "outcome:symptoms", "synchrony_within")
     assert symptoms["estimate"] < 0
+    # the dissociation test: symptoms' standardised within-dyad coefficient differs from
+    # alliance's (exact sign-flip over 8 dyads)
+    difference = _term(default_run, "dissociation:symptoms vs alliance", "symptoms - alliance")
+    assert difference["estimate"] < 0 and difference["p"] < 0.05
 
 
 @pytest.mark.slow

@@ -107,8 +107,12 @@ def _cross_lagged_findings(rows: pd.DataFrame, alpha: float) -> list[str]:
                        f"p = {format_p(row['p'])}, no bootstrap test).")
             continue
         corrected = row.get("estimate_corrected", row["estimate"])
-        verdict = ("it preceded: the coefficient differs from zero"
-                   if float(p) < alpha else "no evidence that it precedes")
+        measure = row["model"].partition(":")[2]
+        first, then = (("synchrony", measure) if row["term"] == f"synchrony -> {measure}"
+                       else (measure, "synchrony"))
+        verdict = (f"{first} in one session predicted {then} in the next beyond {then}'s "
+                   f"own previous value" if float(p) < alpha else
+                   f"no evidence that {first} predicts the next session's {then}")
         out.append(f"{row['term']}: bias-corrected estimate {format_number(corrected)}, "
                    f"95% CI {_ci(row, 'ci_low_bootstrap', 'ci_high_bootstrap')}, bootstrap "
                    f"p = {format_p(p)}; {verdict} (alpha {alpha:g}).")

@@ -327,7 +327,9 @@ def other_models_text(results: StudyResults) -> str:
                 "partner(s) before and after treatment: synchrony (mean over channel pairs) "
                 "was modelled as `synchrony ~ phase * partner_role + (1 | patient)` (with "
                 "the therapist: first and last session), and the pre-to-post change with "
-                "other people was tested as a contrast with Satterthwaite df.")
+                "other people was tested as a contrast with Satterthwaite df. (The "
+                "comparison with the change with the therapist confounds partner with task: "
+                "therapy sessions against the generalisation task.)")
         else:
             reasons = [n for n in results.notes if "generalisation model" in n]
             parts.append("The generalisation model was not fitted: "

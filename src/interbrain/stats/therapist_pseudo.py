@@ -221,16 +221,22 @@ class PseudoSplitResult:
         return "\n".join(lines)
 
 
+def _two_sided_sign_flip(values: np.ndarray, n_permutations: int, rng
+                         ) -> tuple[float, str, int]:
+    """``p, method, n_permutations`` of the two-sided dyad-level sign-flip test of
+    ``values`` (NaN, "", 0 with fewer than 2 dyads)."""
+    if values.size < 2:
+        return np.nan, "", 0
+    flips = sign_flip_test(values, n_permutations=n_permutations, seed=rng,
+                           alternative="two-sided")
+    return flips.p, flips.method, flips.n_permutations
+
+
 def _mean_row(split: str, excess: pd.DataFrame, n_permutations: int, rng) -> dict:
     means = excess.groupby("dyad")["excess"].mean().to_numpy()
     mean, se, t, n = (float(np.asarray(v)) for v in one_sample_t(means))
     low, high = confidence_interval(mean, se, n - 1)
-    if means.size >= 2:
-        flips = sign_flip_test(means, n_permutations=n_permutations, seed=rng,
-                               alternative="two-sided")
-        p, how, done = flips.p, flips.method, flips.n_permutations
-    else:
-        p, how, done = np.nan, "", 0
+    p, how, done = _two_sided_sign_flip(means, n_permutations, rng)
     return {"term": SPLIT_TERMS[split], "estimate": mean, "std_error": se,
             "df": n - 1.0, "t": t, "p": p, "ci_low": float(low), "ci_high": float(high),
             "method": (f"mean over dyads of the dyad's mean excess; p: dyad-level "
@@ -243,12 +249,7 @@ def _growth_row(split: str, excess: pd.DataFrame, time: str, n_permutations: int
                 df_method: str, growth_model: bool) -> tuple[dict, list[str]]:
     slopes = excess_slopes(excess, time).to_numpy()
     term = f"growth {TIME_CODINGS[time].units} of {SPLIT_TERMS[split]}"
-    if slopes.size >= 2:
-        flips = sign_flip_test(slopes, n_permutations=n_permutations, seed=rng,
-                               alternative="two-sided")
-        p_perm, how, done = flips.p, flips.method, flips.n_permutations
-    else:
-        p_perm, how, done = np.nan, "", 0
+    p_perm, how, done = _two_sided_sign_flip(slopes, n_permutations, rng)
     row = {"term": term, "p_permutation": p_perm, "permutation_method": how,
            "n_permutations": done, "n_obs": len(excess), "n_groups": int(slopes.size)}
     perm_text = f"permutation: dyad-level sign-flip of excess slopes ({how}), two-sided"
