@@ -51,11 +51,14 @@ from interbrain.stats.dissociation_simulation import dissociation_calibration
 from interbrain.stats.generalisation_simulation import generalisation_rejection_rates
 from interbrain.stats.mediation_simulation import mediation_coverage
 from interbrain.stats.mixed import single_blas_thread
+from interbrain.stats.pairing_simulation import PairingModel
 from interbrain.stats.therapist_simulation import (interaction_calibration,
                                                    pseudo_split_calibration)
 
 ROOT = Path(__file__).resolve().parents[1]
 ALPHA = 0.05
+#: The pseudo-split scenarios' model: no real coupling, no therapist or patient traits.
+NO_TRAITS = PairingModel(coupling=0.0, coupling_sd=0.0, therapist_sd=0.0, patient_sd=0.0)
 QUESTIONS = ("cross_lagged", "mediation", "dissociation", "therapist", "generalisation")
 
 
@@ -128,7 +131,9 @@ def therapist_rows(n: int, seed: int) -> list[dict]:
     for name, kwargs in (("no traits", {}), ("therapist trait SD 0.02",
                                              dict(therapist_trait_sd=0.02)),
                          ("patient trait SD 0.02", dict(patient_trait_sd=0.02))):
-        table = pseudo_split_calibration(n, seed=seed, **kwargs)
+        # no person traits besides the planted one (the pairing simulator's default
+        # therapist and patient SDs are traits), no real coupling
+        table = pseudo_split_calibration(n, seed=seed, model=NO_TRAITS, **kwargs)
         for term, part in table.groupby("term", sort=False):
             p = part["p_permutation"].fillna(part["p"])
             planted = (("therapist trait" in term and "therapist_trait_sd" in kwargs)
@@ -180,12 +185,25 @@ def plot(table: pd.DataFrame, path: Path) -> Path:
     ax.set_yticks(y)
     ax.set_yticklabels([f"{q}: {s}: {t}"[:95] for q, s, t in
                         zip(null["question"], null["scenario"], null["test"])], fontsize=6)
-    ax.set_xlabel("rejection rate at alpha 0.05, nothing planted (Wilson 95% CI)")
+    ax.set_xlim(0, max(0.1, float(null["rate_high"].max()) + 0.01))
+    ax.set_xlabel("false-positive rate at alpha 0.05 (Wilson 95% CI)")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """The table of docs/statistics.md: one row per question, scenario and test."""
+    lines = ["| question | scenario | test | truth | studies | rate [95% CI] | CI coverage |",
+             "| --- | --- | --- | --- | ---: | --- | ---: |"]
+    for _, r in table.iterrows():
+        coverage = "" if pd.isna(r["coverage"]) else f"{r['coverage']:.3f}"
+        lines.append(f"| {r['question']} | {r['scenario']} | {r['test']} | {r['truth']} | "
+                     f"{int(r['n_studies'])} | {r['rate']:.3f} [{r['rate_low']:.3f}, "
+                     f"{r['rate_high']:.3f}] | {coverage} |")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -203,9 +221,13 @@ def main(argv: list[str] | None = None) -> None:
                         "--out and draw the figure")
     args = p.parse_args(argv)
     if args.merge:
-        table = pd.concat([pd.read_csv(f) for f in args.merge], ignore_index=True)
+        table = pd.concat([pd.read_csv(f, keep_default_na=False, na_values=[""])
+                           for f in args.merge], ignore_index=True)
+        order = {q: k for k, q in enumerate(QUESTIONS)}
+        table = table.sort_values("question", key=lambda q: q.map(order), kind="stable")
         table.to_csv(args.out, index=False)
         plot(table, args.figure)
+        print(markdown_table(table))
         print(f"wrote {args.out} and {args.figure}")
         return
     questions = [q for q in args.questions.split(",") if q]

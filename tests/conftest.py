@@ -40,7 +40,7 @@ TINY = dict(n_dyads=2, n_sessions=2, minutes=1, band=(5.0, 15.0), n_channels=4, 
 def tiny_study(tmp_path_factory) -> Path:
     """The tiny simulated study (see :data:`TINY`); do not change its files."""
     from interbrain.simulate import simulate_study
-    return simulate_study(tmp_path_factory.mktemp("tiny") / "study", **TINY)
+    return simulate_study(tmp_path_factory.mktemp("tiny") / "study", preset="demo", **TINY)
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ def tiny_study_copy(tiny_study, tmp_path) -> Path:
 def tiny_study_8hz(tmp_path_factory) -> Path:
     """The tiny study's design recorded at 8 Hz; do not change its files."""
     from interbrain.simulate import simulate_study
-    return simulate_study(tmp_path_factory.mktemp("tiny-8hz") / "study", **TINY, sfreq=8.0)
+    return simulate_study(tmp_path_factory.mktemp("tiny-8hz") / "study", preset="demo", **TINY, sfreq=8.0)
 
 
 @pytest.fixture(scope="session")

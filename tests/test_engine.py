@@ -28,7 +28,7 @@ TABLES = ("synchrony.parquet", "qc.parquet", "sessions.parquet", "models.parquet
 def small_study(tmp_path_factory) -> Path:
     """3 dyads x 3 sessions x 2 min; the familiarity null limited to one partner session
     per therapist recording (9 familiarity pairings, one task per dyad and signal)."""
-    root = simulate_study(tmp_path_factory.mktemp("engine") / "study", n_dyads=3,
+    root = simulate_study(tmp_path_factory.mktemp("engine") / "study", preset="demo", n_dyads=3,
                           n_sessions=3, minutes=2.0, seed=11)
     toml = root / "study.toml"
     toml.write_text(toml.read_text().replace("[analysis]\n",
@@ -105,7 +105,7 @@ def test_rerun_reuses_the_cache(small_study, tmp_path):
 
 
 def test_changed_analysis_settings_recompute_only_synchrony(tmp_path):
-    root = simulate_study(tmp_path / "s", n_dyads=2, n_sessions=2, minutes=2.0, seed=12)
+    root = simulate_study(tmp_path / "s", preset="demo", n_dyads=2, n_sessions=2, minutes=2.0, seed=12)
     out = tmp_path / "out"
     run_study(load_study(root), out)
     before = _cache_state(out / ".cache")
@@ -121,7 +121,7 @@ def test_changed_analysis_settings_recompute_only_synchrony(tmp_path):
 
 
 def test_added_session_computes_only_what_it_touches(tmp_path):
-    root = simulate_study(tmp_path / "s", n_dyads=3, n_sessions=3, minutes=2.0, seed=13)
+    root = simulate_study(tmp_path / "s", preset="demo", n_dyads=3, n_sessions=3, minutes=2.0, seed=13)
     toml = root / "study.toml"
     full = toml.read_text()
     # drop dyad D03's session 3 from the study, run, then add it back

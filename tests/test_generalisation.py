@@ -43,7 +43,7 @@ def _binomial_upper(n: int, alpha: float = 0.05, level: float = 0.999) -> int:
 
 @pytest.fixture(scope="module")
 def tiny_study(tmp_path_factory) -> Path:
-    return simulate_study(tmp_path_factory.mktemp("gen") / "study", n_dyads=N_DYADS,
+    return simulate_study(tmp_path_factory.mktemp("gen") / "study", preset="demo", n_dyads=N_DYADS,
                           n_sessions=N_SESSIONS, minutes=2.0, n_channels=4, seed=5)
 
 

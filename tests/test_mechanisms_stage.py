@@ -163,3 +163,25 @@ def test_cross_lagged_wording_follows_the_bootstrap_test():
     assert "synchrony in one session predicted my score in the next" in first
     assert "no evidence that my score predicts the next session's synchrony" in second
     assert "bootstrap p = .400" in second   # the model-based p (.01) is not the verdict
+
+
+@pytest.mark.parametrize("line, message", [
+    ('dissociation = [["symptoms", "nope"]]',
+     "[statistics] dissociation ['symptoms', 'nope']: measure(s) ['nope'] are not outcome "
+     "measures of measures.csv"),
+    ('dissociation = [["symptoms", "symptoms"]]', "pairs of two different measure names"),
+    ('dissociation = "symptoms"', "pairs of two different measure names"),
+    ('n_bootstrap = 10', "field 'n_bootstrap' must be a whole number >= 99"),
+    ('mediation = "yes"', "mediation"),
+])
+def test_bad_mechanism_settings_are_named(tiny_study_copy, line, message):
+    from interbrain.errors import StudyError
+    from interbrain.study import load_study
+    toml = tiny_study_copy / "study.toml"
+    text = toml.read_text()
+    old = 'dissociation = [["symptoms", "alliance"]]'
+    assert old in text
+    toml.write_text(text.replace(old, line, 1))
+    with pytest.raises(StudyError) as err:
+        load_study(tiny_study_copy)
+    assert str(toml) in str(err.value) and message in str(err.value), str(err.value)

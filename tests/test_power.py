@@ -3,6 +3,7 @@ and the exact fast fits it relies on (interbrain.stats.fast)."""
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -286,3 +287,178 @@ def test_cli_power_writes_table_and_curve(tmp_path):
     bad = CliRunner().invoke(main, ["power", "--dyads", "2", "--studies", "2",
                                     "--out", str(out)])
     assert bad.exit_code != 0 and "n_dyads" in bad.output
+
+
+# ---------------------------------------------------------------------------
+# power for realistic designs: components from a run, d, the dyads needed
+# ---------------------------------------------------------------------------
+
+from interbrain.errors import OutputError  # noqa: E402
+from interbrain.stats.pairing_simulation import simulate_pairings  # noqa: E402
+from interbrain.stats.power_from_run import (COMPONENT_COLUMNS,  # noqa: E402
+                                             pairing_model_from_run, run_components)
+from interbrain.stats.power_search import (d_from_effect, dyads_for_power,  # noqa: E402
+                                           effect_from_d, fast_plasticity,
+                                           plasticity_power, synchrony_sd)
+
+PLANTED = PairingModel(therapist_sd=0.04, patient_sd=0.015, recording_sd=0.015,
+                       coupling=0.02, coupling_sd=0.025, slope_sd=0.008, session_sd=0.0,
+                       residual_sd=0.03)
+
+
+def _write_run(folder, study, signals=("hbo",)):
+    """A results folder as `interbrain run` writes it (the files the components
+    need): synchrony.parquet with two channel pairs per pairing (their mean is the
+    pairing's synchrony), qc.parquet (the persons), manifest.json (the settings);
+    signal k's synchrony is (k + 1) times the simulated one."""
+    import json
+    folder.mkdir(parents=True, exist_ok=True)
+    p = study.pairings
+    rows = [p.assign(pair=pair, channel_therapist=pair, channel_patient=pair, signal=sig,
+                     metric="wtc", value=(k + 1) * p["synchrony"] + off
+                     ).drop(columns="synchrony")
+            for k, sig in enumerate(signals) for pair, off in (("S1_D1", 0.001),
+                                                               ("S2_D2", -0.001))]
+    pd.concat(rows, ignore_index=True).to_parquet(folder / "synchrony.parquet",
+                                                  index=False)
+    s = study.sessions
+    pd.concat([pd.DataFrame({"dyad": s.dyad, "session": s.session, "role": "therapist",
+                             "subject": s.therapist}),
+               pd.DataFrame({"dyad": s.dyad, "session": s.session, "role": "patient",
+                             "subject": "P" + s.dyad})]).to_parquet(
+        folder / "qc.parquet", index=False)
+    (folder / "manifest.json").write_text(json.dumps({"settings": {
+        "analysis": {"signals": list(signals), "metrics": ["wtc"]},
+        "statistics": {"time": "linear", "primary": {"signal": "", "metric": ""}}}}))
+    return folder
+
+
+def test_components_from_run_recover_the_planted_ones(tmp_path):
+    """Mean of the estimates over 8 simulated 12 x 6 runs within ~3 Monte Carlo SEs
+    of the planted components (SEs from 24 runs: residual 0.0002, recording 0.0006,
+    therapist 0.0036, patient 0.0017, coupling SD 0.0018, slope SD 0.0014)."""
+    names = ["intercept", "therapist_sd", "patient_sd", "recording_sd", "coupling",
+             "coupling_sd", "slope_sd", "residual_sd"]
+    est = []
+    for seed in range(8):
+        study = simulate_pairings(12, 6, effect=0.005, model=PLANTED, seed=seed)
+        model, table = pairing_model_from_run(_write_run(tmp_path / f"r{seed}", study))
+        assert list(table.columns) == COMPONENT_COLUMNS
+        est.append([getattr(model, n) for n in names])
+    mean = dict(zip(names, np.mean(est, axis=0)))
+    tol = {"intercept": 0.012, "therapist_sd": 0.011, "patient_sd": 0.006,
+           "recording_sd": 0.002, "coupling": 0.01, "coupling_sd": 0.0075,
+           "slope_sd": 0.004, "residual_sd": 0.0015}
+    for n in names:
+        assert abs(mean[n] - getattr(PLANTED, n)) < tol[n], (n, mean[n])
+    # the components the run cannot give keep their defaults
+    assert model.measure_sd == PairingModel().measure_sd
+
+
+def test_components_from_run_choose_signal_and_report_design(tmp_path):
+    study = simulate_pairings(6, 4, effect=0.0, model=PLANTED, seed=3)
+    folder = _write_run(tmp_path / "run", study, signals=("hbo", "hbr"))
+    hbo, hbr = run_components(folder), run_components(folder, signal="hbr")
+    assert (hbo.signal, hbo.metric, hbo.n_dyads, hbo.n_sessions, hbo.n_therapists) == \
+        ("hbo", "wtc", 6, 4, 6)
+    # hbr is twice hbo: every SD doubles
+    assert hbr.model.residual_sd == pytest.approx(2 * hbo.model.residual_sd, rel=1e-4)
+    assert hbr.model.recording_sd == pytest.approx(2 * hbo.model.recording_sd, rel=1e-3)
+    assert "residual SD" in hbo.summary()
+    with pytest.raises(OutputError, match="no signal 'hbt'"):
+        run_components(folder, signal="hbt")
+
+
+@pytest.mark.parametrize("damage,message", [
+    ("missing", "synchrony.parquet: missing"),
+    ("corrupt", "synchrony.parquet: cannot be read as Parquet"),
+    ("columns", "synchrony.parquet: lacks column(s) ['value']"),
+    ("no_pseudo", "synchrony.parquet: has no pseudo-dyad rows"),
+])
+def test_power_from_a_bad_folder_gives_one_clear_message(tmp_path, damage, message):
+    study = simulate_pairings(4, 3, model=PLANTED, seed=0, familiarity=False)
+    folder = _write_run(tmp_path / "run", study)
+    path = folder / "synchrony.parquet"
+    if damage == "missing":
+        path.unlink()
+    elif damage == "corrupt":
+        path.write_bytes(b"PAR1 not really")
+    else:
+        table = pd.read_parquet(path)
+        table = (table.drop(columns="value") if damage == "columns"
+                 else table[table["pairing"] == "real"])
+        table.to_parquet(path, index=False)
+    res = CliRunner().invoke(main, ["power", "--from", str(folder), "--studies", "2",
+                                    "--out", str(tmp_path / "out")])
+    assert res.exit_code == 1, res.output
+    errors = [line for line in res.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and message in errors[0], res.output
+    assert "Traceback" not in res.output
+
+
+def test_power_cli_from_run_prints_components_and_searches(tmp_path):
+    study = simulate_pairings(6, 4, effect=0.0, model=PLANTED, seed=1)
+    folder = _write_run(tmp_path / "run", study)
+    res = CliRunner().invoke(main, [
+        "power", "--from", str(folder), "--target-power", "0.8", "--effect-d", "3",
+        "--studies", "20", "--permutations", "0", "--max-dyads", "24",
+        "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    assert "variance components from" in res.output and "slope_sd" in res.output
+    assert "d = 3: growth" in res.output and "4 sessions" in res.output
+    search = pd.read_csv(tmp_path / "out" / "power_search.csv")
+    assert set(search["n_sessions"]) == {4} and search["d"].eq(3).all()
+    assert (tmp_path / "out" / "power_components.csv").is_file()
+    bad = CliRunner().invoke(main, ["power", "--signal", "hbo"])
+    assert bad.exit_code == 2 and "need --from" in bad.output
+
+
+def test_effect_d_conversion():
+    m = PairingModel()
+    sd = math.sqrt(m.patient_sd ** 2 + 2 * m.recording_sd ** 2 + m.coupling_sd ** 2
+                   + m.residual_sd ** 2)
+    assert synchrony_sd(m) == pytest.approx(sd)
+    assert synchrony_sd(m, n_therapists=3) == pytest.approx(
+        math.sqrt(sd ** 2 + m.therapist_sd ** 2))
+    assert effect_from_d(0.3, m, 6) == pytest.approx(0.3 * sd / 5)
+    assert effect_from_d(0.3, m, 6, "log") == pytest.approx(0.3 * sd / math.log(6))
+    assert d_from_effect(effect_from_d(0.25, m, 8), m, 8) == pytest.approx(0.25)
+
+
+def test_fast_plasticity_equals_the_plasticity_test():
+    for seed in range(4):
+        arrays = draw_pairings(np.random.default_rng(seed), 6, 5, effect=0.01)
+        fast = fast_plasticity(arrays, n_permutations=99,
+                               rng=np.random.default_rng(seed + 50))
+        ref = study_tests(arrays, n_permutations=99, rng=np.random.default_rng(seed + 50),
+                          tests=("plasticity", "plasticity_permutation"))
+        for test in ("plasticity", "plasticity_permutation"):
+            for key in ("estimate", "std_error"):
+                assert fast[test][key] == pytest.approx(ref[test][key], rel=1e-5)
+            assert fast[test]["df"] == pytest.approx(ref[test]["df"], rel=2e-4)
+            assert fast[test]["p"] == pytest.approx(ref[test]["p"], rel=1e-3, abs=1e-7)
+
+
+@pytest.mark.parametrize("test", ["plasticity", "plasticity_permutation"])
+def test_plasticity_power_holds_its_level_without_an_effect(test):
+    n = 300
+    res = plasticity_power(6, 5, 0.0, test=test, n_studies=n, seed=11, n_permutations=99)
+    assert res["n_tested"] == n
+    assert binom.ppf(0.001, n, 0.05) <= res["rejections"] <= binom.ppf(0.999, n, 0.05)
+
+
+def test_dyads_for_power_finds_the_smallest_n():
+    kw = dict(target=0.8, n_sessions=5, test="plasticity", n_studies=60, seed=2,
+              precision=0.0, start=4, max_dyads=64)
+    res = dyads_for_power(0.012, **kw)
+    again = dyads_for_power(0.012, **kw)
+    assert res.n_dyads == again.n_dyads and res.table.equals(again.table)
+    t = res.table.set_index("n_dyads")["power"]
+    assert t[res.n_dyads] >= 0.8 and res.power == t[res.n_dyads]
+    assert res.n_dyads == 3 or t[res.n_dyads - 1] < 0.8     # its neighbour was below
+    assert 5 <= res.n_dyads <= 40                            # sensible for this effect
+    assert res.ci_low < res.power <= res.ci_high
+    bigger = dyads_for_power(0.024, **kw)
+    assert bigger.n_dyads <= res.n_dyads                      # monotone in the effect
+    capped = dyads_for_power(0.012, **{**kw, "max_dyads": 5})
+    assert capped.n_dyads is None and "not reached" in capped.summary()

@@ -79,10 +79,10 @@ def _rewrite(path: Path, name: str, data: np.ndarray) -> None:
 
 def _build(root: Path) -> tuple[Path, dict]:
     """Write the study; return it and the channels quality control must drop."""
-    study = simulate_study(root / "study", n_dyads=len(DYADS), n_sessions=len(SESSIONS),
+    study = simulate_study(root / "study", preset="demo", n_dyads=len(DYADS), n_sessions=len(SESSIONS),
                            minutes=1,
                            band=(5.0, 15.0), n_channels=CHANNELS, seed=1)
-    fast = simulate_study(root / "fast", n_dyads=2, n_sessions=2, minutes=1,
+    fast = simulate_study(root / "fast", preset="demo", n_dyads=2, n_sessions=2, minutes=1,
                           band=(5.0, 15.0), n_channels=CHANNELS, seed=1, sfreq=20.0)
     bad = {(d, s, r): _planted_bad(study, _rel(d, s, r))
            for d in DYADS for s in SESSIONS for r in ROLES}
@@ -329,12 +329,9 @@ def test_models_have_sample_sizes(run):
     # concurrent outcomes: sessions with a value of the measure
     assert counts("outcome:symptoms") == {(N_SESSIONS - 1, n_dyads)}
     assert counts("outcome:alliance") == {(N_SESSIONS - 2, n_dyads)}
-    # cross-lagged: sessions t and t + 1 with synchrony and the measure (both rows of
-    # each model: one per direction); the row removed is a last session of D03 and the
-    # empty alliance a first session: one pair fewer each
-    pairs = len(DYADS) * (len(SESSIONS) - 1)
-    assert counts("cross_lagged:symptoms") == {(pairs - 1, n_dyads)}
-    assert counts("cross_lagged:alliance") == {(pairs - 1, n_dyads)}
+    # cross-lagged models need 3 lagged pairs per dyad to centre and detrend: with 3
+    # sessions (2 pairs) there are none (their counts: tests/test_mechanisms_stage.py)
+    assert not models["model"].str.startswith("cross_lagged:").any()
     # tests over per-dyad summaries: one observation per dyad
     assert counts("prepost:symptoms") == {(n_dyads, n_dyads)}
     assert counts("prepost:alliance") == {(n_dyads, n_dyads)}

@@ -547,7 +547,7 @@ def test_simulated_study_and_threshold_cache_follow_the_umask(tmp_path):
     from interbrain.synchrony.significance import ThresholdCache, coherence_threshold
     old = os.umask(0o022)
     try:
-        study = simulate_study(tmp_path / "study", n_dyads=2, n_sessions=2, minutes=1,
+        study = simulate_study(tmp_path / "study", preset="demo", n_dyads=2, n_sessions=2, minutes=1,
                                band=(5.0, 15.0), n_channels=4, seed=3)
         cache = ThresholdCache(tmp_path / "thresholds")
         coherence_threshold(0.1, 256, 0.5, 0.5, n_surrogates=10, cache=cache)

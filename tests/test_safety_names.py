@@ -210,7 +210,7 @@ def test_refused_names_are_named_with_their_problem(key):
 @pytest.fixture(scope="module")
 def small_study(tmp_path_factory) -> Path:
     """3 dyads x 3 sessions, 1-minute recordings, 4 channels (one therapist)."""
-    return simulate_study(tmp_path_factory.mktemp("names") / "study", n_dyads=3,
+    return simulate_study(tmp_path_factory.mktemp("names") / "study", preset="demo", n_dyads=3,
                           n_sessions=3, minutes=1, band=(5.0, 15.0), n_channels=4, seed=1)
 
 

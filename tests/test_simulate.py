@@ -18,12 +18,12 @@ from scipy.signal import butter, sosfiltfilt
 
 from interbrain.simulate import (prefrontal_montage, simulate_recording, simulate_study,
                                  write_snirf)
-from interbrain.simulate import folder as study_module
+from interbrain.simulate import pair as study_module  # writes the SNIRF files
 from interbrain.study import load_study
 from interbrain.simulate.signals import (band_limited_noise, coupling_strength,
                                          mix_coupled)
 
-SMALL = dict(n_dyads=3, n_sessions=2, minutes=2.0, n_therapists=2, seed=7)
+SMALL = dict(n_dyads=3, n_sessions=2, minutes=2.0, n_therapists=2, seed=7, preset="demo")
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -45,7 +45,7 @@ def coupling_studies(tmp_path_factory) -> dict[float, Path]:
     """Two 10-minute studies, same seed, with and without coupling."""
     base = tmp_path_factory.mktemp("coupling")
     return {effect: simulate_study(base / f"effect{effect}", n_dyads=3, n_sessions=2,
-                                   minutes=10.0, effect=effect, seed=3)
+                                   minutes=10.0, effect=effect, seed=3, preset="demo")
             for effect in (0.0, 1.0)}
 
 
@@ -166,11 +166,11 @@ def test_no_half_written_study_on_error(tmp_path, monkeypatch):
     calls = []
     original = study_module.write_snirf
 
-    def failing(raw, path):
+    def failing(raw, path, **kwargs):
         calls.append(path)
         if len(calls) == 3:
             raise OSError("disk full")
-        return original(raw, path)
+        return original(raw, path, **kwargs)
 
     monkeypatch.setattr(study_module, "write_snirf", failing)
     with pytest.raises(OSError, match="disk full"):
@@ -369,7 +369,7 @@ def test_coupling_recoverable_from_band_passed_hbo(coupling_studies):
 
 def test_measures_follow_coupling(tmp_path):
     root = simulate_study(tmp_path / "m", n_dyads=8, n_sessions=6, minutes=2.0,
-                          n_channels=4, seed=0)
+                          n_channels=4, seed=0, preset="demo")
     truth = json.loads((root / "ground_truth.json").read_text())
     with open(root / "measures.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -404,9 +404,203 @@ def test_regions_name_the_channels_of_the_recordings(n_channels, tmp_path):
     import mne
 
     study = simulate_study(tmp_path / "s", n_dyads=2, n_sessions=2, minutes=1,
-                           band=(5.0, 15.0), n_channels=n_channels, seed=1)
+                           band=(5.0, 15.0), n_channels=n_channels, seed=1, preset="demo")
     regions = load_study(study).regions
     raw = mne.io.read_raw_snirf(study / "recordings" / "D01_ses-01_patient.snirf",
                                 verbose=False)
     channels = {name.split()[0] for name in raw.ch_names}
     assert set(regions) == channels
+
+
+# ---------------------------------------------------------------------------
+# Realism: presets, regional lagged coupling, short channels, aux, confounds,
+# sparse scanning, generalisation (issue 16)
+# ---------------------------------------------------------------------------
+
+TINY_FIELD = dict(n_dyads=2, n_sessions=2, minutes=1, band=(5.0, 15.0), n_channels=4,
+                  n_therapists=2, seed=3)
+
+
+@pytest.fixture(scope="module")
+def field_study(tmp_path_factory) -> Path:
+    """The default (field) preset with every confound and generalisation recordings."""
+    return simulate_study(tmp_path_factory.mktemp("field") / "study", **TINY_FIELD,
+                          confounds=["paced_breathing", "speech", "shared_motion"],
+                          generalisation=True)
+
+
+def _truth(root: Path) -> dict:
+    return json.loads((root / "ground_truth.json").read_text())
+
+
+def test_demo_preset_writes_the_original_study(tmp_path):
+    """Same seed and arguments: the numbers of the simulator before presets existed."""
+    import hashlib
+
+    root = simulate_study(tmp_path / "d", n_dyads=2, n_sessions=2, minutes=1,
+                          band=(5.0, 15.0), n_channels=4, seed=1, preset="demo")
+    truth = _truth(root)
+    assert truth["coupling"] == {"D01": [0.102754, 0.61004], "D02": [0.187927, 0.606697]}
+    digest = hashlib.sha256((root / "measures.csv").read_bytes()).hexdigest()
+    assert digest == "12ccf562742e4a2ee102ac29404acdc8a18aa3a46f33be5099405e02c4c722c2"
+    assert truth["preset"] == "demo" and truth["coupling_model"]["regions"] == "all"
+    assert "short_channels" not in truth and "aux" not in truth
+    raw = _read(root / "recordings" / "D01_ses-01_patient.snirf")
+    assert len(raw.ch_names) == 8
+
+
+def test_field_preset_has_small_planted_effects(tmp_path):
+    """Planted coupling and its growth of the default preset are a fraction of the
+    demo's (same seed); measured effect sizes: see the report of issue 16."""
+    kw = dict(n_dyads=6, n_sessions=3, minutes=1, band=(5.0, 15.0), n_channels=4, seed=2,
+              short_channels=False, aux=False)
+    demo = _truth(simulate_study(tmp_path / "demo", preset="demo", **kw))
+    field = _truth(simulate_study(tmp_path / "field", **kw))
+    c_demo = np.array(list(demo["coupling"].values()))
+    c_field = np.array(list(field["coupling"].values()))
+    assert c_field.mean() < 0.6 * c_demo.mean()
+    growth = {name: np.mean(c[:, -1] - c[:, 0]) for name, c in
+              (("demo", c_demo), ("field", c_field))}
+    assert growth["demo"] > 0.3 and abs(growth["field"]) < 0.25 * growth["demo"]
+    assert field["coupling_model"]["slope_mean"] < demo["coupling_model"]["slope_mean"] / 4
+    assert field["preset"] == "field" and field["coupling_model"]["therapist_slope_sd"] > 0
+
+
+def test_every_planted_component_is_recorded(field_study):
+    truth = _truth(field_study)
+    opts = truth["options"]
+    assert opts["short_channels"] and opts["aux"] and opts["generalisation"]
+    assert opts["confounds"] == ["paced_breathing", "speech", "shared_motion"]
+    assert set(truth["therapist_growth"]) == {"T01", "T02"}
+    for d in truth["dyads"].values():
+        assert 1.0 <= d["lag_s"] <= 3.0 and d["leader"] in ("therapist", "patient")
+    assert truth["coupling_model"]["regions"] == ["medial_pfc", "right_dlpfc"]
+    assert set(truth["confounds"]) == set(opts["confounds"])
+    session = truth["sessions"][0]
+    plan = session["confounds"]
+    assert plan["paced_breathing"]["rate_hz"] == 0.1 and plan["speech"] and plan["shared_motion"]
+    rec = truth["recordings"][session["patient"]]
+    assert rec["short_channels"] and rec["aux"] and "speech_gain" in rec
+    assert any(ev["shared"] for ev in rec["motion_events"])
+    assert len(truth["generalisation"]["recordings"]) == 4
+
+
+def test_aux_signals_read_back_with_mne_nirs(field_study):
+    from mne_nirs.io.snirf import read_snirf_aux_data
+
+    from interbrain.simulate import AUX_CHANNELS
+
+    truth = _truth(field_study)
+    session = truth["sessions"][0]
+    aux = {}
+    for role in ("therapist", "patient"):
+        path = field_study / session[role]
+        raw = _read(path)
+        aux[role] = read_snirf_aux_data(str(path), raw)
+        assert list(aux[role].columns) == list(AUX_CHANNELS)
+        assert len(aux[role]) == raw.n_times
+        assert 40 < aux[role]["heart_rate"].mean() < 100
+        assert abs(aux[role]["accel_z"].mean() - 1.0) < 0.1
+    # paced breathing: both belts follow the same pacer
+    r = np.corrcoef(aux["therapist"]["respiration"], aux["patient"]["respiration"])[0, 1]
+    assert r > 0.7, r
+    # shared motion bursts: both accelerometers move at every shared onset
+    t = aux["patient"].index.to_numpy()
+    for role in ("therapist", "patient"):
+        acc = aux[role][["accel_x", "accel_y", "accel_z"]].to_numpy()
+        jolt = np.linalg.norm(acc - np.median(acc, axis=0), axis=1)
+        for onset in session["confounds"]["shared_motion"]:
+            near = (t >= onset) & (t <= onset + 1.0)
+            assert jolt[near].max() > 5 * np.median(jolt), (role, onset)
+
+
+def test_short_channels_in_files_and_regressed(field_study):
+    from interbrain.preprocessing.chain import preprocess_recording
+    from interbrain.preprocessing.settings import PreprocessingSettings
+
+    truth = _truth(field_study)
+    short = truth["short_channels"]
+    assert short["source_detector_distance_m"] == [0.008] * len(short["channels"])
+    assert set(short["regions"].values()) == {"medial_pfc"}
+    path = field_study / truth["sessions"][0]["therapist"]
+    raw = _read(path)
+    dist = dict(zip([c.split()[0] for c in raw.ch_names],
+                    mne.preprocessing.nirs.source_detector_distances(raw.info)))
+    for name in short["names_in_file"]:
+        assert abs(dist[name] - 0.008) < 1e-9
+    assert all(d > 0.02 for c, d in dist.items() if c not in short["names_in_file"])
+    # [regions] names the long channels as the file does
+    regions = load_study(field_study).regions
+    assert set(regions) == set(dist) - set(short["names_in_file"])
+    pre = preprocess_recording(raw, PreprocessingSettings(), source=str(path))
+    step = next(s for s in pre.steps if s["step"] == "short_channel_regression")
+    assert not step.get("skipped") and step["used_short_channels"]
+    assert set(pre.channels) == set(regions)
+
+
+@pytest.mark.parametrize("leader", ["therapist", "patient"])
+def test_lagged_coupling_leader_first(tmp_path, leader):
+    from interbrain.simulate import planted_coupling
+
+    root = simulate_study(tmp_path / "s", n_dyads=2, n_sessions=2, minutes=1,
+                          band=(5.0, 15.0), n_channels=8, seed=4, lag=1.5, leader=leader,
+                          coupling_regions=["medial_pfc"], short_channels=False, aux=False)
+    truth = _truth(root)
+    assert truth["coupling_model"]["channels"] == [
+        ch for ch in prefrontal_montage(8).channels
+        if prefrontal_montage(8).regions[ch] == "medial_pfc"]
+    comp = planted_coupling(root, "D02", 2)
+    assert comp["leader"] == leader and comp["lag_s"] == 1.5
+    follower = "patient" if leader == "therapist" else "therapist"
+    a, b = comp[leader], comp[follower]
+    lags = np.arange(-40, 41)       # samples at 10 Hz: +-4 s
+    n = a.size
+    xcorr = [np.corrcoef(a[max(0, -k):n - max(0, k)], b[max(0, k):n - max(0, -k)])[0, 1]
+             for k in lags]         # k > 0: the follower later
+    assert lags[int(np.argmax(xcorr))] == 15
+    assert max(xcorr) > 0.99
+
+
+def test_sparse_scanning_drops_sessions(tmp_path):
+    root = simulate_study(tmp_path / "s", n_dyads=2, n_sessions=4, minutes=1,
+                          band=(5.0, 15.0), n_channels=4, seed=5, missing_sessions=0.5,
+                          short_channels=False, aux=False)
+    truth = _truth(root)
+    study = load_study(root)
+    assert len(study.sessions) == 4 and len(study.measures) == 4
+    for dyad, missing in truth["missing_sessions"].items():
+        assert len(missing) == 2 and 1 not in missing
+        scanned = {s.session for s in study.sessions if s.dyad == dyad}
+        assert scanned.isdisjoint(missing) and len(scanned) == 2
+    assert len(list((root / "recordings").iterdir())) == 8
+
+
+def test_generalisation_entries_load(field_study):
+    study = load_study(field_study)
+    entries = sorted(study.generalisation, key=lambda g: (g.dyad, g.phase))
+    assert [(g.dyad, g.phase, g.partner) for g in entries] == [
+        ("D01", "post", "F01"), ("D01", "pre", "F01"), ("D02", "post", "F02"),
+        ("D02", "pre", "F02")]
+    assert {g.task for g in entries} == {"conversation"}
+    assert {g.partner_kind for g in entries} == {"friend"}
+    for g in entries:
+        assert g.patient.path.exists() and g.other.path.exists()
+    truth = _truth(field_study)["generalisation"]
+    assert truth["transfer"] == 0.5
+    assert all(0 <= r["coupling"] <= 0.9 for r in truth["recordings"])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(preset="huge"), "preset"),
+    (dict(coupling_regions=["nowhere"]), "coupling_regions"),
+    (dict(coupling_regions=["left_dlpfc"], n_channels=4), "no channel"),
+    (dict(lag=(3.0, 1.0)), "lag"),
+    (dict(leader="both"), "leader"),
+    (dict(confounds=["coffee"]), "confounds"),
+    (dict(missing_sessions=1.0), "missing_sessions"),
+    (dict(short_channels="yes"), "short_channels"),
+])
+def test_invalid_realism_options(tmp_path, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        simulate_study(tmp_path / "out", **{**TINY_FIELD, **kwargs})
+    assert not (tmp_path / "out").exists()

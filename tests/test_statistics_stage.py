@@ -22,7 +22,7 @@ N_DYADS, N_SESSIONS = 6, 3
 @pytest.fixture(scope="module")
 def base_study(tmp_path_factory) -> Path:
     """6 dyads x 3 sessions x 2 min, 4 channels, 3 therapists."""
-    return simulate_study(tmp_path_factory.mktemp("stats") / "study", n_dyads=N_DYADS,
+    return simulate_study(tmp_path_factory.mktemp("stats") / "study", preset="demo", n_dyads=N_DYADS,
                           n_sessions=N_SESSIONS, minutes=2.0, n_channels=4, n_therapists=3,
                           seed=21)
 
@@ -191,7 +191,7 @@ def test_time_codings_and_fdr(base_study, tmp_path):
 
 
 def test_one_therapist_has_no_therapist_effect(tmp_path):
-    study_dir = simulate_study(tmp_path / "one", n_dyads=4, n_sessions=3, minutes=2.0,
+    study_dir = simulate_study(tmp_path / "one", preset="demo", n_dyads=4, n_sessions=3, minutes=2.0,
                                n_channels=4, seed=4)
     study = load_study(study_dir)
     assert study.n_therapists == 1

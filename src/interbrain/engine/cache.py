@@ -121,6 +121,11 @@ class Cache:
         annotations = getattr(rec, "annotations", None)
         if annotations is not None:
             extras["annotations"] = np.frombuffer(_parquet_bytes(annotations), dtype=np.uint8)
+        short = getattr(rec, "short", None)
+        if short is not None:   # short-separation channels (systemic null)
+            meta["short_channels"] = short.channels
+            extras.update(short_hbo=short.hbo, short_hbr=short.hbr,
+                          short_qc=np.frombuffer(_parquet_bytes(short.qc), dtype=np.uint8))
         buf = io.BytesIO()
         np.savez(buf, hbo=rec.hbo, hbr=rec.hbr,
                  meta=np.frombuffer(json.dumps(meta, default=str).encode(), dtype=np.uint8),
@@ -137,12 +142,20 @@ class Cache:
             kwargs["annotations"] = pd.read_parquet(io.BytesIO(z["annotations"].tobytes()))
         if "regions" in names:
             kwargs["regions"] = meta["regions"]
-        return Preprocessed(
+        if "short_channels" in meta and "short" in names:
+            kwargs["short"] = Preprocessed(
+                source=meta["source"], channels=list(meta["short_channels"]),
+                hbo=z["short_hbo"], hbr=z["short_hbr"], sfreq=float(meta["sfreq"]),
+                meas_date=None, qc=pd.read_parquet(io.BytesIO(z["short_qc"].tobytes())))
+        rec = Preprocessed(
             source=meta["source"], channels=list(meta["channels"]), hbo=z["hbo"],
             hbr=z["hbr"], sfreq=float(meta["sfreq"]),
             meas_date=datetime.fromisoformat(meta["meas_date"]) if meta["meas_date"]
             else None, qc=pd.read_parquet(io.BytesIO(z["qc"].tobytes())),
             steps=meta["steps"], **kwargs)
+        if kwargs.get("short") is not None:   # same start time and events as the long ones
+            rec.short.meas_date, rec.short.annotations = rec.meas_date, rec.annotations
+        return rec
 
     # -- tables ----------------------------------------------------------------------
     def has_tables(self, kind: str, key: str) -> bool:

@@ -38,6 +38,7 @@ from dask.callbacks import Callback
 from ..assembly import common_rate, resample_to, split_roles
 from ..errors import WorkerError
 from ..io import read_recording, recording_sidecars
+from ..io.auxiliary import read_aux
 from ..nulls import Pairing
 from ..nulls.session import pairings_synchrony
 from ..orphans import worker_initializer
@@ -81,10 +82,12 @@ def preprocess_ref(ref: RecordingRef, partner: RecordingRef,
                    settings: PreprocessingSettings) -> Preprocessed:
     """Read, split (one-device dyads) and preprocess one person's recording."""
     raw = read_recording(ref.path)
+    # auxiliary signals of a one-device dyad's file are regressed from both partners
+    aux = read_aux(ref.path, raw) if settings.aux_regression else None
     if ref.channels is not None:
         both = sorted((ref, partner), key=lambda r: ROLES.index(r.role))
         raw = split_roles(raw, {r.role: r.channels for r in both}, source=str(ref.path))[ref.role]
-    return preprocess_recording(raw, settings, source=ref.key)
+    return preprocess_recording(raw, settings, source=ref.key, aux=aux)
 
 
 def recording_task(ref: RecordingRef, partner: RecordingRef, settings: PreprocessingSettings,

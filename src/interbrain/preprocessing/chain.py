@@ -20,11 +20,20 @@ Steps, in order (each recorded with its parameters in :attr:`Preprocessed.steps`
    ``ppf``) to HbO and HbR in mol/L;
 6. **band-pass** ``l_freq``-``h_freq`` Hz, zero-phase 4th-order Butterworth
    (second-order sections, forward and backward);
-7. optional **global-signal removal**: the mean over good channels is regressed out
+7. optional **auxiliary-signal regression** (``aux_regression``): the recording's
+   auxiliary signals (respiration, heart rate, accelerometer), each at every lag of
+   ``aux_lags``, band-passed with the same filter, regressed out of every channel
+   (:mod:`~interbrain.preprocessing.aux_regression`);
+8. optional **global-signal removal**: the mean over good channels is regressed out
    of every channel (a least-squares gain per channel), separately for HbO and HbR.
 
 Recordings that are already haemoglobin skip 1, the spectral and motion criteria
 of 2, and 3-5, and are band-passed only with ``filter_preprocessed``.
+
+The short channels themselves go through the same chain but short-channel regression
+and global-signal removal (optical density, motion correction, Beer-Lambert law,
+band-pass, auxiliary regression) and are kept in :attr:`Preprocessed.short`: the
+systemic null of the synchrony analysis pairs them like the long channels.
 
 References
 ----------
@@ -42,14 +51,16 @@ from datetime import datetime, timedelta
 import mne
 import numpy as np
 import pandas as pd
-from mne.preprocessing.nirs import beer_lambert_law, optical_density, source_detector_distances
+from mne.preprocessing.nirs import beer_lambert_law, optical_density
 
 from ..errors import RecordingError
+from .aux_regression import add_regressors, regress_aux, select_aux
 from .motion import correct_motion
 from .qc import (REASONS, channel_quality, fill_nonfinite, fnirs_picks, input_kind,
                  pair_names)
 from .regions import regions_from_montage
 from .settings import PreprocessingSettings
+from .short_channels import short_channel_step, short_pairs
 
 #: Fewest good channels for global-signal removal.
 MIN_GLOBAL_CHANNELS = 3
@@ -88,6 +99,11 @@ class Preprocessed:
     annotations : pandas.DataFrame
         The recording's events: ``onset`` (seconds from the first sample),
         ``duration`` (seconds) and ``description``; no rows when it has none.
+    short : Preprocessed or None
+        The short-separation channels, preprocessed like the long ones but without
+        short-channel regression and global-signal removal (same ``sfreq``,
+        ``meas_date`` and events; ``qc`` their rows of quality control); None when the
+        recording has none (or is haemoglobin input).
     """
 
     source: str
@@ -100,6 +116,7 @@ class Preprocessed:
     steps: list[dict] = field(default_factory=list)
     regions: dict[str, str] = field(default_factory=dict)
     annotations: pd.DataFrame = field(default_factory=lambda: annotation_table(None))
+    short: Preprocessed | None = None
 
     @property
     def n_times(self) -> int:
@@ -206,6 +223,51 @@ def _band_pass(raw_hb: mne.io.BaseRaw, settings: PreprocessingSettings) -> dict:
             "method": "zero-phase Butterworth IIR, order 4 (sosfiltfilt)"}
 
 
+def _band_pass_and_aux(raw_hb: mne.io.BaseRaw, settings: PreprocessingSettings,
+                       aux: pd.DataFrame | None, source: str, band_pass: bool = True
+                       ) -> list[dict]:
+    """Band-pass (if ``band_pass``) and regress the lagged auxiliary signals ``aux``
+    (None: aux_regression is off), the regressors filtered like the signals."""
+    names = [] if aux is None else add_regressors(raw_hb, aux, settings.aux_lags, source)
+    steps = []
+    if band_pass:
+        steps.append(_band_pass(raw_hb, settings))
+        if names:
+            raw_hb.filter(settings.l_freq, settings.h_freq, picks=names, method="iir",
+                          iir_params=dict(order=4, ftype="butter", output="sos"),
+                          verbose="ERROR")
+    if aux is not None:   # off: no entry (preprocessing.json lists the settings)
+        steps.append(regress_aux(raw_hb, names, [str(c) for c in aux.columns],
+                                 settings.aux_lags, band_pass, source))
+    return steps
+
+
+def _short_recording(raw_od: mne.io.BaseRaw, short: list[str], short_qc: pd.DataFrame,
+                     settings: PreprocessingSettings, aux: pd.DataFrame | None,
+                     source: str) -> tuple[Preprocessed, dict]:
+    """The short channels of motion-corrected ``raw_od`` to band-passed haemoglobin
+    (no short-channel regression, no global-signal removal), and the step recording it."""
+    raw_hb = beer_lambert_law(raw_od.copy().pick(
+        [ch for ch in raw_od.ch_names if ch.split(" ")[0] in short]), ppf=settings.ppf)
+    steps = _band_pass_and_aux(raw_hb, settings, aux, source)
+    hbo, hbr = _extract(raw_hb, short, source)
+    if not (np.all(np.isfinite(hbo)) and np.all(np.isfinite(hbr))):
+        raise RecordingError(f"{source}: preprocessing of the short channels produced "
+                             "non-finite values")
+    rec = Preprocessed(source=source, channels=list(short), hbo=hbo, hbr=hbr,
+                       sfreq=float(raw_hb.info["sfreq"]), meas_date=None,
+                       qc=short_qc.reset_index(drop=True), steps=_json(steps))
+    step = {"step": "short_channel_signals", "channels": list(short),
+            "bad_channels": sorted(rec.bad_channels),
+            "chain": [s["step"] for s in steps if not s.get("skipped")],
+            "method": "optical density, quality control and motion correction as the long "
+                      "channels, then the modified Beer-Lambert law, band-pass and auxiliary "
+                      "regression as the long channels; no short-channel regression, no "
+                      "global-signal removal; kept for the systemic null (synchrony of the "
+                      "short channels)"}
+    return rec, step
+
+
 def global_signal_regression(x: np.ndarray, good: np.ndarray) -> np.ndarray:
     """Regress the mean of the good channels out of every channel.
 
@@ -229,26 +291,6 @@ def global_signal_regression(x: np.ndarray, good: np.ndarray) -> np.ndarray:
         return x.copy()
     beta = (x - x.mean(axis=1, keepdims=True)) @ g / denom
     return x - beta[:, None] * g[None, :]
-
-
-def short_pairs(raw: mne.io.BaseRaw, max_distance: float) -> list[str]:
-    """Source-detector pairs of ``raw`` at most ``max_distance`` metres apart.
-
-    Parameters
-    ----------
-    raw : mne.io.BaseRaw
-        fNIRS channels with optode positions.
-    max_distance : float
-        Largest source-detector distance of a short channel, in metres.
-
-    Returns
-    -------
-    list of str
-        Pair names (``"S1_D1"``) in channel order, each once.
-    """
-    dist = source_detector_distances(raw.info)
-    return list(dict.fromkeys(ch.split(" ")[0] for ch, d in zip(raw.ch_names, dist)
-                              if np.isfinite(d) and d <= max_distance))
 
 
 def _regions(raw: mne.io.BaseRaw, channels: list[str]) -> tuple[dict[str, str], dict]:
@@ -276,7 +318,8 @@ def _extract(raw_hb: mne.io.BaseRaw, channels: list[str], source: str
 
 
 def preprocess_recording(raw: mne.io.BaseRaw, settings: PreprocessingSettings,
-                         *, source: str = "") -> Preprocessed:
+                         *, source: str = "", aux: pd.DataFrame | None = None
+                         ) -> Preprocessed:
     """Run quality control and the preprocessing chain on one recording.
 
     Parameters
@@ -290,6 +333,10 @@ def preprocess_recording(raw: mne.io.BaseRaw, settings: PreprocessingSettings,
         Thresholds and parameters of the chain.
     source : str
         Name of the recording file, used in error messages.
+    aux : pandas.DataFrame, optional
+        The recording's auxiliary signals, one column each, one row per sample of
+        ``raw`` (:func:`interbrain.io.auxiliary.read_aux`); used, and needed, only with
+        ``settings.aux_regression``.
 
     Returns
     -------
@@ -301,13 +348,16 @@ def preprocess_recording(raw: mne.io.BaseRaw, settings: PreprocessingSettings,
     ------
     RecordingError
         If the recording holds no fNIRS channels, a pair lacks HbO or HbR, every
-        analysed channel is bad, or the chain produced non-finite values. The
-        message names ``source``.
+        analysed channel is bad, the chain produced non-finite values, or
+        ``aux_regression`` is on and ``aux`` lacks auxiliary signals (or one named in
+        ``aux_channels``). The message names ``source``.
     """
     try:
         kind = input_kind(raw)
     except ValueError as exc:
         raise RecordingError(f"{source}: {exc}") from None
+    aux = select_aux(aux, settings.aux_channels, source) if settings.aux_regression else None
+    short_rec = None
     annotations = annotation_table(raw)
     start = raw.info["meas_date"]
     if start is not None and raw.first_samp:
@@ -336,11 +386,11 @@ def preprocess_recording(raw: mne.io.BaseRaw, settings: PreprocessingSettings,
         if qc["bad"].all():
             raise RecordingError(_all_bad_message(source, qc))
         raw_hb = raw
-        if settings.filter_preprocessed:
-            steps.append(_band_pass(raw_hb, settings))
-        else:
+        if not settings.filter_preprocessed:
             steps.append({"step": "band_pass", "skipped": True,
                           "reason": "filter_preprocessed = false"})
+        steps += _band_pass_and_aux(raw_hb, settings, aux, source,
+                                    band_pass=settings.filter_preprocessed)
     else:
         if kind == "intensity":
             with warnings.catch_warnings():
@@ -372,7 +422,11 @@ def preprocess_recording(raw: mne.io.BaseRaw, settings: PreprocessingSettings,
             row_mask = np.array([motion[rows[ch.split(" ")[0]]] for ch in raw_od.ch_names])
         raw_od, step = correct_motion(raw_od, settings, row_mask)
         steps.append(step)
-        raw_od = _short_channel_step(raw_od, settings, short, short_qc, steps)
+        if short:
+            short_rec, short_step = _short_recording(raw_od, short, short_qc, settings, aux,
+                                                     source)
+            short_rec.meas_date, short_rec.annotations = start, annotations
+        raw_od = short_channel_step(raw_od, settings, short, short_qc, steps)
         if short:   # short channels are regressors only, never analysed
             raw_od = raw_od.copy().drop_channels(
                 [ch for ch in raw_od.ch_names if ch.split(" ")[0] in short])
@@ -380,7 +434,9 @@ def preprocess_recording(raw: mne.io.BaseRaw, settings: PreprocessingSettings,
         steps.append({"step": "beer_lambert_law",
                       "function": "mne.preprocessing.nirs.beer_lambert_law",
                       "ppf": settings.ppf, "units": "mol/L"})
-        steps.append(_band_pass(raw_hb, settings))
+        steps += _band_pass_and_aux(raw_hb, settings, aux, source)
+        if short:
+            steps.append(short_step)
         channels = long_pairs
 
     hbo, hbr = _extract(raw_hb, channels, source)
@@ -403,39 +459,5 @@ def preprocess_recording(raw: mne.io.BaseRaw, settings: PreprocessingSettings,
     steps.append(step)
     return Preprocessed(source=source, channels=channels, hbo=hbo, hbr=hbr, sfreq=sfreq,
                         meas_date=start, qc=qc, steps=_json(steps),
-                        regions=regions, annotations=annotations)
-
-
-def _short_channel_step(raw_od: mne.io.BaseRaw, settings: PreprocessingSettings,
-                        short: list[str], short_qc: pd.DataFrame, steps: list[dict]
-                        ) -> mne.io.BaseRaw:
-    """Regress good short channels out of the long channels (MNE-NIRS), or note why not."""
-    base = {"step": "short_channel_regression",
-            "max_distance_m": settings.short_channel_max_distance}
-    if not settings.short_channel_regression:
-        steps.append({**base, "skipped": True, "reason": "short_channel_regression = false",
-                      "short_channels": short})
-        return raw_od
-    if not short:
-        steps.append({**base, "skipped": True, "reason": "the recording has no short channels"})
-        return raw_od
-    good_short = short_qc.loc[~short_qc["bad"], "channel"].tolist()
-    if not good_short:
-        steps.append({**base, "skipped": True, "reason": "every short channel is bad",
-                      "short_channels": short,
-                      "short_channel_reasons": dict(zip(short_qc["channel"],
-                                                        short_qc["reason"]))})
-        return raw_od
-    from mne_nirs.signal_enhancement import short_channel_regression
-
-    drop = [ch for ch in raw_od.ch_names if ch.split(" ")[0] in set(short) - set(good_short)]
-    work = raw_od.copy().drop_channels(drop) if drop else raw_od
-    # mne-nirs takes channels strictly closer than max_dist as short
-    cutoff = float(np.nextafter(settings.short_channel_max_distance, np.inf))
-    out = short_channel_regression(work, max_dist=cutoff)
-    steps.append({**base, "function": "mne_nirs.signal_enhancement.short_channel_regression",
-                  "method": "nearest good short channel, least squares (Saager & Berger, 2005)",
-                  "short_channels": short, "used_short_channels": good_short,
-                  "bad_short_channels": dict(zip(short_qc.loc[short_qc["bad"], "channel"],
-                                                 short_qc.loc[short_qc["bad"], "reason"]))})
-    return out
+                        regions=regions, annotations=annotations,
+                        short=short_rec)

@@ -10,6 +10,8 @@ from ..errors import StudyError
 
 #: Motion-correction methods of :func:`interbrain.preprocessing.motion.correct_motion`.
 MOTION_CORRECTIONS = ("tddr", "spline", "wavelet", "none")
+#: Longest lag of ``aux_lags``, in seconds.
+MAX_AUX_LAG = 30.0
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,21 @@ class PreprocessingSettings:
     short_channel_max_distance : float
         Channels whose source-detector distance in metres is at most this are
         short channels.
+    aux_regression : bool
+        Regress the recording's auxiliary signals (SNIRF ``aux``: respiration, PPG /
+        heart rate, accelerometer), each at every lag of ``aux_lags``, out of every
+        channel, HbO and HbR separately, after the band-pass with the regressors
+        band-passed alike (:mod:`~interbrain.preprocessing.aux_regression`). A
+        recording without auxiliary signals (or without one named in
+        ``aux_channels``) is then an error naming the file: a control that ran on some
+        recordings only would differ between dyads.
+    aux_channels : tuple of str
+        Names (SNIRF ``/nirs/auxN/name``) of the auxiliary signals regressed; empty
+        (default): all of them.
+    aux_lags : tuple of float
+        Lags in seconds, each in [0, 30], of the regressors: the signal at ``t - lag``
+        explains the channel at ``t`` (haemodynamic effects follow breathing, heart
+        rate and movement by seconds). Each signal gives one regressor per lag.
     ppf : float
         Partial pathlength factor of the modified Beer-Lambert law.
     l_freq, h_freq : float
@@ -111,6 +128,9 @@ class PreprocessingSettings:
     wavelet_name: str = "db2"
     short_channel_regression: bool = True
     short_channel_max_distance: float = 0.015
+    aux_regression: bool = False
+    aux_channels: tuple = ()
+    aux_lags: tuple = (0.0, 2.0, 4.0, 6.0, 8.0)
     ppf: float = 6.0
     l_freq: float = 0.01
     h_freq: float = 0.5
@@ -205,7 +225,29 @@ class PreprocessingSettings:
         if not 0 < self.short_channel_max_distance < 0.05:
             raise ValueError("field 'short_channel_max_distance' is in metres and must lie "
                              f"in (0, 0.05), got {self.short_channel_max_distance}")
+        self._validate_aux()
         if not 0 < self.l_freq < self.h_freq:
             raise ValueError("fields 'l_freq' < 'h_freq' must be positive frequencies in Hz, "
                              f"got {self.l_freq} and {self.h_freq}")
         return self
+
+    def _validate_aux(self) -> None:
+        """Check ``aux_channels`` and ``aux_lags``."""
+        names = self.aux_channels
+        if (not isinstance(names, tuple)
+                or not all(isinstance(v, str) and v.strip() for v in names)
+                or len(set(names)) != len(names)):
+            raise ValueError("field 'aux_channels' must be a list of distinct, non-empty "
+                             "names of auxiliary signals (SNIRF /nirs/auxN/name), or [] for "
+                             f"all, got {list(names) if isinstance(names, tuple) else names!r}")
+        lags = self.aux_lags
+        numbers = isinstance(lags, tuple) and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            for v in lags)
+        if not numbers or not lags or not all(0 <= v <= MAX_AUX_LAG for v in lags):
+            raise ValueError(f"field 'aux_lags' must be a non-empty list of lags in seconds, "
+                             f"each in [0, {MAX_AUX_LAG:g}], e.g. [0, 2, 4, 6, 8], got "
+                             f"{list(lags) if isinstance(lags, tuple) else lags!r}")
+        if len({float(v) for v in lags}) != len(lags):
+            raise ValueError(f"field 'aux_lags' must not repeat a lag (the regressors would "
+                             f"be identical), got {list(lags)!r}")

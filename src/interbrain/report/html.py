@@ -157,6 +157,8 @@ def report_html(results: StudyResults) -> str:
     signals = []
     sessions = results.sessions
     for metric, signal in itertools.product(study.analysis.metrics, study.analysis.signals):
+        if not ((sessions["signal"] == signal) & (sessions["metric"] == metric)).any():
+            continue   # e.g. a systemic null without short channels (the notes say so)
         growth = results.fit("growth", signal, metric)
         entry = {"name": f"{figures.SIGNAL_LABEL[signal]}, {figures.METRIC_LABEL[metric]}",
                  "anchor": f"{signal}-{metric}",

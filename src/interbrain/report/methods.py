@@ -5,8 +5,11 @@ from __future__ import annotations
 import platform
 from importlib import metadata
 
+import numpy as np
+
 from ..results import StudyResults
 from ..retained import retained_text
+from ..synchrony.settings import is_short_signal
 from .statistics_methods import statistics_text
 
 __all__ = ["PACKAGES", "software_versions", "other_metrics", "preprocessing_text",
@@ -105,17 +108,45 @@ def preprocessing_text(results: StudyResults) -> str:
             "channel recordings), and a channel pair was dropped when either partner's "
             f"channel was excluded. Motion artefacts were corrected by "
             f"{_MOTION_TEXT.get(pre.motion_correction, pre.motion_correction)}.")
+    n_recordings = len(results.steps)
     if short:
         text += (f" Short-separation channels (at most {pre.short_channel_max_distance * 1000:g}"
-                 f" mm) were regressed out of the long channels ({short} recordings) and "
-                 "then dropped.")
+                 f" mm) were regressed out of the long channels ({short} of {n_recordings} "
+                 "recordings) and then dropped.")
+    if short < n_recordings:
+        why = ("`short_channel_regression` was off" if not pre.short_channel_regression
+               else f"no short-separation channel (at most "
+                    f"{pre.short_channel_max_distance * 1000:g} mm) passed quality control")
+        text += (f" Short-channel regression was not applied to "
+                 f"{n_recordings - short} of {n_recordings} recordings ({why}), so scalp and "
+                 "systemic signals were not removed from them this way.")
     text += (" Optical density was converted to oxy- and deoxy-haemoglobin (HbO, HbR) with "
              f"the modified Beer-Lambert law (partial pathlength factor {pre.ppf}) and "
              f"band-pass filtered between {pre.l_freq} and {pre.h_freq} Hz (zero-phase "
              "4th-order Butterworth).")
     if gsr:
         text += " The global signal (mean over a person's good channels) was regressed out."
-    return text
+    return text + _aux_text(results)
+
+
+def _aux_text(results: StudyResults) -> str:
+    """The auxiliary-signal regression, as the chains applied it."""
+    applied = [s for chain in results.steps.values() for s in chain
+               if s.get("step") == "aux_regression" and not s.get("skipped")]
+    if not applied:
+        return " No auxiliary (respiration, cardiac, motion) signals were regressed out."
+    names = sorted({name for s in applied for name in s.get("aux_channels", [])})
+    lags = sorted({float(v) for s in applied for v in s.get("lags_s", [])})
+    removed = [s["median_variance_removed"] for s in applied
+               if s.get("median_variance_removed") is not None]
+    text = (f" Auxiliary signals ({', '.join(names)}) were read from the SNIRF files "
+            "(MNE-NIRS read_snirf_aux_data, interpolated to the samples), shifted by "
+            f"{', '.join(f'{v:g}' for v in lags)} s, band-passed with the same filter and "
+            "regressed out of every channel, HbO and HbR separately, by least squares (MNE "
+            f"regress_artifact; {len(applied)} recordings")
+    if removed:
+        text += f"; median variance removed {100 * float(np.median(removed)):.1f}%"
+    return text + ")."
 
 
 def null_text(results: StudyResults, n_pseudo: int) -> str:
@@ -176,6 +207,13 @@ def null_text(results: StudyResults, n_pseudo: int) -> str:
                      "as many as permutations, otherwise Monte Carlo with p = (1 + b) / "
                      "(1 + B)); the 95% confidence interval of the mean difference (Student "
                      "t over dyads) describes its size.")
+    short = [s for s in ana.signals if is_short_signal(s)]
+    if short:
+        parts.append("As a systemic null, the short-separation channels, preprocessed like the "
+                     "long channels but without short-channel regression, were analysed with "
+                     "the same wavelet coherence, pairings and models ("
+                     + ", ".join(short) + "): synchrony that appears in them reflects scalp "
+                     "and systemic physiology, not neural coupling.")
     return " ".join(parts)
 
 

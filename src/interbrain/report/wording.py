@@ -18,7 +18,9 @@ __all__ = ["SIGNAL_LABEL", "METRIC_LABEL", "signal_label", "metric_label", "wher
            "join_words", "join_reasons"]
 
 #: Haemoglobin signal -> label.
-SIGNAL_LABEL = {"hbo": "HbO", "hbr": "HbR"}
+SIGNAL_LABEL = {"hbo": "HbO", "hbr": "HbR",
+                "hbo_short": "HbO, short channels (systemic null)",
+                "hbr_short": "HbR, short channels (systemic null)"}
 #: Synchrony metric -> label.
 METRIC_LABEL = {"wtc": "wavelet coherence", "pearson": "Pearson r",
                 "ar_robust_correlation": "AR-prewhitened robust r", "plv": "phase-locking value"}

@@ -33,28 +33,31 @@ import math
 import os
 import shutil
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from .._check import check_int
 from .._files import temporary_folder
-from .montage import prefrontal_montage
-from .recording import (FIRST_SESSION, extinction_coefficients, keyed_rng,
-                        simulate_person_recording, write_snirf)
-from .signals import coupling_strength, draw_person_traits
-from .study_files import (COUPLING_MODEL, GENERATOR, MEASURE_MODEL, ground_truth,
-                          measures_csv, study_toml)
-from .waveforms import band_limited_noise
+from .coupling import draw_dyad_coupling, scanned_sessions
+from .montage import prefrontal_montage, with_short_channels
+from .pair import Person, StudyContext, simulate_pair
+from .presets import resolve_options
+from .recording import FIRST_SESSION, extinction_coefficients
+from .signals import draw_person_traits
+from .streams import (KEY_GENERALISATION, KEY_PERSON, KEY_SESSION, PERSON_OTHER,
+                      PERSON_PATIENT, PERSON_THERAPIST, SUB_COUPLING, SUB_MEASURES,
+                      SUB_SHARED, keyed_rng)
+from .study_files import GENERATOR, MEASURE_MODEL, ground_truth, measures_csv, study_toml
 
 __all__ = ["simulate_study"]
 
 ROLES: tuple[str, str] = ("therapist", "patient")
-
-# Stream keys: (purpose, ...) -> SeedSequence(seed, spawn_key=(purpose, ...))
-_KEY_DYAD, _KEY_SESSION, _KEY_RECORDING, _KEY_PERSON = 0, 1, 2, 3
-_SUB_COUPLING, _SUB_SHARED, _SUB_MEASURES = 0, 1, 2
-_PERSON_THERAPIST, _PERSON_PATIENT = 0, 1
+#: Phases of the generalisation recordings; their session slot in stream keys is
+#: 1000 + index (never a session index, whatever the study's size).
+PHASES: tuple[str, str] = ("pre", "post")
+_PHASE_SLOT = 1000
 
 
 # ---------------------------------------------------------------------------
@@ -182,17 +185,27 @@ def simulate_study(out_dir: str | os.PathLike, *, n_dyads: int = 8, n_sessions: 
                    minutes: float = 10.0, sfreq: float = 10.0, n_channels: int = 20,
                    n_therapists: int = 1, effect: float = 1.0,
                    band: tuple[float, float] = (10.0, 40.0), seed: int = 0,
-                   overwrite: bool = False) -> Path:
+                   overwrite: bool = False, preset: str = "field",
+                   coupling_regions: Sequence[str] | str | None = None,
+                   lag: float | tuple[float, float] | None = None, leader: str | None = None,
+                   therapist_slope_sd: float | None = None, short_channels: bool | None = None,
+                   aux: bool | None = None, confounds: Sequence[str] | None = None,
+                   missing_sessions: float | None = None,
+                   generalisation: bool | None = None,
+                   generalisation_transfer: float | None = None) -> Path:
     """Write a complete simulated therapy study folder.
 
-    Every dyad (one therapist, one patient) is recorded in every session, both
-    partners at once with the same 20-channel prefrontal fNIRS montage. The partners'
-    band-limited haemodynamic activity shares a common signal whose share of the
-    neural in-band variance, the coupling ``c[d, k]``, rises over sessions (inter-
-    brain plasticity): ``c[d, k] = clip(effect * (0.15 + g_d (k - 1) / (K - 1)
-    + e[d, k]), 0, 0.9)``, ``g_d ~ N(0.45, 0.12)``, ``e[d, k] ~ N(0, 0.05)``. Session
-    measures depend on ``c[d, k]`` (symptoms fall, well-being and session quality
-    rise; alliance does not depend on it).
+    Every dyad (one therapist, one patient) is recorded in every session (unless
+    ``missing_sessions``), both partners at once with the same prefrontal fNIRS
+    montage. The partners' band-limited haemodynamic activity shares a common signal
+    whose share of the neural in-band variance, the coupling ``c[d, k]``, rises over
+    sessions (inter-brain plasticity): ``c[d, k] = clip(effect * (baseline + g_d
+    (k - 1) / (K - 1) + e[d, k]), 0, max)``, ``g_d ~ N(slope_mean, slope_sd) + u_t``
+    with ``u_t ~ N(0, therapist_slope_sd)`` the growth of the dyad's therapist,
+    ``e[d, k] ~ N(0, session_noise_sd)``: the ``coupling_model`` of the preset
+    (:data:`~interbrain.simulate.presets.PRESETS`). Session measures depend on
+    ``c[d, k]`` (symptoms fall, well-being and session quality rise; alliance does
+    not depend on it). ``ground_truth.json`` records every planted component.
 
     Parameters
     ----------
@@ -207,7 +220,7 @@ def simulate_study(out_dir: str | os.PathLike, *, n_dyads: int = 8, n_sessions: 
     sfreq : float
         Sampling rate in Hz (4-100).
     n_channels : int
-        Channels of the prefrontal montage (4-20; fewer than 20 keeps the most
+        Long channels of the prefrontal montage (4-20; fewer than 20 keeps the most
         medial ones).
     n_therapists : int
         Number of therapists (1 to ``n_dyads``), assigned to dyads round-robin.
@@ -221,6 +234,43 @@ def simulate_study(out_dir: str | os.PathLike, *, n_dyads: int = 8, n_sessions: 
     overwrite : bool
         Replace ``out_dir`` if it holds a study written by this function (any other
         non-empty folder is refused).
+    preset : str
+        ``"field"`` (effect sizes as the field sees them, d about 0.2-0.3, and the
+        realism options below) or ``"demo"`` (the large effects, d = 1.7 real versus
+        pseudo and 1.3 growth, of the original simulator, with none of the options:
+        the same files as before presets existed). See
+        :mod:`interbrain.simulate.presets`.
+    coupling_regions : sequence of str, or "all", or None
+        Regions of the montage whose channels carry the coupling (``"medial_pfc"``,
+        ``"left_fpc"``, ``"right_fpc"``, ``"left_dlpfc"``, ``"right_dlpfc"``).
+    lag : float or tuple of float or None
+        Lag in seconds of the follower behind the leader, or a range from which each
+        dyad's lag is drawn uniformly (0 to 10 s; rounded to whole samples).
+    leader : str or None
+        Who leads: ``"therapist"``, ``"patient"`` or ``"mixed"`` (drawn per dyad).
+    therapist_slope_sd : float or None
+        Standard deviation of the therapists' own growth of coupling.
+    short_channels : bool or None
+        One short-separation channel (8 mm) per region, carrying the scalp and
+        systemic component (which the long channels carry attenuated).
+    aux : bool or None
+        Respiration, PPG, heart rate and 3-axis accelerometer in each SNIRF file's
+        ``aux`` groups.
+    confounds : sequence of str or None
+        Any of ``"paced_breathing"``, ``"speech"``, ``"shared_motion"`` (see
+        :mod:`interbrain.simulate.confounds`).
+    missing_sessions : float or None
+        Fraction of each dyad's sessions not scanned (left out of ``study.toml``
+        and ``measures.csv``), in [0, 1); the first session and one more are
+        always scanned.
+    generalisation : bool or None
+        Record each patient with another person (``F01``, ...; a friend, task
+        ``"conversation"``) a week before the first and a week after the last
+        session (``[[generalisation]]`` entries).
+    generalisation_transfer : float or None
+        Share (0-1) of the dyad's growth of coupling that carries over to the other
+        person: ``c_other = clip(effect * (baseline + transfer * g_d * [post] + e),
+        0, max)``.
 
     Returns
     -------
@@ -236,12 +286,25 @@ def simulate_study(out_dir: str | os.PathLike, *, n_dyads: int = 8, n_sessions: 
     """
     args = _validate(n_dyads, n_sessions, minutes, sfreq, n_channels, n_therapists,
                      effect, band, seed)
+    montage = prefrontal_montage(args["n_channels"])
+    opts = resolve_options(
+        preset, tuple(dict.fromkeys(prefrontal_montage().regions.values())),
+        coupling_regions=coupling_regions, lag=lag, leader=leader,
+        therapist_slope_sd=therapist_slope_sd, short_channels=short_channels, aux=aux,
+        confounds=confounds, missing_sessions=missing_sessions,
+        generalisation=generalisation, generalisation_transfer=generalisation_transfer)
+    regions = opts["coupling_regions"]
+    if regions != "all" and not any(montage.regions[ch] in regions
+                                    for ch in montage.channels):
+        raise ValueError(f"coupling_regions {list(regions)}: no channel of the "
+                         f"{montage.n_channels}-channel montage lies there (its regions: "
+                         f"{sorted(set(montage.regions.values()))})")
     out_dir = Path(out_dir)
     _check_target(out_dir, overwrite)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = temporary_folder(out_dir.parent, f".{out_dir.name}.partial-")
     try:
-        _build(staging, args)
+        _build(staging, args, opts, montage)
         _commit(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -249,84 +312,110 @@ def simulate_study(out_dir: str | os.PathLike, *, n_dyads: int = 8, n_sessions: 
     return out_dir
 
 
-def _build(root: Path, args: dict[str, Any]) -> None:
+def _build(root: Path, args: dict[str, Any], opts: dict[str, Any], montage) -> None:
     seed = args["seed"]
     n_dyads, n_sessions = args["n_dyads"], args["n_sessions"]
-    sfreq, band = args["sfreq"], args["band"]
-    n_times = int(round(args["minutes"] * 60 * sfreq))
-    montage = prefrontal_montage(args["n_channels"])
-    abs_coef = extinction_coefficients(montage.wavelengths)
+    sfreq = args["sfreq"]
+    ctx = StudyContext(seed=seed, n_times=int(round(args["minutes"] * 60 * sfreq)),
+                       sfreq=sfreq, band=args["band"], montage=montage,
+                       file_montage=with_short_channels(montage)
+                       if opts["short_channels"] else None,
+                       abs_coef=extinction_coefficients(montage.wavelengths), options=opts)
     (root / "recordings").mkdir()
 
-    dyad_ids = [f"D{i + 1:02d}" for i in range(n_dyads)]
     therapist_of = [i % args["n_therapists"] for i in range(n_dyads)]
-    dyads = [{"id": dyad_ids[i], "therapist": f"T{therapist_of[i] + 1:02d}",
+    dyads = [{"id": f"D{i + 1:02d}", "therapist": f"T{therapist_of[i] + 1:02d}",
               "patient": f"P{i + 1:02d}"} for i in range(n_dyads)]
+    cm = opts["coupling_model"]
+    planted = draw_dyad_coupling(seed, n_dyads, n_sessions, therapist_of, cm,
+                                 args["effect"], opts["lag"], opts["leader"], sfreq,
+                                 {m: spec["dyad_sd"] for m, spec in MEASURE_MODEL.items()})
+    coupling = planted["coupling"]
+    scanned = scanned_sessions(seed, n_dyads, n_sessions, opts["missing_sessions"])
 
-    # --- dyad level: coupling slope and measure intercepts
-    cm = COUPLING_MODEL
-    slopes = np.empty(n_dyads)
-    intercepts: dict[str, dict[str, float]] = {}
-    for i in range(n_dyads):
-        r = keyed_rng(seed, _KEY_DYAD, i)
-        slopes[i] = r.normal(cm["slope_mean"], cm["slope_sd"])
-        intercepts[dyad_ids[i]] = {m: float(r.normal(0.0, spec["dyad_sd"]))
-                                   for m, spec in MEASURE_MODEL.items()}
-    noise = np.array([[keyed_rng(seed, _KEY_SESSION, i, k, _SUB_COUPLING)
-                       .normal(0.0, cm["session_noise_sd"]) for k in range(n_sessions)]
-                      for i in range(n_dyads)])
-    coupling = coupling_strength(args["effect"], slopes, noise, baseline=cm["baseline"],
-                                 max_coupling=cm["max"])
-    coupling = np.round(coupling, 6)
-
-    # --- person traits (therapists are shared across their dyads)
-    traits = {
-        ("therapist", t): draw_person_traits(keyed_rng(seed, _KEY_PERSON, _PERSON_THERAPIST, t),
-                                             montage.n_channels)
-        for t in sorted(set(therapist_of))}
+    # person traits (therapists are shared across their dyads)
+    n_ch = montage.n_channels
+    traits = {("therapist", t): draw_person_traits(
+        keyed_rng(seed, KEY_PERSON, PERSON_THERAPIST, t), n_ch) for t in sorted(set(therapist_of))}
     traits.update({("patient", i): draw_person_traits(
-        keyed_rng(seed, _KEY_PERSON, _PERSON_PATIENT, i), montage.n_channels)
-        for i in range(n_dyads)})
+        keyed_rng(seed, KEY_PERSON, PERSON_PATIENT, i), n_ch) for i in range(n_dyads)})
 
     sessions: list[dict] = []
     recordings: dict[str, dict] = {}
     measure_rows: list[dict] = []
-    for i, dyad in enumerate(dyad_ids):
+    for i, d in enumerate(dyads):
         for k in range(n_sessions):
             number = k + 1
+            if number not in scanned[i]:
+                continue
             c = float(coupling[i, k])
             when = _session_date(i, number)
-            shared = band_limited_noise(keyed_rng(seed, _KEY_SESSION, i, k, _SUB_SHARED),
-                                        n_times, sfreq, 1.0 / band[1], 1.0 / band[0])
-            entry = {"dyad": dyad, "session": number}
-            for r_idx, role in enumerate(ROLES):
-                person_key = (role, therapist_of[i] if role == "therapist" else i)
-                person = dyads[i][role]
-                rel = f"recordings/{dyad}_ses-{number:02d}_{role}.snirf"
-                rec = simulate_person_recording(
-                    keyed_rng(seed, _KEY_RECORDING, i, k, r_idx), traits[person_key],
-                    montage=montage, abs_coef=abs_coef, sfreq=sfreq, n_times=n_times,
-                    band=band, shared=shared, coupling=c, meas_date=when, subject=person)
-                write_snirf(rec.raw, root / rel)
-                entry[role] = rel
-                recordings[rel] = {"dyad": dyad, "session": number, "role": role,
-                                   "person": person, "meas_date": when.isoformat(),
-                                   "heart_rate_hz": round(rec.heart_rate, 4),
-                                   "bad_channels": rec.bad_channels,
-                                   "motion_events": rec.motion_events}
-            sessions.append(entry | {"coupling": c, "meas_date": when.isoformat()})
-            r = keyed_rng(seed, _KEY_SESSION, i, k, _SUB_MEASURES)
-            row: dict[str, Any] = {"dyad": dyad, "session": number}
+            people = tuple(Person(role, traits[(role, therapist_of[i] if r == 0 else i)],
+                                  d[role], f"recordings/{d['id']}_ses-{number:02d}_{role}.snirf",
+                                  r) for r, role in enumerate(ROLES))
+            recs, shared = simulate_pair(
+                root, ctx, people, coupling=c, lag_samples=int(planted["lag_samples"][i]),
+                leader=planted["leaders"][i], shared_key=(KEY_SESSION, i, k, SUB_SHARED),
+                confound_key=(i, k), meas_date=when,
+                info={"dyad": d["id"], "session": number})
+            recordings.update(recs)
+            sessions.append({"dyad": d["id"], "session": number,
+                             **{p.role: p.path for p in people}, "coupling": c,
+                             "meas_date": when.isoformat(), **shared})
+            r = keyed_rng(seed, KEY_SESSION, i, k, SUB_MEASURES)
+            row: dict[str, Any] = {"dyad": d["id"], "session": number}
             for m, spec in MEASURE_MODEL.items():
-                value = (spec["intercept"] + intercepts[dyad][m] + spec["coupling"] * c
-                         + spec["session"] * k + r.normal(0.0, spec["residual_sd"]))
+                value = (spec["intercept"] + planted["intercepts"][i][m]
+                         + spec["coupling"] * c + spec["session"] * k
+                         + r.normal(0.0, spec["residual_sd"]))
                 row[m] = float(np.clip(value, *spec["range"]))
             measure_rows.append(row)
 
+    generalisation = (_generalisation(root, ctx, dyads, planted, traits, args)
+                      if opts["generalisation"] else [])
     toml_sessions = [{k: s[k] for k in ("dyad", "session", "therapist", "patient")}
                      for s in sessions]
-    _write_text(root / "study.toml", study_toml(args, dyads, toml_sessions, montage))
+    _write_text(root / "study.toml", study_toml(args, dyads, toml_sessions, montage,
+                                                opts, generalisation))
     _write_text(root / "measures.csv", measures_csv(measure_rows))
-    truth = ground_truth(args, dyads, slopes, coupling, intercepts, sessions,
-                          recordings, montage)
+    truth = ground_truth(args, opts, dyads, planted, sessions, recordings, ctx,
+                         generalisation, scanned)
     _write_text(root / "ground_truth.json", json.dumps(truth, indent=2) + "\n")
+
+
+def _generalisation(root: Path, ctx: StudyContext, dyads: list[dict], planted: dict,
+                    traits: dict, args: dict) -> list[dict]:
+    """Simulate and write every patient's recordings with another person."""
+    cm = ctx.options["coupling_model"]
+    transfer = ctx.options["generalisation_transfer"]
+    n_sessions = args["n_sessions"]
+    out = []
+    for i, d in enumerate(dyads):
+        other = f"F{i + 1:02d}"
+        other_traits = draw_person_traits(keyed_rng(ctx.seed, KEY_PERSON, PERSON_OTHER, i),
+                                          ctx.montage.n_channels)
+        for j, phase in enumerate(PHASES):
+            noise = keyed_rng(ctx.seed, KEY_GENERALISATION, i, j, SUB_COUPLING).normal(
+                0.0, cm["session_noise_sd"])
+            growth = transfer * planted["slopes"][i] if phase == "post" else 0.0
+            c = round(float(np.clip(args["effect"] * (cm["baseline"] + growth + noise),
+                                    0.0, cm["max"])), 6)
+            when = (_session_date(i, 0) if phase == "pre"
+                    else _session_date(i, n_sessions + 1))
+            stem = f"recordings/{d['id']}_{phase}"
+            people = (Person("therapist", other_traits, other, f"{stem}_{other}.snirf", 0),
+                      Person("patient", traits[("patient", i)], d["patient"],
+                             f"{stem}_patient.snirf", 1))
+            recs, shared = simulate_pair(
+                root, ctx, people, coupling=c, lag_samples=int(planted["lag_samples"][i]),
+                leader=planted["leaders"][i],
+                shared_key=(KEY_GENERALISATION, i, j, SUB_SHARED),
+                confound_key=(i, _PHASE_SLOT + j), meas_date=when,
+                info={"dyad": d["id"], "phase": phase})
+            for rec in recs.values():
+                rec["role"] = "partner" if rec["person"] == other else "patient"
+            out.append({"dyad": d["id"], "phase": phase, "partner": other,
+                        "patient": people[1].path, "partner_recording": people[0].path,
+                        "task": "conversation", "partner_kind": "friend", "coupling": c,
+                        "meas_date": when.isoformat(), "recordings": recs, **shared})
+    return out

@@ -37,7 +37,8 @@ import numpy as np
 
 from .._check import check_int
 
-__all__ = ["Montage", "prefrontal_montage", "N_CHANNELS_MAX", "WAVELENGTHS",
+__all__ = ["Montage", "prefrontal_montage", "with_short_channels", "N_CHANNELS_MAX",
+           "SHORT_DISTANCE", "WAVELENGTHS",
            "HEAD_SPHERE_CENTER", "HEAD_SPHERE_RADIUS", "FIDUCIALS"]
 
 #: Wavelengths of the simulated device in nm (NIRSport 2).
@@ -56,6 +57,9 @@ FIDUCIALS: dict[str, tuple[float, float, float]] = {
 }
 
 N_CHANNELS_MAX = 20
+
+#: Source-detector distance of a short-separation channel, metres.
+SHORT_DISTANCE = 0.008
 
 _SPACING = 0.030              # arc length between neighbouring optodes, metres
 _LOWER_ELEVATION = 0.0        # elevation (rad) of the lower row about the sphere centre
@@ -131,6 +135,9 @@ class Montage:
         ``"nasion"``, ``"lpa"``, ``"rpa"`` -> position in metres (head coordinates).
     wavelengths : tuple of int
         Wavelengths in nm.
+    short_channels : tuple of str
+        The channels of ``channels`` that are short-separation channels (see
+        :func:`with_short_channels`); empty for a montage of long channels only.
     """
 
     channels: tuple[str, ...]
@@ -140,6 +147,12 @@ class Montage:
     regions: dict[str, str]
     fiducials: dict[str, np.ndarray]
     wavelengths: tuple[int, ...] = WAVELENGTHS
+    short_channels: tuple[str, ...] = ()
+
+    @property
+    def long_channels(self) -> tuple[str, ...]:
+        """The channels that are not short-separation channels, in file order."""
+        return tuple(ch for ch in self.channels if ch not in self.short_channels)
 
     @property
     def n_channels(self) -> int:
@@ -218,6 +231,59 @@ def prefrontal_montage(n_channels: int = N_CHANNELS_MAX) -> Montage:
     return Montage(channels=names, sources=tuple(s for s, _ in pairs),
                    detectors=tuple(d for _, d in pairs), optodes=optodes,
                    regions=regions, fiducials=fiducials)
+
+
+def with_short_channels(montage: Montage, distance: float = SHORT_DISTANCE) -> Montage:
+    """The montage with one short-separation channel per region, appended.
+
+    For each region (in the order its first channel appears), a new detector is
+    placed ``distance`` metres from the source of the region's first channel, in
+    the tangent plane of the head sphere at that source, towards the channel's
+    detector. Detectors are numbered on from the montage's highest (``D9``, ``D10``,
+    ... for the prefrontal montage), so the long channels keep their names when
+    read back from a SNIRF file.
+
+    Parameters
+    ----------
+    montage : Montage
+        A montage of long channels.
+    distance : float
+        Source-detector distance of the short channels in metres (0.005-0.015).
+
+    Returns
+    -------
+    Montage
+        ``channels`` = the long channels followed by the short ones; the short
+        channels' ``regions`` are those of the channels they were placed beside.
+    """
+    if montage.short_channels:
+        raise ValueError("the montage already has short channels")
+    if not 0.005 <= distance <= 0.015:
+        raise ValueError(f"distance must be between 0.005 and 0.015 m, got {distance}")
+    optodes = dict(montage.optodes)
+    centre = np.asarray(HEAD_SPHERE_CENTER)
+    next_detector = max(int(k[1:]) for k in optodes if k.startswith("D")) + 1
+    first: dict[str, int] = {}
+    for j, ch in enumerate(montage.channels):
+        first.setdefault(montage.regions[ch], j)
+    names, sources, detectors, regions = [], [], [], {}
+    for region, j in first.items():
+        src = np.asarray(optodes[f"S{montage.sources[j]}"])
+        det = np.asarray(optodes[f"D{montage.detectors[j]}"])
+        normal = (src - centre) / np.linalg.norm(src - centre)
+        towards = (det - src) - np.dot(det - src, normal) * normal
+        d = next_detector + len(names)
+        optodes[f"D{d}"] = src + distance * towards / np.linalg.norm(towards)
+        name = f"S{montage.sources[j]}_D{d}"
+        names.append(name)
+        sources.append(montage.sources[j])
+        detectors.append(d)
+        regions[name] = region
+    return Montage(channels=montage.channels + tuple(names),
+                   sources=montage.sources + tuple(sources),
+                   detectors=montage.detectors + tuple(detectors), optodes=optodes,
+                   regions={**montage.regions, **regions}, fiducials=montage.fiducials,
+                   wavelengths=montage.wavelengths, short_channels=tuple(names))
 
 
 def file_channel_names(montage: Montage) -> dict[str, str]:

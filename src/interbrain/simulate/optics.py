@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["haemoglobin_to_od", "MotionEvent", "motion_artefacts", "od_to_intensity"]
+__all__ = ["haemoglobin_to_od", "MotionEvent", "motion_artefacts", "add_motion_event",
+           "od_to_intensity"]
 
 
 def haemoglobin_to_od(hbo: np.ndarray, hbr: np.ndarray, abs_coef: np.ndarray,
@@ -109,32 +110,58 @@ def motion_artefacts(rng: np.random.Generator, n_times: int, sfreq: float,
     events: list[MotionEvent] = []
     for kind in ["spike"] * n_spikes + ["shift"] * n_shifts:
         onset = float(rng.uniform(margin, t_end - margin))
-        centre = int(rng.integers(n_ch))
-        width = rng.uniform(0.015, 0.04)
-        dist = np.linalg.norm(positions - positions[centre], axis=1)
-        weight = np.exp(-0.5 * (dist / width) ** 2)
-        weight[weight < 0.2] = 0.0
-        sign = 1.0 if rng.random() < 0.7 else -1.0
-        wl_jitter = rng.uniform(0.9, 1.1, size=(n_ch, n_wavelengths))
-        dt = t - onset
-        if kind == "spike":
-            amplitude = sign * rng.uniform(0.05, 0.3)
-            rise, decay = rng.uniform(0.1, 0.4), rng.uniform(0.5, 2.0)
-            shape = np.where(dt >= 0, (1 - np.exp(-np.clip(dt, 0, None) / rise))
-                             * np.exp(-np.clip(dt, 0, None) / decay), 0.0)
-            shape /= shape.max()
-            duration = rise + 3 * decay
-        else:
-            amplitude = sign * rng.uniform(0.03, 0.15)
-            ramp = rng.uniform(0.3, 1.5)
-            shape = np.clip(dt / ramp, 0.0, 1.0)
-            duration = ramp
-        od += amplitude * (weight[:, None] * wl_jitter)[:, :, None] * shape[None, None, :]
-        events.append(MotionEvent(kind, round(onset, 3), round(float(duration), 3),
-                                  round(float(amplitude), 4),
-                                  tuple(int(i) for i in np.flatnonzero(weight))))
+        events.append(add_motion_event(rng, od, kind, onset, t, positions))
     events.sort(key=lambda e: e.onset)
     return od, events
+
+
+def add_motion_event(rng: np.random.Generator, od: np.ndarray, kind: str, onset: float,
+                     t: np.ndarray, positions: np.ndarray) -> MotionEvent:
+    """Add one motion artefact starting at ``onset`` seconds to ``od`` in place.
+
+    Draws the centre channel, the spatial width, the sign, the per-wavelength
+    jitter and the time course (see :func:`motion_artefacts`).
+
+    Parameters
+    ----------
+    od : numpy.ndarray
+        Shape (n_channels, n_wavelengths, n_times), optical density; changed.
+    kind : str
+        ``"spike"`` or ``"shift"``.
+    t : numpy.ndarray
+        Shape (n_times,), sample times in seconds.
+    positions : numpy.ndarray
+        Shape (n_channels, 3), channel midpoints in metres.
+
+    Returns
+    -------
+    MotionEvent
+    """
+    n_ch, n_wavelengths = od.shape[:2]
+    centre = int(rng.integers(n_ch))
+    width = rng.uniform(0.015, 0.04)
+    dist = np.linalg.norm(positions - positions[centre], axis=1)
+    weight = np.exp(-0.5 * (dist / width) ** 2)
+    weight[weight < 0.2] = 0.0
+    sign = 1.0 if rng.random() < 0.7 else -1.0
+    wl_jitter = rng.uniform(0.9, 1.1, size=(n_ch, n_wavelengths))
+    dt = t - onset
+    if kind == "spike":
+        amplitude = sign * rng.uniform(0.05, 0.3)
+        rise, decay = rng.uniform(0.1, 0.4), rng.uniform(0.5, 2.0)
+        shape = np.where(dt >= 0, (1 - np.exp(-np.clip(dt, 0, None) / rise))
+                         * np.exp(-np.clip(dt, 0, None) / decay), 0.0)
+        shape /= shape.max()
+        duration = rise + 3 * decay
+    else:
+        amplitude = sign * rng.uniform(0.03, 0.15)
+        ramp = rng.uniform(0.3, 1.5)
+        shape = np.clip(dt / ramp, 0.0, 1.0)
+        duration = ramp
+    od += amplitude * (weight[:, None] * wl_jitter)[:, :, None] * shape[None, None, :]
+    return MotionEvent(kind, round(onset, 3), round(float(duration), 3),
+                       round(float(amplitude), 4),
+                       tuple(int(i) for i in np.flatnonzero(weight)))
 
 
 def od_to_intensity(rng: np.random.Generator, od: np.ndarray, baseline: np.ndarray,

@@ -16,38 +16,25 @@ from typing import Any
 
 import numpy as np
 
-from .._check import as_generator
-from .montage import Montage, prefrontal_montage
+from .aux import auxiliary_signals, write_aux
+from .confounds import shared_motion
+from .montage import Montage, prefrontal_montage, with_short_channels
 from .optics import MotionEvent, haemoglobin_to_od, motion_artefacts, od_to_intensity
 from .signals import PersonTraits, draw_person_traits, simulate_haemoglobin
+from .streams import keyed_rng
 from .waveforms import band_limited_noise, pink_noise
 
-__all__ = ["simulate_recording", "SimulatedRecording", "write_snirf",
+__all__ = ["simulate_recording", "SimulatedRecording", "RecordingOptions", "write_snirf",
            "extinction_coefficients", "simulate_person_recording", "keyed_rng", "PPF",
-           "FIRST_SESSION"]
+           "FIRST_SESSION", "SHORT_SCALP_GAIN"]
 
 #: Partial pathlength factor of the simulated modified Beer-Lambert law.
 PPF = 6.0
 #: Start of the first simulated session (UTC).
 FIRST_SESSION = _dt.datetime(2026, 1, 5, 9, 0, 0, tzinfo=_dt.timezone.utc)
-
-
-def keyed_rng(seed: int, *key: int) -> np.random.Generator:
-    """Independent generator for ``key`` (the child nested ``spawn()`` would give).
-
-    Parameters
-    ----------
-    seed : int
-        The study's seed.
-    *key : int
-        What the stream is for (purpose, dyad, session, role, ...).
-
-    Returns
-    -------
-    numpy.random.Generator
-        Drawing from ``numpy.random.SeedSequence(seed, spawn_key=key)``.
-    """
-    return as_generator(np.random.SeedSequence(seed, spawn_key=tuple(key)))
+#: Scalp and systemic signal of a short channel relative to a long channel's (the
+#: long channel's light spends about half its path in the scalp's layers).
+SHORT_SCALP_GAIN = 2.0
 
 
 def extinction_coefficients(wavelengths) -> np.ndarray:
@@ -103,6 +90,13 @@ class SimulatedRecording:
         ``channels`` (names) of each motion artefact, sorted by onset.
     heart_rate : float
         Mean heart rate in Hz.
+    short_channels : list of str
+        Short-separation channels of ``raw`` (after the long ones), carrying the
+        scalp and systemic component only.
+    aux : dict
+        Auxiliary signal name -> shape (n_times,) array (empty without them).
+    scalp_hbo : numpy.ndarray or None
+        Shape (n_times,), mol/L: the systemic component at unit gain.
     """
 
     raw: Any
@@ -113,6 +107,9 @@ class SimulatedRecording:
     bad_channels: list[str]
     motion_events: list[dict] = field(default_factory=list)
     heart_rate: float = float("nan")
+    short_channels: list[str] = field(default_factory=list)
+    aux: dict[str, np.ndarray] = field(default_factory=dict)
+    scalp_hbo: np.ndarray | None = None
 
     @property
     def clean_channels(self) -> list[str]:
@@ -120,6 +117,39 @@ class SimulatedRecording:
         touched = {ch for ev in self.motion_events for ch in ev["channels"]}
         return [ch for ch in self.channels
                 if ch not in self.bad_channels and ch not in touched]
+
+
+@dataclass
+class RecordingOptions:
+    """The realism options of one recording (every one off by default).
+
+    Attributes
+    ----------
+    short_montage : Montage or None
+        The montage with short channels appended
+        (:func:`~interbrain.simulate.montage.with_short_channels`); None: no short
+        channels.
+    short_rng, aux_rng, motion_rng : numpy.random.Generator or None
+        Streams of the short channels, the auxiliary signals and the shared motion
+        bursts (separate from the recording's, so switching one on changes nothing
+        else).
+    haemodynamics : dict
+        Further arguments of :func:`~interbrain.simulate.signals.simulate_haemoglobin`
+        (``respiration``, ``respiration_gain``, ``rate_modulation``,
+        ``systemic_extra``).
+    shared_motion : list of float
+        Onsets in seconds of motion bursts shared with the partner.
+    speech : numpy.ndarray or None
+        Shape (n_times,), 1 during speech turns (for the auxiliary signals).
+    """
+
+    short_montage: Montage | None = None
+    short_rng: np.random.Generator | None = None
+    aux_rng: np.random.Generator | None = None
+    motion_rng: np.random.Generator | None = None
+    haemodynamics: dict = field(default_factory=dict)
+    shared_motion: list[float] = field(default_factory=list)
+    speech: np.ndarray | None = None
 
 
 def _make_raw(intensity: np.ndarray, montage: Montage, sfreq: float,
@@ -154,7 +184,8 @@ def simulate_person_recording(rng: np.random.Generator, traits: PersonTraits, *,
                               shared: np.ndarray, coupling: float,
                               meas_date: _dt.datetime, subject: str,
                               n_bad: int | None = None, motion: bool = True,
-                              ppf: float = PPF) -> SimulatedRecording:
+                              ppf: float = PPF, options: RecordingOptions | None = None
+                              ) -> SimulatedRecording:
     """Simulate one recording from its own stream ``rng`` (see :func:`simulate_recording`).
 
     Draws, in this order: the channel-quality plan (bad channels, baseline
@@ -178,8 +209,9 @@ def simulate_person_recording(rng: np.random.Generator, traits: PersonTraits, *,
         Shortest and longest period in seconds of the neural activity.
     shared : numpy.ndarray
         Shape (n_times,), the dyad-session's shared signal.
-    coupling : float
-        Fraction in [0, 1) of the neural in-band variance taken by ``shared``.
+    coupling : float or numpy.ndarray
+        Fraction in [0, 1) of the neural in-band variance taken by ``shared``, or one
+        per channel, shape (n_channels,).
     meas_date : datetime
         Start of the recording (UTC).
     subject : str
@@ -190,6 +222,8 @@ def simulate_person_recording(rng: np.random.Generator, traits: PersonTraits, *,
         Add motion artefacts.
     ppf : float
         Partial pathlength factor.
+    options : RecordingOptions or None
+        Short channels, auxiliary signals, confounds; None: none of them.
 
     Returns
     -------
@@ -215,9 +249,10 @@ def simulate_person_recording(rng: np.random.Generator, traits: PersonTraits, *,
     cardiac_gain[bad] = 0.0
     attenuation[bad] = rng.uniform(0.1, 0.3, k_bad)
 
+    opts = options or RecordingOptions()
     hb = simulate_haemoglobin(rng, traits, n_times=n_times, sfreq=sfreq, band=band,
                               shared=shared, coupling=coupling, cardiac_gain=cardiac_gain,
-                              attenuation=attenuation)
+                              attenuation=attenuation, **opts.haemodynamics)
     od = haemoglobin_to_od(hb["hbo"], hb["hbr"], abs_coef[:n_wl], montage.distances(), ppf)
     # ambient light / poor contact: slow independent wander at each wavelength
     wander = pink_noise(rng, n_times, sfreq, f_lo=0.005, f_hi=2.0, size=(n_ch, n_wl))
@@ -226,15 +261,61 @@ def simulate_person_recording(rng: np.random.Generator, traits: PersonTraits, *,
     if motion:
         art, events = motion_artefacts(rng, n_times, sfreq, montage.midpoints(), n_wl)
         od += art
+    n_own = len(events)
+    if opts.shared_motion:
+        events += shared_motion(opts.motion_rng, opts.shared_motion, od, sfreq,
+                                montage.midpoints())
     intensity = od_to_intensity(rng, od, i0, noise_sd)
-    raw = _make_raw(intensity, montage, sfreq, meas_date, subject)
+    file_montage = montage
+    if opts.short_montage is not None:
+        file_montage = opts.short_montage
+        intensity = np.concatenate([intensity, _short_intensity(
+            opts.short_rng, hb, len(file_montage.short_channels), abs_coef[:n_wl],
+            file_montage.distances()[n_ch:], ppf, sfreq)])
+    raw = _make_raw(intensity, file_montage, sfreq, meas_date, subject)
     names = list(montage.channels)
     ev = [{"kind": e.kind, "onset": e.onset, "duration": e.duration,
            "amplitude": e.amplitude, "channels": [names[i] for i in e.channels]}
-          for e in events]
+          | ({"shared": j >= n_own} if opts.shared_motion else {})
+          for j, e in enumerate(events)]
+    ev.sort(key=lambda e: e["onset"])
+    aux = {}
+    if opts.aux_rng is not None:
+        aux = auxiliary_signals(opts.aux_rng, sfreq=sfreq, respiration=hb["respiration"],
+                                cardiac=hb["cardiac"], heart_rate=hb["heart_rate_trace"],
+                                motion_events=ev, speech=opts.speech)
     return SimulatedRecording(raw=raw, hbo=hb["hbo"], hbr=hb["hbr"], neural=hb["neural"],
                               channels=names, bad_channels=[names[i] for i in bad_idx],
-                              motion_events=ev, heart_rate=float(hb["heart_rate"]))
+                              motion_events=ev, heart_rate=float(hb["heart_rate"]),
+                              short_channels=list(file_montage.short_channels), aux=aux,
+                              scalp_hbo=hb["scalp_hbo"])
+
+
+def _short_intensity(rng: np.random.Generator, hb: dict, n_short: int,
+                     abs_coef: np.ndarray, distances: np.ndarray, ppf: float,
+                     sfreq: float) -> np.ndarray:
+    """Intensities of the short channels: the scalp and systemic component only.
+
+    Each short channel sees the person's systemic component (``scalp_hbo``,
+    ``scalp_hbr``) times :data:`SHORT_SCALP_GAIN` times its own gain (0.8-1.2), a
+    small 1/f background of its own and low sensor noise (close optodes: much
+    light); no neural activity.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n_short, n_wavelengths, n_times), volts.
+    """
+    n_wl = abs_coef.shape[0]
+    n_times = hb["scalp_hbo"].size
+    gain = SHORT_SCALP_GAIN * rng.uniform(0.8, 1.2, (n_short, 1))
+    own = pink_noise(rng, n_times, sfreq, size=(2, n_short))
+    hbo = gain * hb["scalp_hbo"][None, :] + 0.03e-6 * own[0]
+    hbr = gain * hb["scalp_hbr"][None, :] + 0.015e-6 * own[1]
+    od = haemoglobin_to_od(hbo, hbr, abs_coef, distances, ppf)
+    i0_850 = 10 ** rng.uniform(np.log10(0.5), np.log10(2.0), n_short)
+    i0 = np.stack([i0_850 * rng.uniform(0.4, 0.8, n_short), i0_850], axis=1)
+    return od_to_intensity(rng, od, i0, 0.0008 * np.sqrt(0.1 / i0))
 
 
 def simulate_recording(*, seed: int = 0, minutes: float = 5.0, sfreq: float = 10.0,
@@ -242,7 +323,8 @@ def simulate_recording(*, seed: int = 0, minutes: float = 5.0, sfreq: float = 10
                        coupling: float = 0.0, shared: np.ndarray | None = None,
                        n_bad: int | None = None, motion: bool = True,
                        meas_date: _dt.datetime = FIRST_SESSION,
-                       subject: str = "S01") -> SimulatedRecording:
+                       subject: str = "S01", short_channels: bool = False,
+                       aux: bool = False) -> SimulatedRecording:
     """Simulate one person's recording (outside a study).
 
     Parameters
@@ -270,6 +352,12 @@ def simulate_recording(*, seed: int = 0, minutes: float = 5.0, sfreq: float = 10
         Start of the recording (UTC).
     subject : str
         Subject id written to the file.
+    short_channels : bool
+        Add one 8 mm short-separation channel per region (after the long channels),
+        carrying the scalp and systemic component.
+    aux : bool
+        Simulate the auxiliary signals (``SimulatedRecording.aux``; pass them to
+        :func:`write_snirf` to write them).
 
     Returns
     -------
@@ -289,10 +377,15 @@ def simulate_recording(*, seed: int = 0, minutes: float = 5.0, sfreq: float = 10
                                      band=(float(band[0]), float(band[1])),
                                      shared=np.asarray(shared, float),
                                      coupling=float(coupling), meas_date=meas_date,
-                                     subject=subject, n_bad=n_bad, motion=motion)
+                                     subject=subject, n_bad=n_bad, motion=motion,
+                                     options=RecordingOptions(
+                                         short_montage=with_short_channels(montage)
+                                         if short_channels else None,
+                                         short_rng=keyed_rng(seed, 3),
+                                         aux_rng=keyed_rng(seed, 4) if aux else None))
 
 
-def write_snirf(raw, path: str | Path) -> Path:
+def write_snirf(raw, path: str | Path, aux: dict[str, np.ndarray] | None = None) -> Path:
     """Write a raw-intensity recording to SNIRF atomically.
 
     The file is written under a temporary name in the same folder and renamed into
@@ -305,6 +398,9 @@ def write_snirf(raw, path: str | Path) -> Path:
         ``subject_info["his_id"]`` set.
     path : str or Path
         Destination ``.snirf`` file.
+    aux : dict or None
+        Auxiliary signals (name -> shape (n_times,) array at the recording's
+        times) written as the file's ``aux`` groups (:func:`~.aux.write_aux`).
 
     Returns
     -------
@@ -316,6 +412,8 @@ def write_snirf(raw, path: str | Path) -> Path:
     tmp = path.with_name(f".{path.name}.part")
     try:
         write_raw_snirf(raw, str(tmp))
+        if aux:
+            write_aux(tmp, aux, raw.info["sfreq"])
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -104,8 +104,8 @@ def mix_coupled(shared: np.ndarray, own: np.ndarray, coupling: float) -> np.ndar
         Shape (n_times,), the dyad-session's shared signal.
     own : numpy.ndarray
         Shape (n_channels, n_times) or (n_times,), the person's own signal.
-    coupling : float
-        Fraction of variance in [0, 1].
+    coupling : float or numpy.ndarray
+        Fraction of variance in [0, 1], or one per channel, shape (n_channels,).
 
     Returns
     -------
@@ -116,6 +116,8 @@ def mix_coupled(shared: np.ndarray, own: np.ndarray, coupling: float) -> np.ndar
     s = (shared - shared.mean()) / shared.std()
     o = own - own.mean(axis=-1, keepdims=True)
     o = o / o.std(axis=-1, keepdims=True)
+    if np.ndim(coupling):   # one coupling per channel
+        coupling = np.asarray(coupling, float)[:, None]
     return np.sqrt(coupling) * s + np.sqrt(1.0 - coupling) * o
 
 
@@ -173,7 +175,10 @@ def simulate_haemoglobin(rng: np.random.Generator, traits: PersonTraits, *,
                          n_times: int, sfreq: float, band: tuple[float, float],
                          shared: np.ndarray, coupling: float,
                          cardiac_gain: np.ndarray, attenuation: np.ndarray,
-                         own_common: float = 0.5
+                         own_common: float = 0.5, respiration: np.ndarray | None = None,
+                         respiration_gain: float = 1.0,
+                         rate_modulation: np.ndarray | None = None,
+                         systemic_extra: np.ndarray | None = None
                          ) -> dict[str, np.ndarray | float]:
     """HbO and HbR time courses of one person in one session.
 
@@ -189,8 +194,9 @@ def simulate_haemoglobin(rng: np.random.Generator, traits: PersonTraits, *,
         Shortest and longest period in seconds of the neural activity.
     shared : numpy.ndarray
         Shape (n_times,), the dyad-session's shared signal (unit variance).
-    coupling : float
-        Fraction of the neural in-band variance taken by ``shared``.
+    coupling : float or numpy.ndarray
+        Fraction of the neural in-band variance taken by ``shared``; one per channel,
+        shape (n_channels,), to confine the coupling to some channels.
     cardiac_gain : numpy.ndarray
         Shape (n_channels,), amplitude of the heart beat per channel (0 for
         channels without scalp coupling).
@@ -199,13 +205,29 @@ def simulate_haemoglobin(rng: np.random.Generator, traits: PersonTraits, *,
         channels, small for channels with poor scalp coupling).
     own_common : float
         Share of the person's own neural variance common to all their channels.
+    respiration : numpy.ndarray or None
+        Shape (n_times,), unit variance: a breathing waveform that replaces the
+        person's own (e.g. paced breathing); None keeps their own.
+    respiration_gain : float
+        Factor on the breathing amplitude (deep paced breathing: more than 1).
+    rate_modulation : numpy.ndarray or None
+        Shape (n_times,), relative change of the heart rate (0.05 = 5 % faster).
+    systemic_extra : numpy.ndarray or None
+        Shape (n_times,), mol/L: further systemic HbO change of the scalp and
+        systemic path (e.g. with speech); HbR gets 0.3 of it, same sign.
 
     Returns
     -------
     dict
         ``hbo``, ``hbr``: shape (n_channels, n_times), mol/L; ``neural``: shape
         (n_channels, n_times), the unit-variance neural mixture ``u_j``;
-        ``heart_rate``: mean instantaneous heart rate in Hz.
+        ``heart_rate``: mean instantaneous heart rate in Hz; ``scalp_hbo``,
+        ``scalp_hbr``: shape (n_times,), mol/L, the systemic component of a channel
+        with unit gains (heart beat, breathing, Mayer waves, the drift common to all
+        channels, ``systemic_extra``), what a short channel sees; ``respiration``,
+        ``cardiac``: shape (n_times,), the unit-variance breathing and heart-beat
+        waveforms; ``heart_rate_trace``: shape (n_times,), instantaneous heart rate
+        in Hz.
     """
     n_ch = traits.neural_loading.size
     f_lo, f_hi = 1.0 / band[1], 1.0 / band[0]
@@ -218,7 +240,10 @@ def simulate_haemoglobin(rng: np.random.Generator, traits: PersonTraits, *,
 
     resp, resp_phase = respiration_waveform(rng, n_times, sfreq, traits.respiration_rate)
     cardiac, inst_rate = cardiac_waveform(rng, n_times, sfreq, traits.heart_rate,
-                                          respiration_phase=resp_phase)
+                                          respiration_phase=resp_phase,
+                                          modulation=rate_modulation)
+    if respiration is not None:
+        resp = np.asarray(respiration, float)
     mayer_freq = traits.mayer_frequency * rng.uniform(0.95, 1.05)
     mayer = narrowband_noise(rng, n_times, sfreq, mayer_freq, 0.008)
     sys_gain = rng.uniform(0.7, 1.3, size=(3, n_ch))        # resp, mayer, drift
@@ -235,13 +260,28 @@ def simulate_haemoglobin(rng: np.random.Generator, traits: PersonTraits, *,
         np.sqrt(0.6) * drift_common[None, :] + np.sqrt(0.4) * drift_own[0])
     drift_hbr = 0.5 * amp["drift"] * drift_own[1]
 
+    if respiration_gain != 1.0:
+        res = respiration_gain * res
+
     hbo = neural_hbo + card + res + may + drift_hbo + amp["background"] * background[0]
     hbr = (-traits.hbr_ratio[:, None] * neural_hbo
            + HBR_SYSTEMIC_RATIO["cardiac"] * card
            + HBR_SYSTEMIC_RATIO["respiration"] * res
            + HBR_SYSTEMIC_RATIO["mayer"] * may
            + drift_hbr + 0.5 * amp["background"] * background[1])
+    extra = np.zeros(n_times) if systemic_extra is None else np.asarray(systemic_extra, float)
+    if systemic_extra is not None:
+        hbo = hbo + sys_gain[1][:, None] * extra[None, :]
+        hbr = hbr + HBR_SYSTEMIC_RATIO["mayer"] * sys_gain[1][:, None] * extra[None, :]
+    scalp = {"cardiac": amp["cardiac"] * cardiac,
+             "respiration": respiration_gain * amp["respiration"] * resp,
+             "mayer": amp["mayer"] * mayer}
+    scalp_hbo = sum(scalp.values()) + amp["drift"] * np.sqrt(0.6) * drift_common + extra
+    scalp_hbr = (sum(HBR_SYSTEMIC_RATIO[k] * v for k, v in scalp.items())
+                 + HBR_SYSTEMIC_RATIO["mayer"] * extra)
     att = np.asarray(attenuation, float)[:, None]
     return {"hbo": hbo * att, "hbr": hbr * att, "neural": neural,
-            "heart_rate": float(inst_rate.mean())}
+            "heart_rate": float(inst_rate.mean()), "scalp_hbo": scalp_hbo,
+            "scalp_hbr": scalp_hbr, "respiration": resp, "cardiac": cardiac,
+            "heart_rate_trace": inst_rate}
 

@@ -8,8 +8,11 @@ import json
 from typing import Any
 
 from .. import __version__
+from .aux import AUX_CHANNELS
+from .confounds import confound_parameters
 from .montage import Montage, file_channel_names
-from .recording import PPF
+from .presets import PRESETS
+from .recording import PPF, SHORT_SCALP_GAIN
 from .signals import AMPLITUDES, HBR_SYSTEMIC_RATIO
 
 __all__ = ["COUPLING_MODEL", "MEASURE_MODEL", "GENERATOR", "study_toml", "measures_csv",
@@ -19,15 +22,10 @@ __all__ = ["COUPLING_MODEL", "MEASURE_MODEL", "GENERATOR", "study_toml", "measur
 #: :func:`~interbrain.simulate.simulate_study` may overwrite.
 GENERATOR = "interbrain.simulate"
 
-#: Parameters of the planted coupling ``c[d, k]`` (see
-#: :func:`~interbrain.simulate.signals.coupling_strength`).
-COUPLING_MODEL: dict[str, float] = {
-    "baseline": 0.15,          # b0
-    "slope_mean": 0.45,        # g_d ~ N(slope_mean, slope_sd)
-    "slope_sd": 0.12,
-    "session_noise_sd": 0.05,  # e[d, k] ~ N(0, session_noise_sd)
-    "max": 0.9,
-}
+#: Parameters of the planted coupling ``c[d, k]`` of the ``"demo"`` preset (see
+#: :func:`~interbrain.simulate.signals.coupling_strength`; the ``"field"`` preset's
+#: are in :data:`~interbrain.simulate.presets.PRESETS`).
+COUPLING_MODEL: dict[str, float] = dict(PRESETS["demo"]["coupling_model"])
 
 #: Session measures: ``value = intercept + dyad_intercept + coupling * c[d, k]
 #: + session * (k - 1) + residual``, clipped to ``range`` and rounded to 2 decimals.
@@ -55,7 +53,8 @@ def _toml_float(value: float) -> str:
     return repr(float(value))
 
 
-def study_toml(args: dict, dyads: list[dict], sessions: list[dict], montage: Montage) -> str:
+def study_toml(args: dict, dyads: list[dict], sessions: list[dict], montage: Montage,
+               options: dict | None = None, generalisation: list[dict] | None = None) -> str:
     """The text of ``study.toml``.
 
     Parameters
@@ -68,13 +67,21 @@ def study_toml(args: dict, dyads: list[dict], sessions: list[dict], montage: Mon
         ``dyad``, ``session`` and the ``therapist`` and ``patient`` recording paths
         (relative to the folder) of each dyad-session.
     montage : Montage
-        The montage, whose regions are written as ``[regions]``.
+        The montage of long channels, whose regions are written as ``[regions]``.
+    options : dict or None
+        The resolved realism options; None or the ``"demo"`` preset: the original
+        description line.
+    generalisation : list of dict or None
+        ``[[generalisation]]`` entries: ``dyad``, ``phase``, ``partner``,
+        ``patient``, ``partner_recording``, ``task``, ``partner_kind``.
 
     Returns
     -------
     str
     """
     lo, hi = args["band"]
+    preset = "" if options is None or options["preset"] == "demo" \
+        else f"preset {options['preset']}, "
     width = max(len(_toml_str(ch)) for ch in montage.channels)
     lines = [
         "# Simulated psychotherapy hyperscanning study, written by interbrain simulate.",
@@ -83,8 +90,8 @@ def study_toml(args: dict, dyads: list[dict], sessions: list[dict], montage: Mon
         "",
         "[study]",
         f"name = {_toml_str('Simulated psychotherapy hyperscanning study')}",
-        "description = " + _toml_str(f"Written by interbrain simulate (seed {args['seed']}, "
-                                     f"effect {args['effect']!r})"),
+        "description = " + _toml_str(f"Written by interbrain simulate ({preset}seed "
+                                     f"{args['seed']}, effect {args['effect']!r})"),
         "",
         "[analysis]",
         f"band = [{_toml_float(lo)}, {_toml_float(hi)}]"
@@ -126,6 +133,11 @@ def study_toml(args: dict, dyads: list[dict], sessions: list[dict], montage: Mon
                   f"session = {s['session']}",
                   f"therapist = {_toml_str(s['therapist'])}",
                   f"patient = {_toml_str(s['patient'])}"]
+    for g in generalisation or ():
+        lines += ["", "[[generalisation]]"]
+        lines += [f"{key} = {_toml_str(g[key])}" for key in
+                  ("dyad", "phase", "partner", "patient", "partner_recording", "task",
+                   "partner_kind")]
     return "\n".join(lines) + "\n"
 
 
@@ -140,39 +152,66 @@ def measures_csv(rows: list[dict]) -> str:
     return "\n".join(out) + "\n"
 
 
-def ground_truth(args, dyads, slopes, coupling, intercepts, sessions, recordings,
-                 montage: Montage) -> dict[str, Any]:
+def _coupling_meaning(opts: dict) -> str:
+    where = ("in every channel of both partners" if opts["coupling_regions"] == "all"
+             else "only in the channels of the coupling regions "
+                  f"({', '.join(opts['coupling_regions'])}) of both partners")
+    lag = ("at zero lag" if opts["lag"][1] == 0 else
+           "the follower's copy trailing the leader's by the dyad's lag_s")
+    return ("fraction of each person's band-limited neural variance (periods within band) "
+            "that is the dyad-session's shared signal; the shared signal enters HbO with a "
+            f"per-channel loading and HbR scaled by -0.3 to -0.5, {where}, {lag}. Mayer "
+            "waves, the 1/f background and noise add unshared in-band variance, so the "
+            "shared fraction of all in-band variance is somewhat lower than c.")
+
+
+def ground_truth(args: dict, opts: dict, dyads: list[dict], planted: dict,
+                 sessions: list[dict], recordings: dict, ctx: Any,
+                 generalisation: list[dict], scanned: list[list[int]]) -> dict[str, Any]:
     """The content of ``ground_truth.json``: everything that was planted.
 
     Parameters
     ----------
     args : dict
         The checked arguments of :func:`~interbrain.simulate.simulate_study`.
+    opts : dict
+        The resolved realism options (:func:`~.presets.resolve_options`).
     dyads : list of dict
         ``id``, ``therapist`` and ``patient`` of each dyad.
-    slopes : numpy.ndarray
-        Shape (n_dyads,), each dyad's coupling slope.
-    coupling : numpy.ndarray
-        Shape (n_dyads, n_sessions), the planted coupling ``c[d, k]``.
-    intercepts : dict
-        Dyad id -> {measure: dyad intercept}.
+    planted : dict
+        :func:`~.coupling.draw_dyad_coupling`'s result: slopes, therapist slopes,
+        coupling (n_dyads, n_sessions), lags, leaders, measure intercepts.
     sessions : list of dict
-        Each dyad-session: its recordings, coupling and start time.
+        Each scanned dyad-session: its recordings, coupling, start time and the
+        confounds' shared plan.
     recordings : dict
         Recording path -> what was planted in it (bad channels, motion events, ...).
-    montage : Montage
+    ctx : StudyContext
+        Montages, sampling, options.
+    generalisation : list of dict
+        The generalisation recordings (empty without them).
+    scanned : list of list of int
+        Scanned session numbers of each dyad.
 
     Returns
     -------
     dict
         JSON-serialisable.
     """
+    montage, file_montage = ctx.montage, ctx.file_montage
     dyad_ids = [d["id"] for d in dyads]
-    return {
+    slopes, coupling = planted["slopes"], planted["coupling"]
+    therapists = sorted({d["therapist"] for d in dyads})
+    regions = opts["coupling_regions"]
+    coupled = [ch for ch in montage.channels if regions == "all" or montage.regions[ch] in regions]
+    truth: dict[str, Any] = {
         "generator": GENERATOR,
         "interbrain_version": __version__,
         "seed": args["seed"],
+        "preset": opts["preset"],
         "arguments": {**args, "band": list(args["band"])},
+        "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in opts.items()
+                    if k != "coupling_model"},
         "band": list(args["band"]),
         "units": {
             "recordings": "raw CW intensity in volts (MNE fnirs_cw_amplitude)",
@@ -180,36 +219,44 @@ def ground_truth(args, dyads, slopes, coupling, intercepts, sessions, recordings
             "positions": "metres, MNE head coordinates",
             "times": "seconds from the start of the recording",
             "motion_amplitude": "optical density (natural log) at the most affected channel",
+            "lag": "seconds (whole samples) by which the follower trails the leader",
         },
         "coupling_model": {
-            **COUPLING_MODEL,
+            **opts["coupling_model"],
             "effect": args["effect"],
             "formula": "c[d,k] = clip(effect * (baseline + slope_d * (k-1)/(K-1) + "
-                       "e[d,k]), 0, max); slope_d ~ N(slope_mean, slope_sd), "
+                       "e[d,k]), 0, max); slope_d ~ N(slope_mean, slope_sd) + u_t, "
+                       "u_t ~ N(0, therapist_slope_sd) the growth of the dyad's therapist; "
                        "e[d,k] ~ N(0, session_noise_sd)",
-            "meaning": "fraction of each person's band-limited neural variance (periods "
-                       "within band) that is the dyad-session's shared signal; the shared "
-                       "signal enters HbO with a per-channel loading and HbR scaled by "
-                       "-0.3 to -0.5, in every channel of both partners, at zero lag. "
-                       "Mayer waves, the 1/f background and noise add unshared in-band "
-                       "variance, so the shared fraction of all in-band variance is "
-                       "somewhat lower than c.",
+            "meaning": _coupling_meaning(opts),
+            "regions": regions if regions == "all" else list(regions),
+            "channels": coupled,
+            "lag_range_s": list(opts["lag"]),
+            "leader": opts["leader"],
         },
         "dyads": {d["id"]: {"therapist": d["therapist"], "patient": d["patient"],
-                            "coupling_slope": round(float(slopes[i]), 6)}
+                            "coupling_slope": round(float(slopes[i]), 6),
+                            "lag_s": round(float(planted["lag_s"][i]), 6),
+                            "leader": planted["leaders"][i],
+                            "scanned_sessions": scanned[i]}
                   for i, d in enumerate(dyads)},
         "therapists": {d["id"]: d["therapist"] for d in dyads},
+        "therapist_growth": {t: round(float(planted["therapist_slopes"][j]), 6)
+                             for j, t in enumerate(therapists)},
         "dyad_slopes": {d["id"]: round(float(slopes[i]), 6) for i, d in enumerate(dyads)},
         "coupling": {dyad_ids[i]: [float(x) for x in coupling[i]]
                      for i in range(len(dyad_ids))},
         "sessions": sessions,
+        "missing_sessions": {d["id"]: [k for k in range(1, args["n_sessions"] + 1)
+                                       if k not in scanned[i]]
+                             for i, d in enumerate(dyads)},
         "measures": {
             "model": "value = intercept + dyad_intercept + coupling * c[d,k] + session * "
                      "(k-1) + residual (N(0, residual_sd)); clipped to range; rounded to "
-                     "2 decimals",
+                     "2 decimals; only for scanned sessions",
             "coefficients": MEASURE_MODEL,
-            "dyad_intercepts": {d: {m: round(v, 6) for m, v in vals.items()}
-                                for d, vals in intercepts.items()},
+            "dyad_intercepts": {dyad_ids[i]: {m: round(v, 6) for m, v in vals.items()}
+                                for i, vals in planted["intercepts"].items()},
         },
         "recordings": recordings,
         "montage": {
@@ -229,3 +276,39 @@ def ground_truth(args, dyads, slopes, coupling, intercepts, sessions, recordings
                             "independent noise per wavelength",
         },
     }
+    if file_montage is not None:
+        short = list(file_montage.short_channels)
+        in_file = file_channel_names(file_montage)
+        n_long = montage.n_channels
+        truth["short_channels"] = {
+            "channels": short,
+            "names_in_file": [in_file[ch] for ch in short],
+            "regions": {ch: file_montage.regions[ch] for ch in short},
+            "source_detector_distance_m": [round(float(x), 6)
+                                           for x in file_montage.distances()[n_long:]],
+            "model": f"the person's scalp and systemic component (heart beat, breathing, "
+                     f"Mayer waves, the drift common to all channels and any systemic "
+                     f"confound) times {SHORT_SCALP_GAIN} times a gain of 0.8-1.2 per "
+                     "channel, plus a 1/f background of 0.03 uM; no neural activity. Long "
+                     "channels carry the same components at gains of 0.7-1.3 (attenuated "
+                     f"by about 1/{SHORT_SCALP_GAIN} relative to a short channel)",
+        }
+    if opts["aux"]:
+        truth["aux"] = {"channels": AUX_CHANNELS,
+                        "model": "respiration: the breathing waveform of the haemodynamics "
+                                 "(halved during speech) + noise; ppg: the heart-beat "
+                                 "waveform + noise; heart_rate: instantaneous rate in bpm; "
+                                 "accel_x/y/z: gravity + noise + a burst at every motion "
+                                 "artefact (2 g per unit OD) + jaw movement during speech"}
+    if opts["confounds"]:
+        params = confound_parameters()
+        truth["confounds"] = {name: params[name] for name in opts["confounds"]}
+    if generalisation:
+        truth["generalisation"] = {
+            "model": "c_other[phase] = clip(effect * (baseline + transfer * slope_d * "
+                     "[phase == post] + e), 0, max), e ~ N(0, session_noise_sd); the "
+                     "other person takes the therapist's slot (lag and leader of the dyad)",
+            "transfer": opts["generalisation_transfer"],
+            "recordings": generalisation,
+        }
+    return truth

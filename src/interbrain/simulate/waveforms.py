@@ -198,7 +198,8 @@ def respiration_waveform(rng: np.random.Generator, n_times: int, sfreq: float,
 def cardiac_waveform(rng: np.random.Generator, n_times: int, sfreq: float,
                      rate: float, *, variability: float = 0.04,
                      respiration_phase: np.ndarray | None = None,
-                     rsa: float = 0.03) -> tuple[np.ndarray, np.ndarray]:
+                     rsa: float = 0.03, modulation: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
     """Pulsatile heart-beat oscillation with heart-rate variability.
 
     Parameters
@@ -211,6 +212,9 @@ def cardiac_waveform(rng: np.random.Generator, n_times: int, sfreq: float,
         Breathing phase in rad, shape (n_times,); adds respiratory sinus arrhythmia.
     rsa : float
         Relative amplitude of the respiratory sinus arrhythmia.
+    modulation : numpy.ndarray or None
+        Shape (n_times,), further relative change of the rate (e.g. 0.05 while
+        speaking); draws nothing.
 
     Returns
     -------
@@ -224,6 +228,8 @@ def cardiac_waveform(rng: np.random.Generator, n_times: int, sfreq: float,
     inst = rate * (1.0 + variability * slow)
     if respiration_phase is not None:
         inst = inst * (1.0 + rsa * np.sin(respiration_phase))
+    if modulation is not None:
+        inst = inst * (1.0 + np.asarray(modulation, float))
     phase = _phase_from_rate(inst, sfreq, rng.uniform(0, 2 * np.pi))
     wave = np.zeros(n_times)
     top = inst.max()

@@ -17,6 +17,8 @@ import pandas as pd
 
 from ..nulls import NULL_KINDS, dyad_permutation_tests, null_summary
 from ..nulls.dyad_tests import sign_flip_method
+from ..synchrony.settings import is_short_signal
+from ..synchrony.systemic import short_signal_notes
 from .confirmatory import ALL_PAIRS, mark_families
 from .excess import pairing_sessions
 from .generalisation import fit_generalisation, generalisation_table
@@ -319,8 +321,10 @@ def fit_models(inputs: ModelInputs | Study, synchrony: pd.DataFrame) -> ModelRes
     condition = "condition" if "condition" in design.columns else None
     n_permutations = st.n_permutations or 9999   # of the sign-flip tests
     options = {"sesoi": st.sesoi_option, "sesoi_scale": st.sesoi_scale, "alpha": st.alpha}
+    notes += short_signal_notes(synchrony, tuple(inputs.signals))
+    present = set(real_rows["signal"])
     for metric in inputs.metrics:
-        for signal in inputs.signals:
+        for signal in [s for s in inputs.signals if s in present or not is_short_signal(s)]:
             where = f"{signal}/{metric}"
             per_pairing = {pairing: session_synchrony(synchrony, signal, pairing, metric)
                            for pairing in ("real", *kinds)}

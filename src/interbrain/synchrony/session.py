@@ -22,11 +22,12 @@ from ..errors import RecordingError
 from ..preprocessing import Preprocessed
 from .coherence import band_mean_coherence, iter_pair_coherence
 from .metrics import compute_metric
-from .settings import AnalysisSettings
+from .settings import AnalysisSettings, base_signal, is_short_signal
 from .significance import (ThresholdCache, ar1_coefficient, coherence_threshold,
                            significant_fraction)
 from .spectra import channel_spectra
 from .summaries import lagged_band_coherence, region_signal_coherence, windowed_band_coherence
+from .systemic import signal_recordings
 from .wavelet import WaveletGrid
 
 #: Columns of the ``"synchrony"`` table: one row per pairing, channel pair, signal and metric.
@@ -223,6 +224,7 @@ class PairingPlan:
 
     def signals(self, signal: str) -> tuple[np.ndarray, np.ndarray]:
         """The therapist's and the patient's ``signal`` over the common time window."""
+        signal = base_signal(signal)   # a short-channel plan holds the short channels
         return (crop(self.therapist.signal(signal), self.start_t, self.n),
                 crop(self.patient.signal(signal), self.start_p, self.n))
 
@@ -241,7 +243,10 @@ def _plan(p: PairedRecordings, recordings: dict[str, Preprocessed], state: _Sign
     n, dt = common.n_times, 1.0 / t_rec.sfreq
     grid = state.grid(n, dt, f"{p.therapist} and {p.patient} ({n * dt:.1f} s in common; they "
                              f"last {t_rec.n_times * dt:.1f} s and {p_rec.n_times * dt:.1f} s)")
-    chan = channel_pairs(t_rec, p_rec, state.settings.pairs)
+    if is_short_signal(state.signal) and not (t_rec.channels and p_rec.channels):
+        chan = []   # a partner without short channels: no pair (see systemic.short_signal_notes)
+    else:
+        chan = channel_pairs(t_rec, p_rec, state.settings.pairs)
     return PairingPlan(p, t_rec, p_rec, common.start_a, common.start_b, n, dt, grid, chan)
 
 
@@ -249,7 +254,7 @@ def _channel_block(items: Sequence[tuple], recordings: dict[str, Preprocessed], 
                    grid: WaveletGrid, significance: bool):
     """Channel spectra (and AR(1) coefficients) of channels ``(key, start, channel)``."""
     n = grid.n_times
-    data = np.stack([recordings[key].signal(signal)[c, start:start + n]
+    data = np.stack([recordings[key].signal(base_signal(signal))[c, start:start + n]
                      for key, start, c in items])
     spectra = channel_spectra(data, grid)
     g = np.atleast_1d(ar1_coefficient(data)[0]) if significance else None
@@ -396,7 +401,10 @@ def pairings_synchrony(pairings: Sequence[PairedRecordings],
         recording, all at one sampling rate.
     settings : AnalysisSettings
         Band (seconds), signals, metrics, pair scheme, cone of influence, and the
-        optional summaries (windows, lags, regions, significance).
+        optional summaries (windows, lags, regions, significance). The short-channel
+        signals (``"hbo_short"``, ``"hbr_short"``) pair the recordings'
+        :attr:`~interbrain.preprocessing.Preprocessed.short` channels instead
+        (:func:`~interbrain.synchrony.systemic.signal_recordings`; no region summaries).
     regions : dict, optional
         Channel -> region of interest, for ``settings.roi``.
     on_pairing : callable, optional
@@ -430,16 +438,18 @@ def pairings_synchrony(pairings: Sequence[PairedRecordings],
     thresholds = ThresholdCache() if settings.significance else None
     for signal in settings.signals:
         state = _SignalState(signal, settings, thresholds=thresholds)
-        plans = [_plan(p, recordings, state) for p in pairings]
+        recs = signal_recordings(recordings, signal)
+        plans = [_plan(p, recs, state) for p in pairings]
         out["overlaps"].append(pd.DataFrame(
             [(*pl.keys(signal).values(), 1.0 / pl.dt, pl.n, pl.n * pl.dt) for pl in plans],
             columns=OVERLAP_COLUMNS))
         if "wtc" in settings.metrics:
-            wtc, fractions = _blocked_wtc(plans, recordings, state, spectra_budget)
+            wtc, fractions = _blocked_wtc(plans, recs, state, spectra_budget)
         else:
             wtc, fractions = [None] * len(plans), [None] * len(plans)
         for k, pl in enumerate(plans):
-            _pairing_frames(pl, state, wtc[k], fractions[k], regions, null_frames, out)
+            _pairing_frames(pl, state, wtc[k], fractions[k],
+                            None if is_short_signal(signal) else regions, null_frames, out)
             if on_pairing is not None:
                 on_pairing()
     frames = {name: pd.concat(parts, ignore_index=True) for name, parts in out.items() if parts}

@@ -9,6 +9,11 @@ from .._check import check_int, settings_from_table
 from ..errors import StudyError
 
 SIGNALS: tuple[str, ...] = ("hbo", "hbr")
+#: Suffix of the signals of the short-separation channels (the systemic null).
+SHORT_SUFFIX = "_short"
+#: Signals of the short-separation channels: HbO and HbR of the scalp and systemic
+#: physiology, paired between partners like the long channels.
+SHORT_SIGNALS: tuple[str, ...] = tuple(s + SHORT_SUFFIX for s in SIGNALS)
 METRICS: tuple[str, ...] = ("wtc", "pearson", "ar_robust_correlation", "plv")
 #: Channel pairs analysed: homologous channels, or every channel with every channel.
 PAIRINGS: tuple[str, ...] = ("homologous", "all")
@@ -29,7 +34,9 @@ class AnalysisSettings:
     band : tuple of float
         Shortest and longest wavelet period averaged over, in seconds.
     signals : tuple of str
-        Haemoglobin signals analysed, among ``"hbo"`` and ``"hbr"``.
+        Haemoglobin signals analysed, among ``"hbo"`` and ``"hbr"`` (long channels) and
+        ``"hbo_short"`` and ``"hbr_short"`` (short-separation channels: see
+        ``systemic_null``).
     pairs : str
         ``"homologous"`` (channel i of one partner with channel i of the other) or
         ``"all"`` (every channel of one partner with every channel of the other).
@@ -87,6 +94,17 @@ class AnalysisSettings:
         Smallest circular shift in seconds; 0 for the band's longest period.
     surrogate_seed : int
         Seed of the surrogates (combined with the dyad, session and signal).
+    systemic_null : bool
+        Also analyse the short-separation channels of every recording (preprocessed
+        like the long channels but without short-channel regression; see
+        :attr:`interbrain.preprocessing.Preprocessed.short`) as the signals
+        ``"<signal>_short"`` of each long signal: paired like the long channels
+        (short channel x short channel between partners, real and null pairings alike),
+        so that the same models are fitted to them. Synchrony of scalp and systemic
+        physiology is not neural: coupling that shows in them as in the long channels
+        is no evidence of brain-to-brain synchrony. Recordings without short channels
+        give no short-channel rows (see
+        :func:`interbrain.synchrony.systemic.short_signal_notes`).
     precision : str
         ``"float32"`` (default: about twice as fast; within 1e-7 of float64 on
         simulated and real recordings, tested within 1e-6) or ``"float64"``
@@ -115,6 +133,7 @@ class AnalysisSettings:
     surrogate_min_shift: float = 0.0
     surrogate_seed: int = 0
     precision: str = "float32"
+    systemic_null: bool = False
 
     @classmethod
     def from_table(cls, table: object, where: str) -> "AnalysisSettings":
@@ -150,7 +169,9 @@ class AnalysisSettings:
         -------
         AnalysisSettings
             A copy with ``band`` and ``lags`` as floats and repeated ``signals``,
-            ``metrics`` and ``surrogates`` dropped (first occurrence kept).
+            ``metrics`` and ``surrogates`` dropped (first occurrence kept); with
+            ``systemic_null``, ``signals`` followed by the short-channel signal of each
+            long signal not yet listed.
 
         Raises
         ------
@@ -166,10 +187,17 @@ class AnalysisSettings:
         if not (0 < lo < hi):
             raise ValueError(f"field 'band' must satisfy 0 < shortest < longest period, "
                              f"got [{lo}, {hi}]")
-        bad = [s for s in self.signals if s not in SIGNALS]
-        if not self.signals or bad:
-            raise ValueError(f"field 'signals' must be a non-empty list among "
+        bad = [s for s in self.signals if s not in SIGNALS + SHORT_SIGNALS]
+        if not any(s in SIGNALS for s in self.signals) or bad:
+            raise ValueError(f"field 'signals' must be a list among "
+                             f"{list(SIGNALS + SHORT_SIGNALS)} with at least one of "
                              f"{list(SIGNALS)}, got {list(self.signals)!r}")
+        if not isinstance(self.systemic_null, bool):
+            raise ValueError(f"field 'systemic_null' must be true or false, got "
+                             f"{self.systemic_null!r}")
+        signals = tuple(self.signals)
+        if self.systemic_null:
+            signals += tuple(s + SHORT_SUFFIX for s in self.signals if s in SIGNALS)
         if self.pairs not in PAIRINGS:
             raise ValueError(f"field 'pairs' must be 'homologous' or 'all', got {self.pairs!r}")
         bad = [m for m in self.metrics if m not in METRICS]
@@ -203,7 +231,17 @@ class AnalysisSettings:
         if self.surrogate_min_shift < 0 or self.surrogate_seed < 0:
             raise ValueError("fields 'surrogate_min_shift' and 'surrogate_seed' must be >= 0, "
                              f"got {self.surrogate_min_shift} and {self.surrogate_seed}")
-        return replace(self, band=(lo, hi), signals=tuple(dict.fromkeys(self.signals)),
+        return replace(self, band=(lo, hi), signals=tuple(dict.fromkeys(signals)),
                        metrics=tuple(dict.fromkeys(self.metrics)),
                        lags=tuple(float(v) for v in self.lags),
                        surrogates=tuple(dict.fromkeys(self.surrogates)))
+
+
+def is_short_signal(signal: str) -> bool:
+    """Whether ``signal`` is a signal of the short-separation channels (``"hbo_short"``)."""
+    return signal.endswith(SHORT_SUFFIX)
+
+
+def base_signal(signal: str) -> str:
+    """The haemoglobin signal of ``signal``: ``"hbo"`` for ``"hbo"`` and ``"hbo_short"``."""
+    return signal[:-len(SHORT_SUFFIX)] if is_short_signal(signal) else signal
