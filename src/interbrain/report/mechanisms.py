@@ -114,7 +114,8 @@ def _cross_lagged_findings(rows: pd.DataFrame, alpha: float) -> list[str]:
                    f"own previous value" if float(p) < alpha else
                    f"no evidence that {first} predicts the next session's {then}")
         out.append(f"{row['term']}: bias-corrected estimate {format_number(corrected)}, "
-                   f"95% CI {_ci(row, 'ci_low_bootstrap', 'ci_high_bootstrap')}, bootstrap "
+                   f"bias-corrected interval (nominal 95%) "
+                   f"{_ci(row, 'ci_low_bootstrap', 'ci_high_bootstrap')}, bootstrap "
                    f"p = {format_p(p)}; {verdict} (alpha {alpha:g}).")
     return out
 
@@ -264,7 +265,8 @@ def mechanisms_text(results: StudyResults) -> str:
             "Because the within-dyad lagged regression is biased with few sessions per dyad "
             "(Nickell, 1981), each direction was tested by a bias-corrected parametric "
             f"bootstrap ({int(n_boot)} simulated studies from the fitted null model, "
-            "p_bootstrap) and its 95% interval obtained by inverting that test "
+            "p_bootstrap) and its interval obtained by inverting that test (nominal 95%; "
+            "in simulation it covered 89-91% of non-zero effects) "
             f"({_fitted_on(rows)}).")
     rows = _mechanism_rows(models, "mediation:")
     if len(rows):
