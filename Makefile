@@ -6,9 +6,9 @@ STAMP := $(VENV)/.installed-stamp
 # pytest-xdist workers of `make test` (work stealing: the long end-to-end runs do not
 # leave one worker idle at the end)
 WORKERS ?= 2
-PYTEST := $(BIN)/python -m pytest -q -n $(WORKERS) --dist worksteal --cov=interbrain --cov-report=term
+PYTEST := $(BIN)/python -m pytest -q -n $(WORKERS) --dist worksteal
 
-.PHONY: install demo test test-fast layout bench-env clean
+.PHONY: install demo test test-fast coverage layout bench-env clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,9 +22,14 @@ demo: $(STAMP)
 	$(BIN)/interbrain demo --dir demo
 
 # the whole suite (the ".[test]" extra: pytest-xdist, pytest-cov, import-linter, ...),
-# in parallel, with coverage of the package
+# in parallel (coverage tracing slows the simulation-heavy tests by about 45%: it has a
+# target of its own)
 test: $(STAMP)
 	$(PYTEST)
+
+# the whole suite with line coverage of the package
+coverage: $(STAMP)
+	$(PYTEST) --cov=interbrain --cov-report=term
 
 # without the long end-to-end runs (marker `slow`)
 test-fast: $(STAMP)
