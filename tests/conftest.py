@@ -89,3 +89,22 @@ def tiny_results(tiny_study, tiny_cache, tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny-results") / "out"
     return run_study(load_study(tiny_study), out, n_workers=1, scheduler="threads",
                      cache_dir=tiny_cache)
+
+
+@pytest.fixture
+def load_error():
+    """``load_error(study_dir, old, new)``: the StudyError message of loading the study
+    with ``old`` replaced by ``new`` in its study.toml (``old`` must be there)."""
+    from interbrain.errors import StudyError
+    from interbrain.study import load_study
+
+    def refused(study_dir: Path, old: str, new: str) -> str:
+        toml = study_dir / "study.toml"
+        text = toml.read_text()
+        assert old in text, f"{old!r} is not in {toml}"
+        toml.write_text(text.replace(old, new, 1))
+        with pytest.raises(StudyError) as err:
+            load_study(study_dir)
+        return str(err.value)
+
+    return refused
