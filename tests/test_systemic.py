@@ -399,3 +399,32 @@ def test_systemic_null_in_a_study_run(tmp_path):
     assert means["real"] > means["pseudo"] + 0.2   # the shared systemic signal shows
     steps = next(iter(result.steps.values()))
     assert any(s["step"] == "short_channel_signals" for s in steps)
+
+
+def test_run_with_aux_regression_and_the_systemic_null_reports_both(tmp_path):
+    """A whole run (command line) of a simulated study with short channels and aux
+    signals (field preset), aux regression and the systemic null on: the short-channel
+    signals have their own rows and report section, and methods.md says what was done."""
+    from click.testing import CliRunner
+
+    from interbrain.cli import main
+    from interbrain.simulate import simulate_study
+
+    study = simulate_study(tmp_path / "study", n_dyads=3, n_sessions=2, minutes=1.0,
+                           n_channels=4, band=(5.0, 15.0), seed=2, confounds=("speech",))
+    toml = study / "study.toml"
+    toml.write_text(toml.read_text()
+                    .replace("[analysis]\n", "[analysis]\nsystemic_null = true\n", 1)
+                    .replace("[preprocessing]\n", "[preprocessing]\naux_regression = true\n", 1))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["run", str(study), "--out", str(out), "--quiet",
+                                       "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    models = pd.read_parquet(out / "models.parquet")
+    assert {"hbo", "hbr", "hbo_short", "hbr_short"} <= set(models["signal"])
+    html = (out / "report.html").read_text()
+    assert "HbO, short channels (systemic null)" in html
+    methods = " ".join((out / "methods.md").read_text().split())
+    assert "Auxiliary signals (" in methods and "regress_artifact" in methods
+    assert "As a systemic null, the short-separation channels" in methods
+    assert "Short-separation channels (at most" in methods   # short-channel regression ran
