@@ -428,3 +428,23 @@ def test_run_with_aux_regression_and_the_systemic_null_reports_both(tmp_path):
     assert "Auxiliary signals (" in methods and "regress_artifact" in methods
     assert "As a systemic null, the short-separation channels" in methods
     assert "Short-separation channels (at most" in methods   # short-channel regression ran
+
+
+def test_validate_names_every_recording_without_aux_signals(tmp_path):
+    """With aux_regression on, `interbrain validate` names each recording lacking the
+    auxiliary signals (in seconds, before any analysis), exit status 1."""
+    from click.testing import CliRunner
+
+    from interbrain.cli import main
+    from interbrain.simulate import simulate_study
+
+    study = simulate_study(tmp_path / "study", n_dyads=2, n_sessions=2, minutes=1.0,
+                           n_channels=4, band=(5.0, 15.0), seed=1, aux=False)
+    toml = study / "study.toml"
+    toml.write_text(toml.read_text().replace("[preprocessing]\n",
+                                             "[preprocessing]\naux_regression = true\n", 1))
+    result = CliRunner().invoke(main, ["validate", str(study)])
+    assert result.exit_code == 1
+    assert "Error: 8 problems in the study" in result.output
+    assert result.output.count("but the recording has no auxiliary signals") == 8
+    assert "D01_ses-01_therapist.snirf" in result.output and "Traceback" not in result.output

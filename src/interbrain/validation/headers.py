@@ -16,6 +16,8 @@ from ..errors import RecordingError
 from ..io import read_recording
 from ..io.recording import EXTENSIONS, in_bids_dataset
 from ..preprocessing import input_kind, pair_names
+from ..io.auxiliary import read_aux
+from ..preprocessing.aux_regression import select_aux
 from ..preprocessing.chain import annotation_table, short_pairs
 from ..preprocessing.qc import fnirs_picks
 from ..study import Study
@@ -143,6 +145,9 @@ def read_headers(study: Study, report: ValidationReport) -> None:
             report.recordings[ref.key] = recording_header(
                 raw, key=ref.key, path=ref.path,
                 short_channel_max_distance=study.preprocessing.short_channel_max_distance)
+            if study.preprocessing.aux_regression:   # the signals the chain will regress
+                select_aux(read_aux(ref.path, raw), study.preprocessing.aux_channels,
+                           str(ref.path))
         except RecordingError as exc:
             report.add(str(exc), ref.path)
         except Exception as exc:
