@@ -112,6 +112,15 @@ class Pairing:
         return "real" if self.dyad == self.partner_dyad else "pseudo"
 
 
+def _random_subset(partners: list, k: int | None, rng: np.random.Generator | None) -> list:
+    """``k`` of ``partners`` drawn without replacement, in their order (all of them
+    without a generator or when there are no more than ``k``)."""
+    if rng is None or len(partners) <= k:
+        return partners
+    keep = np.sort(rng.choice(len(partners), size=k, replace=False))
+    return [partners[int(j)] for j in keep]
+
+
 def real_pairings(study: Study) -> list[Pairing]:
     """The real dyad of every session of ``study``."""
     return [Pairing(s.dyad, s.dyad, s.session, s.therapist, s.patient, s.align, s.offset,
@@ -188,10 +197,7 @@ def pseudo_generalisation_pairings(study: Study, *, max_per_recording: int | Non
         for a in entries:
             partners = [b for b in entries if b.dyad != a.dyad
                         and patient_of[b.dyad] != patient_of[a.dyad]]
-            if rng is not None and len(partners) > max_per_recording:
-                keep = np.sort(rng.choice(len(partners), size=max_per_recording,
-                                          replace=False))
-                partners = [partners[int(k)] for k in keep]
+            partners = _random_subset(partners, max_per_recording, rng)
             out.extend(Pairing(a.dyad, b.dyad, 0, b.other, a.patient, kind=kind)
                        for b in partners)
     return out
@@ -254,9 +260,7 @@ def pseudo_dyad_pairings(study: Study, *, max_per_dyad: int | None = None,
         group = sorted(by_session[session], key=lambda s: s.dyad)
         for a in group:
             partners = [b for b in group if b.dyad != a.dyad]
-            if rng is not None and len(partners) > max_per_dyad:
-                keep = np.sort(rng.choice(len(partners), size=max_per_dyad, replace=False))
-                partners = [partners[int(k)] for k in keep]
+            partners = _random_subset(partners, max_per_dyad, rng)
             out.extend(Pairing(a.dyad, b.dyad, session, a.therapist, b.patient)
                        for b in partners)
     return out
@@ -329,9 +333,7 @@ def familiarity_pairings(study: Study, *, max_per_session: int | None = None,
     for a in sorted(study.sessions, key=lambda s: (s.session, s.dyad)):
         own = by_dyad[a.dyad]
         partners = [own[k] for k in sorted(own) if k != a.session]
-        if rng is not None and len(partners) > max_per_session:
-            keep = np.sort(rng.choice(len(partners), size=max_per_session, replace=False))
-            partners = [partners[int(k)] for k in keep]
+        partners = _random_subset(partners, max_per_session, rng)
         out.extend(Pairing(a.dyad, a.dyad, a.session, a.therapist, b.patient,
                            partner_session=b.session) for b in partners)
     return out
