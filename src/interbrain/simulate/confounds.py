@@ -1,6 +1,8 @@
 """Confounds of inter-brain synchrony that are not neural coupling.
 
-Each can be switched on alone (``simulate_study(confounds=[...])``):
+Each can be switched on alone (``simulate_study(confounds=[...])``), at a strength
+and with a profile over sessions (:mod:`.confound_specs`); the constants below are
+those of strength 1:
 
 ``"paced_breathing"``
     A session-locked shared rhythm: both partners breathe with the same pacer
@@ -31,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from .confound_specs import Confound
 from .optics import MotionEvent, add_motion_event
 from .waveforms import band_limited_noise
 
@@ -52,22 +55,54 @@ SPEECH_HEART_RATE = 0.04
 #: Shared motion bursts per minute.
 SHARED_MOTION_RATE = 1.0
 
+_ALL = ("paced_breathing", "speech", "shared_motion")
 
-def confound_parameters() -> dict[str, Any]:
-    """The constants of the confound models (for ``ground_truth.json``)."""
-    return {"paced_breathing": {"rate_hz": PACED_RATE, "breathing_gain": PACED_GAIN,
-                                "phase_wander_sd_rad": 0.3},
-            "speech": {"turns_per_minute": SPEECH_RATE, "turn_duration_s": [2.0, 6.0],
-                       "systemic_hbo_peak_M": SPEECH_AMPLITUDE,
-                       "person_gain": [0.6, 1.4], "heart_rate_rise": SPEECH_HEART_RATE,
-                       "response": "turn boxcar convolved with a gamma kernel "
-                                   "(shape 3, scale 1.5 s: peak ~3 s after onset, "
-                                   "~5 s after a short turn's onset), scalp and "
-                                   "systemic path only (short and long channels)"},
-            "shared_motion": {"bursts_per_minute": SHARED_MOTION_RATE,
-                              "jitter_s": [0.0, 0.3],
-                              "artefact": "spike, as the recording's own motion "
-                                          "artefacts"}}
+
+def confound_parameters(specs: dict[str, Confound] | None = None) -> dict[str, Any]:
+    """The models of the confounds (for ``ground_truth.json``).
+
+    Parameters
+    ----------
+    specs : dict or None
+        Name -> :class:`~.confound_specs.Confound`; None: every confound at strength 1.
+
+    Returns
+    -------
+    dict
+        Name -> its model at full level: the constants scaled by the strength
+        (``breathing_gain``, ``systemic_hbo_peak_M``, ``bursts_per_minute``), the
+        strength, profile, start session and what a level scales.
+    """
+    specs = specs if specs is not None else {name: Confound() for name in _ALL}
+    out: dict[str, Any] = {}
+    for name, spec in specs.items():
+        s = spec.strength
+        if name == "paced_breathing":
+            model = {"rate_hz": PACED_RATE, "breathing_gain": PACED_GAIN * s,
+                     "phase_wander_sd_rad": 0.3,
+                     "level_scales": "the breathing amplitude factor (level x "
+                                     f"{PACED_GAIN}); the pacer replaces the person's own "
+                                     "breathing in sessions whose level is above 0"}
+        elif name == "speech":
+            model = {"turns_per_minute": SPEECH_RATE, "turn_duration_s": [2.0, 6.0],
+                     "systemic_hbo_peak_M": SPEECH_AMPLITUDE * s,
+                     "person_gain": [0.6, 1.4], "heart_rate_rise": SPEECH_HEART_RATE,
+                     "response": "turn boxcar convolved with a gamma kernel "
+                                 "(shape 3, scale 1.5 s: peak ~3 s after onset, "
+                                 "~5 s after a short turn's onset), scalp and "
+                                 "systemic path only (short and long channels)",
+                     "level_scales": f"the systemic HbO peak (level x {SPEECH_AMPLITUDE} "
+                                     "M); the heart-rate rise follows the profile (level "
+                                     "/ strength), not the strength; the turns are "
+                                     "drawn whatever the level"}
+        else:
+            model = {"bursts_per_minute": SHARED_MOTION_RATE * s,
+                     "jitter_s": [0.0, 0.3],
+                     "artefact": "spike, as the recording's own motion artefacts",
+                     "level_scales": f"the rate of bursts (level x {SHARED_MOTION_RATE} "
+                                     "per minute, at least one when the level is above 0)"}
+        out[name] = {**model, **spec.to_dict()}
+    return out
 
 
 def _poisson_onsets(rng: np.random.Generator, rate_per_min: float, duration: float,
@@ -76,7 +111,7 @@ def _poisson_onsets(rng: np.random.Generator, rate_per_min: float, duration: flo
     return sorted(float(x) for x in rng.uniform(margin, max(margin, duration - margin), n))
 
 
-def draw_confound_plan(rng: np.random.Generator, confounds: tuple[str, ...],
+def draw_confound_plan(rng: np.random.Generator, levels: dict[str, float],
                        duration: float) -> dict[str, Any]:
     """What a dyad-session's confounds share between the partners.
 
@@ -84,8 +119,9 @@ def draw_confound_plan(rng: np.random.Generator, confounds: tuple[str, ...],
     ----------
     rng : numpy.random.Generator
         The dyad-session's confound stream.
-    confounds : tuple of str
-        Switched-on confounds.
+    levels : dict
+        Switched-on confound -> its level in this session
+        (:meth:`~.confound_specs.Confound.level`).
     duration : float
         Recording length in seconds.
 
@@ -94,22 +130,24 @@ def draw_confound_plan(rng: np.random.Generator, confounds: tuple[str, ...],
     dict
         ``paced_breathing``: {``rate_hz``, ``phase_rad``}; ``speech``: list of
         {``onset``, ``duration``} (s); ``shared_motion``: list of onsets (s). Only
-        the switched-on confounds, drawn in this order from ``rng``.
+        the switched-on confounds, drawn in this order from ``rng`` (the draws of
+        paced breathing and speech do not depend on the level).
     """
     plan: dict[str, Any] = {}
     margin = min(5.0, 0.05 * duration)
-    if "paced_breathing" in confounds:
+    if "paced_breathing" in levels:
         plan["paced_breathing"] = {"rate_hz": PACED_RATE,
                                    "phase_rad": round(float(rng.uniform(0, 2 * np.pi)), 6)}
-    if "speech" in confounds:
+    if "speech" in levels:
         onsets = _poisson_onsets(rng, SPEECH_RATE, duration, margin, at_least=1)
         plan["speech"] = [{"onset": round(o, 3),
                            "duration": round(float(rng.uniform(2.0, 6.0)), 3)}
                           for o in onsets]
-    if "shared_motion" in confounds:
+    if "shared_motion" in levels:
+        level = levels["shared_motion"]
         plan["shared_motion"] = [round(o, 3) for o in
-                                 _poisson_onsets(rng, SHARED_MOTION_RATE, duration, margin,
-                                                 at_least=1)]
+                                 _poisson_onsets(rng, SHARED_MOTION_RATE * level, duration,
+                                                 margin, at_least=1 if level > 0 else 0)]
     return plan
 
 
@@ -134,8 +172,17 @@ def speech_envelope(turns: list[dict], n_times: int, sfreq: float) -> np.ndarray
 
 
 def speech_response(rng: np.random.Generator, turns: list[dict], n_times: int,
-                    sfreq: float) -> dict[str, np.ndarray | float]:
+                    sfreq: float, level: float = 1.0, profile: float = 1.0
+                    ) -> dict[str, np.ndarray | float]:
     """One person's systemic response to the dyad-session's speech turns.
+
+    Parameters
+    ----------
+    level : float
+        The session's level of the confound: factor on :data:`SPEECH_AMPLITUDE`.
+    profile : float
+        The session's level relative to the strength (0-1): factor on the heart-rate
+        rise :data:`SPEECH_HEART_RATE`.
 
     Returns
     -------
@@ -152,8 +199,8 @@ def speech_response(rng: np.random.Generator, turns: list[dict], n_times: int,
     peak = response.max()
     response = response / peak if peak > 0 else response
     gain = float(rng.uniform(0.6, 1.4))
-    return {"systemic_hbo": gain * SPEECH_AMPLITUDE * response,
-            "rate_modulation": SPEECH_HEART_RATE * gain * response,
+    return {"systemic_hbo": gain * (SPEECH_AMPLITUDE * level) * response,
+            "rate_modulation": SPEECH_HEART_RATE * profile * gain * response,
             "envelope": env, "gain": gain}
 
 

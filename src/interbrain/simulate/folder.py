@@ -33,17 +33,19 @@ import math
 import os
 import shutil
 from pathlib import Path
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from .._check import check_int
 from .._files import temporary_folder
+from .confound_specs import Confound, resolve_confounds
 from .coupling import draw_dyad_coupling, scanned_sessions
 from .montage import prefrontal_montage, with_short_channels
-from .pair import Person, StudyContext, simulate_pair
-from .presets import resolve_options
+from .pair import Person, StudyContext, session_levels, simulate_pair
+from .phases import coupling_mask, phase_segments, resolve_phases
+from .presets import CONFOUNDS, resolve_options
 from .recording import FIRST_SESSION, extinction_coefficients
 from .signals import draw_person_traits
 from .streams import (KEY_GENERALISATION, KEY_PERSON, KEY_SESSION, PERSON_OTHER,
@@ -189,10 +191,13 @@ def simulate_study(out_dir: str | os.PathLike, *, n_dyads: int = 8, n_sessions: 
                    coupling_regions: Sequence[str] | str | None = None,
                    lag: float | tuple[float, float] | None = None, leader: str | None = None,
                    therapist_slope_sd: float | None = None, short_channels: bool | None = None,
-                   aux: bool | None = None, confounds: Sequence[str] | None = None,
+                   aux: bool | None = None,
+                   confounds: Sequence[str] | Mapping[str, Any] | None = None,
                    missing_sessions: float | None = None,
                    generalisation: bool | None = None,
-                   generalisation_transfer: float | None = None) -> Path:
+                   generalisation_transfer: float | None = None,
+                   phases: Sequence[tuple[str, float]] | None = None,
+                   coupling_phases: Sequence[str] | str | None = None) -> Path:
     """Write a complete simulated therapy study folder.
 
     Every dyad (one therapist, one patient) is recorded in every session (unless
@@ -256,9 +261,17 @@ def simulate_study(out_dir: str | os.PathLike, *, n_dyads: int = 8, n_sessions: 
     aux : bool or None
         Respiration, PPG, heart rate and 3-axis accelerometer in each SNIRF file's
         ``aux`` groups.
-    confounds : sequence of str or None
+    confounds : sequence of str, mapping or None
         Any of ``"paced_breathing"``, ``"speech"``, ``"shared_motion"`` (see
-        :mod:`interbrain.simulate.confounds`).
+        :mod:`interbrain.simulate.confounds`) at strength 1 in every session, or a
+        mapping name -> strength (>= 0, a factor on the confound's model constants,
+        e.g. ``{"speech": 8.0}``), or name ->
+        :class:`~interbrain.simulate.confound_specs.Confound` (or a dict of its
+        fields ``strength``, ``profile`` ``"constant"``/``"rising"``,
+        ``start_session``) for a confound whose strength changes over sessions
+        (``"rising"``: linear from 0 at ``start_session`` to the strength in the
+        last session). ``ground_truth.json`` records the strengths and each
+        session's level.
     missing_sessions : float or None
         Fraction of each dyad's sessions not scanned (left out of ``study.toml``
         and ``measures.csv``), in [0, 1); the first session and one more are
@@ -271,6 +284,15 @@ def simulate_study(out_dir: str | os.PathLike, *, n_dyads: int = 8, n_sessions: 
         Share (0-1) of the dyad's growth of coupling that carries over to the other
         person: ``c_other = clip(effect * (baseline + transfer * g_d * [post] + e),
         0, max)``.
+    phases : sequence of (str, float) or None
+        Labels and durations in seconds of the phases of every recording (e.g.
+        ``[("talk", 60.0), ("rest", 60.0)]``), cycled from the start to fill it;
+        each segment's onset is written as a SNIRF stimulus (name: the label) in
+        both partners' files and listed in ``ground_truth.json`` (``phases``). None:
+        no phases (the files are as without this option).
+    coupling_phases : sequence of str, str or None
+        Phase labels whose segments carry the planted coupling (none elsewhere);
+        None: every phase (see :mod:`interbrain.simulate.phases`).
 
     Returns
     -------
@@ -287,12 +309,17 @@ def simulate_study(out_dir: str | os.PathLike, *, n_dyads: int = 8, n_sessions: 
     args = _validate(n_dyads, n_sessions, minutes, sfreq, n_channels, n_therapists,
                      effect, band, seed)
     montage = prefrontal_montage(args["n_channels"])
+    specs = resolve_confounds(confounds, CONFOUNDS, args["n_sessions"])
     opts = resolve_options(
         preset, tuple(dict.fromkeys(prefrontal_montage().regions.values())),
         coupling_regions=coupling_regions, lag=lag, leader=leader,
         therapist_slope_sd=therapist_slope_sd, short_channels=short_channels, aux=aux,
-        confounds=confounds, missing_sessions=missing_sessions,
+        confounds=None if confounds is None else tuple(specs),
+        missing_sessions=missing_sessions,
         generalisation=generalisation, generalisation_transfer=generalisation_transfer)
+    opts["confound_specs"] = specs if confounds is not None else \
+        {name: Confound() for name in opts["confounds"]}
+    opts["phases"] = resolve_phases(phases, coupling_phases, args["minutes"] * 60.0)
     regions = opts["coupling_regions"]
     if regions != "all" and not any(montage.regions[ch] in regions
                                     for ch in montage.channels):
@@ -316,11 +343,17 @@ def _build(root: Path, args: dict[str, Any], opts: dict[str, Any], montage) -> N
     seed = args["seed"]
     n_dyads, n_sessions = args["n_dyads"], args["n_sessions"]
     sfreq = args["sfreq"]
-    ctx = StudyContext(seed=seed, n_times=int(round(args["minutes"] * 60 * sfreq)),
+    n_times = int(round(args["minutes"] * 60 * sfreq))
+    segments, mask = [], None
+    if opts["phases"] is not None:
+        segments = phase_segments(opts["phases"]["pattern"], n_times / sfreq)
+        mask = coupling_mask(segments, opts["phases"]["coupling_phases"], n_times, sfreq)
+    ctx = StudyContext(seed=seed, n_times=n_times,
                        sfreq=sfreq, band=args["band"], montage=montage,
                        file_montage=with_short_channels(montage)
                        if opts["short_channels"] else None,
-                       abs_coef=extinction_coefficients(montage.wavelengths), options=opts)
+                       abs_coef=extinction_coefficients(montage.wavelengths), options=opts,
+                       segments=tuple(segments), coupling_mask=mask)
     (root / "recordings").mkdir()
 
     therapist_of = [i % args["n_therapists"] for i in range(n_dyads)]
@@ -357,7 +390,8 @@ def _build(root: Path, args: dict[str, Any], opts: dict[str, Any], montage) -> N
                 root, ctx, people, coupling=c, lag_samples=int(planted["lag_samples"][i]),
                 leader=planted["leaders"][i], shared_key=(KEY_SESSION, i, k, SUB_SHARED),
                 confound_key=(i, k), meas_date=when,
-                info={"dyad": d["id"], "session": number})
+                info={"dyad": d["id"], "session": number},
+                levels=session_levels(opts["confound_specs"], number, n_sessions))
             recordings.update(recs)
             sessions.append({"dyad": d["id"], "session": number,
                              **{p.role: p.path for p in people}, "coupling": c,
@@ -379,7 +413,7 @@ def _build(root: Path, args: dict[str, Any], opts: dict[str, Any], montage) -> N
                                                 opts, generalisation))
     _write_text(root / "measures.csv", measures_csv(measure_rows))
     truth = ground_truth(args, opts, dyads, planted, sessions, recordings, ctx,
-                         generalisation, scanned)
+                         generalisation, scanned, segments)
     _write_text(root / "ground_truth.json", json.dumps(truth, indent=2) + "\n")
 
 
@@ -411,7 +445,9 @@ def _generalisation(root: Path, ctx: StudyContext, dyads: list[dict], planted: d
                 leader=planted["leaders"][i],
                 shared_key=(KEY_GENERALISATION, i, j, SUB_SHARED),
                 confound_key=(i, _PHASE_SLOT + j), meas_date=when,
-                info={"dyad": d["id"], "phase": phase})
+                info={"dyad": d["id"], "phase": phase},
+                levels=session_levels(ctx.options["confound_specs"],
+                                      1 if phase == "pre" else n_sessions, n_sessions))
             for rec in recs.values():
                 rec["role"] = "partner" if rec["person"] == other else "patient"
             out.append({"dyad": d["id"], "phase": phase, "partner": other,

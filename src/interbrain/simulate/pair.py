@@ -9,7 +9,7 @@ recording is returned for ``ground_truth.json``.
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +19,12 @@ from .confounds import (PACED_GAIN, draw_confound_plan, paced_breathing, speech_
                         speech_response)
 from .coupling import channel_coupling, shared_components
 from .montage import Montage
+from .phases import annotations
 from .recording import RecordingOptions, simulate_person_recording, write_snirf
 from .signals import PersonTraits
 from .streams import KEY_AUX, KEY_CONFOUND, KEY_RECORDING, KEY_SHORT, keyed_rng
 
-__all__ = ["StudyContext", "Person", "simulate_pair"]
+__all__ = ["StudyContext", "Person", "simulate_pair", "session_levels"]
 
 # last element of a person's (KEY_CONFOUND, dyad, session, role, ...) key
 _SUB_PACED, _SUB_SPEECH, _SUB_MOTION = 0, 1, 2
@@ -49,6 +50,13 @@ class StudyContext:
         Shape (n_wavelengths, 2).
     options : dict
         The resolved realism options (:func:`~.presets.resolve_options`).
+    segments : list of dict
+        The phases of every recording (``label``, ``onset``, ``duration`` in s;
+        :func:`~.phases.phase_segments`), written as SNIRF stimuli; empty without
+        phases.
+    coupling_mask : numpy.ndarray or None
+        Shape (n_times,): the factor (0-1) on the coupling over time
+        (:func:`~.phases.coupling_mask`); None: the coupling is the same throughout.
     """
 
     seed: int
@@ -59,6 +67,8 @@ class StudyContext:
     file_montage: Montage | None
     abs_coef: np.ndarray
     options: dict
+    segments: tuple = ()
+    coupling_mask: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -72,29 +82,41 @@ class Person:
     slot: int            # 0 or 1: the role index in stream keys
 
 
-def _haemodynamics(ctx: StudyContext, plan: dict, key: tuple[int, ...]
-                   ) -> tuple[dict[str, Any], dict[str, Any]]:
+def _haemodynamics(ctx: StudyContext, plan: dict, levels: dict[str, tuple[float, float]],
+                   key: tuple[int, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Arguments of simulate_haemoglobin for the confounds, and what they planted."""
     args: dict[str, Any] = {}
     planted: dict[str, Any] = {}
-    if "paced_breathing" in plan:
+    if "paced_breathing" in plan and levels["paced_breathing"][0] > 0:
         rng = keyed_rng(ctx.seed, KEY_CONFOUND, *key, _SUB_PACED)
         args["respiration"] = paced_breathing(rng, plan["paced_breathing"], ctx.n_times,
                                               ctx.sfreq)
-        args["respiration_gain"] = PACED_GAIN
+        args["respiration_gain"] = PACED_GAIN * levels["paced_breathing"][0]
     if "speech" in plan:
         rng = keyed_rng(ctx.seed, KEY_CONFOUND, *key, _SUB_SPEECH)
-        resp = speech_response(rng, plan["speech"], ctx.n_times, ctx.sfreq)
+        level, fraction = levels["speech"]
+        resp = speech_response(rng, plan["speech"], ctx.n_times, ctx.sfreq, level=level,
+                               profile=fraction)
         args["systemic_extra"] = resp["systemic_hbo"]
         args["rate_modulation"] = resp["rate_modulation"]
         planted["speech_gain"] = round(resp["gain"], 6)
     return args, planted
 
 
+def session_levels(specs: dict, session: int, n_sessions: int
+                   ) -> dict[str, tuple[float, float]]:
+    """Each switched-on confound's level in a session and its level relative to the
+    strength (the profile alone), from name -> :class:`~.confound_specs.Confound`."""
+    return {name: (spec.level(session, n_sessions),
+                   replace(spec, strength=1.0).level(session, n_sessions))
+            for name, spec in specs.items()}
+
+
 def simulate_pair(root: Path, ctx: StudyContext, people: tuple[Person, Person], *,
                   coupling: float, lag_samples: int, leader: str,
                   shared_key: tuple[int, ...], confound_key: tuple[int, ...],
-                  meas_date: _dt.datetime, info: dict[str, Any]
+                  meas_date: _dt.datetime, info: dict[str, Any],
+                  levels: dict[str, tuple[float, float]] | None = None
                   ) -> tuple[dict[str, dict], dict[str, Any]]:
     """Simulate and write the two recordings of one pairing.
 
@@ -119,6 +141,9 @@ def simulate_pair(root: Path, ctx: StudyContext, people: tuple[Person, Person], 
     meas_date : datetime
     info : dict
         Written into each recording's entry of ``ground_truth.json``.
+    levels : dict or None
+        Switched-on confound -> (level, level relative to the strength) in this
+        pairing (:func:`session_levels`); None: every switched-on confound at 1.
 
     Returns
     -------
@@ -131,15 +156,21 @@ def simulate_pair(root: Path, ctx: StudyContext, people: tuple[Person, Person], 
     comps = shared_components(keyed_rng(ctx.seed, *shared_key), ctx.n_times, ctx.sfreq,
                               ctx.band, lag_samples, leader)
     c = channel_coupling(coupling, ctx.montage, opts["coupling_regions"])
+    if ctx.coupling_mask is not None:   # coupling only in the coupling phases
+        c = np.multiply.outer(np.broadcast_to(np.asarray(c, float),
+                                              (ctx.montage.n_channels,)), ctx.coupling_mask)
+    if levels is None:
+        levels = {name: (1.0, 1.0) for name in opts["confounds"]}
     plan = (draw_confound_plan(keyed_rng(ctx.seed, KEY_CONFOUND, *confound_key),
-                               opts["confounds"], ctx.n_times / ctx.sfreq)
+                               {name: level for name, (level, _) in levels.items()},
+                               ctx.n_times / ctx.sfreq)
             if opts["confounds"] else {})
     speech = speech_envelope(plan["speech"], ctx.n_times, ctx.sfreq) \
         if "speech" in plan else None
     out: dict[str, dict] = {}
     for person in people:
         key = (*confound_key, person.slot)
-        haemo, planted = _haemodynamics(ctx, plan, key)
+        haemo, planted = _haemodynamics(ctx, plan, levels, key)
         options = RecordingOptions(
             short_montage=ctx.file_montage,
             short_rng=keyed_rng(ctx.seed, KEY_SHORT, *key) if ctx.file_montage else None,
@@ -152,6 +183,8 @@ def simulate_pair(root: Path, ctx: StudyContext, people: tuple[Person, Person], 
             abs_coef=ctx.abs_coef, sfreq=ctx.sfreq, n_times=ctx.n_times, band=ctx.band,
             shared=comps[person.role], coupling=c, meas_date=meas_date,
             subject=person.subject, options=options)
+        if ctx.segments:
+            rec.raw.set_annotations(annotations(list(ctx.segments)))
         write_snirf(rec.raw, root / person.path, **({"aux": rec.aux} if rec.aux else {}))
         entry = {**info, "role": person.role, "person": person.subject,
                  "meas_date": meas_date.isoformat(),
@@ -162,4 +195,8 @@ def simulate_pair(root: Path, ctx: StudyContext, people: tuple[Person, Person], 
         if rec.aux:
             entry["aux"] = list(rec.aux)
         out[person.path] = entry | planted
-    return out, {"confounds": plan} if plan else {}
+    shared: dict[str, Any] = {"confounds": plan} if plan else {}
+    if plan:
+        shared["confound_levels"] = {name: round(level, 6)
+                                     for name, (level, _) in levels.items()}
+    return out, shared

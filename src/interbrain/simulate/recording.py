@@ -211,7 +211,8 @@ def simulate_person_recording(rng: np.random.Generator, traits: PersonTraits, *,
         Shape (n_times,), the dyad-session's shared signal.
     coupling : float or numpy.ndarray
         Fraction in [0, 1) of the neural in-band variance taken by ``shared``, or one
-        per channel, shape (n_channels,).
+        per channel, shape (n_channels,), or per channel and sample, shape
+        (n_channels, n_times).
     meas_date : datetime
         Start of the recording (UTC).
     subject : str

@@ -105,7 +105,9 @@ def mix_coupled(shared: np.ndarray, own: np.ndarray, coupling: float) -> np.ndar
     own : numpy.ndarray
         Shape (n_channels, n_times) or (n_times,), the person's own signal.
     coupling : float or numpy.ndarray
-        Fraction of variance in [0, 1], or one per channel, shape (n_channels,).
+        Fraction of variance in [0, 1], or one per channel, shape (n_channels,), or
+        one per channel and sample, shape (n_channels, n_times) (coupling confined
+        to phases of the session).
 
     Returns
     -------
@@ -116,8 +118,10 @@ def mix_coupled(shared: np.ndarray, own: np.ndarray, coupling: float) -> np.ndar
     s = (shared - shared.mean()) / shared.std()
     o = own - own.mean(axis=-1, keepdims=True)
     o = o / o.std(axis=-1, keepdims=True)
-    if np.ndim(coupling):   # one coupling per channel
+    if np.ndim(coupling) == 1:   # one coupling per channel
         coupling = np.asarray(coupling, float)[:, None]
+    elif np.ndim(coupling) == 2:  # per channel and sample
+        coupling = np.asarray(coupling, float)
     return np.sqrt(coupling) * s + np.sqrt(1.0 - coupling) * o
 
 
@@ -196,7 +200,8 @@ def simulate_haemoglobin(rng: np.random.Generator, traits: PersonTraits, *,
         Shape (n_times,), the dyad-session's shared signal (unit variance).
     coupling : float or numpy.ndarray
         Fraction of the neural in-band variance taken by ``shared``; one per channel,
-        shape (n_channels,), to confine the coupling to some channels.
+        shape (n_channels,), to confine the coupling to some channels; or shape
+        (n_channels, n_times) to confine it also to some times.
     cardiac_gain : numpy.ndarray
         Shape (n_channels,), amplitude of the heart beat per channel (0 for
         channels without scalp coupling).

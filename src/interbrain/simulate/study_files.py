@@ -11,6 +11,7 @@ from .. import __version__
 from .aux import AUX_CHANNELS
 from .confounds import confound_parameters
 from .montage import Montage, file_channel_names
+from .phases import RAMP_S
 from .presets import PRESETS
 from .recording import PPF, SHORT_SCALP_GAIN
 from .signals import AMPLITUDES, HBR_SYSTEMIC_RATIO
@@ -167,7 +168,8 @@ def _coupling_meaning(opts: dict) -> str:
 
 def ground_truth(args: dict, opts: dict, dyads: list[dict], planted: dict,
                  sessions: list[dict], recordings: dict, ctx: Any,
-                 generalisation: list[dict], scanned: list[list[int]]) -> dict[str, Any]:
+                 generalisation: list[dict], scanned: list[list[int]],
+                 segments: list[dict] | None = None) -> dict[str, Any]:
     """The content of ``ground_truth.json``: everything that was planted.
 
     Parameters
@@ -192,6 +194,9 @@ def ground_truth(args: dict, opts: dict, dyads: list[dict], planted: dict,
         The generalisation recordings (empty without them).
     scanned : list of list of int
         Scanned session numbers of each dyad.
+    segments : list of dict or None
+        The phases of every recording (:func:`~.phases.phase_segments`); None or
+        empty without phases.
 
     Returns
     -------
@@ -211,7 +216,7 @@ def ground_truth(args: dict, opts: dict, dyads: list[dict], planted: dict,
         "preset": opts["preset"],
         "arguments": {**args, "band": list(args["band"])},
         "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in opts.items()
-                    if k != "coupling_model"},
+                    if k not in ("coupling_model", "confound_specs", "phases")},
         "band": list(args["band"]),
         "units": {
             "recordings": "raw CW intensity in volts (MNE fnirs_cw_amplitude)",
@@ -301,8 +306,22 @@ def ground_truth(args: dict, opts: dict, dyads: list[dict], planted: dict,
                                  "accel_x/y/z: gravity + noise + a burst at every motion "
                                  "artefact (2 g per unit OD) + jaw movement during speech"}
     if opts["confounds"]:
-        params = confound_parameters()
-        truth["confounds"] = {name: params[name] for name in opts["confounds"]}
+        truth["confounds"] = confound_parameters(opts["confound_specs"])
+        truth["confounds_levels"] = (
+            "level of each confound in session k of K: strength from start_session on "
+            "(profile constant) or strength * (k - start_session) / (K - start_session) "
+            "(profile rising), 0 before start_session; sessions[i].confound_levels")
+    if opts.get("phases"):
+        truth["phases"] = {
+            **opts["phases"],
+            "segments": segments or [],
+            "model": "the pattern cycled from the start of every recording (the last "
+                     "segment cut at its end); each segment is a SNIRF stimulus (/nirs/"
+                     "stimN, name = label, data = [onset, duration, 1.0] s) in both "
+                     "partners' files. The planted coupling c[d,k] is multiplied by a "
+                     "mask that is 1 in the coupling_phases and 0 elsewhere, with "
+                     f"raised-cosine ramps of {RAMP_S} s centred on each boundary",
+            "ramp_s": RAMP_S}
     if generalisation:
         truth["generalisation"] = {
             "model": "c_other[phase] = clip(effect * (baseline + transfer * slope_d * "
