@@ -386,11 +386,14 @@ def test_haemoglobin_input_skips_to_the_band_pass(sim):
     np.testing.assert_allclose(raw_only.hbo[i], hb.get_data(["S1_D1 hbo"])[0])
 
 
-def test_haemoglobin_without_hbr_is_an_error(sim):
+def test_haemoglobin_without_hbr_is_analysed_with_hbo_alone(sim):
     od = mne.preprocessing.nirs.optical_density(sim.raw)
     hb = mne.preprocessing.nirs.beer_lambert_law(od).pick("hbo")
-    with pytest.raises(RecordingError, match="only_hbo.csv"):
-        preprocess_recording(hb, SETTINGS, source="only_hbo.csv")
+    rec = preprocess_recording(hb, SETTINGS, source="only_hbo.csv")
+    assert rec.signals == ("hbo",)
+    assert np.isfinite(rec.signal("hbo")).all()
+    with pytest.raises(RecordingError, match=r"only_hbo.csv.*signals = \['hbo'\]"):
+        rec.signal("hbr")
 
 
 def test_annotations_are_kept_relative_to_the_first_sample(sim):

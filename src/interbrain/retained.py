@@ -18,10 +18,11 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from .assembly import session_crop
 from .design import ROLES, RecordingRef
 from .study import Study
 
-__all__ = ["RETAINED_COLUMNS", "data_retained", "retained_messages", "log_retained",
+__all__ = ["RETAINED_COLUMNS", "data_retained", "retained_messages", "log_retained", "crop_steps",
            "retained_text", "minutes_text", "steps_key"]
 
 #: Columns of :func:`data_retained`, in order.
@@ -90,7 +91,7 @@ def data_retained(study: Study, qc: pd.DataFrame, synchrony: pd.DataFrame,
         - ``minutes_<role>`` (float, minutes): the duration of that recording;
         - ``cut`` (bool): the session was cut to its partners' overlap, i.e.
           ``minutes_analysed`` is shorter than the longer recording by more than one
-          sample;
+          sample (False for a cropped session: its crop says what was kept);
         - ``sfreq_<role>`` (float, Hz): the recording's sampling rate;
         - ``sfreq_analysed`` (float, Hz): the common rate synchrony was computed at
           (the lowest rate of the recordings of the session number);
@@ -99,7 +100,10 @@ def data_retained(study: Study, qc: pd.DataFrame, synchrony: pd.DataFrame,
         - ``measures_row`` (bool): ``measures.csv`` has a row for the dyad-session;
         - ``measures_present``, ``measures_missing`` (str): the study's measures
           (``study.measure_columns``) with and without a value for the dyad-session,
-          comma-separated; both empty when the study has no measures.
+          comma-separated; both empty when the study has no measures;
+        - ``crop`` (str), only when a session has a ``crop``: the part of the aligned
+          common window analysed, as ``study.toml`` gives it (``[30, 330]``,
+          ``["start_task", "end_task"]``); empty for the other sessions.
     """
     qc = qc[qc["role"].isin(ROLES)]
     by_recording = {key: part for key, part in qc.groupby(["dyad", "session", "role"])}
@@ -131,8 +135,10 @@ def data_retained(study: Study, qc: pd.DataFrame, synchrony: pd.DataFrame,
         row["sfreq_analysed"] = float(span["sfreq"])
         row["minutes_analysed"] = float(span["duration_s"]) / 60.0
         longest = max(row["minutes_therapist"], row["minutes_patient"]) * 60.0
-        row["cut"] = bool(longest - float(span["duration_s"])
-                          > 1.0 / float(span["sfreq"]) + 1e-9)
+        crop = session_crop(s)
+        row["cut"] = crop is None and bool(longest - float(span["duration_s"])
+                                           > 1.0 / float(span["sfreq"]) + 1e-9)
+        row["crop"] = crop.described() if crop is not None else ""
         has_row = (s.dyad, s.session) in measures.index
         values = measures.loc[(s.dyad, s.session)] if has_row else None
         present = [m for m in measure_columns if has_row and pd.notna(values[m])]
@@ -140,7 +146,8 @@ def data_retained(study: Study, qc: pd.DataFrame, synchrony: pd.DataFrame,
         row["measures_present"] = ", ".join(present)
         row["measures_missing"] = ", ".join(m for m in measure_columns if m not in present)
         rows.append(row)
-    out = pd.DataFrame(rows, columns=RETAINED_COLUMNS)
+    cropped = any(r["crop"] for r in rows)
+    out = pd.DataFrame(rows, columns=RETAINED_COLUMNS + (["crop"] if cropped else []))
     return out.astype({"session": int, "cut": bool, "measures_row": bool,
                        "resampled_therapist": bool, "resampled_patient": bool,
                        "channel_pairs": int})
@@ -206,6 +213,12 @@ def retained_messages(retained: pd.DataFrame, measure_columns: Sequence[str]
                             f"resampled from {getattr(row, f'sfreq_{role}'):g} Hz to "
                             f"{row.sfreq_analysed:g} Hz, the common rate of session "
                             f"number {row.session}"))
+        crop = getattr(row, "crop", "")
+        if crop:
+            out.append((logging.INFO,
+                        f"{where}: cropped to {crop} (crop in study.toml, seconds from the "
+                        f"start of the aligned common window or event names): "
+                        f"{minutes_text(row.minutes_analysed)} minutes analysed"))
         if row.cut:
             out.append((logging.WARNING,
                         f"{where}: cut to the overlap of its partners' recordings: "
@@ -305,6 +318,12 @@ def retained_text(retained: pd.DataFrame, measure_columns: Sequence[str]) -> str
                      "minutes).")
     else:
         parts.append("No session was cut to the overlap of its partners' recordings.")
+    if "crop" in retained and (retained["crop"] != "").any():
+        minutes = retained.loc[retained["crop"] != "", "minutes_analysed"]
+        k = len(minutes)
+        parts.append(f"{_count(k, 'session')} {_was(k)} cropped to the part of the aligned "
+                     "recordings that study.toml's crop names (minutes analysed: "
+                     f"{minutes_text(minutes.min())}-{minutes_text(minutes.max())}).")
     return " ".join(parts)
 
 
@@ -312,3 +331,39 @@ def minutes_text(value: float) -> str:
     """Minutes to two decimals, without trailing zeros: 9.5, 0.75, 10; "" for NaN."""
     value = float(value)
     return f"{round(value, 2):g}" if math.isfinite(value) else ""
+
+
+def crop_steps(study: Study, overlaps: pd.DataFrame) -> dict[str, list[dict]]:
+    """The ``crop`` step of each recording of a session with a ``crop``, for
+    ``preprocessing.json``.
+
+    Parameters
+    ----------
+    study : Study
+    overlaps : pandas.DataFrame
+        The time window of each pairing (``dyad, partner_dyad, session, pairing,
+        duration_s``): the real pairing's is the cropped window.
+
+    Returns
+    -------
+    dict
+        :func:`steps_key` of the recording -> ``[{"step": "crop", "crop": [start, end],
+        "seconds": ..., ...}]``; sessions without a crop are left out.
+    """
+    real = overlaps[(overlaps["pairing"] == "real")
+                    & (overlaps["dyad"] == overlaps["partner_dyad"])]
+    seconds = real.drop_duplicates(["dyad", "session"]).set_index(
+        ["dyad", "session"])["duration_s"]
+    out: dict[str, list[dict]] = {}
+    for s in study.sessions:
+        crop = session_crop(s)
+        if crop is None or (s.dyad, s.session) not in seconds.index:
+            continue
+        step = {"step": "crop", "function": "interbrain.assembly.crop_recordings",
+                "crop": crop.as_list(), "seconds": float(seconds[(s.dyad, s.session)]),
+                "reason": "crop of the session in study.toml (seconds from the start of the "
+                          "aligned common window, or event names), applied after alignment; "
+                          "pseudo-dyads of the session number pair the cropped recordings"}
+        for ref in (s.therapist, s.patient):
+            out.setdefault(steps_key(study, ref), []).append(step)
+    return out

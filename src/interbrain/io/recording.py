@@ -17,6 +17,7 @@ from .bids import is_bids_nirs_name, read_bids_recording
 from .homer import read_homer
 from .snirf_timing import set_first_sample_timing, snirf_first_sample
 from .table import read_table
+from .table_spec import TableSpec
 
 SUPPORTED_FORMATS: dict[str, str] = {
     "snirf": "SNIRF file, .snirf (mne.io.read_raw_snirf)",
@@ -324,7 +325,7 @@ def _check_values(raw: mne.io.BaseRaw, path: Path, *, fmt: str = "snirf",
     if not nirs:
         raise RecordingError(f"{path}: holds no fNIRS channels (channel types: "
                              f"{', '.join(sorted(types))})")
-    if not (nirs <= _RAW_TYPES or (nirs <= _HB_TYPES and "hbo" in nirs)):
+    if not (nirs <= _RAW_TYPES or nirs <= _HB_TYPES):
         raise RecordingError(f"{path}: holds fNIRS channels of type(s) {', '.join(sorted(nirs))};"
                              " interbrain reads raw intensities (fnirs_cw_amplitude) or "
                              "haemoglobin (hbo, hbr)")
@@ -346,7 +347,7 @@ def _check_values(raw: mne.io.BaseRaw, path: Path, *, fmt: str = "snirf",
 
 
 def read_recording(path: str | os.PathLike, *, format: str | None = None,
-                   preload: bool = True) -> mne.io.BaseRaw:
+                   preload: bool = True, table: TableSpec | None = None) -> mne.io.BaseRaw:
     """Read the fNIRS recording of one person.
 
     Parameters
@@ -392,6 +393,8 @@ def read_recording(path: str | os.PathLike, *, format: str | None = None,
     path = Path(path)
     if not path.exists():
         raise RecordingError(f"{path}: recording file does not exist")
+    if table is not None:   # a lab's own table layout (study.toml's table = {...})
+        return read_table(path, spec=table)
     fmt = _format_of(path, format)
     if fmt in ("snirf", "bids", "homer", "table") and path.is_dir():
         raise RecordingError(f"{path}: a folder, but format '{fmt}' needs a file")

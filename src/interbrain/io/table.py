@@ -12,9 +12,9 @@ Text table (``.csv``, comma-separated, or ``.tsv``, tab-separated)
       are given they must agree to 0.1 %).
     - one column per channel, named ``S<source>_D<detector> hbo`` or
       ``S<source>_D<detector> hbr`` (e.g. ``S1_D1 hbo``; the chromophore is
-      case-insensitive). At least one ``hbo`` column is required; either every
-      source-detector pair has both ``hbo`` and ``hbr`` or the table has ``hbo``
-      only. Every cell must be a finite number.
+      case-insensitive). Either every source-detector pair has both ``hbo`` and
+      ``hbr``, or the table has one signal (``hbo`` only or ``hbr`` only; it is
+      analysed with the signal it has). Every cell must be a finite number.
 
     Lines starting with ``#`` are comments. Three comments before the header are
     read: ``# sfreq=<Hz>``, ``# unit=<unit>`` (see units below) and
@@ -33,11 +33,17 @@ MATLAB file (``.mat``, v4-v7)
     scalar), ``channels`` (cell array of the n_channels names, as above), and
     optionally ``unit`` (a string, as below) and ``meas_date`` (a string, as above).
 
+A lab's own layout (a variable ``oxyData``, a column ``t``, channels without names,
+plain names such as ``CH1`` holding HbO) is read with a
+:class:`~interbrain.io.table_spec.TableSpec` (``table = {...}`` in ``study.toml``;
+see :mod:`interbrain.io.table_spec`).
+
 Units
     Concentrations are assumed to be in mol/L (``M``; what MNE, Homer and the
-    NIRS Brain AnalyzIR toolbox use) unless the file (``# unit=...`` comment,
-    ``unit`` variable) or the ``unit`` argument says otherwise: one of ``M``,
-    ``mM``, ``uM`` (also ``µM``, ``umol/L``), ``nM``. Values are converted to mol/L.
+    NIRS Brain AnalyzIR toolbox use) unless the ``unit`` argument (``unit`` of the
+    spec, of ``[defaults]`` or of the session in ``study.toml``) or the file (``#
+    unit=...`` comment, ``unit`` variable) says otherwise: one of ``M``, ``mM``,
+    ``uM`` (also ``µM``, ``umol/L``), ``nM``. Values are converted to mol/L.
     Because haemoglobin concentration changes are of the order of micromoles per
     litre, a table whose values reach 1 mmol/L or more after conversion is
     rejected as having a wrong unit.
@@ -59,16 +65,21 @@ import numpy as np
 import pandas as pd
 
 from ..errors import RecordingError
-from ._matlab import load_mat, mat_string
 from ._sampling import sampling_rate
 from .snirf_timing import iso_datetime_utc
+from .table_mat import read_mat_table
+from .table_spec import (UNIT_NAMES, TableSpec, channel_order, channel_signals, check_unit,
+                         unit_scale)
 
-CHANNEL_RE = re.compile(r"^S(\d+)_D(\d+) (hbo|hbr)$", re.IGNORECASE)
-UNITS = {"m": 1.0, "mol/l": 1.0, "mm": 1e-3, "mmol/l": 1e-3, "um": 1e-6, "µm": 1e-6,
-         "μm": 1e-6, "umol/l": 1e-6, "µmol/l": 1e-6, "μmol/l": 1e-6, "nm": 1e-9,
-         "nmol/l": 1e-9}
 _MAX_PLAUSIBLE_M = 1e-3
 _META_RE = re.compile(r"^#\s*(\w+)\s*[=:]\s*(.*?)\s*$")
+#: Where each format takes its unit from, for the message of an implausible value.
+_UNIT_HINT = {
+    "text": "a '# unit=uM' line above the header, or table = { unit = \"uM\" } (or unit = "
+            "\"uM\") in [defaults] or the session of study.toml",
+    "mat": "a 'unit' variable in the file (e.g. 'uM'), or table = { unit = \"uM\" } (or "
+           "unit = \"uM\") in [defaults] or the session of study.toml",
+}
 
 
 def _meas_date(text: str | None, source: str) -> datetime | None:
@@ -81,57 +92,24 @@ def _meas_date(text: str | None, source: str) -> datetime | None:
                              "(e.g. 2019-09-28T16:32:27.637Z)") from None
 
 
-def _unit_scale(unit: str, source: str) -> float:
-    key = unit.strip().lower()
-    if key not in UNITS:
-        raise RecordingError(f"{source}: unknown concentration unit '{unit}'; use one of "
-                             "M, mM, uM, nM")
-    return UNITS[key]
-
-
-def _parse_channels(names: list[str], source: str) -> list[tuple[str, str, str]]:
-    """(name as given, pair, chromophore) for each channel name."""
-    out = []
-    for name in names:
-        m = CHANNEL_RE.match(name.strip())
-        if not m:
-            raise RecordingError(f"{source}: column '{name}' is neither 'time' nor a channel "
-                                 "name like 'S1_D1 hbo' or 'S1_D1 hbr'")
-        out.append((name, f"S{int(m[1])}_D{int(m[2])}", m[3].lower()))
-    seen: dict[str, str] = {}
-    for name, pair, chrom in out:
-        key = f"{pair} {chrom}"
-        if key in seen:
-            raise RecordingError(f"{source}: columns '{seen[key]}' and '{name}' are both {key}")
-        seen[key] = name
-    hbo = {p for _, p, c in out if c == "hbo"}
-    hbr = {p for _, p, c in out if c == "hbr"}
-    if not hbo:
-        raise RecordingError(f"{source}: no hbo channel (columns named like 'S1_D1 hbo')")
-    if hbr and hbr != hbo:
-        lone = sorted(hbo ^ hbr)[0]
-        has = "hbo" if lone in hbo else "hbr"
-        raise RecordingError(f"{source}: {lone} has an {has} column but no "
-                             f"{'hbr' if has == 'hbo' else 'hbo'} column; give both for "
-                             "every pair, or hbo only")
-    return out
-
-
 def _make_raw(data: np.ndarray, channels: list[tuple[str, str, str]], sfreq: float,
-              scale: float, source: str, where) -> mne.io.RawArray:
-    """RawArray of hbo/hbr channels from a (n_times, n_channels) array."""
+              unit: tuple[str, str], source: str, where, fmt: str) -> mne.io.RawArray:
+    """RawArray of hbo/hbr channels from a (n_times, n_channels) array; ``unit`` is
+    (unit, where it came from)."""
+    scale = unit_scale(unit[0])
     data = data * scale
     peak = np.abs(data).max(axis=0)
     j = int(np.argmax(peak))
     if peak[j] >= _MAX_PLAUSIBLE_M:
         i = int(np.argmax(np.abs(data[:, j])))
+        what = "column" if fmt == "text" else "channel"
         raise RecordingError(
-            f"{source}: {where(i)}, column '{channels[j][0]}' is {data[i, j] / scale:g}, i.e. "
-            f"{data[i, j]:g} mol/L, implausible for a haemoglobin concentration change: is the "
-            "unit right? (tables are read as mol/L unless a unit is given, e.g. '# unit=uM')")
-    # pairs sorted by source then detector number, hbo before hbr (MNE's order)
-    pairs = sorted(dict.fromkeys(p for _, p, _ in channels),
-                   key=lambda p: tuple(int(x[1:]) for x in p.split("_")))
+            f"{source}: {where(i)}, {what} '{channels[j][0]}' is {data[i, j] / scale:g}, i.e. "
+            f"{data[i, j]:g} mol/L read in {unit[0]} ({unit[1]}), implausible for a "
+            f"haemoglobin concentration change: is the unit right? Give the unit as "
+            f"{_UNIT_HINT[fmt]}; accepted: {UNIT_NAMES}")
+    # channels in MNE's order (by source then detector number), hbo before hbr
+    pairs = channel_order([p for _, p, _ in channels])
     col = {(p, c): k for k, (_, p, c) in enumerate(channels)}
     chroms = [c for c in ("hbo", "hbr") if any(cc == c for _, _, cc in channels)]
     order = [col[(p, c)] for p in pairs for c in chroms]
@@ -140,7 +118,7 @@ def _make_raw(data: np.ndarray, channels: list[tuple[str, str, str]], sfreq: flo
     return mne.io.RawArray(data[:, order].T, info, verbose="ERROR")
 
 
-def _read_text(path: Path) -> tuple[np.ndarray, list, float, dict, object]:
+def _read_text(path: Path, spec: TableSpec) -> tuple[np.ndarray, list, float, dict, object]:
     sep = "\t" if path.suffix.lower() == ".tsv" else ","
     meta: dict[str, str] = {}
     line_no: list[int] = []  # file line number (1-based) of each non-comment, non-blank line
@@ -198,10 +176,18 @@ def _read_text(path: Path) -> tuple[np.ndarray, list, float, dict, object]:
                                  + (f" ({bad.size} such cells in this column)"
                                     if bad.size > 1 else ""))
         values[:, j] = num
-    lower = [c.lower() for c in columns]
+    if spec.data is not None:
+        raise RecordingError(f"{path}: the table spec's 'data' names a .mat variable; a "
+                             f"text table's columns are named by 'channels' (and 'time')")
     sfreq_meta = meta.get("sfreq")
     sfreq = None
-    if sfreq_meta is not None:
+    if isinstance(spec.sfreq, float):
+        sfreq_meta, sfreq = f"{spec.sfreq:g} (table sfreq in study.toml)", spec.sfreq
+    elif isinstance(spec.sfreq, str):
+        raise RecordingError(f"{path}: the table spec's sfreq = {spec.sfreq!r} names a "
+                             "variable; in a text table give a number of Hz, or a time "
+                             "column with time = \"<column>\"")
+    elif sfreq_meta is not None:
         try:
             sfreq = float(sfreq_meta)
             if not (np.isfinite(sfreq) and sfreq > 0):
@@ -209,111 +195,107 @@ def _read_text(path: Path) -> tuple[np.ndarray, list, float, dict, object]:
         except ValueError:
             raise RecordingError(f"{path}: '# sfreq={sfreq_meta}' is not a positive number "
                                  "(Hz)") from None
-    if "time" in lower:
-        k = lower.index("time")
+        sfreq_meta = f"'# sfreq={sfreq_meta}'"
+    time_col = _column(columns, spec.time, path, "time") if spec.time else (
+        next((c for c in columns if c.lower() == "time"), None))
+    if time_col is not None:
+        k = columns.index(time_col)
         rate = sampling_rate(values[:, k], source=f"{path}: column '{columns[k]}'",
                              line_of=lambda i: f"line {line_no[i + 1]}")
         if sfreq is not None and abs(rate - sfreq) > 1e-3 * sfreq:
-            raise RecordingError(f"{path}: '# sfreq={sfreq_meta}' disagrees with the time "
+            raise RecordingError(f"{path}: {sfreq_meta} disagrees with the time "
                                  f"column ({rate:g} Hz)")
         sfreq = rate
-        values = np.delete(values, k, axis=1)
-        columns = columns[:k] + columns[k + 1:]
     elif sfreq is None:
         raise RecordingError(f"{path}: no 'time' column (seconds) and no '# sfreq=<Hz>' comment "
-                             "line: the sampling rate is unknown")
+                             "line: the sampling rate is unknown (or name them in study.toml: "
+                             "table = { time = \"<column>\" } or table = { sfreq = 10.0 })")
+    if isinstance(spec.channels, str):
+        raise RecordingError(f"{path}: the table spec's channels = {spec.channels!r} names a "
+                             ".mat variable; in a text table give the list of columns to read")
+    keep = ([_column(columns, c, path, "channels") for c in spec.channels]
+            if spec.channels else [c for c in columns if c != time_col])
+    values = values[:, [columns.index(c) for c in keep]]
+    columns = keep
     if not columns:
         raise RecordingError(f"{path}: no channel columns (named like 'S1_D1 hbo')")
     return values, columns, sfreq, meta, where
 
 
-def _read_mat(path: Path) -> tuple[np.ndarray, list, float, dict, object]:
-    mat = load_mat(path, "table (.mat with data, sfreq, channels)")
-    missing = [k for k in ("data", "sfreq", "channels") if k not in mat]
-    if missing:
-        found = ", ".join(sorted(k for k in mat if not k.startswith("__"))) or "none"
-        raise RecordingError(f"{path}: missing variable(s) {', '.join(missing)} (a table .mat "
-                             f"needs data, sfreq, channels; found: {found})")
-    data = np.asarray(mat["data"])
-    if data.dtype.kind not in "biuf" or data.ndim != 2 or data.size == 0:
-        raise RecordingError(f"{path}: data must be a numeric n_times x n_channels matrix, "
-                             f"got {data.dtype} of shape {data.shape}")
-    data = data.astype(float)
-    sf = np.asarray(mat["sfreq"])
-    if sf.dtype.kind not in "biuf" or sf.size != 1 or not np.isfinite(sf).all() or sf.item() <= 0:
-        raise RecordingError(f"{path}: sfreq must be one positive number (Hz)")
-    sfreq = float(sf.item())
-    cells = np.asarray(mat["channels"])
-    if cells.dtype.kind in "US":  # a char matrix, one name per row
-        names = [str(r).strip() for r in cells.ravel()]
-    else:
-        names = [mat_string(c) for c in cells.ravel()]
-        if any(n is None for n in names):
-            raise RecordingError(f"{path}: channels must be a cell array of strings")
-    if len(names) != data.shape[1]:
-        hint = (" (data must be time x channel: transpose it)"
-                if len(names) == data.shape[0] else "")
-        raise RecordingError(f"{path}: data has {data.shape[1]} columns but channels has "
-                             f"{len(names)} names{hint}")
-    if data.shape[0] < 2:
-        raise RecordingError(f"{path}: data has {data.shape[0]} sample(s); need at least 2")
-
-    def where(i: int) -> str:
-        return f"data row {i + 1}"
-
-    bad = np.argwhere(~np.isfinite(data))
-    if bad.size:
-        i, j = (int(x) for x in bad[0])
-        raise RecordingError(f"{path}: {where(i)}, channel '{names[j]}' ({j + 1}) is "
-                             f"{data[i, j]} ({len(bad)} non-finite value(s))")
-    meta = {key: mat_string(mat[key]) for key in ("unit", "meas_date") if key in mat}
-    return data, names, sfreq, meta, where
+def _column(columns: list[str], name: str, path: Path, key: str) -> str:
+    """The column ``name`` (named by the spec's ``key``), case-sensitively."""
+    if name not in columns:
+        raise RecordingError(f"{path}: no column '{name}' (table {key} in study.toml); the "
+                             f"columns are: {', '.join(columns)}")
+    return name
 
 
-def read_table(path: str | os.PathLike, *, unit: str | None = None) -> mne.io.RawArray:
-    """Read preprocessed HbO/HbR signals of one person from a table.
+def read_table(path: str | os.PathLike, *, unit: str | None = None,
+               spec: TableSpec | None = None) -> mne.io.RawArray:
+    """Read preprocessed HbO and/or HbR signals of one person from a table.
 
     Parameters
     ----------
     path : path-like
-        A ``.csv``, ``.tsv`` or ``.mat`` file in the layout of the module docstring.
+        A ``.csv``, ``.tsv`` or ``.mat`` file in the layout of the module docstring,
+        or in the layout ``spec`` describes.
     unit : str or None
         Concentration unit of the values (``"M"``, ``"mM"``, ``"uM"``, ``"nM"``);
-        overrides the file's; None uses the file's, else mol/L.
+        overrides the spec's and the file's; None uses the spec's, else the file's,
+        else mol/L.
+    spec : TableSpec or None
+        A lab's own layout: the variables or columns of the samples, times and
+        channel names, the signal unnamed channels hold, the rate and the unit (see
+        :mod:`interbrain.io.table_spec`); None: interbrain's layout.
 
     Returns
     -------
     raw : mne.io.RawArray
-        Preloaded, channel types ``hbo`` and ``hbr`` in mol/L, named
-        ``"S<source>_D<detector> hbo|hbr"``, shape (n_channels, n_times), pairs
-        sorted by source then detector number, ``hbo`` before ``hbr``; sampling rate in Hz in
-        ``raw.info["sfreq"]``; ``meas_date`` from the file, else None.
+        Preloaded, channel types ``hbo`` and/or ``hbr`` in mol/L, named
+        ``"<channel> hbo|hbr"`` (``S<source>_D<detector>``, the names the spec gives,
+        or ``ch1``, ``ch2``, ... generated when the file names none), shape
+        (n_channels, n_times); ``S<s>_D<d>`` channels sorted by source then detector
+        number, ``hbo`` before ``hbr``; sampling rate in Hz in ``raw.info["sfreq"]``;
+        ``meas_date`` from the file, else None.
 
     Raises
     ------
     RecordingError
-        If the file cannot be parsed, a column name is not a channel name, a cell
-        is empty or not a finite number (row and column named), the times are not
-        uniform (rows named), there is no hbo channel, a pair lacks its hbo or hbr
-        partner, or the values are implausible for the unit.
+        If the file cannot be parsed, a variable or column the spec names is missing
+        (the file's are listed), a column name is not a channel name, a cell is empty
+        or not a finite number (row and column named), the times are not uniform
+        (rows named), a channel has HbO but not HbR (or the reverse) while others have
+        both, or the values are implausible for the unit (the message says which unit
+        was assumed and where to give it). Every message names the file.
     """
     path = Path(path)
+    spec = spec or TableSpec()
     if not path.is_file():
         raise RecordingError(f"{path}: table file does not exist")
     if path.suffix.lower() == ".mat":
-        data, names, sfreq, meta, where = _read_mat(path)
+        data, names, sfreq, meta, where, signal = read_mat_table(path, spec)
+        fmt = "mat"
     elif path.suffix.lower() in (".csv", ".tsv"):
         if path.stat().st_size == 0:
             raise RecordingError(f"{path}: empty file (0 bytes)")
-        data, names, sfreq, meta, where = _read_text(path)
+        data, names, sfreq, meta, where = _read_text(path, spec)
+        signal, fmt = spec.signal, "text"
     else:
         raise RecordingError(f"{path}: a table must be .csv, .tsv or .mat, got "
                              f"'{path.suffix}'")
-    use = unit if unit is not None else meta.get("unit")
-    scale = _unit_scale(use, str(path)) if use else 1.0
+    if unit is not None:
+        use = (check_unit(unit, str(path), RecordingError), "given")
+    elif spec.unit is not None:
+        use = (spec.unit, "the table's unit in study.toml")
+    elif meta.get("unit"):
+        origin = "'# unit=' line" if fmt == "text" else "the file's 'unit' variable"
+        use = (check_unit(meta["unit"], f"{path}: {origin}", RecordingError), origin)
+    else:
+        use = ("M", "no unit given, so mol/L was assumed")
     when = _meas_date(meta.get("meas_date"), str(path))
-    channels = _parse_channels(names, str(path))
-    raw = _make_raw(data, channels, sfreq, scale, str(path), where)
+    channels = channel_signals(names, signal, str(path),
+                               "column" if fmt == "text" else "channel", RecordingError)
+    raw = _make_raw(data, channels, sfreq, use, str(path), where, fmt)
     if when is not None:
         raw.set_meas_date(when)
     return raw

@@ -27,8 +27,10 @@ Steps, in order (each recorded with its parameters in :attr:`Preprocessed.steps`
 8. optional **global-signal removal**: the mean over good channels is regressed out
    of every channel (a least-squares gain per channel), separately for HbO and HbR.
 
-Recordings that are already haemoglobin skip 1, the spectral and motion criteria
-of 2, and 3-5, and are band-passed only with ``filter_preprocessed``.
+Recordings that are already haemoglobin (computed elsewhere: tables, processed SNIRF
+files) skip 1, the spectral and motion criteria of 2, and 3-5, and are band-passed
+only with ``filter_preprocessed``; they may hold HbO only or HbR only, and the signal
+they lack is absent from the result (:attr:`Preprocessed.signals`).
 
 The short channels themselves go through the same chain but short-channel regression
 and global-signal removal (optical density, motion correction, Beer-Lambert law,
@@ -45,8 +47,7 @@ America A 22, 1874-1882.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import mne
 import numpy as np
@@ -56,6 +57,8 @@ from mne.preprocessing.nirs import beer_lambert_law, optical_density
 from ..errors import RecordingError
 from .aux_regression import add_regressors, regress_aux, select_aux
 from .motion import correct_motion
+from .preprocessed import (HB_SIGNALS, Preprocessed, absent_signal, annotation_table,
+                           is_absent)
 from .qc import (REASONS, channel_quality, fill_nonfinite, fnirs_picks, input_kind,
                  pair_names)
 from .regions import regions_from_montage
@@ -64,100 +67,6 @@ from .short_channels import short_channel_step, short_pairs
 
 #: Fewest good channels for global-signal removal.
 MIN_GLOBAL_CHANNELS = 3
-
-
-@dataclass
-class Preprocessed:
-    """Preprocessed haemoglobin signals of one recording.
-
-    Attributes
-    ----------
-    source : str
-        The recording file.
-    channels : list of str
-        Source-detector pair names of the analysed (long) channels, shape
-        (n_channels,).
-    hbo, hbr : numpy.ndarray
-        Oxy- and deoxy-haemoglobin concentration changes in mol/L, shape
-        (n_channels, n_times). Bad channels are included (see
-        :attr:`bad_channels`).
-    sfreq : float
-        Sampling rate in Hz.
-    meas_date : datetime or None
-        Time of the first sample (``raw.info["meas_date"]`` plus ``raw.first_time``),
-        None when the file records no start time.
-    qc : pandas.DataFrame
-        Per-channel quality, one row per analysed channel (see
-        :func:`~interbrain.preprocessing.qc.channel_quality`).
-    steps : list of dict
-        The applied chain, one entry per step with its parameters (JSON-ready).
-    regions : dict
-        Channel -> nearest 10-20 / 10-10 label, when the recording has usable
-        optode positions (see
-        :func:`~interbrain.preprocessing.regions.regions_from_montage`); empty
-        otherwise.
-    annotations : pandas.DataFrame
-        The recording's events: ``onset`` (seconds from the first sample),
-        ``duration`` (seconds) and ``description``; no rows when it has none.
-    short : Preprocessed or None
-        The short-separation channels, preprocessed like the long ones but without
-        short-channel regression and global-signal removal (same ``sfreq``,
-        ``meas_date`` and events; ``qc`` their rows of quality control); None when the
-        recording has none (or is haemoglobin input).
-    """
-
-    source: str
-    channels: list[str]
-    hbo: np.ndarray
-    hbr: np.ndarray
-    sfreq: float
-    meas_date: datetime | None
-    qc: pd.DataFrame
-    steps: list[dict] = field(default_factory=list)
-    regions: dict[str, str] = field(default_factory=dict)
-    annotations: pd.DataFrame = field(default_factory=lambda: annotation_table(None))
-    short: Preprocessed | None = None
-
-    @property
-    def n_times(self) -> int:
-        """Number of samples."""
-        return self.hbo.shape[1]
-
-    @property
-    def bad_channels(self) -> set[str]:
-        """Names of the channels marked bad by quality control."""
-        return set(self.qc.loc[self.qc["bad"], "channel"])
-
-    def signal(self, name: str) -> np.ndarray:
-        """The (n_channels, n_times) array of ``"hbo"`` or ``"hbr"``."""
-        return {"hbo": self.hbo, "hbr": self.hbr}[name]
-
-
-def annotation_table(raw: mne.io.BaseRaw | None) -> pd.DataFrame:
-    """Events of ``raw`` with onsets in seconds from its first sample.
-
-    Parameters
-    ----------
-    raw : mne.io.BaseRaw or None
-        The recording; None for an empty table.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``onset`` (seconds from the first sample), ``duration`` (seconds) and
-        ``description``, one row per annotation.
-    """
-    columns = ["onset", "duration", "description"]
-    if raw is None or len(raw.annotations) == 0:
-        return pd.DataFrame({"onset": pd.Series(dtype=float),
-                             "duration": pd.Series(dtype=float),
-                             "description": pd.Series(dtype=str)}, columns=columns)
-    ann = raw.annotations
-    onset = np.asarray(ann.onset, float)
-    if ann.orig_time is not None:   # onsets count from meas_date, not the first sample
-        onset = onset - raw.first_time
-    return pd.DataFrame({"onset": onset, "duration": np.asarray(ann.duration, float),
-                         "description": [str(d) for d in ann.description]}, columns=columns)
 
 
 #: The former private name, which tests still use.
@@ -216,7 +125,8 @@ def _all_bad_message(source: str, qc: pd.DataFrame) -> str:
 
 
 def _band_pass(raw_hb: mne.io.BaseRaw, settings: PreprocessingSettings) -> dict:
-    raw_hb.filter(settings.l_freq, settings.h_freq, picks=["hbo", "hbr"], method="iir",
+    present = [t for t in HB_SIGNALS if t in set(raw_hb.get_channel_types())]
+    raw_hb.filter(settings.l_freq, settings.h_freq, picks=present, method="iir",
                   iir_params=dict(order=4, ftype="butter", output="sos"), verbose="ERROR")
     return {"step": "band_pass", "function": "mne.io.Raw.filter",
             "l_freq": settings.l_freq, "h_freq": settings.h_freq,
@@ -306,15 +216,29 @@ def _regions(raw: mne.io.BaseRaw, channels: list[str]) -> tuple[dict[str, str], 
 
 def _extract(raw_hb: mne.io.BaseRaw, channels: list[str], source: str
              ) -> tuple[np.ndarray, np.ndarray]:
+    """HbO and HbR of ``channels``, shape (n_channels, n_times) each; a signal no
+    channel has (an HbO-only table) is :func:`~.preprocessed.absent_signal`."""
     data = raw_hb.get_data()
     index = {name: i for i, name in enumerate(raw_hb.ch_names)}
-    try:
-        hbo = data[[index[f"{c} hbo"] for c in channels]]
-        hbr = data[[index[f"{c} hbr"] for c in channels]]
-    except KeyError as exc:
-        raise RecordingError(f"{source}: channel {exc} is missing (every source-detector "
-                             "pair needs both an HbO and an HbR signal)") from None
-    return hbo, hbr
+    present = [t for t in HB_SIGNALS if any(n.endswith(f" {t}") for n in index)]
+    out = {}
+    for signal in present:
+        lacking = [c for c in channels if f"{c} {signal}" not in index]
+        if lacking:
+            raise RecordingError(
+                f"{source}: channel(s) {', '.join(lacking)} have no {signal.upper()} signal "
+                f"while other channels have one; give every source-detector pair the same "
+                f"signals ({' and '.join(s.upper() for s in present)}, or one of them)")
+        out[signal] = data[[index[f"{c} {signal}"] for c in channels]]
+    if not out:
+        raise RecordingError(f"{source}: no HbO or HbR channel")
+    like = next(iter(out.values()))
+    return (out.get("hbo", absent_signal(like)), out.get("hbr", absent_signal(like)))
+
+
+def _finite(*signals: np.ndarray) -> bool:
+    """Every present signal (not :func:`~.preprocessed.is_absent`) is finite."""
+    return all(is_absent(x) or bool(np.all(np.isfinite(x))) for x in signals)
 
 
 def preprocess_recording(raw: mne.io.BaseRaw, settings: PreprocessingSettings,
@@ -327,8 +251,9 @@ def preprocess_recording(raw: mne.io.BaseRaw, settings: PreprocessingSettings,
     raw : mne.io.BaseRaw
         Preloaded fNIRS recording: raw continuous-wave intensities (see
         :func:`interbrain.io.read_recording`), optical density (``fnirs_od``) or
-        haemoglobin concentrations in mol/L (``hbo`` and ``hbr``). Two rows per
-        source-detector pair, shape (2 * n_pairs, n_times).
+        haemoglobin concentrations in mol/L (``hbo`` and ``hbr``, or one of them for
+        every channel). Shape (n_rows, n_times): two or more rows per source-detector
+        pair of raw intensity or optical density, one per signal of haemoglobin.
     settings : PreprocessingSettings
         Thresholds and parameters of the chain.
     source : str
@@ -347,7 +272,8 @@ def preprocess_recording(raw: mne.io.BaseRaw, settings: PreprocessingSettings,
     Raises
     ------
     RecordingError
-        If the recording holds no fNIRS channels, a pair lacks HbO or HbR, every
+        If the recording holds no fNIRS channels, a haemoglobin channel lacks a signal
+        the others have, every
         analysed channel is bad, the chain produced non-finite values, or
         ``aux_regression`` is on and ``aux`` lacks auxiliary signals (or one named in
         ``aux_channels``). The message names ``source``.
@@ -380,7 +306,10 @@ def preprocess_recording(raw: mne.io.BaseRaw, settings: PreprocessingSettings,
                                   "peak_spectral_power", "motion_detection",
                                   "motion_correction", "short_channel_regression",
                                   "beer_lambert_law"],
-                      "reason": "the input already is haemoglobin"})
+                      "reason": "the recording holds haemoglobin concentrations computed "
+                                "elsewhere",
+                      "signals": [t for t in HB_SIGNALS
+                                  if t in set(raw.get_channel_types())]})
         steps.append(_qc_step(settings, kind, notes))
         channels = pair_names(raw)
         if qc["bad"].all():
@@ -443,8 +372,8 @@ def preprocess_recording(raw: mne.io.BaseRaw, settings: PreprocessingSettings,
     if settings.global_signal_removal:
         good = ~qc.set_index("channel").loc[channels, "bad"].to_numpy(bool)
         if good.sum() >= MIN_GLOBAL_CHANNELS:
-            hbo = global_signal_regression(hbo, good)
-            hbr = global_signal_regression(hbr, good)
+            hbo, hbr = (x if is_absent(x) else global_signal_regression(x, good)
+                        for x in (hbo, hbr))
             steps.append({"step": "global_signal_removal",
                           "function": "interbrain.preprocessing.chain.global_signal_regression",
                           "method": "mean of good channels regressed out of every channel "
@@ -453,7 +382,7 @@ def preprocess_recording(raw: mne.io.BaseRaw, settings: PreprocessingSettings,
         else:
             steps.append({"step": "global_signal_removal", "skipped": True,
                           "reason": f"fewer than {MIN_GLOBAL_CHANNELS} good channels"})
-    if not (np.all(np.isfinite(hbo)) and np.all(np.isfinite(hbr))):
+    if not _finite(hbo, hbr):
         raise RecordingError(f"{source}: preprocessing produced non-finite values")
     regions, step = _regions(raw, channels)
     steps.append(step)

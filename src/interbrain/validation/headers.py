@@ -13,9 +13,10 @@ import numpy as np
 from ..assembly import split_roles
 from ..design import ROLES, RecordingRef
 from ..errors import RecordingError
-from ..io import read_recording
+from ..io import read_recording, read_table
+from ..io.table_spec import recording_table
 from ..io.recording import EXTENSIONS, in_bids_dataset
-from ..preprocessing import input_kind, pair_names
+from ..preprocessing import HB_SIGNALS, input_kind, pair_names
 from ..io.auxiliary import read_aux
 from ..preprocessing.aux_regression import select_aux
 from ..preprocessing.chain import annotation_table, short_pairs
@@ -59,7 +60,8 @@ def recording_header(raw: mne.io.BaseRaw, *, key: str, path: Path,
     ------
     RecordingError
         If the recording holds no fNIRS channels, a raw-intensity or optical-density
-        pair has fewer than two wavelengths, a haemoglobin pair lacks HbO or HbR, or
+        pair has fewer than two wavelengths, a haemoglobin channel lacks a signal the
+        others have, or
         every channel is a short channel (naming ``key``).
     """
     try:
@@ -74,10 +76,13 @@ def recording_header(raw: mne.io.BaseRaw, *, key: str, path: Path,
     rows = Counter(ch.split(" ")[0] for ch in picked.ch_names)
     if kind == "hb":
         have = set(picked.ch_names)
-        lacking = [c for c in names if f"{c} hbo" not in have or f"{c} hbr" not in have]
+        present = [t for t in HB_SIGNALS if any(f"{c} {t}" in have for c in names)]
+        lacking = [c for c in names if any(f"{c} {t}" not in have for t in present)]
         if lacking:
-            raise RecordingError(f"{key}: channel(s) {', '.join(lacking[:6])} lack an HbO or "
-                                 "an HbR signal (every source-detector pair needs both)")
+            raise RecordingError(f"{key}: channel(s) {', '.join(lacking[:6])} lack an "
+                                 f"{' or '.join(t.upper() for t in present)} signal (every "
+                                 "channel needs the same signals: both, or HbO only, or HbR "
+                                 "only)")
         channels, wavelengths = names, ()
     else:
         single = [c for c in names if rows[c] < 2]
@@ -126,7 +131,9 @@ def read_headers(study: Study, report: ValidationReport) -> None:
             continue
         if ref.path not in opened:
             try:
-                opened[ref.path] = read_recording(ref.path, preload=False)
+                spec = recording_table(ref)
+                opened[ref.path] = (read_recording(ref.path, preload=False) if spec is None
+                                    else read_table(ref.path, spec=spec))
             except RecordingError as exc:
                 report.add(str(exc), ref.path)
                 opened[ref.path] = None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..assembly import common_rate, overlap
+from ..assembly import common_rate, overlap, session_crop
 from ..errors import RecordingError
 from ..nulls import all_pairings, rate_groups
 from ..nulls.pseudo_dyads import PSEUDO_OTHER_KINDS
@@ -121,6 +121,7 @@ def check_pairings(study: Study, report: ValidationReport) -> None:
             named = {f for problem in report.problems for f in problem.files}
             if not (group_key[0] != "session" and set(keys) & named):
                 report.add(str(exc), *keys)
+    crop_of = {(s.dyad, s.session): session_crop(s) for s in study.sessions}
     band = _BandRule(study.analysis.band, study.analysis.precision)
     settings = study.analysis
     for p in pairings:
@@ -142,7 +143,9 @@ def check_pairings(study: Study, report: ValidationReport) -> None:
         if rates.get(group_key) is None:
             continue
         try:
-            common = overlap(a, b, align=p.align, offset=p.offset, event=p.event)
+            common = overlap(a, b, align=p.align, offset=p.offset, event=p.event,
+                             crop=crop_of.get((p.dyad, p.session))
+                             if p.pairing == "real" else None)
         except RecordingError as exc:
             report.add(str(exc), t_key, p_key)
             continue
