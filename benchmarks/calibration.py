@@ -34,7 +34,8 @@ fits and of simplified models, seconds), ``<out>_studies.parquet`` next to it
 ``docs/figures/calibration_rates.png`` (false-positive rates) and
 ``docs/figures/calibration_power.png``; prints the table, the command, the machine
 and the versions. ``--mechanisms`` calibrates the mechanism models instead
-(``benchmarks/calibration_mechanisms.py``, same options there). ``--time N`` only measures seconds per study of each scenario on N
+(``benchmarks/calibration_mechanisms.py``, same options there). ``--segments``
+calibrates the segment, condition and moment tests (``benchmarks/calibration_segments.py``). ``--time N`` only measures seconds per study of each scenario on N
 studies (size the run with it); ``--plot-only`` redraws the figures from ``--out``.
 """
 
@@ -231,6 +232,10 @@ def main(argv: list[str] | None = None) -> None:
     if "--mechanisms" in argv:   # the mechanism models: benchmarks/calibration_mechanisms.py
         import calibration_mechanisms
         calibration_mechanisms.main([a for a in argv if a != "--mechanisms"])
+        return
+    if "--segments" in argv:   # segments, conditions and moments: calibration_segments.py
+        import calibration_segments
+        calibration_segments.main([a for a in argv if a != "--segments"])
         return
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)

@@ -35,17 +35,20 @@ import dask
 import pandas as pd
 from dask.callbacks import Callback
 
-from ..assembly import common_rate, resample_to, split_roles
+from ..assembly import apply_crops, common_rate, resample_to, split_roles
 from ..errors import WorkerError
 from ..io import read_recording, recording_sidecars
 from ..io.auxiliary import read_aux
+from ..io.table_spec import recording_table
 from ..nulls import Pairing
+from ..nulls.moments import MomentSpec
 from ..nulls.session import pairings_synchrony
 from ..orphans import worker_initializer
 from ..preprocessing import Preprocessed, PreprocessingSettings, preprocess_recording
 from ..design import ROLES, RecordingRef
 from ..synchrony.session import DEFAULT_SPECTRA_BUDGET
 from ..synchrony.settings import AnalysisSettings
+from ..synchrony.summaries.segments import SegmentSpec
 from .cache import Cache, content_key, file_digest
 from .progress import Progress
 
@@ -81,7 +84,7 @@ class RecordingHandle:
 def preprocess_ref(ref: RecordingRef, partner: RecordingRef,
                    settings: PreprocessingSettings) -> Preprocessed:
     """Read, split (one-device dyads) and preprocess one person's recording."""
-    raw = read_recording(ref.path)
+    raw = read_recording(ref.path, table=recording_table(ref))
     # auxiliary signals of a one-device dyad's file are regressed from both partners
     aux = read_aux(ref.path, raw) if settings.aux_regression else None
     if ref.channels is not None:
@@ -97,7 +100,8 @@ def recording_task(ref: RecordingRef, partner: RecordingRef, settings: Preproces
     key = content_key("recording", file_digest(ref.path),
                       [(f.name, file_digest(f)) for f in recording_sidecars(ref.path)],
                       ref.role, ref.channels,
-                      partner.channels if ref.channels is not None else None, settings)
+                      partner.channels if ref.channels is not None else None, settings,
+                      recording_table(ref))
     if cache.has_recording(key):
         rec = cache.load_recording(key)
     else:
@@ -112,33 +116,49 @@ def _pairing_spec(p: Pairing, handles: dict[str, RecordingHandle]) -> list:
     real one of its dyad and session), its recordings' cache keys and its alignment."""
     return [p.dyad, p.partner_dyad, p.session, p.patient_session, p.pairing,
             handles[p.therapist.key].cache_key, handles[p.patient.key].cache_key, p.align,
-            p.offset, p.event]
+            p.offset, p.event, p.crop]
 
 
 def session_task(pairings: Sequence[Pairing], handles: Sequence[RecordingHandle],
                  settings: AnalysisSettings, regions: dict[str, str] | None, cache_dir: str,
-                 spectra_budget: int = DEFAULT_SPECTRA_BUDGET) -> dict[str, pd.DataFrame]:
+                 spectra_budget: int = DEFAULT_SPECTRA_BUDGET,
+                 segments: SegmentSpec | None = None,
+                 moments: MomentSpec | None = None,
+                 crops: Sequence[Pairing] = ()) -> dict[str, pd.DataFrame]:
     """Synchrony of one group of pairings (:func:`~interbrain.nulls.rate_groups`: the
     real and pseudo pairings of one session number, or the familiarity pairings of one
     dyad), or find it in the cache.
 
+    ``crops``: real pairings with a ``crop`` whose recordings the group pairs (a
+    dyad's cropped sessions, for its familiarity pairings): their recordings are cut
+    as the real dyad-session's are (:func:`~interbrain.assembly.apply_crops`) and the
+    pairings themselves are not computed.
+
     Recordings are loaded from the cache, brought to their lowest common sampling
     rate, and passed to :func:`~interbrain.nulls.session.pairings_synchrony` with
-    ``settings`` (the graph gives each task one signal of ``settings.signals``).
+    ``settings`` (the graph gives each task one signal of ``settings.signals``) and
+    the study's ``segments`` and ``moments`` (``[segments]``, ``[moments]``; part of
+    the cache key only when given, so that studies without them keep their entries).
     """
     cache = Cache(cache_dir)
     by_ref = {h.ref_key: h for h in handles}
+    extra = [x for x in (segments, moments) if x is not None]
+    if crops:
+        extra.append([_pairing_spec(p, by_ref) for p in crops])
     key = content_key("synchrony", [_pairing_spec(p, by_ref) for p in pairings], settings,
-                      regions)
+                      regions, *extra)
     if cache.has_tables("synchrony", key):
         return cache.load_tables("synchrony", key)
-    needed = sorted({p.therapist.key for p in pairings} | {p.patient.key for p in pairings})
+    needed = sorted({k for p in [*pairings, *crops] for k in (p.therapist.key, p.patient.key)})
     recordings = {k: replace(cache.load_recording(by_ref[k].cache_key), source=k)
                   for k in needed}
     rate = common_rate({k: rec.sfreq for k, rec in recordings.items()})
     recordings = {k: resample_to(rec, rate) for k, rec in recordings.items()}
+    _, recordings = apply_crops(list(crops), recordings)   # only cuts their recordings
+    pairings, recordings = apply_crops(list(pairings), recordings)
     tables = pairings_synchrony(pairings, recordings, settings, regions,
-                                spectra_budget=spectra_budget)
+                                spectra_budget=spectra_budget, segments=segments,
+                                moments=moments)
     cache.store_tables("synchrony", key, tables)
     return tables
 
@@ -293,7 +313,8 @@ def build_graph(refs: dict[str, tuple[RecordingRef, RecordingRef]],
                 preprocessing: PreprocessingSettings,
                 analysis: AnalysisSettings, regions: dict[str, str] | None,
                 cache_dir: Path, spectra_budget: int = DEFAULT_SPECTRA_BUDGET,
-                labels: dict | None = None) -> dict[str, list]:
+                labels: dict | None = None, segments: SegmentSpec | None = None,
+                moments: MomentSpec | None = None) -> dict[str, list]:
     """The delayed tasks of a study: recordings, then synchrony per group of
     :func:`~interbrain.nulls.rate_groups` (``("session", s)`` or ``("familiarity",
     dyad)``) and signal (in the order of ``analysis.signals``, so the tables
@@ -301,19 +322,29 @@ def build_graph(refs: dict[str, tuple[RecordingRef, RecordingRef]],
 
     ``labels``, if given, is filled with task key -> what the task does, in words
     (``"preprocessing <file>"``, ``"synchrony of session 2 (hbo)"``,
-    ``"synchrony of the familiarity pairings of dyad D01 (hbo)"``)."""
+    ``"synchrony of the familiarity pairings of dyad D01 (hbo)"``). ``segments`` and
+    ``moments`` (``[segments]``, ``[moments]``) go to the session tasks."""
     labels = {} if labels is None else labels
     handles = {k: dask.delayed(recording_task, pure=True)(ref, partner, preprocessing,
                                                           str(cache_dir))
                for k, (ref, partner) in sorted(refs.items())}
     labels.update({handles[k].key: f"preprocessing {k}" for k in handles})
     sessions = []
+    cropped = [p for (kind, _), group in groups.items() if kind == "session"
+               for p in group if p.pairing == "real" and p.crop is not None]
     for (kind, which), group in groups.items():
         needed = sorted({p.therapist.key for p in group} | {p.patient.key for p in group})
+        # a dyad's familiarity pairings pair the cropped parts of its cropped sessions
+        crops = [p for p in cropped if kind == "familiarity" and p.dyad == which
+                 and {p.therapist.key, p.patient.key} & set(needed)]
+        needed = sorted({*needed, *(k for p in crops for k in (p.therapist.key,
+                                                                p.patient.key))})
         for signal in analysis.signals:
             sessions.append(dask.delayed(session_task, pure=True)(
                 group, [handles[k] for k in needed], replace(analysis, signals=(signal,)),
-                regions, str(cache_dir), spectra_budget))
+                regions, str(cache_dir), spectra_budget,
+                segments if kind == "session" else None,
+                moments if kind == "session" else None, crops))
             what = (f"session {which}" if kind == "session"
                     else f"the {kind} pairings of dyad {which}")
             labels[sessions[-1].key] = f"synchrony of {what} ({signal})"

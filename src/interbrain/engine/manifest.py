@@ -127,6 +127,9 @@ def describe_study(study) -> dict:
                for name in ("name", "description", "analysis", "preprocessing", "statistics",
                             "dyads", "sessions", "generalisation", "regions", "therapists")}
     content["measures"] = study.measures.to_csv(index=False)
+    for name in ("segments", "moments"):   # only when set: other studies keep their digest
+        if getattr(study, name, None) is not None:
+            content[name] = jsonable(getattr(study, name), root)
     text = json.dumps({"content": content, "recordings": recordings}, sort_keys=True)
     return {"name": study.name, "root": str(root), "recordings": recordings,
             "digest": hashlib.sha256(text.encode("utf-8")).hexdigest()}

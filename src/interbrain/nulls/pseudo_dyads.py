@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._check import as_generator, check_int
+from .._check import as_generator, check_int, check_option
+from ..assembly import Crop, session_crop
 from ..design import RecordingRef
 
 if TYPE_CHECKING:  # the null controls read a study's records, never load one
@@ -87,6 +88,7 @@ class Pairing:
     event: str | None = None
     kind: str | None = None
     partner_session: int | None = None
+    crop: Crop | None = None
 
     def __post_init__(self) -> None:
         if self.patient_session != self.session and (self.dyad != self.partner_dyad
@@ -112,6 +114,11 @@ class Pairing:
         return "real" if self.dyad == self.partner_dyad else "pseudo"
 
 
+#: Which dyads' recordings may form a pseudo-dyad (``[statistics] pseudo_dyads_within``):
+#: of the same group (``condition``), of the same therapist, or any.
+PSEUDO_WITHIN: tuple[str, ...] = ("group", "therapist", "all")
+
+
 def _random_subset(partners: list, k: int | None, rng: np.random.Generator | None) -> list:
     """``k`` of ``partners`` drawn without replacement, in their order (all of them
     without a generator or when there are no more than ``k``)."""
@@ -124,7 +131,7 @@ def _random_subset(partners: list, k: int | None, rng: np.random.Generator | Non
 def real_pairings(study: Study) -> list[Pairing]:
     """The real dyad of every session of ``study``."""
     return [Pairing(s.dyad, s.dyad, s.session, s.therapist, s.patient, s.align, s.offset,
-                    s.event) for s in study.sessions]
+                    s.event, crop=session_crop(s)) for s in study.sessions]
 
 
 def generalisation_pairings(study: Study) -> list[Pairing]:
@@ -203,8 +210,20 @@ def pseudo_generalisation_pairings(study: Study, *, max_per_recording: int | Non
     return out
 
 
+def pseudo_group_key(study: Study, within: str):
+    """Session -> what its pseudo partners must share: ``"group"``: the condition of
+    the session (or of its dyad); ``"therapist"``: the therapist; ``"all"``: nothing."""
+    check_option(within, "pseudo_dyads_within", PSEUDO_WITHIN)
+    dyads = {d.id: d for d in study.dyads}
+    if within == "group":
+        return lambda s: s.condition or dyads[s.dyad].condition
+    if within == "therapist":
+        return lambda s: dyads[s.dyad].therapist
+    return lambda s: None
+
+
 def pseudo_dyad_pairings(study: Study, *, max_per_dyad: int | None = None,
-                         seed: int = 0) -> list[Pairing]:
+                         seed: int = 0, within: str = "all") -> list[Pairing]:
     """Pseudo-dyads of ``study``: all of them, or a seeded random subset.
 
     For each session number, the therapist recording of each dyad is paired with the
@@ -236,6 +255,9 @@ def pseudo_dyad_pairings(study: Study, *, max_per_dyad: int | None = None,
         draws the partners of every therapist recording in order of session number
         and dyad id, so the subset depends only on the study's sessions, ``seed``
         and ``max_per_dyad``. Unused when ``max_per_dyad`` is None.
+    within : {"all", "group", "therapist"}
+        Pair only dyads of the same group (the session's or dyad's ``condition``;
+        sessions without one form one group), of the same therapist, or all.
 
     Returns
     -------
@@ -255,11 +277,12 @@ def pseudo_dyad_pairings(study: Study, *, max_per_dyad: int | None = None,
     by_session: dict[int, list] = {}
     for s in study.sessions:
         by_session.setdefault(s.session, []).append(s)
+    same = pseudo_group_key(study, within)
     out = []
     for session in sorted(by_session):
         group = sorted(by_session[session], key=lambda s: s.dyad)
         for a in group:
-            partners = [b for b in group if b.dyad != a.dyad]
+            partners = [b for b in group if b.dyad != a.dyad and same(b) == same(a)]
             partners = _random_subset(partners, max_per_dyad, rng)
             out.extend(Pairing(a.dyad, b.dyad, session, a.therapist, b.patient)
                        for b in partners)
@@ -343,7 +366,7 @@ def all_pairings(study: Study) -> list[Pairing]:
     """Every pairing the engine computes for ``study``, as its ``[analysis]`` asks.
 
     The real pairings, the ``[[generalisation]]`` pairings, the pseudo-dyads (with
-    ``pseudo_dyads``; at most ``pseudo_dyads_per_dyad`` per therapist recording, 0
+    ``pseudo_dyads``; within ``[statistics] pseudo_dyads_within``; at most ``pseudo_dyads_per_dyad`` per therapist recording, 0
     for all), with them the pseudo-generalisation pairings of a study with
     ``[[generalisation]]`` recordings (:func:`pseudo_generalisation_pairings`; at most
     ``pseudo_dyads_per_dyad`` per patient recording) and the familiarity pairings (with ``familiarity``; at most
@@ -363,7 +386,8 @@ def all_pairings(study: Study) -> list[Pairing]:
     pairings = real_pairings(study) + generalisation_pairings(study)
     if ana.pseudo_dyads:
         pairings += pseudo_dyad_pairings(study, max_per_dyad=ana.pseudo_dyads_per_dyad or None,
-                                         seed=ana.pseudo_dyads_seed)
+                                         seed=ana.pseudo_dyads_seed,
+                                         within=study.statistics.pseudo_dyads_within)
         if study.generalisation:
             pairings += pseudo_generalisation_pairings(
                 study, max_per_recording=ana.pseudo_dyads_per_dyad or None,

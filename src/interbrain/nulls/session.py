@@ -22,6 +22,9 @@ from ..synchrony.session import (DEFAULT_SPECTRA_BUDGET, SURROGATE_COLUMN, Paire
                                  PairingPlan, metric_options)
 from ..synchrony.session import pairings_synchrony as real_and_pseudo_synchrony
 from ..synchrony.settings import AnalysisSettings
+from ..synchrony.summaries.segments import SegmentSpec
+from .moments import MomentSpec, moment_frames
+from .segment_shuffle import segment_shuffle_frames
 from .surrogates import derive_seed, min_shift_samples, surrogate_null
 
 
@@ -107,7 +110,9 @@ def pairings_synchrony(pairings: Sequence[PairedRecordings],
                        recordings: dict[str, Preprocessed], settings: AnalysisSettings,
                        regions: dict[str, str] | None = None,
                        on_pairing: Callable[[], None] | None = None,
-                       spectra_budget: int = DEFAULT_SPECTRA_BUDGET) -> dict[str, pd.DataFrame]:
+                       spectra_budget: int = DEFAULT_SPECTRA_BUDGET,
+                       segments: SegmentSpec | None = None,
+                       moments: MomentSpec | None = None) -> dict[str, pd.DataFrame]:
     """Synchrony of every channel pair of every pairing, its summaries and surrogate nulls.
 
     :func:`interbrain.synchrony.session.pairings_synchrony` with the surrogates of
@@ -131,12 +136,30 @@ def pairings_synchrony(pairings: Sequence[PairedRecordings],
         Called once per finished pairing and signal (progress).
     spectra_budget : int
         Bytes of channel spectra held at once.
+    segments : SegmentSpec, optional
+        Labelled segments of the sessions: synchrony per segment of the real and
+        pseudo pairings (table ``"segments"``) and, with ``shuffle_window``, the
+        within-session segment-shuffling null of each real pairing
+        (:func:`~interbrain.nulls.segment_shuffle.segment_shuffle_frames`).
+    moments : MomentSpec, optional
+        Marked moments: each real pairing's synchrony around them and in null windows
+        of the same session (table ``"moments"``, :func:`~interbrain.nulls.moments.
+        moment_frames`).
 
     Returns
     -------
     dict of pandas.DataFrame
         As :func:`interbrain.synchrony.session.pairings_synchrony` returns them.
     """
+    def nulls(pl: PairingPlan, signal: str, settings: AnalysisSettings, x_t: np.ndarray,
+              x_p: np.ndarray) -> list[pd.DataFrame]:
+        frames = surrogate_frames(pl, signal, settings, x_t, x_p)
+        if segments is not None and segments.shuffle_window > 0 and pl.masks:
+            frames += segment_shuffle_frames(pl, signal, settings, segments, x_t, x_p)
+        if moments is not None and moments.events and pl.chan:
+            frames += moment_frames(pl, signal, settings, moments, x_t, x_p)
+        return frames
+
     return real_and_pseudo_synchrony(pairings, recordings, settings, regions,
                                      on_pairing=on_pairing, spectra_budget=spectra_budget,
-                                     null_frames=surrogate_frames)
+                                     null_frames=nulls, segments=segments)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 
 from .._check import check_int, settings_from_table
 from ..errors import StudyError
+from ..nulls.pseudo_dyads import PSEUDO_WITHIN
 from .primary import PrimarySettings
 from .time_codings import TIME_CODINGS
 
@@ -20,6 +21,9 @@ PAIRWISE_OPTIONS: tuple[str, ...] = ("growth", "real_vs_pseudo")
 UNIT_OPTIONS: tuple[str, ...] = ("pair", "region")
 #: Scales of the smallest effect size of interest (see :mod:`.equivalence`).
 SESOI_SCALE_OPTIONS: tuple[str, ...] = ("raw", "standardized")
+#: Which pseudo-dyads are a dyad's null: other dyads of its group (the ``condition``
+#: of its dyad or session), of its therapist, or all other dyads.
+PSEUDO_WITHIN_OPTIONS: tuple[str, ...] = PSEUDO_WITHIN
 #: Degrees-of-freedom methods of the mixed models' t-tests.
 DF_METHOD_OPTIONS: tuple[str, ...] = ("kenward-roger", "satterthwaite")
 
@@ -102,6 +106,13 @@ class StatisticsSettings:
         With two or more therapists: the therapist x session interaction, the share
         of synchrony variance between therapists and the pseudo-dyads split by
         therapist (:mod:`interbrain.stats.therapist_effects`).
+    pseudo_dyads_within : str
+        Pseudo-dyads pair a therapist recording with the patient recordings of other
+        dyads of the same session number and ``"group"`` (the default: the same
+        ``condition``, as the field pairs within a group; every other dyad when the
+        study has no conditions), ``"therapist"`` (the same therapist's other
+        patients) or ``"all"``. The engine computes only those, and the statistics
+        keep only those of a synchrony table given to them.
     """
 
     time: str = "linear"
@@ -123,6 +134,7 @@ class StatisticsSettings:
     mediation: bool = True
     dissociation: tuple[tuple[str, str], ...] = ()
     therapist_effects: bool = True
+    pseudo_dyads_within: str = "group"
 
     @classmethod
     def from_table(cls, table: object, where: str) -> "StatisticsSettings":
@@ -187,6 +199,7 @@ class StatisticsSettings:
         one_of("correction", CORRECTION_OPTIONS)
         one_of("pairwise_unit", UNIT_OPTIONS)
         one_of("df_method", DF_METHOD_OPTIONS)
+        one_of("pseudo_dyads_within", PSEUDO_WITHIN_OPTIONS)
         bad = [p for p in self.pairwise if p not in PAIRWISE_OPTIONS]
         if bad:
             raise ValueError(f"field 'pairwise' must list tests among "

@@ -30,6 +30,9 @@ from .outcomes import analyse_outcomes
 from .plasticity import PlasticityResult, plasticity_test
 from .real_vs_pseudo import real_vs_pseudo
 from .result_table import result_table
+from .moment_tests import moment_tests
+from .segment_analysis import analyse_segments, split_segments
+from .segment_models import restrict_pseudo
 from .sessions import SESSION_COLUMNS, session_synchrony
 from .settings import StatisticsSettings
 from .tables import combine_tables
@@ -71,6 +74,9 @@ class ModelInputs:
         The ``[[generalisation]]`` partners (:func:`~interbrain.stats.
         generalisation_patients.generalisation_partners`), for the patient-level
         generalisation model.
+    segment_labels : tuple of str
+        Segment labels in model order (``[segments] labels``; the first is the
+        reference level of the condition model).
     """
 
     settings: StatisticsSettings
@@ -83,6 +89,7 @@ class ModelInputs:
     dyads: pd.DataFrame | None = None
     generalisation: bool = False
     partners: pd.DataFrame | None = None
+    segment_labels: tuple[str, ...] = ()
 
     @classmethod
     def from_study(cls, study: Study) -> ModelInputs:
@@ -108,7 +115,9 @@ class ModelInputs:
                    pseudo_dyads=bool(study.analysis.pseudo_dyads), dyads=dyads,
                    generalisation=bool(study.generalisation),
                    partners=(generalisation_partners(study.generalisation)
-                             if study.generalisation else None))
+                             if study.generalisation else None),
+                   segment_labels=(tuple(study.segments.labels)
+                                   if study.segments is not None else ()))
 
     @property
     def mechanisms(self) -> MechanismInputs:
@@ -268,7 +277,9 @@ def _core_models(synchrony: pd.DataFrame, signal: str, metric: str, inputs: Mode
     return ({"outcomes": outcomes} if outcomes is not None else {}), plasticity
 
 
-def fit_models(inputs: ModelInputs | Study, synchrony: pd.DataFrame) -> ModelResults:
+def fit_models(inputs: ModelInputs | Study, synchrony: pd.DataFrame, *,
+               segments: pd.DataFrame | None = None,
+               moments: pd.DataFrame | None = None) -> ModelResults:
     """Fit every model of ``[statistics]`` for every signal and metric.
 
     Per signal and metric: the plasticity test (growth of real synchrony in excess of
@@ -296,7 +307,17 @@ def fit_models(inputs: ModelInputs | Study, synchrony: pd.DataFrame) -> ModelRes
         What the statistics need of the study (a study is read through
         :meth:`ModelInputs.from_study`).
     synchrony : pandas.DataFrame
-        The tidy synchrony table of the run.
+        The tidy synchrony table of the run; rows with a ``segment`` label (a
+        ``segment`` column) are segment rows.
+    segments : pandas.DataFrame, optional
+        Synchrony per segment (``synchrony_segments.parquet``): with it, per signal
+        and metric, the models of :func:`~interbrain.stats.segment_analysis.
+        analyse_segments` (the condition model, real against matched pseudo-dyads and
+        shuffled segment windows per label, plasticity per label).
+    moments : pandas.DataFrame, optional
+        Synchrony around marked moments and in null windows
+        (``synchrony_moments.parquet``): with it, the test of each moment label
+        (:func:`~interbrain.stats.moment_tests.moment_tests`).
 
     Returns
     -------
@@ -306,6 +327,10 @@ def fit_models(inputs: ModelInputs | Study, synchrony: pd.DataFrame) -> ModelRes
         inputs = ModelInputs.from_study(inputs)
     st = inputs.settings
     tables, summaries, fits, tests, notes, slopes = [], [], {}, {}, [], []
+    synchrony, segments, notes = split_segments(synchrony, segments)
+    synchrony = restrict_pseudo(synchrony, inputs.design, st.pseudo_dyads_within)
+    if segments is not None:
+        segments = restrict_pseudo(segments, inputs.design, st.pseudo_dyads_within)
     plasticity_results: dict = {}
     kinds = [k for k in NULL_KINDS if (synchrony["pairing"] == k).any()]
     has_pseudo = "pseudo" in kinds
@@ -365,7 +390,8 @@ def fit_models(inputs: ModelInputs | Study, synchrony: pd.DataFrame) -> ModelRes
                     synchrony, signal, metric, n_permutations=n_permutations, seed=st.seed)
                 results["real_vs_pseudo"] = tests[(signal, metric)]
             for test in st.pairwise:
-                if test == "real_vs_pseudo" and not has_pseudo:
+                if (test == "real_vs_pseudo" and not has_pseudo) or (
+                        test == "growth" and not can_grow):
                     continue
                 try:
                     results[f"pairwise:{test}"] = pairwise_tests(
@@ -390,6 +416,17 @@ def fit_models(inputs: ModelInputs | Study, synchrony: pd.DataFrame) -> ModelRes
                     notes.append(f"generalisation model ({where}) not fitted: {exc}")
             if results:
                 tables.append(result_table(results, signal, metric, **options))
+            if segments is not None and len(segments):
+                seg_tables, seg_fits, seg_notes = analyse_segments(
+                    segments, design, st, signal, metric, labels=inputs.segment_labels,
+                    therapists=(dict(zip(inputs.dyads["dyad"], inputs.dyads["therapist"]))
+                                if inputs.dyads is not None else None))
+                tables += seg_tables
+                fits.update(seg_fits)
+                notes += seg_notes
+            if moments is not None and len(moments):
+                tables.append(moment_tests(moments, signal, metric, seed=st.seed,
+                                           n_permutations=st.n_permutations or 9999))
     primary_signal = st.primary.signal or inputs.signals[0]
     primary_metric = st.primary.metric or inputs.metrics[0]
     tables = [t.assign(scope=ALL_PAIRS) for t in tables]

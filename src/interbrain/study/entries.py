@@ -9,13 +9,16 @@ files by existence) into the records of :mod:`interbrain.design`. Every problem 
 from __future__ import annotations
 
 import math
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from .._check import check_distinct, check_keys, check_name
+from ..assembly import CroppedSession
 from ..design import (ALIGN_METHODS, PHASES, RESERVED_COLUMNS, ROLES, Dyad,
                       GeneralisationRecording, RecordingRef, SessionRecordings)
 from ..errors import StudyError
+from .inputs import session_inputs, table_refs, with_defaults
 
 
 def parse_dyads(entries: Any, where: str) -> tuple[Dyad, ...]:
@@ -205,8 +208,8 @@ def _parse_alignment(entry: dict, at: str) -> dict:
     return {"align": align, "offset": float(offset), "event": event}
 
 
-def parse_sessions(entries: Any, root: Path, dyad_ids: set[str], where: str
-                   ) -> tuple[SessionRecordings, ...]:
+def parse_sessions(entries: Any, root: Path, dyad_ids: set[str], where: str,
+                   defaults: dict | None = None) -> tuple[SessionRecordings, ...]:
     """``[[sessions]]``: each dyad-session's two recordings and how to align them.
 
     Parameters
@@ -220,12 +223,18 @@ def parse_sessions(entries: Any, root: Path, dyad_ids: set[str], where: str
         The ids of ``[[dyads]]``; each entry must name one.
     where : str
         The ``study.toml`` path, for messages.
+    defaults : dict or None
+        ``[defaults]`` (:func:`parse_defaults`): values of fields a session leaves out.
 
     Returns
     -------
     tuple of SessionRecordings
-        Sorted by dyad and session number.
+        Sorted by dyad and session number; a session with a ``crop`` is a
+        :class:`~interbrain.assembly.CroppedSession`, a table recording with a layout
+        (``table``, ``unit``) a :class:`~interbrain.io.table_spec.TableRecordingRef`.
     """
+    defaults = defaults or {}
+    default_spec, default_crop = session_inputs(defaults, f"{where}: [defaults]")
     if not isinstance(entries, list) or not entries:
         raise StudyError(f"{where}: needs at least one [[sessions]] entry")
     sessions: dict[tuple[str, int], SessionRecordings] = {}
@@ -234,7 +243,8 @@ def parse_sessions(entries: Any, root: Path, dyad_ids: set[str], where: str
         if not isinstance(entry, dict):
             raise StudyError(f"{at}: must be a table")
         check_keys(entry, {"dyad", "session", *ROLES, "recording", "channels", "align",
-                            "offset", "event", "condition"}, at, StudyError)
+                            "offset", "event", "condition", "unit", "table", "crop"}, at,
+                   StudyError)
         dyad = entry.get("dyad")
         if not isinstance(dyad, str):
             raise StudyError(f"{at}: field 'dyad' is missing or not a string")
@@ -248,9 +258,16 @@ def parse_sessions(entries: Any, root: Path, dyad_ids: set[str], where: str
         if (dyad, session) in sessions:
             raise StudyError(f"{at}: session {session} of dyad {dyad} is listed twice")
         therapist, patient = _parse_session_files(entry, root, at)
-        sessions[(dyad, session)] = SessionRecordings(dyad, session, therapist, patient,
-                                                      **_parse_alignment(entry, at),
-                                                      condition=_condition(entry, at))
+        own_spec, crop = session_inputs(entry, at)
+        therapist, patient = table_refs((therapist, patient), own_spec, default_spec, at)
+        crop = crop or default_crop
+        record = SessionRecordings(dyad, session, therapist, patient,
+                                   **_parse_alignment(with_defaults(entry, defaults), at),
+                                   condition=_condition(entry, at))
+        if crop is not None:
+            record = CroppedSession(**{f.name: getattr(record, f.name)
+                                       for f in fields(SessionRecordings)}, crop=crop)
+        sessions[(dyad, session)] = record
     return tuple(sessions[key] for key in sorted(sessions))
 
 

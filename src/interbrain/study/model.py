@@ -13,6 +13,8 @@ from ..errors import StudyError
 from ..preprocessing.settings import PreprocessingSettings
 from ..stats.settings import StatisticsSettings
 from ..synchrony.settings import AnalysisSettings
+from ..nulls.moments import MomentSpec
+from ..synchrony.summaries.segments import SegmentSpec
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,10 @@ class Study:
         Scheduler, workers and cache folder (``[engine]``).
     generalisation : tuple of GeneralisationRecording
         Recordings of patients with other people before and after treatment.
+    segments : SegmentSpec or None
+        How sessions divide into labelled segments (``[segments]``); None: no segments.
+    moments : MomentSpec or None
+        Marked moments and their windows (``[moments]``); None: none.
     """
 
     root: Path
@@ -107,6 +113,8 @@ class Study:
     therapists: dict[str, dict[str, float]] = field(default_factory=dict, compare=False)
     engine: EngineSettings = field(default_factory=EngineSettings)
     generalisation: tuple[GeneralisationRecording, ...] = ()
+    segments: SegmentSpec | None = None
+    moments: MomentSpec | None = None
 
     @property
     def measure_columns(self) -> list[str]:

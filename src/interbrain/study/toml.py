@@ -13,6 +13,7 @@ together (every dyad has sessions, covariates are defined once, summaries that n
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,12 +27,16 @@ from ..stats.settings import StatisticsSettings
 from ..synchrony.settings import AnalysisSettings
 from .entries import (parse_dyads, parse_generalisation, parse_regions, parse_sessions,
                       parse_therapists)
+from .inputs import analysed_signals, parse_defaults
+from .design_sessions import parse_design_sessions
 from .measures import load_measures
+from .segments import parse_moments, parse_segments
 from .model import EngineSettings, Study
 
 #: The tables ``study.toml`` may have.
 TABLES: tuple[str, ...] = ("study", "analysis", "preprocessing", "statistics", "engine",
-                           "regions", "dyads", "therapists", "sessions", "generalisation")
+                           "regions", "dyads", "therapists", "sessions", "generalisation",
+                           "segments", "moments", "defaults")
 
 
 def _read_toml(path: Path) -> dict:
@@ -42,7 +47,8 @@ def _read_toml(path: Path) -> dict:
         raise StudyError(f"{path}: not valid TOML: {exc}") from None
 
 
-def load_study(path: str | Path) -> Study:
+def load_study(path: str | Path, *,
+               design_sessions: Iterable[tuple[str, int]] | None = None) -> Study:
     """Load and validate a study.
 
     Parameters
@@ -50,6 +56,10 @@ def load_study(path: str | Path) -> Study:
     path : str or Path
         A study folder (holding ``study.toml`` and optionally ``measures.csv``) or the
         ``study.toml`` file itself.
+    design_sessions : iterable of (str, int), optional
+        Statistics only (a synchrony table computed elsewhere, ``interbrain stats``):
+        ``[[sessions]]`` then need no recordings (:func:`~.design_sessions.
+        parse_design_sessions`), and these dyad-sessions (the table's) are added.
 
     Returns
     -------
@@ -77,7 +87,12 @@ def load_study(path: str | Path) -> Study:
     preprocessing = PreprocessingSettings.from_table(doc.get("preprocessing"),
                                                      f"{where}: [preprocessing]")
     dyads = parse_dyads(doc.get("dyads"), where)
-    sessions = parse_sessions(doc.get("sessions"), root, {d.id for d in dyads}, where)
+    if design_sessions is None:
+        sessions = parse_sessions(doc.get("sessions"), root, {d.id for d in dyads}, where,
+                                  parse_defaults(doc.get("defaults"), where))
+    else:   # statistics only: no recording is read (interbrain stats)
+        sessions = parse_design_sessions(doc.get("sessions"), {d.id for d in dyads}, where,
+                                         design_sessions)
     missing = sorted({d.id for d in dyads} - {s.dyad for s in sessions})
     if missing:
         raise StudyError(f"{where}: dyad(s) {', '.join(missing)} have no [[sessions]] entry")
@@ -86,6 +101,10 @@ def load_study(path: str | Path) -> Study:
     therapists = parse_therapists(doc.get("therapists"), {d.therapist for d in dyads}, where)
     engine = EngineSettings.from_table(doc.get("engine"), f"{where}: [engine]")
     generalisation = parse_generalisation(doc.get("generalisation"), root, dyads, where)
+    analysis = analysed_signals(doc.get("analysis"), analysis, sessions, generalisation,
+                                where)
+    segments = parse_segments(doc.get("segments"), root, sessions, where)
+    moments = parse_moments(doc.get("moments"), where)
     if engine.cache:
         engine = replace(engine, cache=str((root / engine.cache).resolve()))
     if statistics.pairwise_unit == "region" and statistics.pairwise and not regions:
@@ -106,7 +125,8 @@ def load_study(path: str | Path) -> Study:
                  description=str(meta.get("description", "")), analysis=analysis,
                  preprocessing=preprocessing, dyads=dyads, sessions=sessions,
                  measures=measures, regions=regions, statistics=statistics,
-                 therapists=therapists, engine=engine, generalisation=generalisation)
+                 therapists=therapists, engine=engine, generalisation=generalisation,
+                 segments=segments, moments=moments)
 
 
 def _check_primary(statistics: StatisticsSettings, analysis, regions: dict,

@@ -9,6 +9,7 @@ from ..errors import StudyError
 from ..study import Study, load_study, read_measures_csv
 from .headers import read_headers
 from .report import ValidationReport
+from .segments import check_segments
 from .timing import check_pairings
 
 
@@ -62,4 +63,5 @@ def validate_study(study: Study | str | os.PathLike) -> ValidationReport:
             return report
     read_headers(report.study, report)
     check_pairings(report.study, report)
+    check_segments(report.study, report)
     return report

@@ -1,0 +1,81 @@
+"""Is synchrony around marked moments different from the rest of the session?
+
+For each moment label (``[moments] events``), signal and metric: per dyad-session,
+the mean synchrony of the windows around its marked moments (over channel pairs and
+moments) minus the mean of its null windows (:mod:`interbrain.nulls.moments`: windows
+of the same length from the same session, away from every moment); per dyad, the mean
+over its sessions; over dyads, the two-sided sign-flip test of their mean (moments may
+raise or lower synchrony). Rows of ``models.parquet``: model ``moment_vs_null``,
+term ``moment - null``, column ``moment``.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..nulls.dyad_tests import confidence_interval, sign_flip_method, sign_flip_test, t_test
+from .tables import MODEL_COLUMNS, with_counts
+
+__all__ = ["moment_excess", "moment_tests"]
+
+
+def moment_excess(moments: pd.DataFrame, signal: str, metric: str) -> pd.DataFrame:
+    """Per dyad, session and moment label: ``moment``, ``null`` (means) and their
+    difference ``excess``, with ``n_moments`` and ``n_null`` windows."""
+    rows = moments[(moments["signal"] == signal) & (moments["metric"] == metric)]
+    rows = rows.dropna(subset=["value"])
+    real = rows[rows["pairing"] == "moment"]
+    null = rows[rows["pairing"] == "moment_null"]
+    keys = ["dyad", "session", "moment"]
+    per_moment = real.groupby(keys + ["onset_s"], as_index=False)["value"].mean()
+    a = per_moment.groupby(keys, as_index=False)["value"].agg(
+        moment_mean="mean", n_moments="size")
+    per_draw = null.groupby(keys + ["surrogate"], as_index=False)["value"].mean()
+    b = per_draw.groupby(keys, as_index=False)["value"].agg(null="mean", n_null="size")
+    out = a.merge(b, on=keys, how="inner").rename(columns={"moment_mean": "moment_value"})
+    out["excess"] = out["moment_value"] - out["null"]
+    return out
+
+
+def moment_tests(moments: pd.DataFrame, signal: str, metric: str, *,
+                 n_permutations: int = 9999, seed=0) -> pd.DataFrame:
+    """The dyad-level test of each moment label (see the module notes).
+
+    Parameters
+    ----------
+    moments : pandas.DataFrame
+        The moments table (``synchrony_moments.parquet``).
+    signal, metric : str
+    n_permutations : int
+        Random sign patterns when exact enumeration would need more.
+    seed : int
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows of ``models.parquet``; none for a label with fewer than 2 dyads.
+    """
+    excess = moment_excess(moments, signal, metric)
+    rows = []
+    for label, part in excess.groupby("moment", sort=True):
+        d = part.groupby("dyad")["excess"].mean().dropna().to_numpy()
+        if d.size < 2:
+            continue
+        flips = sign_flip_test(d, n_permutations=n_permutations, seed=seed,
+                               alternative="two-sided")
+        test = t_test(d, "two-sided")
+        lo, hi = confidence_interval(test.mean, test.std_error, test.df)
+        row = pd.DataFrame([{
+            "model": "moment_vs_null", "signal": signal, "metric": metric,
+            "term": "moment - null", "estimate": test.mean, "std_error": test.std_error,
+            "df": test.df, "t": test.t, "p": float(flips.p),
+            "method": ("synchrony in windows around the marked moments against null "
+                       "windows of the same sessions: "
+                       + sign_flip_method(flips.method, "two-sided", "null")),
+            "formula": ""}], columns=MODEL_COLUMNS)
+        row = with_counts(row, int(part["n_moments"].sum()), int(d.size))
+        row["ci_low"], row["ci_high"] = float(lo), float(hi)
+        row["n_dyads"] = float(d.size)
+        row["moment"] = label
+        rows.append(row)
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=MODEL_COLUMNS)
