@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="workers of the scaling runs")
     p.add_argument("--skip", nargs="*", default=[], choices=["all-pairs", "scaling", "workers"])
-    p.add_argument("--precision", default=None, choices=["float64", "float32"],
+    p.add_argument("--precision", default=None, choices=["float64", "float32", "fast"],
                    help="[analysis] precision of every run (default: the study's default, "
                         "float32)")
     p.add_argument("--scheduler", default=None, choices=["threads", "processes"],

@@ -27,6 +27,9 @@ from .significance import (ThresholdCache, ar1_coefficient, coherence_threshold,
                            significant_fraction)
 from .spectra import channel_spectra
 from .summaries import lagged_band_coherence, region_signal_coherence, windowed_band_coherence
+from .summaries.segment_values import segment_band_means, segment_frames
+from .summaries.segments import (SEGMENT_PAIRINGS, SegmentSpec, pairing_masks,
+                                 recording_segments)
 from .systemic import signal_recordings
 from .wavelet import WaveletGrid
 
@@ -40,6 +43,8 @@ SYNCHRONY_COLUMNS = ["dyad", "partner_dyad", "session", "partner_session", "pair
 SURROGATE_COLUMN = "surrogate"
 #: Columns identifying a pairing and signal.
 KEY_COLUMNS = ["dyad", "partner_dyad", "session", "partner_session", "signal", "pairing"]
+#: Tables of null frames with a ``segment`` or ``moment`` column (others: "synchrony").
+NULL_TABLES: tuple[str, ...] = ("segments", "moments")
 #: Columns of the ``"overlaps"`` table: the common time window of each pairing.
 OVERLAP_COLUMNS = KEY_COLUMNS + ["sfreq", "n_times", "duration_s"]
 
@@ -147,9 +152,8 @@ def _wtc_values(spec_t, spec_p, idx, grid: WaveletGrid, settings: AnalysisSettin
 
 
 def metric_options(metric: str, settings: AnalysisSettings) -> dict:
-    """Options of :func:`~interbrain.synchrony.compute_metric` for ``metric``: the band
-    for the phase-locking value, none for the others."""
-    return {"band": settings.band} if metric == "plv" else {}
+    """Options of :func:`~interbrain.synchrony.compute_metric` for ``metric``."""
+    return settings.metric_options(metric)
 
 
 @dataclass
@@ -173,7 +177,6 @@ class _SignalState:
         return self.grids[(n, dt)]
 
 
-
 @dataclass
 class PairingPlan:
     """One pairing's common time window, grid and channel pairs (both channels good).
@@ -193,6 +196,8 @@ class PairingPlan:
         The wavelet grid of ``n`` samples at ``dt``.
     chan : list of (int, int, str)
         The channel pairs: see :func:`channel_pairs`.
+    masks : dict or None
+        Label -> samples in that segment (:func:`~.summaries.segments.pairing_masks`).
     """
 
     pairing: PairedRecordings
@@ -204,6 +209,7 @@ class PairingPlan:
     dt: float
     grid: WaveletGrid
     chan: list
+    masks: dict | None = None
 
     @property
     def idx(self) -> np.ndarray:
@@ -236,8 +242,8 @@ NullFrames = Callable[[PairingPlan, str, AnalysisSettings, np.ndarray, np.ndarra
                       list[pd.DataFrame]]
 
 
-def _plan(p: PairedRecordings, recordings: dict[str, Preprocessed], state: _SignalState
-          ) -> PairingPlan:
+def _plan(p: PairedRecordings, recordings: dict[str, Preprocessed], state: _SignalState,
+          segments: dict | None = None) -> PairingPlan:
     t_rec, p_rec = recordings[p.therapist.key], recordings[p.patient.key]
     common = overlap(t_rec, p_rec, align=p.align, offset=p.offset, event=p.event)
     n, dt = common.n_times, 1.0 / t_rec.sfreq
@@ -247,7 +253,13 @@ def _plan(p: PairedRecordings, recordings: dict[str, Preprocessed], state: _Sign
         chan = []   # a partner without short channels: no pair (see systemic.short_signal_notes)
     else:
         chan = channel_pairs(t_rec, p_rec, state.settings.pairs)
-    return PairingPlan(p, t_rec, p_rec, common.start_a, common.start_b, n, dt, grid, chan)
+    masks = None
+    if segments is not None and p.pairing in SEGMENT_PAIRINGS:
+        masks = pairing_masks(segments.get(p.therapist.key, []),
+                              segments.get(p.patient.key, []), common.start_a,
+                              common.start_b, n, dt)
+    return PairingPlan(p, t_rec, p_rec, common.start_a, common.start_b, n, dt, grid, chan,
+                       masks)
 
 
 def _channel_block(items: Sequence[tuple], recordings: dict[str, Preprocessed], signal: str,
@@ -263,7 +275,7 @@ def _channel_block(items: Sequence[tuple], recordings: dict[str, Preprocessed], 
 
 def _blocked_wtc(plans: Sequence[PairingPlan], recordings: dict[str, Preprocessed],
                  state: _SignalState, budget: int
-                 ) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+                 ) -> tuple[list[np.ndarray], list[np.ndarray | None], list[dict]]:
     """Wavelet coherence of every channel pair of every pairing, channel by channel.
 
     Channels, not pairs or recordings, are the unit of work: the spectra of each
@@ -271,12 +283,14 @@ def _blocked_wtc(plans: Sequence[PairingPlan], recordings: dict[str, Preprocesse
     ``budget`` bytes, and each block is paired with the therapist channels that meet
     it (also in blocks). Patient channels are ordered by channel name, so that with
     homologous pairs a block holds one channel of every patient and each therapist
-    channel is computed once. Per pair the only work is the cross-spectrum.
-    """
+    channel is computed once. Per pair the only work is the cross-spectrum. Plans
+    with segment masks also get each segment's band mean from the same maps (third
+    list: label -> values per channel pair)."""
     settings, signal = state.settings, state.signal
     values = [np.empty(len(pl.chan)) for pl in plans]
     fractions = [np.full(len(pl.chan), np.nan) if settings.significance else None
                  for pl in plans]
+    segs: list[dict] = [{} for _ in plans]
     by_grid: dict[int, list[int]] = {}
     grids: dict[int, WaveletGrid] = {}
     for k, pl in enumerate(plans):
@@ -312,20 +326,30 @@ def _blocked_wtc(plans: Sequence[PairingPlan], recordings: dict[str, Preprocesse
                 spec_a, g_a = _channel_block(block_a, recordings, signal, grid,
                                              settings.significance)
                 idx = np.array([(row_a[ed[2]], row_b[ed[3]]) for ed in sel], dtype=np.intp)
-                vals, fracs = _wtc_values(spec_a, spec_b, idx, grid, settings,
-                                          state.thresholds, grid.dt, g_a, g_b)
+                masks = [plans[k].masks or {} for k, *_ in sel]
+                vals, fracs, seg_vals = None, None, None
+                if settings.significance or not any(masks):
+                    vals, fracs = _wtc_values(spec_a, spec_b, idx, grid, settings,
+                                              state.thresholds, grid.dt, g_a, g_b)
+                if any(masks):   # the segments' band means from the same maps
+                    whole, seg_vals = segment_band_means(spec_a, spec_b, idx, masks,
+                                                         exclude_coi=settings.exclude_coi)
+                    vals = whole if vals is None else vals
                 for m, (k, e, _, _) in enumerate(sel):
                     values[k][e] = vals[m]
                     if fracs is not None:
                         fractions[k][e] = fracs[m]
+                    for label, (value, _) in (seg_vals[m].items() if seg_vals else ()):
+                        segs[k].setdefault(label, np.full(len(plans[k].chan), np.nan))[e] = value
                 del spec_a
             del spec_b
-    return values, fractions
+    return values, fractions, segs
 
 
 def _pairing_frames(pl: PairingPlan, state: _SignalState, wtc: np.ndarray | None,
                     wtc_fractions: np.ndarray | None, regions: dict[str, str] | None,
-                    null_frames: NullFrames | None, out: dict[str, list]) -> None:
+                    null_frames: NullFrames | None, out: dict[str, list],
+                    wtc_segments: dict | None = None) -> None:
     """Tables of one pairing and signal, appended to the lists of ``out``."""
     settings, signal, p = state.settings, state.signal, pl.pairing
     t_rec, p_rec, chan, dt = pl.therapist, pl.patient, pl.chan, pl.dt
@@ -347,10 +371,15 @@ def _pairing_frames(pl: PairingPlan, state: _SignalState, wtc: np.ndarray | None
         if settings.significance:
             frame["significant_fraction"] = fractions if fractions is not None else np.nan
         out["synchrony"].append(frame)
+    if pl.masks:
+        out["segments"].extend(segment_frames(
+            {**keys, **labels}, settings.metrics, pl.masks, wtc_segments or {}, x_t, x_p, dt,
+            idx, lambda metric: metric_options(metric, settings)))
     if p.pairing != "real":
         return
     if null_frames is not None:
-        out["synchrony"].extend(null_frames(pl, signal, settings, x_t, x_p))
+        for frame in null_frames(pl, signal, settings, x_t, x_p):
+            out[next((t for t in NULL_TABLES if t[:-1] in frame), "synchrony")].append(frame)
     if settings.window > 0:
         spec_t, spec_p = channel_spectra(x_t, pl.grid), channel_spectra(x_p, pl.grid)
         values, table = windowed_band_coherence(spec_t, spec_p, idx, windows=settings.window,
@@ -382,7 +411,8 @@ def pairings_synchrony(pairings: Sequence[PairedRecordings],
                        regions: dict[str, str] | None = None,
                        on_pairing: Callable[[], None] | None = None,
                        spectra_budget: int = DEFAULT_SPECTRA_BUDGET,
-                       null_frames: NullFrames | None = None) -> dict[str, pd.DataFrame]:
+                       null_frames: NullFrames | None = None,
+                       segments: SegmentSpec | None = None) -> dict[str, pd.DataFrame]:
     """Synchrony of every channel pair of every pairing, and its summaries.
 
     Channels, not pairs, are the unit of work: per signal, the wavelet transform and
@@ -416,7 +446,14 @@ def pairings_synchrony(pairings: Sequence[PairedRecordings],
         Called for each real pairing and signal (see :data:`NullFrames`); the tables
         it returns are appended to ``"synchrony"`` after the pairing's own rows. The
         engine passes the surrogates of :func:`interbrain.nulls.session.surrogate_frames`
-        (through :func:`interbrain.nulls.session.pairings_synchrony`).
+        (via :func:`interbrain.nulls.session.pairings_synchrony`); with ``segment``
+        (``moment``): to ``"segments"`` (``"moments"``).
+    segments : SegmentSpec, optional
+        Labelled segments of the sessions (``[segments]``): real and pseudo pairings
+        also get synchrony per segment label (table ``"segments"``, columns
+        :data:`~.summaries.segment_values.SEGMENT_COLUMNS`), from the real pairings'
+        sessions (:func:`~.summaries.segments.recording_segments`; pseudo-dyads over
+        the samples where both recordings are in the label).
 
     Returns
     -------
@@ -433,23 +470,28 @@ def pairings_synchrony(pairings: Sequence[PairedRecordings],
         samples both partners cover (``n_times``; ``duration_s`` in seconds), the
         time window synchrony was computed on.
     """
-    out: dict[str, list[pd.DataFrame]] = {"synchrony": [], "windows": [], "lags": [],
-                                          "roi_signal": [], "overlaps": []}
+    out: dict[str, list[pd.DataFrame]] = {name: [] for name in (
+        "synchrony", "windows", "lags", "roi_signal", "overlaps", "segments", "moments")}
     thresholds = ThresholdCache() if settings.significance else None
     for signal in settings.signals:
         state = _SignalState(signal, settings, thresholds=thresholds)
         recs = signal_recordings(recordings, signal)
-        plans = [_plan(p, recs, state) for p in pairings]
+        real = [p for p in pairings if p.pairing == "real"]
+        segs = (None if segments is None or is_short_signal(signal)
+                else recording_segments(segments, real, recs))
+        plans = [_plan(p, recs, state, segs) for p in pairings]
         out["overlaps"].append(pd.DataFrame(
             [(*pl.keys(signal).values(), 1.0 / pl.dt, pl.n, pl.n * pl.dt) for pl in plans],
             columns=OVERLAP_COLUMNS))
         if "wtc" in settings.metrics:
-            wtc, fractions = _blocked_wtc(plans, recs, state, spectra_budget)
+            wtc, fractions, wtc_segs = _blocked_wtc(plans, recs, state, spectra_budget)
         else:
-            wtc, fractions = [None] * len(plans), [None] * len(plans)
+            wtc, fractions, wtc_segs = ([None] * len(plans), [None] * len(plans),
+                                        [{}] * len(plans))
         for k, pl in enumerate(plans):
             _pairing_frames(pl, state, wtc[k], fractions[k],
-                            None if is_short_signal(signal) else regions, null_frames, out)
+                            None if is_short_signal(signal) else regions, null_frames, out,
+                            wtc_segs[k])
             if on_pairing is not None:
                 on_pairing()
     frames = {name: pd.concat(parts, ignore_index=True) for name, parts in out.items() if parts}

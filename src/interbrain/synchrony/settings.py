@@ -15,12 +15,18 @@ SHORT_SUFFIX = "_short"
 #: physiology, paired between partners like the long channels.
 SHORT_SIGNALS: tuple[str, ...] = tuple(s + SHORT_SUFFIX for s in SIGNALS)
 METRICS: tuple[str, ...] = ("wtc", "pearson", "ar_robust_correlation", "plv")
+#: The correlation-type metrics: values in [-1, 1] whose sampling distribution the
+#: Fisher z-transform (``atanh``) makes near-normal with a variance free of the
+#: correlation. Wavelet coherence and the phase-locking value are magnitudes in [0, 1]
+#: (squared coherence, the length of a mean phase vector), not correlations: ``atanh``
+#: has no variance-stabilising meaning for them, so ``fisher_z`` leaves them as they are.
+CORRELATION_METRICS: tuple[str, ...] = ("pearson", "ar_robust_correlation")
 #: Channel pairs analysed: homologous channels, or every channel with every channel.
 PAIRINGS: tuple[str, ...] = ("homologous", "all")
 #: Region-of-interest summaries of ``roi``.
 ROI_OPTIONS: tuple[str, ...] = ("none", "mean_of_pairs", "region_average_signal", "both")
 #: Floating-point precisions of the wavelet transforms.
-PRECISIONS: tuple[str, ...] = ("float64", "float32")
+PRECISIONS: tuple[str, ...] = ("float64", "float32", "fast")
 #: Surrogate null controls of ``surrogates`` (made by :mod:`interbrain.nulls.surrogates`).
 SURROGATE_KINDS: tuple[str, ...] = ("circular_shift", "phase_randomised")
 
@@ -66,6 +72,11 @@ class AnalysisSettings:
         ``"pearson"``: Pearson correlation; ``"ar_robust_correlation"``:
         AR-prewhitened robust correlation (AnalyzIR); ``"plv"``: phase-locking value
         in the band.
+    fisher_z : bool
+        Fisher z-transform (``atanh``) the values of the correlation-type metrics
+        (:data:`CORRELATION_METRICS`) before every model, null and summary: the
+        synchrony table holds z, not r. Coherence and PLV are not transformed; asking
+        for ``fisher_z`` without a correlation-type metric is an error.
     window : float
         Length in seconds of the time windows wavelet coherence is also averaged over
         (e.g. 60 for per minute); 0 for none.
@@ -111,6 +122,9 @@ class AnalysisSettings:
         (Grinsted's ``wtc.m`` to 1e-9) for the wavelet transforms and smoothing of the
         channel-pair synchrony, its windows and surrogates (lags and region-average
         signals are always float64). Band means are always accumulated in float64.
+        ``"fast"``: float32, and the whole-session band means of channel pairs computed
+        per group of scales on a coarser time grid (:mod:`interbrain.synchrony.multirate`;
+        within 1e-5 of float64 in the tests, tested within 1e-4).
     """
 
     band: tuple[float, float] = (10.0, 40.0)
@@ -123,6 +137,7 @@ class AnalysisSettings:
     familiarity: bool = True
     familiarity_per_session: int = 0
     metrics: tuple[str, ...] = ("wtc",)
+    fisher_z: bool = False
     window: float = 0.0
     lags: tuple[float, ...] = ()
     roi: str = "none"
@@ -204,6 +219,15 @@ class AnalysisSettings:
         if not self.metrics or bad:
             raise ValueError(f"field 'metrics' must be a non-empty list among "
                              f"{list(METRICS)}, got {list(self.metrics)!r}")
+        if not isinstance(self.fisher_z, bool):
+            raise ValueError(f"field 'fisher_z' must be true or false, got {self.fisher_z!r}")
+        if self.fisher_z and not set(self.metrics) & set(CORRELATION_METRICS):
+            raise ValueError(
+                f"fisher_z = true transforms correlation-type metrics "
+                f"({', '.join(CORRELATION_METRICS)}), but metrics are "
+                f"{list(self.metrics)}: wavelet coherence and the phase-locking value are "
+                "magnitudes in [0, 1], not correlations, and are never transformed; add "
+                "\"pearson\" or \"ar_robust_correlation\" to metrics, or remove fisher_z")
         if self.window < 0:
             raise ValueError(f"field 'window' must be 0 (none) or a duration in seconds, "
                              f"got {self.window}")
@@ -219,7 +243,8 @@ class AnalysisSettings:
             raise ValueError(f"field 'n_surrogates' must be at least 10, got "
                              f"{self.n_surrogates}")
         if self.precision not in PRECISIONS:
-            raise ValueError(f"field 'precision' must be 'float64' or 'float32', got "
+            raise ValueError(f"field 'precision' must be 'float64' or 'float32' (or 'fast': "
+                             f"multirate band means), got "
                              f"{self.precision!r}")
         bad = [k for k in self.surrogates if k not in SURROGATE_KINDS]
         if bad:
@@ -235,6 +260,20 @@ class AnalysisSettings:
                        metrics=tuple(dict.fromkeys(self.metrics)),
                        lags=tuple(float(v) for v in self.lags),
                        surrogates=tuple(dict.fromkeys(self.surrogates)))
+
+
+    def metric_options(self, metric: str) -> dict:
+        """Options of :func:`~interbrain.synchrony.compute_metric` for ``metric``:
+        the band of ``"plv"``, and ``fisher_z`` for the correlation-type metrics."""
+        if metric == "plv":
+            return {"band": self.band}
+        if metric in CORRELATION_METRICS and self.fisher_z:
+            return {"fisher_z": True}
+        return {}
+
+    def transformed_metrics(self) -> tuple[str, ...]:
+        """The metrics whose values are Fisher z (``fisher_z``), in ``metrics`` order."""
+        return tuple(m for m in self.metrics if self.fisher_z and m in CORRELATION_METRICS)
 
 
 def is_short_signal(signal: str) -> bool:

@@ -16,14 +16,18 @@ import numpy as np
 
 from ..._check import check_option
 from .scales import (FOURIER_FACTOR, MORLET_W0, band_row_range, check_band, cone_of_influence,
-                     fft_length, grid_options, min_samples_for_band, scale_smoothing_kernel,
-                     wavelet_scales)
+                     fast_fft_length, fft_length, grid_options, min_samples_for_band,
+                     scale_smoothing_kernel, wavelet_scales)
 
 #: Gaussian time-filter weights below this are treated as zero. The dropped terms are
 #: eight orders of magnitude below the round-off of the FFTs themselves.
 FILTER_FLOOR = 1e-24
 
-_DTYPES = {"float64": (np.float64, np.complex128), "float32": (np.float32, np.complex64)}
+#: Precision -> (real, complex) types. ``"fast"`` computes like ``"float32"`` and makes
+#: :func:`~interbrain.synchrony.band_mean_coherence` run per group of scales on a
+#: coarser time grid (:mod:`interbrain.synchrony.multirate`).
+_DTYPES = {"float64": (np.float64, np.complex128), "float32": (np.float32, np.complex64),
+           "fast": (np.float32, np.complex64)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,7 +55,8 @@ class WaveletGrid:
     pad : bool
         Whether the series is zero-padded before the transform.
     dtype : str
-        ``"float64"`` or ``"float32"``: precision of transforms and smoothing.
+        ``"float64"``, ``"float32"`` or ``"fast"`` (float32 arithmetic, multirate band
+        means): precision of transforms and smoothing.
     band : (float, float) or None
         Shortest and longest period of the band in seconds, if any.
     scale, period : numpy.ndarray, shape (n_scales,)
@@ -59,7 +64,9 @@ class WaveletGrid:
     coi : numpy.ndarray, shape (n_times,)
         Cone of influence; a cell is valid (outside the cone) where ``period < coi``.
     n_fft : int
-        Length of the (padded) series transformed.
+        Length of the (padded) series transformed (with ``"fast"``: the shortest fast
+        length with ``FAST_PAD_SCALES`` largest scales of zeros after the series, see
+        :func:`~interbrain.synchrony.wavelet.scales.fast_fft_length`).
     n_smooth : int
         FFT length of the time smoothing, ``2**ceil(log2(n_times))``.
     n_filter_bins : int
@@ -130,8 +137,10 @@ class WaveletGrid:
         band : (float, float), optional
             Shortest and longest period in seconds. Only the scales whose period lies in
             ``[shortest, longest]`` (plus the scale-smoothing margin) are computed.
-        dtype : {"float64", "float32"}, default "float64"
-            Precision of the transforms and the smoothing.
+        dtype : {"float64", "float32", "fast"}, default "float64"
+            Precision of the transforms and the smoothing; ``"fast"`` is float32 with
+            band means computed per group of scales on a coarser time grid
+            (:mod:`interbrain.synchrony.multirate`; within 1e-5 of float64 in the tests).
 
         Returns
         -------
@@ -171,6 +180,8 @@ class WaveletGrid:
 
         rows = slice(row_start, row_stop)
         n_fft = fft_length(n_times, pad)
+        if pad and dtype == "fast":
+            n_fft = fast_fft_length(n_times, float(scale[row_stop - 1]), dt)
         # wave_bases.m: Morlet daughter in Fourier space, zero at k <= 0.
         k_pos = np.arange(1, n_fft // 2 + 1) * ((2.0 * math.pi) / (n_fft * dt))
         k = np.concatenate([[0.0], k_pos])  # the non-negative frequencies, k[1] = 2*pi/(n*dt)

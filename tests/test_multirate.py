@@ -1,0 +1,141 @@
+"""Multirate band-mean coherence (precision "fast") against the exact path and wtc.m."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from interbrain.synchrony import (WaveletGrid, band_coherence, band_mean_coherence,
+                                  channel_spectra)
+from interbrain.synchrony.multirate import MULTIRATE_STEP_RATIO, multirate_plan
+from interbrain.synchrony.settings import AnalysisSettings
+from interbrain.synchrony.wavelet.decimation import decimation_step, sum_weights
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = sorted((ROOT / "tests" / "data" / "wtc-grinsted").glob("*.npz"))
+REAL_DYAD = ROOT / "examples" / "real-dyad"
+OPTION_NAMES = {"Dj": "dj", "S0": "s0", "MaxScale": "max_scale", "J1": "j1"}
+TOLERANCE = 1e-4
+
+
+def _signals(rng: np.random.Generator, n_channels: int, n: int, fs: float) -> np.ndarray:
+    """Red noise plus a slow oscillation of random phase, as fNIRS channels look."""
+    t = np.arange(n) / fs
+    drift = np.cumsum(rng.standard_normal((n_channels, n)), axis=1) / np.sqrt(fs) * 0.1
+    wave = np.sin(2 * np.pi * t / rng.uniform(8, 60, (n_channels, 1))
+                  + rng.uniform(0, 2 * np.pi, (n_channels, 1)))
+    return drift + wave + rng.standard_normal((n_channels, n))
+
+
+def test_sum_weights_sum_like_the_fine_samples():
+    n, step = 1000, 16
+    k = (n - 1) // step + 1
+    u = np.arange(n)
+    for a, b in [(0, n), (37, 913), (500, 520)]:
+        w = sum_weights(a, b, step, k)
+        assert w.sum() == pytest.approx(b - a, rel=1e-12)        # constants exactly
+        smooth = np.cos(2 * np.pi * u / 200) + 2
+        assert abs(w @ smooth[::step] - smooth[a:b].sum()) <= 1e-4 * (b - a)
+    w = sum_weights(0, n, step, k)
+    assert np.allclose(w[10:-10], step)                            # interior: the step
+    assert np.array_equal(sum_weights(3, 9, 1, 20), (np.arange(20) >= 3) & (np.arange(20) < 9))
+
+
+def test_decimation_step_is_a_power_of_two_that_fits():
+    assert decimation_step(100.0, 2**15, 1000, 0.25) == 16
+    assert decimation_step(100.0, 2**15, 3000, 0.25) == 8           # the bins must fit
+    assert decimation_step(2.0, 2**10, 10, 0.25) == 1
+    step = decimation_step(1000.0, 2**12, 10, 0.25)
+    assert step & (step - 1) == 0 and 2**12 // step > 10
+
+
+def test_fast_grid_pads_less_but_past_the_wavelet():
+    for n, band in [(30000, (10.0, 40.0)), (6000, (5.0, 100.0)), (23000, (2.0, 20.0))]:
+        exact = WaveletGrid.build(n, 0.1, band=band, dtype="float64")
+        fast = WaveletGrid.build(n, 0.1, band=band, dtype="fast")
+        longest = fast.scale[fast.row_stop - 1] / fast.dt
+        assert n + 7.5 * longest <= fast.n_fft <= exact.n_fft
+        assert fast.n_smooth == exact.n_smooth and fast.key != exact.key
+
+
+@pytest.fixture(scope="module", params=REFERENCE, ids=[p.stem for p in REFERENCE])
+def reference(request):
+    with np.load(request.param) as d:
+        ref = {k: d[k] for k in d.files}
+    return ref, {OPTION_NAMES[k]: v for k, v in json.loads(str(ref["args"])).items()}
+
+
+def test_band_means_match_wtc_m_reference(reference):
+    """Band means of the reference cases (Grinsted's wtc.m outputs) within 1e-4."""
+    ref, options = reference
+    period, dt = ref["period"], float(ref["dt"])
+    for lo, hi in [(len(period) // 4, len(period) // 2), (len(period) // 3, len(period) - 8)]:
+        band = (float(period[lo]), float(period[hi]))
+        grid = WaveletGrid.build(ref["x"].size, dt, band=band, **options)
+        if not grid.valid.any():
+            continue
+        rows = slice(grid.band_start, grid.band_stop)
+        expected = ref["rsq"][rows][period[rows, None] < ref["coi"][None, :]].mean()
+        got = band_coherence(ref["x"], ref["y"], dt, band=band, dtype="fast", **options)
+        assert abs(got[0] - expected) <= TOLERANCE, (band, got[0] - expected)
+
+
+@pytest.mark.parametrize("fs", [4.0, 10.0, 50.0])
+@pytest.mark.parametrize("band", [(2.0, 20.0), (10.0, 40.0), (10.0, 100.0)])
+def test_band_means_match_exact_path_on_simulated_signals(fs, band):
+    rng = np.random.default_rng(int(fs * 1000 + band[0] * 10 + band[1]))
+    minutes = 5 if band[1] > 40 else 2
+    n = int(minutes * 60 * fs)
+    a, b = _signals(rng, 2, n, fs), _signals(rng, 2, n, fs)
+    b[0] += 0.8 * a[0]                                  # one coupled pair
+    exact = WaveletGrid.build(n, 1 / fs, band=band, dtype="float64")
+    fast = WaveletGrid.build(n, 1 / fs, band=band, dtype="fast")
+    for exclude_coi in (True, False):
+        want = band_mean_coherence(channel_spectra(a, exact), channel_spectra(b, exact), "all",
+                                   exclude_coi=exclude_coi)
+        got = band_mean_coherence(channel_spectra(a, fast), channel_spectra(b, fast), "all",
+                                  exclude_coi=exclude_coi)
+        assert got.dtype == np.float64 and got.shape == (4,)
+        assert np.max(np.abs(got - want)) <= TOLERANCE, np.abs(got - want).max()
+    steps = [g.step for g in multirate_plan(fast, True).groups]
+    # coarse grids are used where the scales allow it (the point of the mode)
+    smallest = fast.scale[fast.row_start] / fast.dt
+    assert max(steps) >= 2 or smallest * MULTIRATE_STEP_RATIO < 2
+
+
+def test_constant_channel_gives_nan_as_the_exact_path():
+    rng = np.random.default_rng(3)
+    n, fs = 1800, 10.0
+    a, b = _signals(rng, 2, n, fs), _signals(rng, 2, n, fs)
+    a[1] = 0.0
+    grid = WaveletGrid.build(n, 1 / fs, band=(10.0, 40.0), dtype="fast")
+    got = band_mean_coherence(channel_spectra(a, grid), channel_spectra(b, grid), "homologous")
+    assert np.isfinite(got[0]) and np.isnan(got[1])
+
+
+def test_fast_precision_on_the_real_nirx_dyad(tmp_path):
+    """The whole engine with [analysis] precision = "fast" on the real NIRx dyad: every
+    channel pair within 1e-4 of float64."""
+    from interbrain.engine import analyse_synchrony
+    from interbrain.study import load_study
+
+    study = load_study(REAL_DYAD)
+    runs = {}
+    for precision in ("float64", "fast"):
+        settings = replace(study.analysis, precision=precision)
+        runs[precision] = analyse_synchrony(replace(study, analysis=settings),
+                                            cache_dir=tmp_path / precision).synchrony
+    exact, fast = runs["float64"], runs["fast"]
+    assert len(exact) == len(fast) > 0
+    diff = (exact["value"] - fast["value"]).abs().max()
+    assert 0 < diff <= TOLERANCE, diff
+
+
+def test_settings_accept_fast_and_reject_others():
+    assert AnalysisSettings(precision="fast").validate().precision == "fast"
+    with pytest.raises(ValueError, match="'fast'"):
+        AnalysisSettings(precision="float16").validate()
