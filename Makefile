@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 WORKERS ?= 2
 PYTEST := $(BIN)/python -m pytest -q -n $(WORKERS) --dist worksteal
 
-.PHONY: install demo test test-fast coverage layout bench-env clean
+.PHONY: install demo test test-fast coverage layout bench-env clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,21 +18,30 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# headless Chromium (the Debian package) for the report's browser tests
+# (tests/test_report_browser.py fails without it, naming this command): checked on every
+# `make test` (a look-up on PATH) and installed when missing, with sudo unless root
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+	  || ($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium)
+
 demo: $(STAMP)
 	$(BIN)/interbrain demo --dir demo
 
 # the whole suite (the ".[test]" extra: pytest-xdist, pytest-cov, import-linter, ...),
 # in parallel (coverage tracing slows the simulation-heavy tests by about 45%: it has a
 # target of its own)
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(PYTEST)
 
 # the whole suite with line coverage of the package
-coverage: $(STAMP)
+coverage: $(STAMP) chromium
 	$(PYTEST) --cov=interbrain --cov-report=term
 
 # without the long end-to-end runs (marker `slow`)
-test-fast: $(STAMP)
+test-fast: $(STAMP) chromium
 	$(PYTEST) -m "not slow"
 
 # the layout rules alone: layers (lint-imports), cycles, late imports, private names, sizes

@@ -12,8 +12,8 @@ import pytest
 from scipy import stats
 
 from interbrain.report import methods_text, report_html
+from interbrain.report.apa import apa_ci, apa_number, apa_p_clause, decimals_for
 from interbrain.report.figures import excess_over_sessions, mean_ci_over_dyads
-from interbrain.report.wording import format_p
 from interbrain.results import ModelKey, StudyResults, SynchronyResults, fit_key
 from interbrain.stats.outcome_models import SIMPLIFICATIONS
 
@@ -265,19 +265,22 @@ def test_no_plasticity_claim_without_plasticity_rows(tiny_results):
 
 
 def test_report_opens_with_the_confirmatory_results(tiny_results):
+    """Findings first (issue 18): the confirmatory results in words and APA numbers,
+    before the sections of each signal."""
     html = report_html(tiny_results)
-    start = html.index('<h2 id="confirmatory">Confirmatory results</h2>')
-    assert start < html.index("<h2>Contents</h2>") < html.index('<h2 id="hbo-wtc">')
+    start = html.index('<h3 id="confirmatory">Confirmatory results</h3>')
+    assert html.index('<h2 id="findings">') < start < html.index('<h2 id="hbo-wtc">')
     section = html[start:html.index("</ul>", start)]
     row = _plasticity_rows(tiny_results).query("signal == 'hbo'").iloc[0]
     assert row["family"] == "confirmatory"
-    verb = "grew by" if row["estimate"] >= 0 else "changed by"
-    assert (f"Inter-brain plasticity (HbO, wavelet coherence, all pairs): the excess of "
-            f"real over pseudo-dyad synchrony {verb} {row['estimate']:+.3g} per session "
-            f"[{row['ci_low']:.3g}, {row['ci_high']:.3g}], permutation p = "
-            f"{format_p(row['p_permutation'])} (Holm-adjusted "
-            f"{format_p(row['p_adjusted'])})") in section
-    assert section.count("<li>") == 1          # one sentence per confirmatory row
+    d = decimals_for(row["estimate"], row["ci_low"], row["ci_high"])
+    assert ("Inter-brain plasticity (HbO, wavelet coherence, all pairs).</span> "
+            '<span class="result">') in section
+    assert (f"{apa_number(row['estimate'], d, signed=True)} per session "
+            f"{apa_ci(row['ci_low'], row['ci_high'], d)}, permutation "
+            f"{apa_p_clause(row['p_permutation'])} (Holm-adjusted "
+            f"{apa_p_clause(row['p_adjusted'])}") in section
+    assert section.count("<li") == 1          # one sentence per confirmatory row
     assert 'href="#plasticity-hbo-wtc"' in section
     assert '<h3 id="plasticity-hbo-wtc">Inter-brain plasticity</h3>' in html
     assert '<h3 id="plasticity-hbr-wtc">Inter-brain plasticity</h3>' in html
@@ -288,9 +291,10 @@ def test_report_shows_one_p_value_per_hypothesis(tiny_results):
     assert len(tiny_results.null_tests) and "<th>p_t</th>" not in html
     assert "a t-test (p_t)" not in html and "paired t-test" not in html
     test = tiny_results.real_vs_pseudo[("hbo", "wtc")]
-    assert (f"difference {test.difference:.4f}, 95% CI [{test.ci_low:.4f}, "
-            f"{test.ci_high:.4f}]") in html
-    assert f"p = {test.p_permutation:.3g} (exploratory)" in html
+    d = decimals_for(test.real, test.pseudo, test.difference, test.ci_low, test.ci_high)
+    assert (f"difference {apa_number(test.difference, d, signed=True)}, 95% CI "
+            f"{apa_ci(test.ci_low, test.ci_high, d)}") in html
+    assert f"{apa_p_clause(test.p_permutation)} (exploratory)" in html
     # the all-terms note no longer claims a random-intercept outcome model
     assert "synchrony_between + session + (1 | dyad)" not in html
     assert "<code>simplification</code>" in html

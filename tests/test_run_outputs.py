@@ -54,9 +54,11 @@ def umask022():
 
 
 def _cli(study: Path, out: Path, *args: str):
-    """``interbrain run STUDY --out OUT --workers 1 ARGS`` in this process."""
+    """``interbrain run STUDY --out OUT --workers 1 ARGS`` in this process (with
+    ``--no-figures`` unless ARGS say ``--figures``: drawing them takes seconds)."""
+    figures = [] if "--figures" in args else ["--no-figures"]
     return CliRunner().invoke(main, ["run", str(study), "--out", str(out), "--workers", "1",
-                                     *args])
+                                     *figures, *args])
 
 
 def _cli_command(study: Path, out: Path, *args: str) -> list[str]:
@@ -187,9 +189,16 @@ def test_rerun_removes_what_it_no_longer_produces_and_keeps_the_users_files(
     toml.write_text(plain.replace("pseudo_dyads = true\n",
                                   "pseudo_dyads = true\nwindow = 30\n", 1))
     out = tmp_path / "out"
-    result = _cli(study, out, "--quiet", "--cache", str(tiny_cache))
+    result = _cli(study, out, "--quiet", "--cache", str(tiny_cache), "--figures")
     assert result.exit_code == 0, result.output
     assert (out / "synchrony_windows.parquet").exists()
+    figures = sorted(p.name for p in (out / "figures").iterdir())
+    for width in (85, 174):   # SVG and PDF at both journal widths
+        assert {f"trajectories_hbo_wtc_{width}mm.svg",
+                f"trajectories_hbo_wtc_{width}mm.pdf"} <= set(figures), figures
+    assert (out / "figures" / "trajectories_hbo_wtc_85mm.pdf").read_bytes()[:4] == b"%PDF"
+    listed = {e["path"] for e in json.loads((out / MANIFEST).read_text())["files"]}
+    assert {f"figures/{name}" for name in figures} <= listed
     (first_log,) = _logs(out)
     (out / "my notes.txt").write_text("mine")
     (out / "mine").mkdir()
@@ -199,6 +208,7 @@ def test_rerun_removes_what_it_no_longer_produces_and_keeps_the_users_files(
     result = _cli(study, out, "--quiet", "--cache", str(tiny_cache))
     assert result.exit_code == 0, result.output
     assert not (out / "synchrony_windows.parquet").exists()
+    assert not (out / "figures").exists() or not any((out / "figures").iterdir())
     assert not first_log.exists()   # the previous run's log went with its results
     (log,) = _logs(out)
     assert (out / "my notes.txt").read_text() == "mine"

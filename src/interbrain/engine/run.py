@@ -12,6 +12,8 @@ core, or on a dask.distributed cluster given its address.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import hashlib
 import logging
 import os
 import tempfile
@@ -22,17 +24,19 @@ import pandas as pd
 
 from ..assembly import common_rate, resample_step
 from ..nulls import all_pairings, rate_groups
-from ..retained import data_retained, log_retained, steps_key
+from ..retained import crop_steps, data_retained, log_retained, steps_key
 from ..stats.study_models import fit_models
 from ..design import ROLES
-from ..report import methods_text, report_html
+from ..report import figure_files, methods_text, report_html
+from ..report.statistics_only import (statistics_only_methods_text,
+                                      statistics_only_report_html)
 from ..results import StudyResults, SynchronyResults
 from ..study import Study
 from ..synchrony.session import DEFAULT_SPECTRA_BUDGET
 from ..synchrony.summaries import region_mean_of_pairs
-from .atomic import write_parquet, write_text
+from .atomic import write_bytes, write_parquet, write_text
 from .graph import LOCAL_SCHEDULERS, RecordingHandle, build_graph, execute
-from .manifest import describe_study
+from .manifest import describe_study, sha256_of
 from .progress import Progress
 from .run_directory import RunDirectory
 
@@ -115,11 +119,15 @@ def analyse_synchrony(study: Study, *, progress: Progress | None = None,
     groups = rate_groups(all_pairings(study))
     with contextlib.ExitStack() as stack:
         if cache_dir is None:
-            cache_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="interbrain-"))
+            # a failed task raises while other threads may still write cache entries:
+            # cleaning up must not replace the task's error with its own
+            cache_dir = stack.enter_context(tempfile.TemporaryDirectory(
+                prefix="interbrain-", ignore_cleanup_errors=True))
         labels: dict = {}
         graph = build_graph(refs, groups, study.preprocessing, study.analysis,
                             study.regions or None, Path(cache_dir), spectra_budget,
-                            labels=labels)
+                            labels=labels, segments=study.segments,
+                            moments=study.moments)
         task_seconds: dict = {}
         results = execute(graph, progress, scheduler=scheduler, n_workers=n_workers,
                           task_seconds=task_seconds, labels=labels)
@@ -138,6 +146,9 @@ def analyse_synchrony(study: Study, *, progress: Progress | None = None,
         summaries["windows"] = frames["windows"]
     if "lags" in frames:
         summaries["lags"] = frames["lags"]
+    for name in ("segments", "moments"):
+        if name in frames:
+            summaries[name] = frames[name]
     roi = []
     if study.analysis.roi in ("mean_of_pairs", "both"):
         roi.append(region_mean_of_pairs(
@@ -151,7 +162,9 @@ def analyse_synchrony(study: Study, *, progress: Progress | None = None,
     if roi:
         summaries["roi"] = pd.concat(roi, ignore_index=True)
     resampling = _resampling(groups, handles)
+    crops = crop_steps(study, overlaps)
     steps = {steps_key(study, ref): handles[key].steps + resampling.get(key, [])
+             + crops.get(steps_key(study, ref), [])
              for key, (ref, _) in sorted(refs.items())}
     retained = data_retained(study, qc, synchrony, steps, overlaps)
     log_retained(retained, study.measure_columns, logger)
@@ -161,7 +174,8 @@ def analyse_synchrony(study: Study, *, progress: Progress | None = None,
 def run_study(study: Study, out_dir: str | Path | RunDirectory, *,
               progress: Progress | None = None, n_workers: int | None = None,
               scheduler: str | None = None, cache_dir: str | Path | None = None,
-              spectra_budget: int = DEFAULT_SPECTRA_BUDGET) -> StudyResults:
+              spectra_budget: int = DEFAULT_SPECTRA_BUDGET,
+              figures: bool = False) -> StudyResults:
     """Analyse ``study`` and write its results to ``out_dir``.
 
     Writes ``synchrony.parquet``, ``qc.parquet``, ``sessions.parquet``,
@@ -198,6 +212,11 @@ def run_study(study: Study, out_dir: str | Path | RunDirectory, *,
         changed, and a killed run resumes.
     spectra_budget : int
         Bytes of channel spectra one synchrony task holds at once.
+    figures : bool
+        Also write every figure of the report as SVG and PDF, 85 and 174 mm wide
+        (journal column widths), to ``figures/``
+        (:func:`~interbrain.report.figure_files`; ``interbrain run`` does unless
+        ``--no-figures``). Off by default here: drawing them takes seconds.
 
     Returns
     -------
@@ -212,7 +231,7 @@ def run_study(study: Study, out_dir: str | Path | RunDirectory, *,
         When a worker process dies (e.g. killed for lack of memory).
     """
     options = dict(progress=progress, n_workers=n_workers, scheduler=scheduler,
-                   cache_dir=cache_dir, spectra_budget=spectra_budget)
+                   cache_dir=cache_dir, spectra_budget=spectra_budget, figures=figures)
     if isinstance(out_dir, RunDirectory):
         if not out_dir.held:
             raise ValueError(f"{out_dir.path}: acquire the RunDirectory before running "
@@ -224,7 +243,7 @@ def run_study(study: Study, out_dir: str | Path | RunDirectory, *,
 
 def _run_in(study: Study, run_dir: RunDirectory, *, progress: Progress | None,
             n_workers: int | None, scheduler: str | None, cache_dir: str | Path | None,
-            spectra_budget: int) -> StudyResults:
+            spectra_budget: int, figures: bool) -> StudyResults:
     """:func:`run_study` in the results folder that ``run_dir`` holds."""
     out = run_dir.path
     progress = progress or Progress("quiet")
@@ -238,6 +257,7 @@ def _run_in(study: Study, run_dir: RunDirectory, *, progress: Progress | None,
     described = describe_study(study)
     settings = {"preprocessing": study.preprocessing, "analysis": study.analysis,
                 "statistics": study.statistics, "engine": study.engine,
+                "segments": study.segments, "moments": study.moments,
                 "scheduler": scheduler or "threads",
                 "workers": n_workers or (os.cpu_count() if scheduler in LOCAL_SCHEDULERS
                                          else None),
@@ -251,7 +271,8 @@ def _run_in(study: Study, run_dir: RunDirectory, *, progress: Progress | None,
         timings[f"task seconds: {name}"] = seconds
     t1 = time.perf_counter()
     progress.stage("statistics", 1)
-    stats = fit_models(study, synchrony)
+    stats = fit_models(study, synchrony, segments=stage.summaries.get("segments"),
+                       moments=stage.summaries.get("moments"))
     progress.advance()
     timings["statistics"] = time.perf_counter() - t1
     # the same timings dict: the report's time is added to it below
@@ -268,6 +289,10 @@ def _run_in(study: Study, run_dir: RunDirectory, *, progress: Progress | None,
         write_text(results.preprocessing_record(), staging / "preprocessing.json")
         write_text(methods_text(results), staging / "methods.md")
         write_text(report_html(results), staging / "report.html")
+        if figures:
+            for name, data in figure_files(results).items():
+                (staging / "figures").mkdir(exist_ok=True)
+                write_bytes(data, staging / "figures" / name)
         timings["report"] = time.perf_counter() - t2
         progress.advance()
         for name, seconds in timings.items():
@@ -277,3 +302,101 @@ def _run_in(study: Study, run_dir: RunDirectory, *, progress: Progress | None,
         run_dir.commit(staging, study=described, settings=settings)
     logger.info("results written to %s", out)
     return results
+
+
+#: Columns of ``qc.parquet``: a statistics-only run has no recording, so no row.
+_QC_COLUMNS = ["dyad", "session", "role", "subject", "file", "channel", "bad", "sci",
+               "reason", "sfreq", "duration_s"]
+
+
+def run_statistics(study: Study, synchrony: pd.DataFrame,
+                   out_dir: str | Path | RunDirectory, *, source: str | Path,
+                   progress: Progress | None = None) -> StudyResults:
+    """The statistics stage alone, on synchrony computed elsewhere (``interbrain stats``).
+
+    Fits every model of ``[statistics]`` (:func:`~interbrain.stats.study_models.
+    fit_models`) to ``synchrony`` and writes, as :func:`run_study` does (staging
+    folder, then renames, ``manifest.json`` last, the folder's lock held):
+    ``synchrony.parquet`` (the table as analysed), ``sessions.parquet``,
+    ``models.parquet``, the null tables when there are nulls, ``methods.md`` (which
+    says the synchrony was computed elsewhere and describes no preprocessing) and
+    ``report.html``. No ``qc.parquet``, ``retained.parquet`` or ``preprocessing.json``:
+    no recording was read.
+
+    Parameters
+    ----------
+    study : Study
+        Its dyads, measures and settings; loaded with ``design_sessions`` (no
+        recordings needed, :func:`~interbrain.study.load_study`). Its ``[analysis]``
+        signals and metrics become those of the table.
+    synchrony : pandas.DataFrame
+        As :func:`~interbrain.stats.synchrony_table.read_synchrony_table` returns it,
+        checked against the study (:func:`~interbrain.stats.synchrony_table.
+        check_dyads`).
+    out_dir : str, Path or RunDirectory
+        The results folder (or one the caller holds).
+    source : str or Path
+        The table's file: named in ``methods.md`` and the manifest, with its SHA-256.
+    progress : Progress, optional
+
+    Returns
+    -------
+    StudyResults
+    """
+    if isinstance(out_dir, RunDirectory):
+        if not out_dir.held:
+            raise ValueError(f"{out_dir.path}: acquire the RunDirectory before running "
+                             "into it")
+        return _statistics_in(study, synchrony, out_dir, Path(source), progress)
+    with RunDirectory(out_dir) as run_dir:
+        return _statistics_in(study, synchrony, run_dir, Path(source), progress)
+
+
+def _statistics_in(study: Study, synchrony: pd.DataFrame, run_dir: RunDirectory,
+                   source: Path, progress: Progress | None) -> StudyResults:
+    """:func:`run_statistics` in the results folder that ``run_dir`` holds."""
+    progress = progress or Progress("quiet")
+    t0 = time.perf_counter()
+    synchrony = synchrony.reset_index(drop=True)
+    present = list(dict.fromkeys(synchrony["signal"]))
+    signals = [s for s in study.analysis.signals if s in present]
+    metrics = [m for m in study.analysis.metrics if m in set(synchrony["metric"])]
+    study = dataclasses.replace(study, analysis=dataclasses.replace(
+        study.analysis, signals=tuple(signals + [s for s in present if s not in signals]),
+        metrics=tuple(metrics + [m for m in dict.fromkeys(synchrony["metric"])
+                                 if m not in metrics]),
+        pseudo_dyads=bool((synchrony["pairing"] == "pseudo").any())))
+    progress.stage("statistics", 1)
+    stats = fit_models(study, synchrony)
+    progress.advance()
+    timings = {"statistics": time.perf_counter() - t0}
+    qc = pd.DataFrame({c: pd.Series(dtype=bool if c == "bad" else float if c in (
+        "sci", "sfreq", "duration_s") else object) for c in _QC_COLUMNS})
+    stage = SynchronyResults(synchrony, qc, {}, {})
+    results = StudyResults.from_stages(study, stage, stats, timings)
+    for note in stats.notes:
+        logger.info("note: %s", note)
+    digest = sha256_of(source)
+    described = describe_study(study)
+    described["recordings"] = {}
+    described["synchrony_table"] = {"path": str(source.resolve()), "sha256": digest}
+    described["digest"] = hashlib.sha256(
+        (described["digest"] + digest).encode("utf-8")).hexdigest()
+    settings = {"statistics": study.statistics, "analysis": {
+        "signals": list(study.analysis.signals), "metrics": list(study.analysis.metrics)},
+        "synchrony": "computed elsewhere"}
+    progress.stage("report", 1)
+    with run_dir.staging() as staging:
+        for name, frame in results.tables().items():
+            if name not in ("qc.parquet", "retained.parquet"):
+                write_parquet(frame, staging / name)
+        methods = statistics_only_methods_text(results, f"`{source.name}` (SHA-256 "
+                                                        f"{digest})")
+        write_text(methods, staging / "methods.md")
+        write_text(statistics_only_report_html(results, methods, source.name),
+                   staging / "report.html")
+        progress.advance()
+        run_dir.commit(staging, study=described, settings=settings)
+    logger.info("results written to %s", run_dir.path)
+    return results
+

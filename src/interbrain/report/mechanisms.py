@@ -17,7 +17,8 @@ import math
 import pandas as pd
 
 from ..results import StudyResults
-from .wording import format_number, format_p, is_true, join_reasons, signal_label
+from .wording import (format_number, format_p, is_true, join_reasons, resampling_text,
+                      signal_label)
 
 __all__ = ["MECHANISM_PREFIXES", "mechanism_entries", "mechanisms_text"]
 
@@ -233,8 +234,24 @@ def _fitted_on(rows: pd.DataFrame) -> str:
     return ", ".join(where)
 
 
+def _cross_lagged_fit(rows: pd.DataFrame) -> str:
+    """How the cross-lagged models were fitted, from their rows' ``method``."""
+    mixed = rows["method"].astype(str).str.contains("lmer")
+    both = ("with a random intercept per dyad where identified (lmer, REML) and otherwise "
+            "by OLS with CR2 cluster-robust standard errors by dyad")
+    if mixed.all():
+        return "with a random intercept per dyad (lmer, REML)"
+    if not mixed.any():
+        return ("by OLS with CR2 cluster-robust standard errors by dyad (a random intercept "
+                "per dyad was not identified)")
+    return both
+
+
 def _notes_about(results: StudyResults, marker: str) -> list[str]:
-    return [n for n in results.notes if marker in n and "not fitted" in n]
+    """The reasons (text after ``"not fitted: "``) of the notes about ``marker``; the
+    same reason for several signals once."""
+    return list(dict.fromkeys(n.split("not fitted: ", 1)[-1] for n in results.notes
+                              if marker in n and "not fitted" in n))
 
 
 def mechanisms_text(results: StudyResults) -> str:
@@ -260,14 +277,20 @@ def mechanisms_text(results: StudyResults) -> str:
             "(the measure in session t+1 on synchrony in session t controlling the measure "
             "in session t, and synchrony in session t+1 on the measure in session t "
             "controlling synchrony in session t), on lagged pairs centred and detrended "
-            "within dyad (Falkenstr\u00f6m et al., 2017), with a random intercept per dyad "
-            "where identified and otherwise OLS with CR2 cluster-robust standard errors. "
+            "within dyad (Falkenstr\u00f6m et al., 2017), "
+            + _cross_lagged_fit(rows) + ". "
             "Because the within-dyad lagged regression is biased with few sessions per dyad "
             "(Nickell, 1981), each direction was tested by a bias-corrected parametric "
             f"bootstrap ({int(n_boot)} simulated studies from the fitted null model, "
             "p_bootstrap) and its interval obtained by inverting that test (nominal 95%; "
             "in simulation it covered 89-91% of non-zero effects) "
             f"({_fitted_on(rows)}).")
+    elif results.study.measure_columns:
+        reasons = [n.split("skipped: ", 1)[-1] for n in results.notes
+                   if "cross-lagged model of" in n and "skipped" in n]
+        if reasons:
+            parts.append("Cross-lagged models were not fitted: " + join_reasons(reasons)
+                         + ".")
     rows = _mechanism_rows(models, "mediation:")
     if len(rows):
         parts.append(
@@ -286,14 +309,15 @@ def mechanisms_text(results: StudyResults) -> str:
     rows = _mechanism_rows(models, "dissociation:")
     if len(rows):
         pairs = sorted(set(rows["model"].str.partition(":")[2]))
+        kinds = resampling_text(rows[rows["term"].str.contains(" - ", regex=False)])
         sesoi = st.sesoi_option
         parts.append(
             f"Whether synchrony's association with one measure differs from that with "
             f"another ({', '.join(pairs)}) was tested on standardised within-dyad "
             "coefficients (each dyad's least-squares coefficient of the measure on "
             "synchrony controlling session, scaled by the pooled within-dyad SDs): the "
-            "mean over dyads of their difference, by an exact dyad-level sign-flip test, "
-            "with a 95% CI by test inversion"
+            "mean over dyads of their difference, by a two-sided dyad-level sign-flip test"
+            + (f" ({kinds})" if kinds else "") + ", with a 95% CI by test inversion"
             + (f"; the reference measure's coefficient was tested for equivalence to zero "
                f"within \u00b1{sesoi if not isinstance(sesoi, dict) else 'the sesoi'} "
                "(TOST) and the power of that test at the observed standard error is "
@@ -319,10 +343,13 @@ def mechanisms_text(results: StudyResults) -> str:
                      "therapists)")
         text += (", the share of synchrony variance between therapists was estimated (a "
                  "point estimate, without interval)")
-        if rows["model"].eq("therapist:pseudo_split").any():
+        split = rows[rows["model"] == "therapist:pseudo_split"]
+        if len(split):
+            kinds = resampling_text(split)
             text += (", and real synchrony was compared with pseudo-dyads split into the "
                      "therapist with other therapists' patients and other therapists with "
-                     "the patient (dyad-level sign-flip tests)")
+                     "the patient (dyad-level sign-flip tests"
+                     + (f", {kinds}" if kinds else "") + ")")
         parts.append(text + ".")
     else:
         reasons = _notes_about(results, "therapist effects")
@@ -337,7 +364,9 @@ def mechanisms_text(results: StudyResults) -> str:
             "from before to after treatment with other people (in excess of the other "
             "people's recordings paired with other patients) regressed on the patient's "
             "slope over sessions of synchrony in excess of pseudo-dyads, by OLS with a "
-            "permutation test of the slopes across patients.")
+            "permutation test of the slopes across patients"
+            + (f" ({kinds})" if (kinds := resampling_text(rows, "permutations")) else "")
+            + ".")
     if not parts:
         return ""
     return "**Mechanisms of change (exploratory).** " + " ".join(parts)

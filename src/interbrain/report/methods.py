@@ -5,19 +5,31 @@ from __future__ import annotations
 import platform
 from importlib import metadata
 
-import numpy as np
-
 from ..results import StudyResults
 from ..retained import retained_text
 from ..synchrony.settings import is_short_signal
+from .methods_preprocessing import (input_kinds, preprocessing_text, resampling_steps_text,
+                                    skipped_reasons)
 from .statistics_methods import statistics_text
+from .wording import resampling_text
 
-__all__ = ["PACKAGES", "software_versions", "other_metrics", "preprocessing_text",
-           "null_text", "statistics_text", "methods_text"]
+__all__ = ["PACKAGES", "software_versions", "other_metrics", "input_kinds",
+           "preprocessing_text", "null_text", "statistics_text", "methods_text", "sessions_recorded_text",
+           "skipped_reasons", "resampling_steps_text", "null_tests_text"]
 
 PACKAGES = ("interbrain", "mne", "mne-nirs", "numpy", "scipy", "pandas", "statsmodels",
             "dask", "matplotlib")
 
+
+
+#: How the wavelet coherence was computed, per ``[analysis] precision``.
+_PRECISION_WORDS = {
+    "float64": "in double precision",
+    "float32": "in single precision (within 1e-6 of double precision)",
+    "fast": ("in single precision, with the band means of channel pairs computed per "
+             "group of scales on a coarser time grid (multirate; within 1e-4 of double "
+             "precision, tested)"),
+}
 
 def software_versions() -> dict[str, str]:
     """Versions of Python and of the packages the analysis ran on.
@@ -62,91 +74,18 @@ def other_metrics(analysis) -> str:
     others = [_METRIC_TEXT[m] for m in analysis.metrics if m != "wtc"]
     if not others:
         return ""
-    return (" Synchrony was also computed as " + "; ".join(others) + ", for the same "
+    text = (" Synchrony was also computed as " + "; ".join(others) + ", for the same "
             f"channel pairs; models were fitted for each metric (primary metric: "
             f"{analysis.metrics[0]}).")
-
-
-_MOTION_TEXT = {
-    "tddr": "temporal derivative distribution repair (TDDR; Fishburn et al., 2019)",
-    "spline": "spline interpolation of detected motion segments (Scholkmann et al., 2010)",
-    "wavelet": "wavelet filtering of outlying detail coefficients (Molavi & Dumont, 2012)",
-    "none": "no motion correction",
-}
-
-def _n_recordings_with(steps: dict, name: str) -> int:
-    """Recordings whose chain applied step ``name`` (not skipped)."""
-    return sum(any(s.get("step") == name and not s.get("skipped") for s in chain)
-               for chain in steps.values())
-
-
-def preprocessing_text(results: StudyResults) -> str:
-    """The preprocessing paragraph, from the settings and the chains applied.
-
-    Parameters
-    ----------
-    results : StudyResults
-
-    Returns
-    -------
-    str
-    """
-    study, qc = results.study, results.qc
-    pre = study.preprocessing
-    v = software_versions()
-    n_bad = int(qc["bad"].sum())
-    short = _n_recordings_with(results.steps, "short_channel_regression")
-    gsr = _n_recordings_with(results.steps, "global_signal_removal")
-    text = (f"Raw intensities were read and processed with MNE-Python {v['mne']} and "
-            f"MNE-NIRS {v['mne-nirs']}. Intensities were converted to optical density. "
-            "Channel quality was assessed per recording: channels with non-finite, flat "
-            f"or saturated samples, a scalp coupling index (SCI; Pollonini et al., 2014; "
-            f"cardiac band {pre.cardiac_band[0]}-{pre.cardiac_band[1]} Hz) below "
-            f"{pre.sci_threshold}, a median peak spectral power (Pollonini et al., 2016) "
-            f"below {pre.psp_threshold}, or more than {pre.max_motion_fraction:.0%} of "
-            f"the time marked as motion-corrupted were excluded ({n_bad} of {len(qc)} "
-            "channel recordings), and a channel pair was dropped when either partner's "
-            f"channel was excluded. Motion artefacts were corrected by "
-            f"{_MOTION_TEXT.get(pre.motion_correction, pre.motion_correction)}.")
-    n_recordings = len(results.steps)
-    if short:
-        text += (f" Short-separation channels (at most {pre.short_channel_max_distance * 1000:g}"
-                 f" mm) were regressed out of the long channels ({short} of {n_recordings} "
-                 "recordings) and then dropped.")
-    if short < n_recordings:
-        why = ("`short_channel_regression` was off" if not pre.short_channel_regression
-               else f"no short-separation channel (at most "
-                    f"{pre.short_channel_max_distance * 1000:g} mm) passed quality control")
-        text += (f" Short-channel regression was not applied to "
-                 f"{n_recordings - short} of {n_recordings} recordings ({why}), so scalp and "
-                 "systemic signals were not removed from them this way.")
-    text += (" Optical density was converted to oxy- and deoxy-haemoglobin (HbO, HbR) with "
-             f"the modified Beer-Lambert law (partial pathlength factor {pre.ppf}) and "
-             f"band-pass filtered between {pre.l_freq} and {pre.h_freq} Hz (zero-phase "
-             "4th-order Butterworth).")
-    if gsr:
-        text += " The global signal (mean over a person's good channels) was regressed out."
-    return text + _aux_text(results)
-
-
-def _aux_text(results: StudyResults) -> str:
-    """The auxiliary-signal regression, as the chains applied it."""
-    applied = [s for chain in results.steps.values() for s in chain
-               if s.get("step") == "aux_regression" and not s.get("skipped")]
-    if not applied:
-        return " No auxiliary (respiration, cardiac, motion) signals were regressed out."
-    names = sorted({name for s in applied for name in s.get("aux_channels", [])})
-    lags = sorted({float(v) for s in applied for v in s.get("lags_s", [])})
-    removed = [s["median_variance_removed"] for s in applied
-               if s.get("median_variance_removed") is not None]
-    text = (f" Auxiliary signals ({', '.join(names)}) were read from the SNIRF files "
-            "(MNE-NIRS read_snirf_aux_data, interpolated to the samples), shifted by "
-            f"{', '.join(f'{v:g}' for v in lags)} s, band-passed with the same filter and "
-            "regressed out of every channel, HbO and HbR separately, by least squares (MNE "
-            f"regress_artifact; {len(applied)} recordings")
-    if removed:
-        text += f"; median variance removed {100 * float(np.median(removed)):.1f}%"
-    return text + ")."
+    transformed = analysis.transformed_metrics()
+    if transformed:
+        untouched = [m for m in analysis.metrics if m not in transformed]
+        text += (f" Values of the correlation-type metrics ({', '.join(transformed)}) were "
+                 "Fisher z-transformed (z = atanh r) before every summary, null comparison "
+                 "and model")
+        text += (f"; {' and '.join(untouched)} (magnitudes in [0, 1], not correlations) "
+                 "were not transformed." if untouched else ".")
+    return text
 
 
 def null_text(results: StudyResults, n_pseudo: int) -> str:
@@ -197,16 +136,17 @@ def null_text(results: StudyResults, n_pseudo: int) -> str:
              "phase_randomised": "multivariate phase-randomised surrogates of the patient's "
                                  "recording (Prichard & Theiler, 1994)"}
     if ana.surrogates:
-        parts.append(f"For every real dyad-session, {ana.surrogates_per_session} surrogates "
+        real = sync.loc[sync["pairing"] == "real", ["dyad", "session"]].drop_duplicates()
+        drawn = sync.loc[sync["pairing"].isin(list(ana.surrogates)),
+                         ["dyad", "session"]].drop_duplicates()
+        which = ("every real dyad-session" if len(drawn) >= len(real) else
+                 f"{len(drawn)} of the {len(real)} real dyad-sessions")
+        parts.append(f"For {which}, {ana.surrogates_per_session} surrogates "
                      "each of " + " and ".join(kinds[k] for k in ana.surrogates)
                      + f" (seed {ana.surrogate_seed}) were paired with the real therapist.")
-    if n_pseudo or n_familiarity or ana.surrogates:
-        parts.append("Real synchrony was compared with each null at the dyad level (mean over "
-                     "sessions of real minus null) by one test, a one-sided sign-flip "
-                     "permutation test (exact over all sign patterns when there are at most "
-                     "as many as permutations, otherwise Monte Carlo with p = (1 + b) / "
-                     "(1 + B)); the 95% confidence interval of the mean difference (Student "
-                     "t over dyads) describes its size.")
+    tested = null_tests_text(results)
+    if tested:
+        parts.append(tested)
     short = [s for s in ana.signals if is_short_signal(s)]
     if short:
         parts.append("As a systemic null, the short-separation channels, preprocessed like the "
@@ -215,6 +155,55 @@ def null_text(results: StudyResults, n_pseudo: int) -> str:
                      + ", ".join(short) + "): synchrony that appears in them reflects scalp "
                      "and systemic physiology, not neural coupling.")
     return " ".join(parts)
+
+
+def null_tests_text(results: StudyResults) -> str:
+    """The comparison of real synchrony with its nulls, as the run tested it (rows of
+    ``null_tests.parquet``, else the ``real_vs_*`` rows of ``models.parquet``); "" when
+    no comparison was tested.
+
+    Parameters
+    ----------
+    results : StudyResults
+
+    Returns
+    -------
+    str
+    """
+    rows = getattr(results, "null_tests", None)
+    if rows is None or rows.empty:
+        models = results.models
+        rows = (models[models["model"].str.startswith("real_vs_")
+                       & ~models["model"].str.contains("_by_")]
+                if not models.empty and "model" in models.columns else models)
+    if rows.empty:
+        return ""
+    kinds = resampling_text(rows)
+    text = ("Real synchrony was compared with each null at the dyad level (mean over "
+            "sessions of real minus null) by a one-sided sign-flip permutation test")
+    if kinds:
+        text += ", " + kinds
+        if "Monte Carlo" in kinds:
+            text += " (p = (1 + b) / (1 + B); Phipson & Smyth, 2010)"
+    return text + ("; the 95% confidence interval of the mean difference (Student t over "
+                   "dyads) describes its size.")
+
+
+def sessions_recorded_text(study) -> str:
+    """``"in every session"``, or which dyad-sessions of the design (every dyad at every
+    session number) have no recording."""
+    numbers = list(study.session_numbers)
+    listed = {(entry.dyad, entry.session) for entry in study.sessions}
+    missing = [f"{d.id} session {n}" for d in study.dyads for n in numbers
+               if (d.id, n) not in listed]
+    if not missing:
+        return "in every session"
+    grid = len(study.dyads) * len(numbers)
+    shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more"
+                                        if len(missing) > 10 else "")
+    return (f"in {grid - len(missing)} of the {grid} dyad-sessions of the design "
+            f"({len(study.dyads)} dyads x {len(numbers)} session numbers; no recording "
+            f"of {shown})")
 
 
 def methods_text(results: StudyResults) -> str:
@@ -250,7 +239,7 @@ def methods_text(results: StudyResults) -> str:
 **Participants and recordings.** The study comprised {len(study.dyads)} therapist-patient
 dyads ({len({d.therapist for d in study.dyads})} therapist(s)) and {len(study.sessions)}
 dyad-sessions (session numbers {', '.join(map(str, study.session_numbers))}); both partners'
-cortical haemodynamics were recorded with continuous-wave fNIRS in every session
+cortical haemodynamics were recorded with continuous-wave fNIRS {sessions_recorded_text(study)}
 ({n_rec} recordings).
 
 {retained}**Preprocessing.** {preprocessing_text(results)}
@@ -259,7 +248,7 @@ cortical haemodynamics were recorded with continuous-wave fNIRS in every session
 was computed for {signals} as wavelet transform coherence (Grinsted, Moore & Jevrejeva,
 2004) with the defaults of Grinsted's toolbox: Morlet wavelet (w0 = 6), 12 scales per
 octave (dj = 1/12), smallest scale 2 dt, largest scale 0.17 x 2 x N x dt, zero padding,
-smoothing in time (Gaussian) and scale (boxcar of 0.6 octave), in {"single" if ana.precision == "float32" else "double"} precision{" (within 1e-6 of double precision)" if ana.precision == "float32" else ""}. Coherence was averaged over
+smoothing in time (Gaussian) and scale (boxcar of 0.6 octave), {_PRECISION_WORDS[ana.precision]}. Coherence was averaged over
 periods from {lo:g} to {hi:g} s{" and over the time-frequency cells outside the cone of influence" if ana.exclude_coi else " and all time points (cone of influence included)"}, giving one
 value per dyad, session, channel pair and signal; session synchrony is the mean over
 channel pairs.{other_metrics(ana)}
@@ -268,8 +257,10 @@ channel pairs.{other_metrics(ana)}
 
 {statistics_text(results)}
 
-**Software.** Python {v['python']}; interbrain {v['interbrain']}; MNE {v['mne']};
-MNE-NIRS {v['mne-nirs']}; NumPy {v['numpy']}; SciPy {v['scipy']}; pandas {v['pandas']};
-statsmodels {v['statsmodels']}; Dask {v['dask']}; Matplotlib {v['matplotlib']}.
+**Software.** Python {v['python']}; interbrain {v['interbrain']}; MNE {v['mne']}
+(Gramfort et al., 2013); MNE-NIRS {v['mne-nirs']} (Luke et al., 2021); NumPy {v['numpy']}
+(Harris et al., 2020); SciPy {v['scipy']} (Virtanen et al., 2020); pandas {v['pandas']}
+(McKinney, 2010); statsmodels {v['statsmodels']} (Seabold & Perktold, 2010); Dask
+{v['dask']} (Rocklin, 2015); Matplotlib {v['matplotlib']} (Hunter, 2007).
 """
     return text

@@ -2,9 +2,11 @@
 
 In order: the confirmatory family, the inter-brain plasticity test (as actually fitted:
 formula, degrees of freedom, singular fits, permutation test), growth of real synchrony
-(exploratory, not controlled for any null), the outcome models and the rung of their
-ladder each used, the other models, the degrees-of-freedom methods with their
-references, and the rule that every other test is exploratory. Nothing is said about a
+(exploratory, not controlled for any null), segments and moments
+(:mod:`.methods_segments`), the outcome models and the rung of their ladder each used
+(:mod:`.methods_outcomes`), the mechanism models (:mod:`.mechanisms`), the other models,
+the degrees-of-freedom methods with their references, and the rule that every other test
+is exploratory (:mod:`.methods_other`). Nothing is said about a
 model that has no row in ``models.parquet``: its absence is explained from the run's
 notes instead.
 """
@@ -14,50 +16,21 @@ from __future__ import annotations
 import pandas as pd
 
 from ..results import StudyResults
-from ..stats.outcome_models import LADDER_DESCRIPTION
-from ..stats.primary import ALL_PAIRS
-from ..stats.outcomes import OUTCOME_FORMULA
+from .confirmatory import confirmatory_rows, missing_confirmatory, primary_of, scope_words
 from .mechanisms import mechanisms_text
-from .confirmatory import (RUNG_LABEL, confirmatory_rows, missing_confirmatory,
-                           primary_of, scope_words)
-from .wording import (df_methods_of, df_text, is_true, join_reasons, join_words,
-                      metric_label, null_noun, permutation_text, signal_label)
+from .methods_other import df_paragraph, exploratory_text, other_models_text
+from .methods_outcomes import outcome_text
+from .methods_rows import model_rows, row_where, short_where
+from .methods_segments import moments_text, segments_text
+from .wording import (df_methods_of, is_true, join_reasons, join_words, metric_label,
+                      null_noun, permutation_text, resampling_text, signal_label)
 
 __all__ = ["statistics_text", "confirmatory_text", "plasticity_text", "growth_text",
-           "outcome_text", "other_models_text", "df_paragraph", "exploratory_text"]
+           "segments_text", "moments_text", "outcome_text", "other_models_text",
+           "df_paragraph", "exploratory_text"]
 
 _TIME_TEXT = {"linear": "session number", "log": "the logarithm of the session number",
               "quadratic": "session number and its square (random linear slope)"}
-
-_CORRECTION_TEXT = {
-    "fdr_bh": "the Benjamini-Hochberg false discovery rate",
-    "bonferroni": "Bonferroni's family-wise correction",
-    "holm": "Holm's family-wise correction",
-    "maxt": "a Westfall-Young max-statistic permutation (family-wise error rate)",
-}
-
-
-def _short(signal: str, metric: str) -> str:
-    """``"HbO/wtc"``."""
-    return f"{signal_label(signal)}/{metric}"
-
-
-def _where(row: pd.Series) -> str:
-    """``"HbO/wtc"``, or ``"HbO/wtc in region X"`` for a row over some channel pairs
-    only."""
-    where = _short(row["signal"], row["metric"])
-    scope = row.get("scope")
-    if isinstance(scope, str) and scope != ALL_PAIRS:
-        where += f" in {scope}"
-    return where
-
-
-def _rows(results: StudyResults, test) -> pd.DataFrame:
-    """Rows of ``models.parquet`` whose ``model`` passes ``test``."""
-    models = results.models
-    if models.empty or "model" not in models.columns:
-        return models.iloc[:0]
-    return models[models["model"].map(test)]
 
 
 def confirmatory_text(results: StudyResults) -> str:
@@ -108,7 +81,7 @@ def _formula_groups(rows: pd.DataFrame) -> list[tuple[str, str, list[str]]]:
     groups: dict[tuple[str, str], list[str]] = {}
     for _, row in rows.iterrows():
         key = (str(row["formula"]), str(row.get("simplification") or ""))
-        where = _where(row)
+        where = row_where(row)
         groups.setdefault(key, [])
         if where not in groups[key]:
             groups[key].append(where)
@@ -140,7 +113,7 @@ def plasticity_text(results: StudyResults) -> str:
     str
         Why it was not run, when ``models`` has no plasticity rows.
     """
-    rows = _rows(results, lambda m: m == "plasticity" or m.startswith("plasticity:"))
+    rows = model_rows(results, lambda m: m == "plasticity" or m.startswith("plasticity:"))
     if rows.empty:
         return ("**Inter-brain plasticity.** Not tested in this run: "
                 f"{_plasticity_reasons(results)}.")
@@ -176,7 +149,7 @@ def plasticity_text(results: StudyResults) -> str:
         dfs = df_methods_of(main)
         if dfs:
             text += f" Its slope was tested with {' and '.join(dfs)} degrees of freedom."
-        singular = [_where(r) for _, r in main.iterrows() if is_true(r.get("singular"))]
+        singular = [row_where(r) for _, r in main.iterrows() if is_true(r.get("singular"))]
         if singular:
             text += (f" The fit of {join_words(singular)} was singular (a random-effect "
                      "variance on the boundary of its range), so its random part is not "
@@ -231,7 +204,7 @@ def growth_text(results: StudyResults) -> str:
              "any null: synchrony that rises over sessions in every pairing makes it grow, "
              "so it measures growth of synchrony, not inter-brain coupling, and is "
              "exploratory.")
-    singular = sorted(_short(key.signal, key.metric)
+    singular = sorted(short_where(key.signal, key.metric)
                       for key, fit in fits.items() if fit.singular)
     if singular:
         text += (f" The growth fit of {', '.join(singular)} was singular (a variance or "
@@ -242,159 +215,21 @@ def growth_text(results: StudyResults) -> str:
     if len(growth) > 1:
         text += (" (Where the data could not identify every term, the model was reduced: "
                  + "; ".join(f"`{f}`" for f in growth[1:]) + ".)")
-    if len(_rows(results, lambda m: m == "growth_permutation")):
-        text += (f" Without distributional assumptions, the slope was also tested by permuting "
-                 f"the session order within each dyad ({st.n_permutations} permutations, "
-                 f"seed {st.seed}).")
-    compared = set(_rows(results, lambda m: m.startswith("lrt:"))["model"])
+    permuted = model_rows(results, lambda m: m == "growth_permutation")
+    if len(permuted):
+        kinds = resampling_text(permuted, "permutations")
+        text += (" Without distributional assumptions, the slope was also tested by "
+                 "permuting the session order within each dyad (a "
+                 + (kinds.replace("Monte Carlo with", "Monte Carlo permutation test with", 1)
+                    if kinds.startswith("Monte Carlo") else
+                    f"permutation test, {kinds}" if kinds else "permutation test")
+                 + f", seed {st.seed}; two-sided p = (1 + b) / (1 + B)).")
+    compared = set(model_rows(results, lambda m: m.startswith("lrt:"))["model"])
     comparisons = [text_ for name, text_ in _COMPARISONS.items() if name in compared]
     if comparisons:
         text += (" Nested models were compared by likelihood-ratio tests of maximum-likelihood "
                  f"refits ({'; '.join(comparisons)}).")
     return text
-
-
-def _rung_summary(rows: pd.DataFrame) -> str:
-    """``"symptoms (HbO/wtc): correlated ...; ..."``: the ladder rung of each model."""
-    parts: dict[str, list[str]] = {}
-    for _, row in rows.drop_duplicates(["model", "signal", "metric", "scope"]
-                                       if "scope" in rows.columns else
-                                       ["model", "signal", "metric"]).iterrows():
-        rung = RUNG_LABEL.get(row.get("simplification") or "",
-                              str(row.get("simplification")))
-        where = _where(row)
-        parts.setdefault(rung, []).append(f"{row['model']} ({where})")
-    order = list(RUNG_LABEL.values())
-    ranked = sorted(parts.items(),
-                    key=lambda item: order.index(item[0]) if item[0] in order else len(order))
-    return "; ".join(f"{rung}: {', '.join(models)}" for rung, models in ranked)
-
-
-def _skip_reasons(notes, marker: str) -> list[str]:
-    """The reasons of the notes containing ``marker`` (text after ``"skipped: "``),
-    without repeats."""
-    reasons = [n.split("skipped: ", 1)[-1] for n in notes if marker in n]
-    general = [n for n in notes if n.startswith("Growth and outcome models need")]
-    return list(dict.fromkeys(general + reasons))
-
-
-def outcome_text(results: StudyResults) -> str:
-    """The outcome-model paragraph: the ladder and the rung each model used."""
-    study, st = results.study, results.study.statistics
-    measures = ", ".join(study.measure_columns)
-    if not measures:
-        return ""
-    fitted = _rows(results, lambda m: m.startswith("outcome:"))
-    if fitted.empty:
-        return ("**Outcome models.** The session measures (" + measures + ") were not "
-                "modelled: " + join_reasons(_skip_reasons(results.notes, "outcome model of"))
-                + ".")
-    text = (f"**Outcome models.** Each session measure ({measures}) was modelled as "
-            f"`{OUTCOME_FORMULA.format(measure='measure')}`, where synchrony_between is "
-            "the dyad's mean synchrony and synchrony_within the session's deviation from it "
-            "(Curran & Bauer, 2011), fitted by REML. The random part followed a "
-            f"pre-specified ladder: {LADDER_DESCRIPTION}.")
-    if len(_rows(results, lambda m: m.startswith("prepost:"))):
-        text += (" Each dyad's change of the measure from its first to its last session was "
-                 "regressed on its synchrony slope.")
-    text += " Rungs used: " + _rung_summary(fitted) + "."
-    skipped = _skip_reasons([n for n in results.notes if "skipped" in n],
-                            "model of")
-    if skipped:
-        text += " Not fitted: " + join_reasons(skipped) + "."
-    text += " All coefficients are reported with 95% confidence intervals"
-    sesoi = st.sesoi_option
-    if sesoi is not None:
-        text += (f"; absence of association was tested by two one-sided tests (TOST) "
-                 f"against a smallest effect size of interest of {sesoi} "
-                 f"({st.sesoi_scale} units, alpha {st.alpha}"
-                 + ("; standardized within dyads by the pooled within-dyad SDs of "
-                    "measure and synchrony, between dyads by the SDs of the dyad means"
-                    if st.sesoi_scale == "standardized" else "") + ")")
-    return text + "."
-
-
-def other_models_text(results: StudyResults) -> str:
-    """Generalisation and per-unit tests, as fitted (empty when neither was asked for)."""
-    study, st = results.study, results.study.statistics
-    parts = []
-    if study.generalisation:
-        if len(_rows(results, lambda m: m == "generalisation")):
-            n_other = len({(g.dyad, g.partner) for g in study.generalisation})
-            parts.append(
-                f"Whether synchrony generalises beyond the therapist was asked with "
-                f"{len(study.generalisation)} recordings of patients with {n_other} other "
-                "partner(s) before and after treatment: synchrony (mean over channel pairs) "
-                "was modelled as `synchrony ~ phase * partner_role + (1 | patient)` (with "
-                "the therapist: first and last session), and the pre-to-post change with "
-                "other people was tested as a contrast with Satterthwaite df. (The "
-                "comparison with the change with the therapist confounds partner with task: "
-                "therapy sessions against the generalisation task.)")
-        else:
-            reasons = [n for n in results.notes if "generalisation model" in n]
-            parts.append("The generalisation model was not fitted: "
-                         + join_reasons(reasons) + ".")
-    unit = "channel pair" if st.pairwise_unit == "pair" else "region pair"
-    run = [t for t in st.pairwise
-           if len(_rows(results, lambda m, t=t: m.startswith(f"{t}_by_")))]
-    if run:
-        parts.append(f"Per {unit}, {' and '.join(t.replace('_', ' ') for t in run)} "
-                     f"were tested over dyads and corrected for multiple comparisons with "
-                     f"{_CORRECTION_TEXT[st.correction]}.")
-    skipped = [n for n in results.notes if n.startswith(f"per-{st.pairwise_unit} ")]
-    if skipped and len(run) < len(st.pairwise):
-        parts.append(f"The per-{unit.replace(' ', '-')} tests were not run: "
-                     + join_reasons(n.split("skipped: ", 1)[-1] for n in skipped) + ".")
-    return ("**Other models.** " + " ".join(parts)) if parts else ""
-
-
-_MODEL_KIND = (("plasticity", "the plasticity tests"), ("growth", "the growth model"),
-               ("outcome:", "the concurrent outcome models"),
-               ("cross_lagged:", "the cross-lagged models"),
-               ("therapist:interaction", "the therapist x time interaction"),
-               ("generalisation", "the generalisation model"))
-
-
-def _df_label(label: str, method: str) -> str:
-    """Which outcome models a df method was used for: the OLS rung or the mixed ones."""
-    if "outcome models" not in label:
-        return label
-    return label + (" fitted by OLS (last rung of the ladder)" if method.startswith("CR2")
-                    else " fitted as mixed models")
-
-
-def df_paragraph(results: StudyResults) -> str:
-    """The degrees-of-freedom methods actually used, with their references."""
-    models = results.models
-    if models.empty or "df_method" not in models.columns:
-        return ""
-    uses: dict[str, list[str]] = {}
-    for prefix, label in _MODEL_KIND:
-        rows = models[models["model"].str.startswith(prefix)]
-        for method in df_methods_of(rows):
-            uses.setdefault(method, []).append(_df_label(label, method))
-    if not uses:
-        return ""
-    text = ("**Degrees of freedom.** Fixed effects were tested by t-tests with small-sample "
-            "degrees of freedom, because z-tests are anti-conservative with few dyads: "
-            + "; ".join(f"{df_text(method)} for {join_words(labels)}"
-                        for method, labels in uses.items()) + ".")
-    configured = results.study.statistics.df_method
-    if configured == "kenward-roger" and "Satterthwaite" in uses:
-        text += (" (`[statistics] df_method` was Kenward-Roger; where its adjustment could not "
-                 "be computed, Satterthwaite's method was used instead, as lmerTest does.)")
-    return text
-
-
-def exploratory_text(results: StudyResults) -> str:
-    """The sentence that every test outside the confirmatory family is exploratory."""
-    alpha = results.study.statistics.alpha
-    per_unit = len(_rows(results, lambda m: "_by_" in m))
-    return (f"**Exploratory tests.** Every other test reported here, in report.html and in "
-            f"models.parquet (`family = \"exploratory\"`) is exploratory: tested at alpha = "
-            f"{alpha:g} on its own, without correction for the number of tests"
-            + (" (the per-unit tests are corrected among themselves, as stated)"
-               if per_unit else "") + ", and to be read as hypothesis-generating.")
 
 
 def statistics_text(results: StudyResults) -> str:
@@ -411,7 +246,7 @@ def statistics_text(results: StudyResults) -> str:
         ``**Confirmatory tests.**``.
     """
     parts = [confirmatory_text(results), plasticity_text(results), growth_text(results),
-             outcome_text(results), mechanisms_text(results), other_models_text(results),
-             df_paragraph(results),
+             segments_text(results), moments_text(results), outcome_text(results),
+             mechanisms_text(results), other_models_text(results), df_paragraph(results),
              exploratory_text(results)]
     return "\n\n".join(p for p in parts if p)

@@ -9,13 +9,14 @@ nothing is computed.
 from __future__ import annotations
 
 import math
+import re
 
 import pandas as pd
 
 __all__ = ["SIGNAL_LABEL", "METRIC_LABEL", "signal_label", "metric_label", "where_label",
            "format_p", "format_signed", "format_number", "DF_REFERENCES", "df_text",
            "df_methods_of", "permutation_text", "null_label", "null_noun", "is_true",
-           "join_words", "join_reasons"]
+           "join_words", "join_reasons", "resampling_kinds", "resampling_text"]
 
 #: Haemoglobin signal -> label.
 SIGNAL_LABEL = {"hbo": "HbO", "hbr": "HbR",
@@ -196,3 +197,93 @@ def permutation_text(method: str, n_permutations, seed: int, *, what: str = "") 
                 f"patterns, seed {seed}), two-sided Monte Carlo p = (1 + b) / (1 + B) "
                 f"({valid})")
     return f"a dyad-level permutation test ({method}, {n} permutations, seed {seed})"
+
+
+#: ``p_method`` / ``permutation_method`` values of a row -> its kind of resampling test.
+_KIND_OF = {"exact": "exact", "monte_carlo": "monte_carlo", "reassign": "monte_carlo"}
+#: Words in a row's ``method`` text that say which kind of test it was.
+_METHOD_KIND = (("(exact", "exact"), ("(monte_carlo", "monte_carlo"),
+                ("(Monte Carlo", "monte_carlo"))
+
+
+def _finite_int(value) -> int | None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(value) if math.isfinite(value) else None
+
+
+def _row_kind(row) -> str | None:
+    for column in ("permutation_method", "p_method"):
+        kind = _KIND_OF.get(str(row.get(column)))
+        if kind:
+            return kind
+    text = str(row.get("method") or "")
+    for marker, kind in _METHOD_KIND:
+        if marker in text:
+            return kind
+    found = re.search(r"\bB = (\d+)", text)
+    return "monte_carlo" if found else None
+
+
+def resampling_kinds(rows: pd.DataFrame) -> list[tuple[str, int | None]]:
+    """How the resampling tests of some rows of ``models.parquet`` (or of
+    ``null_tests.parquet``) were run, as the rows record it.
+
+    A test is ``"exact"`` when its rows say every sign pattern (or permutation) was
+    enumerated, ``"monte_carlo"`` when random draws were evaluated (``p_method`` or
+    ``permutation_method``; else the ``method`` text: ``"(exact)"``, ``"(monte_carlo)"``,
+    ``"B = 999"``). Rows that record neither are left out: nothing is claimed for them.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+
+    Returns
+    -------
+    list of tuple
+        Distinct ``(kind, n)`` in order of appearance; ``n`` is the number of sign
+        patterns or draws evaluated (``n_permutations``, or the ``B = ...`` of the
+        method text), None when the rows do not record it.
+    """
+    out: list[tuple[str, int | None]] = []
+    for _, row in rows.iterrows():
+        kind = _row_kind(row)
+        if kind is None:
+            continue
+        n = _finite_int(row.get("n_permutations"))
+        if n is None:
+            found = re.search(r"\bB = (\d+)|(\d+) (?:sign patterns|draws|permutations)",
+                              str(row.get("method") or ""))
+            n = int(found.group(1) or found.group(2)) if found else None
+        if (kind, n) not in out:
+            out.append((kind, n))
+    return out
+
+
+def resampling_text(rows: pd.DataFrame, unit: str = "sign patterns") -> str:
+    """How the resampling tests of ``rows`` were run, in words; "" when the rows do
+    not say.
+
+    E.g. ``"exact over all 4 sign patterns"``, ``"Monte Carlo with 199 random sign
+    patterns"``, ``"exact over all 8 sign patterns for some and Monte Carlo with 9999
+    random sign patterns for others"``.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        Rows of ``models.parquet`` or ``null_tests.parquet``.
+    unit : str
+        What was enumerated or drawn (``"sign patterns"``, ``"permutations"``).
+    """
+    parts = []
+    for kind, n in resampling_kinds(rows):
+        if kind == "exact":
+            parts.append(f"exact over all {n} {unit}" if n else f"exact over all {unit}")
+        else:
+            parts.append(f"Monte Carlo with {n} random {unit}" if n else
+                         f"Monte Carlo with random {unit}")
+    if len(parts) <= 1:
+        return "".join(parts)
+    return " for some and ".join(parts) + " for others"
