@@ -72,7 +72,7 @@ def tiny_run(tiny_study, tiny_cache, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tiny-run") / "out"
     old = os.umask(0o022)
     try:
-        result = CliRunner().invoke(main, ["run", str(tiny_study), "--out", str(out),
+        result = CliRunner().invoke(main, ["run", "--no-figures", str(tiny_study), "--out", str(out),
                                            "--workers", "1", "--cache", str(tiny_cache)])
     finally:
         os.umask(old)

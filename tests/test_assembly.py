@@ -332,7 +332,7 @@ def _study_toml(root: Path, sessions: list[str]) -> None:
 
 
 def _run(study: Path, out: Path) -> Path:
-    result = CliRunner().invoke(main, ["run", str(study), "--out", str(out), "--quiet",
+    result = CliRunner().invoke(main, ["run", "--no-figures", str(study), "--out", str(out), "--quiet",
                                        "--workers", "1"])
     assert result.exit_code == 0, result.output
     return out
@@ -452,7 +452,7 @@ def test_pipeline_event_alignment_error_names_the_file(source_raw, tmp_path):
                            "therapist = \"recordings/t.snirf\"\npatient = \"recordings/p.snirf\"\n"
                            "align = \"event\"\nevent = \"sync\"\n"])
     out = tmp_path / "results"
-    result = CliRunner().invoke(main, ["run", str(tmp_path), "--out", str(out), "--quiet",
+    result = CliRunner().invoke(main, ["run", "--no-figures", str(tmp_path), "--out", str(out), "--quiet",
                                        "--workers", "1"])
     assert result.exit_code != 0
     assert re.search(r"p\.snirf: no event 'sync', needed to align it with \S*t\.snirf "

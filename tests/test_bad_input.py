@@ -42,7 +42,7 @@ def _rec(study: Path, dyad: str, session: int, role: str) -> Path:
 
 def _fails(study: Path, out: Path, pattern: str) -> str:
     """Run the CLI; it must fail with ``pattern`` and leave no results in ``out``."""
-    result = CliRunner().invoke(main, ["run", str(study), "--out", str(out), "--quiet",
+    result = CliRunner().invoke(main, ["run", "--no-figures", str(study), "--out", str(out), "--quiet",
                                        "--workers", "1"])
     assert result.exit_code != 0, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), \

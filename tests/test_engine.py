@@ -36,6 +36,15 @@ def small_study(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def embedded_run(small_study, tmp_path_factory) -> Path:
+    """The results folder of ``run_study`` of the small study on the embedded threaded
+    scheduler (2 threads): the reference other schedulers must equal. Do not change it."""
+    out = tmp_path_factory.mktemp("embedded") / "threads"
+    run_study(load_study(small_study), out, scheduler="threads", n_workers=2)
+    return out
+
+
 def _assert_same_results(a: Path, b: Path) -> None:
     for name in TABLES:
         left, right = pd.read_parquet(a / name), pd.read_parquet(b / name)
@@ -47,14 +56,12 @@ def _cache_state(cache: Path) -> dict[str, int]:
 
 
 @pytest.mark.slow
-def test_distributed_cluster_gives_identical_results(small_study, tmp_path):
+def test_distributed_cluster_gives_identical_results(small_study, embedded_run, tmp_path):
     distributed = pytest.importorskip("distributed")
-    study = load_study(small_study)
-    run_study(study, tmp_path / "embedded")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   host="127.0.0.1", dashboard_address=None) as cluster:
         # the command line's --scheduler ...
-        result = CliRunner().invoke(main, ["run", str(small_study), "--out",
+        result = CliRunner().invoke(main, ["run", "--no-figures", str(small_study), "--out",
                                            str(tmp_path / "cluster"), "--quiet",
                                            "--scheduler", cluster.scheduler_address])
         assert result.exit_code == 0, result.output
@@ -68,21 +75,20 @@ def test_distributed_cluster_gives_identical_results(small_study, tmp_path):
                 distributed.get_task_stream(client) as stream:
             run_study(from_toml, tmp_path / "cluster-toml")
         assert len(stream.data) > 0, "the [engine] scheduler ran no task"
-    _assert_same_results(tmp_path / "embedded", tmp_path / "cluster")
-    _assert_same_results(tmp_path / "embedded", tmp_path / "cluster-toml")
+    _assert_same_results(embedded_run, tmp_path / "cluster")
+    _assert_same_results(embedded_run, tmp_path / "cluster-toml")
     # (the embedded process pool: test_command_line_defaults_to_worker_processes)
 
 
-def test_command_line_defaults_to_worker_processes(small_study, tmp_path):
+def test_command_line_defaults_to_worker_processes(small_study, embedded_run, tmp_path):
     """`interbrain run` with several workers runs them as processes (threads with one),
     with the results of the threaded scheduler bit for bit."""
     from interbrain.engine.graph import default_scheduler
 
     assert default_scheduler(2) == "processes" and default_scheduler(1) == "threads"
-    reference = tmp_path / "threads"
-    run_study(load_study(small_study), reference, scheduler="threads", n_workers=2)
+    reference = embedded_run
     out = tmp_path / "cli"
-    subprocess.run([sys.executable, "-m", "interbrain.cli", "run", str(small_study), "--out",
+    subprocess.run([sys.executable, "-m", "interbrain.cli", "run", "--no-figures", str(small_study), "--out",
                     str(out), "--quiet", "--workers", "2"], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     (log,) = (out / "logs").glob("*.log")
@@ -151,7 +157,7 @@ def test_killed_run_resumes_to_identical_results(small_study, tmp_path):
     reference = tmp_path / "reference"
     run_study(load_study(small_study), reference)
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "interbrain.cli", "run", str(small_study), "--out", str(out),
+    cmd = [sys.executable, "-m", "interbrain.cli", "run", "--no-figures", str(small_study), "--out", str(out),
            "--quiet", "--workers", "1"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120

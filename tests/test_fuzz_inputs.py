@@ -51,7 +51,7 @@ FIELDS = ["study", "analysis", "preprocessing", "statistics", "engine", "regions
           "offset", "event", "workers", "scheduler", "cache", "sesoi", "time", "pairwise",
           "phase", "partner", "partner_recording"]
 
-SETTINGS = settings(max_examples=60, deadline=None, database=None,
+SETTINGS = settings(max_examples=40, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow,
                                            HealthCheck.function_scoped_fixture])
 

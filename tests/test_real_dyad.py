@@ -16,7 +16,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "real-dyad"
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("real-dyad")
-    result = CliRunner().invoke(main, ["run", str(EXAMPLE), "--out", str(out), "--quiet"])
+    result = CliRunner().invoke(main, ["run", "--no-figures", str(EXAMPLE), "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
     return out
 

@@ -229,7 +229,7 @@ def test_a_refused_measure_name_fails_the_run_at_load(key, small_study, tmp_path
     name = REFUSED[key][0]
     measures.rename(columns={"alliance": name}).to_csv(study / "measures.csv", index=False)
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["run", str(study), "--out", str(out), "--quiet",
+    result = CliRunner().invoke(main, ["run", "--no-figures", str(study), "--out", str(out), "--quiet",
                                        "--workers", "1"])
     assert result.exit_code != 0
     assert "Traceback" not in result.output
@@ -302,7 +302,7 @@ def hostile_run(small_study, tmp_path_factory):
     cwd.mkdir()
     runner = CliRunner()
     with runner.isolated_filesystem(temp_dir=cwd):
-        result = runner.invoke(main, ["run", str(study), "--out", str(out), "--quiet",
+        result = runner.invoke(main, ["run", "--no-figures", str(study), "--out", str(out), "--quiet",
                                       "--workers", "1"])
     return root, study, out, result
 

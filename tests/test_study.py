@@ -86,6 +86,17 @@ def test_missing_recording_file_is_named(tmp_path):
         load_study(root)
 
 
+def test_nul_character_in_a_path_is_named(tmp_path):
+    """A NUL in any string of study.toml (found by the fuzz test in a recording path,
+    where os functions raise ValueError) is one message naming the key."""
+    root = make_study(tmp_path)
+    toml = root / "study.toml"
+    toml.write_text(toml.read_text().replace("rec/D02_1_p", "rec/D02\\u0000_1_p", 1))
+    with pytest.raises(StudyError, match=r"study\.toml: sessions\[2\]\.patient holds a NUL "
+                                         r"character"):
+        load_study(root)
+
+
 def test_session_listed_twice(tmp_path):
     root = make_study(tmp_path, sessions=(("D01", 1), ("D01", 2), ("D02", 1), ("D01", 2)))
     with pytest.raises(StudyError, match=r"\[\[sessions\]\] entry 4.*session 2 of dyad D01 "

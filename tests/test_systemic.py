@@ -417,7 +417,7 @@ def test_run_with_aux_regression_and_the_systemic_null_reports_both(tmp_path):
                     .replace("[analysis]\n", "[analysis]\nsystemic_null = true\n", 1)
                     .replace("[preprocessing]\n", "[preprocessing]\naux_regression = true\n", 1))
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["run", str(study), "--out", str(out), "--quiet",
+    result = CliRunner().invoke(main, ["run", "--no-figures", str(study), "--out", str(out), "--quiet",
                                        "--workers", "1"])
     assert result.exit_code == 0, result.output
     models = pd.read_parquet(out / "models.parquet")

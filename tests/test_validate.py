@@ -84,7 +84,7 @@ def _rejected(study: Path, tmp_path: Path, pattern: str, *, single: bool = True)
     out = tmp_path / "out"
     outputs = []
     for args in (["validate", str(study)],
-                 ["run", str(study), "--out", str(out), "--quiet", "--workers", "1"]):
+                 ["run", "--no-figures", str(study), "--out", str(out), "--quiet", "--workers", "1"]):
         result = _invoke(args)
         assert result.exit_code == 1, result.output
         message = result.output.strip()
@@ -514,7 +514,7 @@ def test_zero_workers_means_one_per_core(study, tmp_path):
     fails on the broken file rather than on the option."""
     victim = _rec(study, "D01", 1, "patient")
     victim.write_text("not hdf5")
-    result = _invoke(["run", str(study), "--out", str(tmp_path / "out"), "--quiet",
+    result = _invoke(["run", "--no-figures", str(study), "--out", str(tmp_path / "out"), "--quiet",
                       "--workers", "0"])
     assert result.exit_code == 1
     assert re.search(rf"{_esc(victim)}: not a SNIRF file", result.output), result.output

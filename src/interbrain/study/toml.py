@@ -39,12 +39,30 @@ TABLES: tuple[str, ...] = ("study", "analysis", "preprocessing", "statistics", "
                            "segments", "moments", "defaults")
 
 
+def _nul_key(value, key: str = "") -> str | None:
+    """The dotted key of the first string of a TOML document that holds a NUL."""
+    if isinstance(value, str):
+        return key if "\x00" in value else None
+    items = (value.items() if isinstance(value, dict)
+             else enumerate(value) if isinstance(value, list) else ())
+    for k, v in items:
+        found = _nul_key(v, f"{key}[{k}]" if isinstance(k, int) else
+                         (f"{key}.{k}" if key else str(k)))
+        if found is not None:
+            return found
+    return None
+
+
 def _read_toml(path: Path) -> dict:
     try:
         with open(path, "rb") as fh:
-            return tomllib.load(fh)
+            doc = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise StudyError(f"{path}: not valid TOML: {exc}") from None
+    key = _nul_key(doc)
+    if key is not None:   # no file or name may hold one (os functions refuse it)
+        raise StudyError(f"{path}: {key} holds a NUL character (\\u0000); remove it")
+    return doc
 
 
 def load_study(path: str | Path, *,
