@@ -25,7 +25,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
-	  || ($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium)
+	  || ($(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y chromium)
 
 demo: $(STAMP)
 	$(BIN)/interbrain demo --dir demo
