@@ -3,9 +3,11 @@ with the run's log."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -16,7 +18,7 @@ from ..errors import InterbrainError
 from ..simulate import simulate_study
 from .common import FiniteRange, describe_failure, fail, load_and_validate
 
-__all__ = ["run", "demo", "setup_logging", "stop_logging", "LOG_FILE_ONLY"]
+__all__ = ["run", "demo", "logged_run", "setup_logging", "stop_logging", "LOG_FILE_ONLY"]
 
 logger = logging.getLogger("interbrain")
 
@@ -57,16 +59,15 @@ def stop_logging() -> None:
     logger.propagate = True
 
 
-def _run(study_dir: Path, out: Path, workers: int | None, quiet: bool,
-         scheduler: str | None = None, cache: Path | None = None,
-         verbose: bool = False, figures: bool = True) -> Path:
-    """Validate and run the study into ``out``; any failure exits with one message
-    (click's ``Error: ...`` on standard error), also recorded in the run's log (with
-    its traceback when ``verbose``), and leaves the previous results of ``out`` as they
-    were."""
-    t0 = time.perf_counter()
-    # validation first: a study that fails it creates no output folder
-    study = load_and_validate(study_dir)
+@contextlib.contextmanager
+def logged_run(out: Path, quiet: bool, verbose: bool) -> Iterator[RunDirectory]:
+    """Hold the results folder ``out`` with the run's log for the body of a command.
+
+    A second run on the folder fails at once, writing nothing; any failure of the body
+    exits with one message (click's ``Error: ...`` on standard error), also recorded in
+    the run's log (with its traceback when ``verbose``); the folder is released and the
+    log closed in every case.
+    """
     run_dir = RunDirectory(out)
     try:
         run_dir.acquire()   # a second run on the folder fails here, writing nothing
@@ -74,15 +75,7 @@ def _run(study_dir: Path, out: Path, workers: int | None, quiet: bool,
         fail(exc)
     try:
         setup_logging(run_dir, quiet)
-        logger.info("study %s: %d dyads, %d dyad-sessions", study.name, len(study.dyads),
-                    len(study.sessions))
-        scheduler = scheduler or study.engine.scheduler or default_scheduler(
-            workers or study.engine.workers or None)
-        logger.info("scheduler: %s", scheduler)
-        with Progress("quiet" if quiet else "auto") as progress:
-            run_study(study, run_dir, progress=progress, n_workers=workers,
-                      scheduler=scheduler, cache_dir=cache, figures=figures)
-        logger.info("analysis finished in %.1f s", time.perf_counter() - t0)
+        yield run_dir
     except KeyboardInterrupt:
         logger.error("interrupted", extra=LOG_FILE_ONLY)
         raise
@@ -93,6 +86,28 @@ def _run(study_dir: Path, out: Path, workers: int | None, quiet: bool,
     finally:
         run_dir.release()
         stop_logging()
+
+
+def _run(study_dir: Path, out: Path, workers: int | None, quiet: bool,
+         scheduler: str | None = None, cache: Path | None = None,
+         verbose: bool = False, figures: bool = True) -> Path:
+    """Validate and run the study into ``out``; any failure exits with one message
+    (click's ``Error: ...`` on standard error), also recorded in the run's log (with
+    its traceback when ``verbose``), and leaves the previous results of ``out`` as they
+    were."""
+    t0 = time.perf_counter()
+    # validation first: a study that fails it creates no output folder
+    study = load_and_validate(study_dir)
+    with logged_run(out, quiet, verbose) as run_dir:
+        logger.info("study %s: %d dyads, %d dyad-sessions", study.name, len(study.dyads),
+                    len(study.sessions))
+        scheduler = scheduler or study.engine.scheduler or default_scheduler(
+            workers or study.engine.workers or None)
+        logger.info("scheduler: %s", scheduler)
+        with Progress("quiet" if quiet else "auto") as progress:
+            run_study(study, run_dir, progress=progress, n_workers=workers,
+                      scheduler=scheduler, cache_dir=cache, figures=figures)
+        logger.info("analysis finished in %.1f s", time.perf_counter() - t0)
     return out / "report.html"
 
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import click
 
-from ..engine import Progress, RunDirectory
+from ..engine import Progress
 from ..engine.run import run_statistics
 from ..errors import InterbrainError
 from ..stats.synchrony_table import check_dyads, read_synchrony_table
 from ..study import load_study
-from .common import describe_failure, fail
-from .run import LOG_FILE_ONLY, setup_logging, stop_logging
+from .common import fail
+from .run import logged_run
 
 __all__ = ["stats"]
 
@@ -56,26 +56,10 @@ def stats(study, table, out, metric, quiet, verbose):
         check_dyads(synchrony, table, [d.id for d in loaded.dyads])
     except (InterbrainError, ValueError) as exc:
         fail(exc)
-    run_dir = RunDirectory(out)
-    try:
-        run_dir.acquire()
-    except InterbrainError as exc:
-        fail(exc)
-    try:
-        setup_logging(run_dir, quiet)
+    with logged_run(out, quiet, verbose) as run_dir:
         logger.info("study %s: %d dyads; synchrony from %s (%d rows)", loaded.name,
                     len(loaded.dyads), table, len(synchrony))
         with Progress("quiet" if quiet else "auto") as progress:
             run_statistics(loaded, synchrony, run_dir, source=table, progress=progress)
         logger.info("statistics finished in %.1f s", time.perf_counter() - t0)
-    except KeyboardInterrupt:
-        logger.error("interrupted", extra=LOG_FILE_ONLY)
-        raise
-    except Exception as exc:
-        message = describe_failure(exc)
-        logger.error("%s", message, exc_info=exc if verbose else None, extra=LOG_FILE_ONLY)
-        fail(message)
-    finally:
-        run_dir.release()
-        stop_logging()
     click.echo(f"report: {out / 'report.html'}")
