@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..nulls.dyad_tests import confidence_interval, sign_flip_method, sign_flip_test, t_test
-from .tables import MODEL_COLUMNS, with_counts
+from .segment_models import two_sided_dyad_row
+from .tables import MODEL_COLUMNS
 
 __all__ = ["moment_excess", "moment_tests"]
 
@@ -61,21 +61,11 @@ def moment_tests(moments: pd.DataFrame, signal: str, metric: str, *,
         d = part.groupby("dyad")["excess"].mean().dropna().to_numpy()
         if d.size < 2:
             continue
-        flips = sign_flip_test(d, n_permutations=n_permutations, seed=seed,
-                               alternative="two-sided")
-        test = t_test(d, "two-sided")
-        lo, hi = confidence_interval(test.mean, test.std_error, test.df)
-        row = pd.DataFrame([{
-            "model": "moment_vs_null", "signal": signal, "metric": metric,
-            "term": "moment - null", "estimate": test.mean, "std_error": test.std_error,
-            "df": test.df, "t": test.t, "p": float(flips.p),
-            "method": ("synchrony in windows around the marked moments against null "
-                       "windows of the same sessions: "
-                       + sign_flip_method(flips.method, "two-sided", "null")),
-            "formula": ""}], columns=MODEL_COLUMNS)
-        row = with_counts(row, int(part["n_moments"].sum()), int(d.size))
-        row["ci_low"], row["ci_high"] = float(lo), float(hi)
-        row["n_dyads"] = float(d.size)
+        row = two_sided_dyad_row(
+            d, model="moment_vs_null", signal=signal, metric=metric, term="moment - null",
+            method=("synchrony in windows around the marked moments against null windows "
+                    "of the same sessions"),
+            n_obs=int(part["n_moments"].sum()), n_permutations=n_permutations, seed=seed)
         row["moment"] = label
         rows.append(row)
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=MODEL_COLUMNS)

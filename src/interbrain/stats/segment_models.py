@@ -35,7 +35,7 @@ from .time_codings import TIME_CODINGS, check_time
 
 __all__ = ["segment_sessions", "condition_formula", "fit_condition_model",
            "segment_excess", "segment_real_vs_null", "segment_contrasts",
-           "restrict_pseudo"]
+           "restrict_pseudo", "two_sided_dyad_row"]
 
 #: The null of each kind of segment test: (real pairing, null pairing).
 SEGMENT_NULLS: dict[str, tuple[str, str]] = {"pseudo": ("real", "pseudo"),
@@ -256,6 +256,45 @@ def segment_real_vs_null(excess: pd.DataFrame, signal: str, metric: str, null: s
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=MODEL_COLUMNS)
 
 
+def two_sided_dyad_row(d: np.ndarray, *, model: str, signal: str, metric: str, term: str,
+                       method: str, n_obs: int, n_permutations: int, seed) -> pd.DataFrame:
+    """The row of ``models.parquet`` of a two-sided dyad-level test of a mean difference.
+
+    Parameters
+    ----------
+    d : ndarray, shape (n_dyads,)
+        One difference per dyad.
+    model, signal, metric, term : str
+        The row's keys.
+    method : str
+        What was compared, in words; the test's description is appended.
+    n_obs : int
+        Observations behind the differences (``n_obs`` of the row).
+    n_permutations, seed
+        Of the sign-flip test (:func:`~interbrain.nulls.dyad_tests.sign_flip_test`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row: the mean difference with its SE, df, t and 95% CI (Student t over
+        dyads) and ``p`` of the two-sided sign-flip test.
+    """
+    flips = sign_flip_test(d, n_permutations=n_permutations, seed=seed,
+                           alternative="two-sided")
+    test = t_test(d, "two-sided")
+    lo, hi = confidence_interval(test.mean, test.std_error, test.df)
+    row = pd.DataFrame([{
+        "model": model, "signal": signal, "metric": metric, "term": term,
+        "estimate": test.mean, "std_error": test.std_error, "df": test.df, "t": test.t,
+        "p": float(flips.p),
+        "method": f"{method}: " + sign_flip_method(flips.method, "two-sided", "null"),
+        "formula": ""}], columns=MODEL_COLUMNS)
+    row = with_counts(row, n_obs, int(d.size))
+    row["ci_low"], row["ci_high"] = float(lo), float(hi)
+    row["n_dyads"] = float(d.size)
+    return row
+
+
 def _null_words(null: str) -> str:
     return ("pseudo-dyads matched by segment label" if null == "pseudo"
             else "the same dyad's shuffled segment windows")
@@ -284,21 +323,11 @@ def segment_contrasts(excess: pd.DataFrame, signal: str, metric: str, null: str,
         d = (per_dyad[label] - per_dyad[order[0]]).dropna().to_numpy()
         if d.size < 2:
             continue
-        flips = sign_flip_test(d, n_permutations=n_permutations, seed=seed,
-                               alternative="two-sided")
-        test = t_test(d, "two-sided")
-        lo, hi = confidence_interval(test.mean, test.std_error, test.df)
-        row = pd.DataFrame([{
-            "model": f"segment_contrast_vs_{null}", "signal": signal, "metric": metric,
-            "term": f"{label} - {order[0]}", "estimate": test.mean,
-            "std_error": test.std_error, "df": test.df, "t": test.t, "p": float(flips.p),
-            "method": (f"difference between segment labels of the excess over "
-                       f"{_null_words(null)}: "
-                       + sign_flip_method(flips.method, "two-sided", "null")),
-            "formula": ""}], columns=MODEL_COLUMNS)
-        row = with_counts(row, int(d.size), int(d.size))
-        row["ci_low"], row["ci_high"] = float(lo), float(hi)
-        row["n_dyads"] = float(d.size)
+        row = two_sided_dyad_row(
+            d, model=f"segment_contrast_vs_{null}", signal=signal, metric=metric,
+            term=f"{label} - {order[0]}",
+            method=f"difference between segment labels of the excess over {_null_words(null)}",
+            n_obs=int(d.size), n_permutations=n_permutations, seed=seed)
         row["segment"] = label
         rows.append(row)
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=MODEL_COLUMNS)
