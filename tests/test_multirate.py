@@ -13,7 +13,9 @@ from interbrain.synchrony import (WaveletGrid, band_coherence, band_mean_coheren
                                   channel_spectra)
 from interbrain.synchrony.multirate import MULTIRATE_STEP_RATIO, multirate_plan
 from interbrain.synchrony.settings import AnalysisSettings
-from interbrain.synchrony.wavelet.decimation import decimation_step, sum_weights
+from interbrain.synchrony.wavelet import cwt
+from interbrain.synchrony.wavelet.coarse import coarse_transform
+from interbrain.synchrony.wavelet.decimation import decimation_step, largest_step, sum_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = sorted((ROOT / "tests" / "data" / "wtc-grinsted").glob("*.npz"))
@@ -59,7 +61,39 @@ def test_fast_grid_pads_less_but_past_the_wavelet():
         fast = WaveletGrid.build(n, 0.1, band=band, dtype="fast")
         longest = fast.scale[fast.row_stop - 1] / fast.dt
         assert n + 7.5 * longest <= fast.n_fft <= exact.n_fft
+        assert fast.n_fft % largest_step(longest) == 0     # every coarse step divides it
         assert fast.n_smooth == exact.n_smooth and fast.key != exact.key
+
+
+@pytest.mark.parametrize("dtype", ["float64", "fast"])
+def test_coarse_transform_is_the_transform_at_every_step_th_sample(dtype):
+    rng = np.random.default_rng(5)
+    x = _signals(rng, 2, 3000, 10.0)
+    grid = WaveletGrid.build(3000, 0.1, band=(5.0, 40.0), dtype=dtype)
+    full = cwt(x, grid)
+    xd = (x - x.mean(axis=1, keepdims=True)).astype(grid.real_dtype)
+    spectrum = np.fft.rfft(xd, n=grid.n_fft, axis=-1).astype(grid.complex_dtype)
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    for step in (1, 2, 8, 32, 3):                   # 3 divides neither length: full rate
+        k = (grid.n_times - 1) // step + 1
+        got = coarse_transform(spectrum, grid, slice(1, 9), step, k)
+        want = full[:, 1:9, ::step]
+        assert got.shape == want.shape
+        assert np.abs(got - want).max() <= tol * np.abs(want).max()
+    with pytest.raises(ValueError, match="do not fit"):
+        coarse_transform(spectrum, grid, slice(1, 9), 8, grid.n_times)
+
+
+def test_fast_spectra_are_computed_for_maps_only_when_asked():
+    rng = np.random.default_rng(6)
+    x = _signals(rng, 2, 1800, 10.0)
+    fast = channel_spectra(x, WaveletGrid.build(1800, 0.1, band=(10.0, 40.0), dtype="fast"))
+    f32 = channel_spectra(x, WaveletGrid.build(1800, 0.1, band=(10.0, 40.0), dtype="float32"))
+    assert fast._W is None                          # band means never need them
+    band_mean_coherence(fast, fast, "all")
+    assert fast._W is None
+    assert fast.W.shape[::2] == f32.W.shape[::2] and fast.S.shape == f32.S.shape
+    assert np.allclose(fast.S, f32.S, rtol=1e-4, atol=1e-6)
 
 
 @pytest.fixture(scope="module", params=REFERENCE, ids=[p.stem for p in REFERENCE])

@@ -1,16 +1,19 @@
 """Multirate band-mean coherence: each group of scales at the resolution it needs.
 
-The precision ``"fast"`` of :class:`~interbrain.synchrony.wavelet.WaveletGrid`. The
-channel transforms ``W`` and auto-spectra ``S`` stay at the full sampling rate (they are
-computed once per channel and shared by every pair); the per-pair work, the smoothed
-cross-spectrum and the band mean, runs on a coarser time grid per group of scales
+The precision ``"fast"`` of :class:`~interbrain.synchrony.wavelet.WaveletGrid`. Band
+rows are computed per group of scales
 (:class:`~interbrain.synchrony.wavelet.smoothing.SmoothPlan` groups, about an octave
-each):
+each), each on a coarser time grid, every ``step``-th sample (a power of two below
+``s / (4 dt)`` for the group's smallest scale ``s``):
 
-* the cross-spectrum ``W_a conj(W_b)`` of a scale ``s`` is band-limited to a few cycles
-  per ``s``, and the Gaussian time smoothing of width ``s`` keeps only the bins below
-  that. Sampled every ``step`` samples (a power of two below ``s / (4 dt)`` for the
-  group's smallest scale), with the quadrature weights of
+* per channel, once: the transform ``W`` of the group's rows at the coarse samples,
+  exactly, by an inverse FFT of ``n_fft / step`` points of the folded spectrum
+  (:func:`~interbrain.synchrony.wavelet.coarse.coarse_transform`; the ``"fast"`` grid's
+  ``n_fft`` is a multiple of every step), and the smoothed power ``S`` of its band rows,
+  computed on the coarse grid as the pairs' cross-spectra are (below);
+* per pair: the cross-spectrum ``W_a conj(W_b)`` of a scale ``s`` is band-limited to a
+  few cycles per ``s``, and the Gaussian time smoothing of width ``s`` keeps only the
+  bins below that. Sampled every ``step`` samples, with the quadrature weights of
   :func:`~interbrain.synchrony.wavelet.decimation.sum_weights` at the ends of the
   series, its FFT over ``n_smooth / step`` points gives the same bins as the full-rate
   FFT over ``n_smooth`` points;
@@ -21,10 +24,14 @@ each):
   coarse samples, with the weights of ``sum_weights`` for the row's span outside the
   cone of influence, and divides by the number of valid cells of the full-rate grid.
 
-The work per pair falls by about the step (16 to 64 for bands of 10 s and longer at
-10 Hz). The only approximations are the end stencils of the two quadratures (Lagrange,
-8 points); band means stay within 1e-5 of the exact path in the tests
-(``tests/test_multirate.py``), with float32 arithmetic as the ``"float32"`` precision.
+Nothing runs at the full rate but one real FFT of each channel: the work per channel
+and per pair falls by about the step (16 to 64 for bands of 10 s and longer at 10 Hz).
+The only approximations are the end stencils of the two quadratures (Lagrange, 8
+points); band means stay within 1e-4 of the exact path in the tests
+(``tests/test_multirate.py``; 2e-5 at most there), with float32 arithmetic as the
+``"float32"`` precision. Coherence maps (:func:`~interbrain.synchrony.pair_coherence`)
+of a ``"fast"`` grid are computed at the full rate, from ``W`` and ``S`` computed on
+first use (:class:`~interbrain.synchrony.spectra.ChannelSpectra`).
 """
 
 from __future__ import annotations
@@ -38,15 +45,12 @@ import scipy.fft as sfft
 
 from ._batching import BLOCK_BYTES, n_threads, run_tasks
 from .spectra import ChannelSpectra
-from .wavelet.decimation import decimation_step, sum_weights
+from .wavelet.coarse import coarse_transform
+from .wavelet.decimation import MULTIRATE_STEP_RATIO, decimation_step, sum_weights
 from .wavelet.grid import WaveletGrid
 from .wavelet.smoothing import SmoothPlan, smooth_plan
 
 __all__ = ["MULTIRATE_STEP_RATIO", "MultiratePlan", "multirate_band_means", "multirate_plan"]
-
-#: Largest coarse step as a fraction of the smallest scale (in samples) feeding a group.
-MULTIRATE_STEP_RATIO = 0.25
-
 
 @dataclass(frozen=True, eq=False)
 class _RateGroup:
@@ -131,6 +135,41 @@ def multirate_plan(grid: WaveletGrid, exclude_coi: bool) -> MultiratePlan:
         return plans[exclude_coi]
 
 
+def _smoothed(g: _RateGroup, buf: np.ndarray) -> np.ndarray:
+    """``step`` times the smoothed product at the group's coarse samples.
+
+    ``buf`` (..., src rows, g.m), complex, holds in its first ``n_coarse`` columns the
+    group's computed rows' products at the coarse samples, already times the series
+    weights, and zeros after them (it is overwritten); the result (..., band rows,
+    n_coarse) is complex: the time filter (with ``1 / scale``) and the scale smoothing
+    applied on the coarse FFT's bins.
+    """
+    F = sfft.fft(buf, axis=-1, overwrite_x=True, workers=1)
+    F *= g.filt
+    # the scale smoothing, a real matrix, on the interleaved real and imaginary parts
+    Y = np.matmul(g.mix, F.view(g.mix.dtype)).view(F.dtype)
+    return sfft.ifft(Y, axis=-1, overwrite_x=True, workers=1)[..., :g.n_coarse]
+
+
+def _group_spectra(spec: ChannelSpectra, g: _RateGroup, spectrum: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """The channels' ``W`` (computed rows) and ``S`` (band rows) at group ``g``'s samples.
+
+    ``W`` from the channels' FFT ``spectrum`` (:func:`.wavelet.coarse.coarse_transform`,
+    exact); ``S``, the smoothed ``|W|^2 / scale``, on the coarse grid as the pairs'
+    cross-spectra are (within the quadrature's error of the full-rate ``S``).
+    """
+    W = coarse_transform(spectrum, spec.grid, slice(g.src0, g.src1), g.step, g.n_coarse)
+    buf = np.zeros(W.shape[:-1] + (g.m,), dtype=W.dtype)
+    power = buf[..., :g.n_coarse].real          # the real parts: the imaginary stay zero
+    np.multiply(W.real, W.real, out=power)
+    power += W.imag * W.imag
+    power *= g.series_w
+    S = _smoothed(g, buf).real
+    S *= S.dtype.type(1.0 / g.step)
+    return np.ascontiguousarray(W), S
+
+
 def _coarse_spectra(spec: ChannelSpectra, rp: MultiratePlan,
                     side: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per group, the channels' ``W`` and ``1 / S`` at the group's coarse samples (cached).
@@ -140,26 +179,29 @@ def _coarse_spectra(spec: ChannelSpectra, rp: MultiratePlan,
     """
     with _LOCK:
         got = _COARSE.get(spec)
-        if got is not None and got[0] is rp and got[1][side] is not None:
-            return got[1][side]
-    out = []
-    with np.errstate(divide="ignore", invalid="ignore"):   # a constant channel: NaN
-        for g in rp.groups:
-            sl = slice(0, g.step * g.n_coarse, g.step)
-            W = np.array(spec.W[:, g.src0:g.src1, sl], order="C")     # a copy: scaled below
-            inv = 1.0 / spec.S[:, g.band0:g.band1, sl]
-            if side == 0:
-                W *= g.series_w
-                inv *= g.cell_w
-            else:
-                np.conjugate(W, out=W)
-            out.append((W, inv))
-    with _LOCK:
-        got = _COARSE.get(spec)
-        sides = list(got[1]) if got is not None and got[0] is rp else [None, None]
-        sides[side] = out
-        _COARSE[spec] = (rp, sides)
-    return out
+        if got is None or got[0] is not rp:
+            got = _COARSE[spec] = (rp, [None, None, None], threading.Lock())
+    cache, lock = got[1], got[2]
+    with lock:
+        if cache[side] is not None:
+            return cache[side]
+        if cache[2] is None:                     # W and S of each group, once per channel
+            grid = spec.grid
+            x = spec.data.astype(grid.real_dtype)
+            spectrum = sfft.rfft(x, n=grid.n_fft, axis=-1, workers=1)
+            cache[2] = [_group_spectra(spec, g, spectrum) for g in rp.groups]
+        out = []
+        with np.errstate(divide="ignore", invalid="ignore"):   # a constant channel: NaN
+            for g, (W0, S0) in zip(rp.groups, cache[2]):
+                inv = 1.0 / S0
+                if side == 0:
+                    W = W0 * g.series_w
+                    inv *= g.cell_w
+                else:
+                    W = np.conjugate(W0)
+                out.append((W, inv))
+        cache[side] = out
+        return out
 
 
 def _group_sums(rp: MultiratePlan, gi: int, ca: tuple, cb: tuple, ia: np.ndarray,
@@ -168,14 +210,9 @@ def _group_sums(rp: MultiratePlan, gi: int, ca: tuple, cb: tuple, ia: np.ndarray
     g = rp.groups[gi]
     Wa, Ia = ca
     Wb, Ib = cb
-    G, ns, k = len(ia), g.src1 - g.src0, g.n_coarse
-    buf = np.zeros((G, ns, g.m), dtype=Wa.dtype)
-    np.multiply(Wa[ia], Wb[ib], out=buf[..., :k])
-    F = sfft.fft(buf, axis=-1, overwrite_x=True, workers=1)
-    F *= g.filt
-    # the scale smoothing, a real matrix, on the interleaved real and imaginary parts
-    Y = np.matmul(g.mix, F.view(g.mix.dtype)).view(F.dtype)
-    s = sfft.ifft(Y, axis=-1, overwrite_x=True, workers=1)[..., :k]
+    buf = np.zeros((len(ia), g.src1 - g.src0, g.m), dtype=Wa.dtype)
+    np.multiply(Wa[ia], Wb[ib], out=buf[..., :g.n_coarse])
+    s = _smoothed(g, buf)
     num = s.real * s.real
     num += s.imag * s.imag
     num *= Ia[ia]

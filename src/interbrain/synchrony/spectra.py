@@ -10,7 +10,7 @@ containing a channel (across recordings too) then reuses them
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import threading
 from typing import Any
 
 import numpy as np
@@ -23,31 +23,81 @@ from .wavelet.transform import DEFAULT_CHUNK_BYTES, ChannelTransform
 __all__ = ["ChannelSpectra", "channel_spectra", "check_same_grid"]
 
 
-@dataclass(frozen=True, eq=False)
 class ChannelSpectra:
     """Wavelet transforms and smoothed auto-spectra of the channels of one recording.
+
+    Build it with :func:`channel_spectra`. With the ``"float64"`` and ``"float32"``
+    precisions ``W`` and ``S`` are computed at once; with ``"fast"`` they are computed
+    on first use only (coherence maps need them), since band means take each group of
+    scales' transform on its coarse time grid straight from the channels
+    (:mod:`interbrain.synchrony.multirate`).
+
+    Parameters
+    ----------
+    grid : WaveletGrid
+        The grid they are computed on.
+    data : numpy.ndarray, float, shape (n_channels, n_times)
+        The standardised channels.
+    W, S : numpy.ndarray, optional
+        The spectra, if already computed (see the attributes).
+    chunk_bytes : int
+        Budget of the temporaries of one batched FFT block, in bytes (per thread), for
+        spectra computed on first use.
 
     Attributes
     ----------
     grid : WaveletGrid
-        The grid they were computed on.
+    data : numpy.ndarray, float, shape (n_channels, n_times)
+        Each channel with zero mean and unit standard deviation (as ``wtc.m``
+        standardises its series; coherence does not depend on the scaling).
     W : numpy.ndarray, complex, shape (n_channels, grid.n_rows, n_times)
         Morlet wavelet transform of the computed scales ``grid.scale[grid.rows]`` of
-        each standardised channel (zero mean, unit standard deviation, as ``wtc.m``
-        standardises its series; coherence does not depend on the scaling).
+        each standardised channel.
     S : numpy.ndarray, real, shape (n_channels, grid.n_band_rows, n_times)
         Smoothed scale-normalised power ``S(|W|^2 / scale)`` of the band's scales
         ``grid.scale[grid.band_start:grid.band_stop]``.
     """
 
-    grid: WaveletGrid
-    W: np.ndarray = field(repr=False)
-    S: np.ndarray = field(repr=False)
+    def __init__(self, grid: WaveletGrid, data: np.ndarray, W: np.ndarray | None = None,
+                 S: np.ndarray | None = None, chunk_bytes: int = DEFAULT_CHUNK_BYTES):
+        self.grid, self.data, self.chunk_bytes = grid, data, chunk_bytes
+        self._W, self._S = W, S
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return (f"<ChannelSpectra | {self.n_channels} channels x {self.grid.n_times} samples, "
+                f"{self.grid.dtype}>")
 
     @property
     def n_channels(self) -> int:
         """Number of channels."""
-        return self.W.shape[0]
+        return self.data.shape[0]
+
+    @property
+    def W(self) -> np.ndarray:
+        """Wavelet transforms, shape (n_channels, grid.n_rows, n_times) (read-only)."""
+        self.compute()
+        return self._W
+
+    @property
+    def S(self) -> np.ndarray:
+        """Smoothed auto-spectra, shape (n_channels, grid.n_band_rows, n_times) (read-only)."""
+        self.compute()
+        return self._S
+
+    def compute(self, workers: int = 1) -> None:
+        """Compute ``W`` and ``S`` now on ``workers`` threads (nothing if already done)."""
+        with self._lock:
+            if self._W is not None:
+                return
+            grid = self.grid
+            W = np.empty((self.n_channels, grid.n_rows, grid.n_times), dtype=grid.complex_dtype)
+            S = np.empty((self.n_channels, grid.n_band_rows, grid.n_times),
+                         dtype=grid.real_dtype)
+            ChannelTransform(grid, W, S, self.chunk_bytes).run(self.data, workers)
+            W.setflags(write=False)
+            S.setflags(write=False)
+            self._W, self._S = W, S
 
 
 def _standardise(x: np.ndarray) -> np.ndarray:
@@ -92,13 +142,11 @@ def channel_spectra(data: Any, grid: WaveletGrid, *, workers: int | None = None,
         NaN or infinite samples.
     """
     x = _standardise(as_channels(data, n_times=grid.n_times))
-    n_ch = x.shape[0]
-    W = np.empty((n_ch, grid.n_rows, grid.n_times), dtype=grid.complex_dtype)
-    S = np.empty((n_ch, grid.n_band_rows, grid.n_times), dtype=grid.real_dtype)
-    ChannelTransform(grid, W, S, chunk_bytes).run(x, n_threads(workers))
-    W.setflags(write=False)
-    S.setflags(write=False)
-    return ChannelSpectra(grid=grid, W=W, S=S)
+    x.setflags(write=False)
+    spec = ChannelSpectra(grid, x, chunk_bytes=chunk_bytes)
+    if grid.dtype != "fast":
+        spec.compute(n_threads(workers))
+    return spec
 
 
 def check_same_grid(spec_a: ChannelSpectra, spec_b: ChannelSpectra) -> WaveletGrid:

@@ -16,10 +16,13 @@ import math
 
 import numpy as np
 
-__all__ = ["LAGRANGE_ORDER", "decimation_step", "sum_weights"]
+__all__ = ["LAGRANGE_ORDER", "MULTIRATE_STEP_RATIO", "decimation_step", "largest_step",
+           "sum_weights"]
 
 #: Points of the Lagrange stencils at the ends of a summed range.
 LAGRANGE_ORDER = 8
+#: Largest coarse step as a fraction of the smallest scale (in samples) feeding a group.
+MULTIRATE_STEP_RATIO = 0.25
 
 
 def _lagrange(x: np.ndarray, p: int) -> np.ndarray:
@@ -82,6 +85,23 @@ def sum_weights(a: int, b: int, step: int, n_coarse: int,
     return w
 
 
+def largest_step(sigma: float, ratio: float = MULTIRATE_STEP_RATIO) -> int:
+    """Largest power of two at most ``max(1, ratio * sigma)``: the bound on a group's step.
+
+    Parameters
+    ----------
+    sigma : float
+        Smallest time-smoothing width (wavelet scale) feeding the rows, in samples.
+    ratio : float
+        Largest step as a fraction of ``sigma``.
+
+    Returns
+    -------
+    int
+    """
+    return 2 ** max(0, math.floor(math.log2(max(ratio * sigma, 1.0))))
+
+
 def decimation_step(sigma: float, m: int, n_bins: int, ratio: float) -> int:
     """Largest power-of-two step for a smoothed cross-spectrum of Gaussian width ``sigma``.
 
@@ -100,10 +120,10 @@ def decimation_step(sigma: float, m: int, n_bins: int, ratio: float) -> int:
     Returns
     -------
     int
-        A power of two dividing ``m``, ``1 <= step <= max(1, ratio * sigma)``, with
+        A power of two dividing ``m``, ``1 <= step <= largest_step(sigma, ratio)``, with
         ``m // step > n_bins``.
     """
-    step = 2 ** max(0, math.floor(math.log2(max(ratio * sigma, 1.0))))
+    step = largest_step(sigma, ratio)
     while step > 1 and (m % step or m // step <= n_bins):
         step //= 2
     return int(step)

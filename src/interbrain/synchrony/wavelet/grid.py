@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..._check import check_option
+from .decimation import largest_step
 from .scales import (FOURIER_FACTOR, MORLET_W0, band_row_range, check_band, cone_of_influence,
                      fast_fft_length, fft_length, grid_options, min_samples_for_band,
                      scale_smoothing_kernel, wavelet_scales)
@@ -181,7 +182,10 @@ class WaveletGrid:
         rows = slice(row_start, row_stop)
         n_fft = fft_length(n_times, pad)
         if pad and dtype == "fast":
-            n_fft = fast_fft_length(n_times, float(scale[row_stop - 1]), dt)
+            # a multiple of every coarse step (:mod:`.coarse`): steps are bounded by the
+            # largest computed scale
+            n_fft = fast_fft_length(n_times, float(scale[row_stop - 1]), dt,
+                                    multiple=largest_step(float(scale[row_stop - 1]) / dt))
         # wave_bases.m: Morlet daughter in Fourier space, zero at k <= 0.
         k_pos = np.arange(1, n_fft // 2 + 1) * ((2.0 * math.pi) / (n_fft * dt))
         k = np.concatenate([[0.0], k_pos])  # the non-negative frequencies, k[1] = 2*pi/(n*dt)

@@ -150,7 +150,7 @@ def fft_length(n_times: int, pad: bool) -> int:
 FAST_PAD_SCALES = 7.5
 
 
-def fast_fft_length(n_times: int, max_scale: float, dt: float) -> int:
+def fast_fft_length(n_times: int, max_scale: float, dt: float, multiple: int = 1) -> int:
     """Shortest fast FFT length that keeps the transform of ``n_times`` samples linear.
 
     The ``"fast"`` precision pads the series with at least ``FAST_PAD_SCALES`` times the
@@ -165,14 +165,20 @@ def fast_fft_length(n_times: int, max_scale: float, dt: float) -> int:
         Largest computed scale, in seconds.
     dt : float
         Sampling interval in seconds.
+    multiple : int
+        A power of two the length must be a multiple of (the largest step of the coarse
+        time grids, so that the transform at every ``step``-th sample is an inverse FFT
+        of ``n_fft / step`` points: :mod:`interbrain.synchrony.wavelet.coarse`).
 
     Returns
     -------
     int
-        A 5-smooth length (``scipy.fft.next_fast_len``), at most :func:`fft_length`.
+        ``multiple`` times a 5-smooth length (``scipy.fft.next_fast_len``), at most
+        :func:`fft_length`.
     """
     need = n_times + int(math.ceil(FAST_PAD_SCALES * max_scale / dt))
-    return int(min(sfft.next_fast_len(need, real=True), fft_length(n_times, True)))
+    fast = multiple * sfft.next_fast_len(-(-need // multiple), real=True)
+    return int(min(fast, fft_length(n_times, True)))
 
 
 def band_row_range(period: np.ndarray, band: tuple[float, float]) -> tuple[int, int]:
