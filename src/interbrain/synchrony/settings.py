@@ -117,14 +117,15 @@ class AnalysisSettings:
         give no short-channel rows (see
         :func:`interbrain.synchrony.systemic.short_signal_notes`).
     precision : str
-        ``"float32"`` (default: about twice as fast; within 1e-7 of float64 on
-        simulated and real recordings, tested within 1e-6) or ``"float64"``
-        (Grinsted's ``wtc.m`` to 1e-9) for the wavelet transforms and smoothing of the
-        channel-pair synchrony, its windows and surrogates (lags and region-average
-        signals are always float64). Band means are always accumulated in float64.
-        ``"fast"``: float32, and the whole-session band means of channel pairs computed
-        per group of scales on a coarser time grid (:mod:`interbrain.synchrony.multirate`;
-        within 1e-5 of float64 in the tests, tested within 1e-4).
+        ``"fast"`` (default): float32 arithmetic, and the whole-session band means of
+        channel pairs computed per group of scales on the coarser time grid the band's
+        scales need, each channel's transform taken there straight from its FFT
+        (:mod:`interbrain.synchrony.multirate`; within 2e-5 of float64 in the tests,
+        tested within 1e-4); coherence maps, windows, segments and significance use the
+        full-rate float32 spectra. ``"float32"``: everything at the full rate in single
+        precision (within 1e-7 of float64 on simulated and real recordings, tested within
+        1e-6). ``"float64"``: Grinsted's ``wtc.m`` to 1e-9. Lags and region-average
+        signals are always float64; band means are always accumulated in float64.
     """
 
     band: tuple[float, float] = (10.0, 40.0)
@@ -147,7 +148,7 @@ class AnalysisSettings:
     surrogates_per_session: int = 20
     surrogate_min_shift: float = 0.0
     surrogate_seed: int = 0
-    precision: str = "float32"
+    precision: str = "fast"
     systemic_null: bool = False
 
     @classmethod
