@@ -15,6 +15,7 @@ import scipy.io
 from ..errors import RecordingError
 from .bids import is_bids_nirs_name, read_bids_recording
 from .homer import read_homer
+from .snirf_fast import read_snirf_fast
 from .snirf_timing import set_first_sample_timing, snirf_first_sample
 from .table import read_table
 from .table_spec import TableSpec
@@ -332,7 +333,7 @@ def _check_values(raw: mne.io.BaseRaw, path: Path, *, fmt: str = "snirf",
     if known_finite:
         return
     try:
-        data = raw.get_data()
+        data = raw._data if raw.preload else raw.get_data()   # read only
     except Exception as exc:  # samples of a lazily read file that cannot be read
         raise RecordingError(f"{path}: cannot be read as {SUPPORTED_FORMATS[fmt]}: "
                              f"{type(exc).__name__}: {exc}") from None
@@ -400,15 +401,18 @@ def read_recording(path: str | os.PathLike, *, format: str | None = None,
         raise RecordingError(f"{path}: a folder, but format '{fmt}' needs a file")
     if fmt == "table" and path.suffix.lower() == ".mat" and format is None:
         fmt = _mat_format(path)
-    if fmt in ("snirf", "bids"):
+    fast = read_snirf_fast(path) if fmt == "snirf" and preload else None
+    if fmt in ("snirf", "bids") and fast is None:
         check_snirf(path)
     elif fmt == "nirx":
         _check_nirx(path)
     try:
         if fmt == "snirf":
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=".*measurement date")
-                raw = mne.io.read_raw_snirf(path, preload=preload, verbose="ERROR")
+            raw = fast
+            if raw is None:   # not a plain continuous-wave file: MNE's reader
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", message=".*measurement date")
+                    raw = mne.io.read_raw_snirf(path, preload=preload, verbose="ERROR")
             start, first_time = snirf_first_sample(path)
             set_first_sample_timing(raw, start, event_shift=-first_time)
         elif fmt == "nirx":

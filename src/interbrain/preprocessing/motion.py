@@ -51,11 +51,16 @@ from __future__ import annotations
 
 import mne
 import numpy as np
+from mne.preprocessing.nirs import _validate_nirs_info
 from scipy.interpolate import make_smoothing_spline
 from scipy.ndimage import maximum_filter1d
 
 from .._check import check_option
 from .settings import MOTION_CORRECTIONS, PreprocessingSettings
+from .tddr import tddr
+
+#: Samples (rows x times) of motion detection handled together.
+_MOTION_BLOCK = 200_000
 
 __all__ = ["detect_motion", "spline_correction", "wavelet_correction", "correct_motion"]
 
@@ -92,16 +97,20 @@ def detect_motion(od: np.ndarray, sfreq: float, *, t_motion: float = 0.5,
     if n < 2:
         return mask.reshape(np.shape(od))
     lag = max(1, int(round(t_motion * sfreq)))
-    max_diff = np.zeros_like(x)
-    for k in range(1, min(lag, n - 1) + 1):
-        np.maximum(max_diff[:, :n - k], np.abs(x[:, k:] - x[:, :n - k]),
-                   out=max_diff[:, :n - k])
-    std_diff = np.std(np.diff(x, axis=1), axis=1, keepdims=True)
-    mask = (max_diff > std_thresh * std_diff) | (max_diff > amp_thresh)
     buffer = int(round(t_mask * sfreq))
-    if buffer > 0 and mask.any():
-        mask = maximum_filter1d(mask.astype(np.uint8), size=2 * buffer + 1, axis=1,
-                                mode="constant") > 0
+    block = max(1, _MOTION_BLOCK // n)   # rows at a time: their arrays stay in cache
+    for first in range(0, len(x), block):
+        rows = x[first:first + block]
+        max_diff = np.zeros_like(rows)
+        for k in range(1, min(lag, n - 1) + 1):
+            np.maximum(max_diff[:, :n - k], np.abs(rows[:, k:] - rows[:, :n - k]),
+                       out=max_diff[:, :n - k])
+        std_diff = np.std(np.diff(rows, axis=1), axis=1, keepdims=True)
+        part = (max_diff > std_thresh * std_diff) | (max_diff > amp_thresh)
+        if buffer > 0 and part.any():
+            part = maximum_filter1d(part.astype(np.uint8), size=2 * buffer + 1, axis=1,
+                                    mode="constant") > 0
+        mask[first:first + block] = part
     return mask.reshape(np.shape(od))
 
 
@@ -255,9 +264,13 @@ def correct_motion(raw_od: mne.io.BaseRaw, settings: PreprocessingSettings,
                           MOTION_CORRECTIONS)
     if method == "none":
         return raw_od, {"step": "motion_correction", "method": "none"}
-    if method == "tddr":
-        out = mne.preprocessing.nirs.temporal_derivative_distribution_repair(
-            raw_od, verbose="ERROR")
+    if method == "tddr":   # MNE's TDDR, all channels at once (bitwise equal)
+        picks = _validate_nirs_info(raw_od.info)
+        if not len(picks):
+            raise RuntimeError("TDDR should be run on optical density or hemoglobin data.")
+        out = raw_od.copy()
+        whole = np.array_equal(picks, np.arange(len(out.ch_names)))
+        out._data[picks] = tddr(out._data if whole else out._data[picks], out.info["sfreq"])
         return out, {"step": "motion_correction", "method": "tddr",
                      "function": "mne.preprocessing.nirs.temporal_derivative_distribution_repair",
                      "reference": "Fishburn et al. (2019)"}

@@ -44,13 +44,15 @@ import warnings
 import mne
 import numpy as np
 import pandas as pd
-from mne.preprocessing.nirs import (optical_density, scalp_coupling_index,
-                                    source_detector_distances)
+from mne.preprocessing.nirs import optical_density, source_detector_distances
 
+from .cardiac import (cardiac_filtered, cardiac_ok, peak_spectral_power,
+                      scalp_coupling_from_filtered)
 from .motion import detect_motion
 from .settings import PreprocessingSettings
 
-__all__ = ["pair_names", "input_kind", "channel_quality", "QC_COLUMNS", "REASONS"]
+__all__ = ["pair_names", "input_kind", "channel_quality", "assess_quality", "QC_COLUMNS",
+           "REASONS"]
 
 #: Columns of the quality table, in order.
 QC_COLUMNS = ["channel", "sci", "psp", "motion_fraction", "flat", "saturated", "bad",
@@ -149,172 +151,6 @@ def _saturated_fraction(intensity: np.ndarray, level: float) -> tuple[np.ndarray
     return np.mean(intensity >= level, axis=1), level
 
 
-def _cardiac_ok(sfreq: float, band: tuple) -> bool:
-    """Whether the cardiac band (plus MNE's 0.3 Hz transition) lies below Nyquist."""
-    return band[1] + 0.3 < sfreq / 2
-
-
-def cardiac_filtered(raw_od: mne.io.BaseRaw, band: tuple, *, trans_bandwidth: float = 0.3
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """Optical density band-passed to the cardiac band, once for SCI and PSP.
-
-    The filter of :func:`mne.preprocessing.nirs.scalp_coupling_index` and of
-    :func:`mne_nirs.preprocessing.peak_power` (the same call of
-    :func:`mne.filter.filter_data`: default FIR, ``trans_bandwidth`` Hz transitions), so
-    both indices are computed from one filtered copy instead of one each.
-
-    Parameters
-    ----------
-    raw_od : mne.io.BaseRaw
-        Optical density, channels in source-detector pairs.
-    band : (float, float)
-        Cardiac band in Hz.
-    trans_bandwidth : float
-        Width of both transition bands in Hz.
-
-    Returns
-    -------
-    picks : numpy.ndarray of int
-        The fNIRS channels, in MNE's pair order (both wavelengths of a pair together).
-    filtered : numpy.ndarray, shape (n_channels, n_times)
-        The recording with the rows ``picks`` band-passed.
-    """
-    from mne.preprocessing.nirs import _validate_nirs_info
-
-    picks = _validate_nirs_info(raw_od.info)
-    filtered = mne.filter.filter_data(raw_od.get_data(), raw_od.info["sfreq"], band[0],
-                                      band[1], picks=picks, l_trans_bandwidth=trans_bandwidth,
-                                      h_trans_bandwidth=trans_bandwidth, verbose="ERROR")
-    return picks, filtered
-
-
-def scalp_coupling_from_filtered(raw_od: mne.io.BaseRaw, picks: np.ndarray,
-                                 filtered: np.ndarray) -> np.ndarray:
-    """Scalp coupling index of each channel from the cardiac-band optical density.
-
-    The values of :func:`mne.preprocessing.nirs.scalp_coupling_index` (the minimum
-    correlation between the wavelengths of each source-detector pair, non-finite
-    correlations counted as 0, 0 for a channel of zero variance), from the output of
-    :func:`cardiac_filtered` (tested equal to MNE to 1e-12).
-
-    Parameters
-    ----------
-    raw_od : mne.io.BaseRaw
-        The unfiltered optical density.
-    picks, filtered : numpy.ndarray
-        From :func:`cardiac_filtered`.
-
-    Returns
-    -------
-    numpy.ndarray, shape (len(picks),)
-        In channel order.
-    """
-    from mne.preprocessing.nirs import _channel_frequencies
-
-    freqs = _channel_frequencies(raw_od.info)
-    n_wl = len(np.unique(freqs))
-    zero = np.std(raw_od.get_data(picks=picks), axis=-1) == 0
-    rows = filtered[picks]
-    sci = np.zeros(len(picks))
-    ii, jj = np.triu_indices(n_wl, k=1)
-    for gg in range(0, len(picks), n_wl):
-        group = rows[gg:gg + n_wl]
-        corr = np.zeros(len(ii))
-        for k, (i, j) in enumerate(zip(ii, jj)):
-            with np.errstate(invalid="ignore", divide="ignore"):
-                c = np.corrcoef(group[i], group[j])[0][1]
-            if np.isfinite(c):
-                corr[k] = c
-        sci[gg:gg + n_wl] = corr.min()
-    sci[zero] = 0
-    return sci[np.argsort(picks)]
-
-
-def _sci(raw_od: mne.io.BaseRaw, band: tuple, cardiac: tuple | None = None) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if cardiac is None:
-            return scalp_coupling_index(raw_od, l_freq=band[0], h_freq=band[1],
-                                        verbose="ERROR")
-        return scalp_coupling_from_filtered(raw_od, *cardiac)
-
-
-def peak_spectral_power(raw_od: mne.io.BaseRaw, *, time_window: float = 10.0,
-                        l_freq: float = 0.7, h_freq: float = 1.5,
-                        l_trans_bandwidth: float = 0.3, h_trans_bandwidth: float = 0.3,
-                        filtered: np.ndarray | None = None) -> np.ndarray:
-    """Peak spectral power of each channel and time window (Pollonini et al., 2016).
-
-    The values of :func:`mne_nirs.preprocessing.peak_power` (same filter, windows,
-    normalisation and periodogram, including its last window one sample short when the
-    recording is a whole number of windows), computed for all windows and channel pairs
-    at once: mne-nirs loops over windows and pairs in Python, which dominated the
-    preprocessing of long recordings (tested equal to mne-nirs to 1e-10).
-
-    Parameters
-    ----------
-    raw_od : mne.io.BaseRaw
-        Optical density, channels in source-detector pairs (two wavelengths each).
-    time_window : float
-        Window length in seconds.
-    l_freq, h_freq, l_trans_bandwidth, h_trans_bandwidth : float
-        The cardiac band-pass (Hz), as :func:`mne.filter.filter_data`.
-    filtered : numpy.ndarray, shape (n_channels, n_times), optional
-        The recording already band-passed with these settings (:func:`cardiac_filtered`,
-        shared with the scalp coupling index); filtered here if not given.
-
-    Returns
-    -------
-    numpy.ndarray, shape (n_channels, n_windows)
-        Each pair's value on both of its channels, in channel order.
-    """
-    from mne.preprocessing.nirs import _validate_nirs_info
-    from scipy.signal import fftconvolve, periodogram
-
-    picks = _validate_nirs_info(raw_od.info)
-    sfreq = raw_od.info["sfreq"]
-    if filtered is None:
-        filtered = mne.filter.filter_data(raw_od.get_data(), sfreq, l_freq, h_freq,
-                                          picks=picks, l_trans_bandwidth=l_trans_bandwidth,
-                                          h_trans_bandwidth=h_trans_bandwidth, verbose="ERROR")
-    n_times = filtered.shape[1]
-    size = int(np.ceil(time_window * sfreq))
-    n_windows = n_times // size
-    scores = np.zeros((len(picks), n_windows))
-    if n_windows == 0:
-        return scores
-    first, second = filtered[picks[0::2]], filtered[picks[1::2]]
-    # mne-nirs ends each window at min(start + size, n_times - 1)
-    lengths = np.minimum(np.arange(1, n_windows + 1) * size, n_times - 1) - \
-        np.arange(n_windows) * size
-    peaks = np.empty((len(first), n_windows))
-    for length in np.unique(lengths):
-        cols = np.flatnonzero(lengths == length)
-        starts = cols * size
-        idx = starts[:, None] + np.arange(length)[None, :]
-        c1, c2 = first[:, idx], second[:, idx]           # (pairs, windows, length)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            sd1 = c1.std(axis=-1, keepdims=True)
-            sd2 = c2.std(axis=-1, keepdims=True)
-        c1 = c1 / np.where(sd1 == 0, 1.0, sd1)
-        c2 = c2 / np.where(sd2 == 0, 1.0, sd2)
-        xcorr = fftconvolve(c1, c2[..., ::-1], mode="full", axes=-1) / size
-        _, pxx = periodogram(xcorr, fs=sfreq, window="hamming", axis=-1)
-        peaks[:, cols] = pxx.max(axis=-1)
-    scores[0::2] = peaks
-    scores[1::2] = peaks
-    return scores[np.argsort(picks)]
-
-
-def _psp(raw_od: mne.io.BaseRaw, band: tuple, window: float,
-         filtered: np.ndarray | None = None) -> np.ndarray:
-    """Peak spectral power of each channel and window, shape (n_channels, n_windows)."""
-    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return peak_spectral_power(raw_od, time_window=window, l_freq=band[0],
-                                   h_freq=band[1], filtered=filtered)
-
-
 def channel_quality(raw: mne.io.BaseRaw, settings: PreprocessingSettings | None = None, *,
                     return_motion: bool = False, notes: list | None = None
                     ) -> pd.DataFrame | tuple[pd.DataFrame, np.ndarray | None]:
@@ -356,21 +192,51 @@ def channel_quality(raw: mne.io.BaseRaw, settings: PreprocessingSettings | None 
     settings = settings or PreprocessingSettings()
     notes = [] if notes is None else notes
     kind = input_kind(raw)
-    raw = fnirs_picks(raw, kind)
+    qc, motion, _ = assess_quality(fnirs_picks(raw, kind), kind, settings, notes)
+    return (qc, motion) if return_motion else qc
+
+
+def assess_quality(raw: mne.io.BaseRaw, kind: str, settings: PreprocessingSettings,
+                   notes: list) -> tuple[pd.DataFrame, np.ndarray | None,
+                                         mne.io.BaseRaw | None]:
+    """:func:`channel_quality` of a recording that holds only its fNIRS channels, and
+    the optical density it computed (for the chain, so that it is computed once).
+
+    Parameters
+    ----------
+    raw : mne.io.BaseRaw
+        The output of :func:`fnirs_picks` (not changed).
+    kind : str
+        ``input_kind(raw)``.
+    settings : PreprocessingSettings
+    notes : list
+        Appended to, as in :func:`channel_quality`.
+
+    Returns
+    -------
+    qc, motion
+        As :func:`channel_quality` with ``return_motion=True``.
+    raw_od : mne.io.BaseRaw or None
+        Optical density of the non-finite-filled signals, every channel, ``bads``
+        empty; None for haemoglobin.
+    """
     names, rows = _rows_of(raw)
     n_pairs, sfreq = len(names), float(raw.info["sfreq"])
-    data, nonfinite_rows = fill_nonfinite(raw.get_data(), kind)
+    # read only (fill_nonfinite copies before it fills; optical density is a new array)
+    data, nonfinite_rows = fill_nonfinite(raw._data if raw.preload else raw.get_data(), kind)
     nonfinite = np.array([nonfinite_rows[r].any() for r in rows])
-    flat = np.array([_flat_rows(data[r]).any() for r in rows])
+    flat_rows = _flat_rows(data)
+    flat = np.array([flat_rows[r].any() for r in rows])
+    row_distance = source_detector_distances(raw.info)
     distance = np.array([np.nanmax(d) if np.isfinite(d).any() else np.nan for d in
-                         (source_detector_distances(raw.info)[r] for r in rows)])
+                         (row_distance[r] for r in rows)])
     sci = np.full(n_pairs, np.nan)
     psp = np.full(n_pairs, np.nan)
     psp_pass = np.full(n_pairs, np.nan)
     motion_fraction = np.full(n_pairs, np.nan)
     sat_fraction = np.full(n_pairs, np.nan)
     saturated = np.zeros(n_pairs, bool)
-    motion = None
+    motion = raw_od = None
     failed = {key: np.zeros(n_pairs, bool) for key in REASONS}
     failed["nonfinite"], failed["flat"] = nonfinite, flat
     marked = {ch.split(" ")[0] for ch in raw.info["bads"]}
@@ -389,16 +255,19 @@ def channel_quality(raw: mne.io.BaseRaw, settings: PreprocessingSettings | None 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 raw_od = optical_density(raw_od, verbose="ERROR")
-        od = raw_od.get_data()
+        od = raw_od._data   # read only
         band = tuple(float(b) for b in settings.cardiac_band)
-        if _cardiac_ok(sfreq, band):
-            with warnings.catch_warnings():
+        if cardiac_ok(sfreq, band):
+            with np.errstate(invalid="ignore", divide="ignore"), \
+                    warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                cardiac = cardiac_filtered(raw_od, band)   # one filter for SCI and PSP
-            values = _sci(raw_od, band, cardiac)
+                picks, cardiac = cardiac_filtered(raw_od, band)   # one filter for both
+                values = scalp_coupling_from_filtered(raw_od, picks, cardiac)
+                scores = peak_spectral_power(raw_od, time_window=settings.psp_window,
+                                             l_freq=band[0], h_freq=band[1],
+                                             filtered=cardiac, picks=picks)
             sci = np.array([np.nanmin(values[r]) if np.isfinite(values[r]).any() else np.nan
                             for r in rows])
-            scores = _psp(raw_od, band, settings.psp_window, cardiac[1])
             if scores.shape[1] > 0:
                 per_pair = np.array([scores[r].min(axis=0) for r in rows])
                 psp = np.median(per_pair, axis=1)
@@ -430,4 +299,4 @@ def channel_quality(raw: mne.io.BaseRaw, settings: PreprocessingSettings | None 
         "reason": reasons, "psp_pass_fraction": psp_pass,
         "saturated_fraction": sat_fraction, "distance": distance,
     }, columns=QC_COLUMNS)
-    return (qc, motion) if return_motion else qc
+    return qc, motion, raw_od

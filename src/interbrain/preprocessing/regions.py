@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 import mne
 import numpy as np
@@ -79,8 +80,10 @@ def _fiducials(info: mne.Info) -> dict[str, np.ndarray] | None:
     return found if len(found) == 3 else None
 
 
+@lru_cache(maxsize=4)
 def _standard_positions(montage: str) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Electrode and fiducial positions of a standard montage in head coordinates."""
+    """Electrode and fiducial positions of a standard montage in head coordinates (read
+    once per process; the caller must not change them)."""
     name = montage
     if name in _RENAMED and _RENAMED[name] in mne.channels.get_builtin_montages():
         name = _RENAMED[name]
