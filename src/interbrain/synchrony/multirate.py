@@ -63,6 +63,7 @@ class _RateGroup:
     step: int           # fine samples per coarse sample
     n_coarse: int       # coarse samples inside the series
     m: int              # coarse FFT length, n_smooth // step
+    n_pos: int          # the filter's bins 0..n_pos-1 (and -1..-(n_pos-1)); zero elsewhere
     filt: np.ndarray    # (src1 - src0, m): filter * 1/scale of SmoothPlan, zero elsewhere
     mix: np.ndarray     # (band1 - band0, src1 - src0): the scale smoothing as a matrix
     series_w: np.ndarray   # (n_coarse,): quadrature of the cross-spectrum's FFT
@@ -107,7 +108,8 @@ class MultiratePlan:
                 shift = g.band0 + plan.b0 + t - plan.half - g.src0
                 for i in range(max(0, -shift), min(nb, ns - shift)):
                     mix[i, i + shift] += w
-            groups.append(_RateGroup(g.band0, g.band1, g.src0, g.src1, step, k, md, filt,
+            groups.append(_RateGroup(g.band0, g.band1, g.src0, g.src1, step, k, md, g.n_pos,
+                                     filt,
                                      mix.astype(real_t),
                                      series_w.astype(real_t), cell_w.astype(real_t)))
         self.groups = groups
@@ -160,14 +162,20 @@ def _group_spectra(spec: ChannelSpectra, g: _RateGroup, spectrum: np.ndarray
     cross-spectra are (within the quadrature's error of the full-rate ``S``).
     """
     W = coarse_transform(spectrum, spec.grid, slice(g.src0, g.src1), g.step, g.n_coarse)
-    buf = np.zeros(W.shape[:-1] + (g.m,), dtype=W.dtype)
-    power = buf[..., :g.n_coarse].real          # the real parts: the imaginary stay zero
-    np.multiply(W.real, W.real, out=power)
-    power += W.imag * W.imag
-    power *= g.series_w
-    S = _smoothed(g, buf).real
+    power = np.zeros(W.shape[:-1] + (g.m,), dtype=g.mix.dtype)
+    np.multiply(W.real, W.real, out=power[..., :g.n_coarse])
+    power[..., :g.n_coarse] += W.imag * W.imag
+    power[..., :g.n_coarse] *= g.series_w
+    # the power is real: its FFT is Hermitian, so the bins 0..m/2 hold all of it
+    F = sfft.rfft(power, axis=-1, workers=1)
+    half = g.m // 2 + 1
+    Y = np.zeros(F.shape[:-2] + (g.band1 - g.band0, half), dtype=F.dtype)
+    n_pos = min(g.n_pos, half)
+    part = F[..., :n_pos] * g.filt[:, :n_pos]
+    Y[..., :n_pos] = np.matmul(g.mix, part.view(g.mix.dtype)).view(F.dtype)
+    S = sfft.irfft(Y, n=g.m, axis=-1, overwrite_x=True, workers=1)[..., :g.n_coarse]
     S *= S.dtype.type(1.0 / g.step)
-    return np.ascontiguousarray(W), S
+    return W, S
 
 
 def _coarse_spectra(spec: ChannelSpectra, rp: MultiratePlan,

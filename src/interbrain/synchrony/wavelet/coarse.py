@@ -76,7 +76,9 @@ def coarse_transform(spectrum: np.ndarray, grid: WaveletGrid, rows: slice, step:
     m = n_fft // step
     support = daughter_support(grid, rows)
     folded = np.zeros((n_ch, n_rows, m), dtype=grid.complex_dtype)
-    for b0 in range(0, support, m):
+    np.multiply(spectrum[:, None, :min(m, support)], daughter[:, :min(m, support)],
+                out=folded[..., :min(m, support)])
+    for b0 in range(m, support, m):                # bins k and k + m share a phase
         b1 = min(b0 + m, support)
         folded[..., :b1 - b0] += spectrum[:, None, b0:b1] * daughter[:, b0:b1]
     out = sfft.ifft(folded, axis=-1, overwrite_x=True, workers=1)[..., :n_coarse]
