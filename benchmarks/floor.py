@@ -121,8 +121,8 @@ def fast_channel_stage(a: np.ndarray, grid: WaveletGrid, repeats: int
 
     The stage: one rfft of ``n_fft`` per channel, then per group of scales the transform
     of its rows at the coarse samples (an ifft of ``n_fft / step`` per row) and the
-    smoothed power of its band rows on the coarse grid (an fft of ``n_smooth / step`` per
-    row, an ifft per band row). It runs on the first band mean that needs the channel
+    smoothed power of its band rows on the coarse grid (an rfft of ``n_smooth / step``
+    per row, an irfft per band row). It runs on the first band mean that needs the channel
     (the spectra are lazy in this mode), so it is timed as ``channel_spectra`` plus one
     band mean of the channel with itself, less one pair's time.
     """
@@ -143,9 +143,9 @@ def fast_channel_stage(a: np.ndarray, grid: WaveletGrid, repeats: int
     for g in rp.groups:
         ns, nb, md = g.src1 - g.src0, g.band1 - g.band0, grid.n_fft // g.step
         f_spec += (fft_seconds((ns, md), "ifft", ct, repeats)
-                   + fft_seconds((ns, g.m), "fft", ct, repeats)
-                   + fft_seconds((nb, g.m), "ifft", ct, repeats))
-        sizes.append(f"{ns} x ifft {md} + {ns} x fft {g.m} + {nb} x ifft {g.m} "
+                   + fft_seconds((ns, g.m), "rfft", rt, repeats)
+                   + fft_seconds((nb, g.m), "irfft", rt, repeats))
+        sizes.append(f"{ns} x ifft {md} + {ns} x rfft {g.m} + {nb} x irfft {g.m} "
                      f"(step {g.step})")
     held = sum(((g.src1 - g.src0) * 8 + (g.band1 - g.band0) * 4) * g.n_coarse
                for g in rp.groups)

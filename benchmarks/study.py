@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
           f"{platform.python_version()}, interbrain {metadata.version('interbrain')}")
     print(f"  study: {args.sessions} sessions x {args.minutes:g} min x {args.channels} "
           f"channels per person at {args.sfreq:g} Hz; HbO and HbR; real + all pseudo-dyads; "
-          f"{args.precision or 'default precision (float32)'}; "
+          f"{args.precision or 'default precision (fast)'}; "
           f"{args.scheduler or 'default'} scheduler",
           flush=True)
     first = args.dyads[0]
