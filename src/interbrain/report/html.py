@@ -267,7 +267,8 @@ def _signal_entry(results: StudyResults, signal: str, metric: str,
     return entry
 
 
-def report_html(results: StudyResults, *, methods: str | None = None) -> str:
+def report_html(results: StudyResults, *, methods: str | None = None,
+                synchrony_source: str | None = None) -> str:
     """The self-contained HTML report of a run (``report.html``).
 
     Parameters
@@ -278,6 +279,10 @@ def report_html(results: StudyResults, *, methods: str | None = None) -> str:
         :func:`~interbrain.report.methods.methods_text` of ``results`` (a
         statistics-only run passes its own,
         :func:`~interbrain.report.statistics_only.statistics_only_methods_text`).
+    synchrony_source : str, optional
+        For a statistics-only run: the synchrony table's file. The header then names it
+        instead of the band and channel pairs, and the quality-control section says
+        that no recording was read.
 
     Returns
     -------
@@ -306,7 +311,7 @@ def report_html(results: StudyResults, *, methods: str | None = None) -> str:
                              autoescape=jinja2.select_autoescape(["html", "j2"]))
     template = env.get_template("report.html.j2")
     return template.render(
-        study=study, signals=signals,
+        study=study, signals=signals, synchrony_source=synchrony_source,
         models=_table(models, _ALL_COLUMNS, table_id="all-terms"),
         models_csv=csv_link(models, "models.csv", "models.csv (every column)"),
         n_models=len(models),

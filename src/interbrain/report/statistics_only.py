@@ -5,9 +5,6 @@ its null pairings and the statistics."""
 
 from __future__ import annotations
 
-import re
-
-import markupsafe
 import pandas as pd
 
 from ..results import StudyResults
@@ -111,13 +108,6 @@ SciPy {v['scipy']}; pandas {v['pandas']}; statsmodels {v['statsmodels']}.
 """
 
 
-#: The parts of :func:`~interbrain.report.html.report_html`'s page that describe
-#: recordings: the header's band and channel pairs and quality control.
-_HEADER = re.compile(r"(<p class=\"note\">\d+ dyads, \d+ dyad-sessions,)\s*band .*? "
-                     r"channel pairs\.", re.S)
-_QC = re.compile(r"<h2 id=\"qc\">Quality control</h2>.*?(?=<h2 id=\"methods\">)", re.S)
-
-
 def statistics_only_report_html(results: StudyResults, methods: str, source: str) -> str:
     """The HTML report of a statistics-only run.
 
@@ -137,23 +127,5 @@ def statistics_only_report_html(results: StudyResults, methods: str, source: str
     Returns
     -------
     str
-
-    Raises
-    ------
-    ValueError
-        If the page lacks one of those parts (the template changed): never a report
-        that describes recordings no one read.
     """
-    page = report_html(results, methods=methods)
-    where = str(markupsafe.escape(source))
-    parts = (
-        (_HEADER, lambda m: f"{m.group(1)} synchrony computed elsewhere ({where})."),
-        (_QC, lambda m: ("<h2 id=\"qc\">Quality control</h2>\n<p>Not part of this "
-                         f"analysis: the synchrony was computed elsewhere ({where}); "
-                         "interbrain read no recording.</p>\n\n")))
-    for pattern, replace in parts:
-        page, n = pattern.subn(replace, page, count=1)
-        if n != 1:
-            raise ValueError("the report template changed: no part matches "
-                             f"{pattern.pattern[:40]!r}")
-    return page
+    return report_html(results, methods=methods, synchrony_source=source)
