@@ -18,7 +18,8 @@ from ..errors import InterbrainError
 from ..simulate import simulate_study
 from .common import FiniteRange, describe_failure, fail, load_and_validate
 
-__all__ = ["run", "demo", "logged_run", "setup_logging", "stop_logging", "LOG_FILE_ONLY"]
+__all__ = ["run", "demo", "analysis_options", "logged_run", "setup_logging",
+           "stop_logging", "LOG_FILE_ONLY"]
 
 logger = logging.getLogger("interbrain")
 
@@ -111,24 +112,46 @@ def _run(study_dir: Path, out: Path, workers: int | None, quiet: bool,
     return out / "report.html"
 
 
+def analysis_options(results: str):
+    """The options ``interbrain run`` and ``interbrain demo`` share: ``--workers``,
+    ``--quiet``, ``--figures/--no-figures`` and ``--verbose``.
+
+    Parameters
+    ----------
+    results : str
+        The results folder as the help texts name it (``"OUT"``, ``"DIR/results"``).
+    """
+    options = [
+        click.option("--workers", type=click.IntRange(min=0), default=None,
+                     help="Parallel workers; 0 for one per core [default: one per core]."),
+        click.option("--quiet", is_flag=True,
+                     help="No progress display or log lines on the terminal."),
+        click.option("--figures/--no-figures", default=True, show_default=True,
+                     help="Also write every figure as SVG and PDF (85 and 174 mm wide) to "
+                          f"{results}/figures/."),
+        click.option("-v", "--verbose", is_flag=True,
+                     help=f"On failure, keep the traceback in the run's log ({results}/logs/)."),
+    ]
+
+    def decorate(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
 @click.command()
 @click.argument("study", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Results folder [default: STUDY/results].")
-@click.option("--workers", type=click.IntRange(min=0), default=None,
-              help="Parallel workers; 0 for one per core [default: one per core].")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="'processes' (embedded process pool; the default with more than one "
                    "worker), 'threads' (embedded; the default with one worker) or the "
                    "address of an existing dask.distributed cluster (e.g. tcp://host:8786).")
 @click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Cache of intermediate products [default: OUT/.cache]; reruns reuse it.")
-@click.option("--quiet", is_flag=True, help="No progress display or log lines on the terminal.")
-@click.option("--figures/--no-figures", default=True, show_default=True,
-              help="Also write every figure as SVG and PDF (85 and 174 mm wide) to "
-                   "OUT/figures/.")
-@click.option("-v", "--verbose", is_flag=True,
-              help="On failure, keep the traceback in the run's log (OUT/logs/).")
+@analysis_options("OUT")
 def run(study, out, workers, scheduler, cache, quiet, verbose, figures):
     """Analyse the study in folder STUDY (its study.toml and measures.csv).
 
@@ -148,14 +171,7 @@ def run(study, out, workers, scheduler, cache, quiet, verbose, figures):
               show_default=True, help="Length of each session in minutes (up to 50).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Random seed of the simulation.")
-@click.option("--workers", type=click.IntRange(min=0), default=None,
-              help="Parallel workers; 0 for one per core [default: one per core].")
-@click.option("--quiet", is_flag=True, help="No progress display or log lines on the terminal.")
-@click.option("--figures/--no-figures", default=True, show_default=True,
-              help="Also write every figure as SVG and PDF (85 and 174 mm wide) to "
-                   "DIR/results/figures/.")
-@click.option("-v", "--verbose", is_flag=True,
-              help="On failure, keep the traceback in the run's log (DIR/results/logs/).")
+@analysis_options("DIR/results")
 def demo(folder, minutes, seed, workers, quiet, verbose, figures):
     """Simulate the demo study (8 dyads x 6 sessions, one therapist, the large effects
     of the "demo" preset) and analyse it."""
