@@ -202,9 +202,10 @@ def test_channel_blocks_do_not_change_values(small_study, tmp_path):
 
 
 @pytest.mark.parametrize("which", ["simulated", "real"])
-def test_float32_stays_within_1e6_of_float64(which, small_study, tmp_path):
+def test_float32_and_the_fast_default_stay_close_to_float64(which, small_study, tmp_path):
     """Precision float32: every channel pair within 1e-6 of float64, on a simulated study
-    and on the real NIRx dyad (the default, "fast": tests/test_multirate.py)."""
+    and on the real NIRx dyad; the default, "fast", within 1e-4 on the simulated study
+    (on the real dyad: tests/test_multirate.py)."""
     from dataclasses import replace
 
     from interbrain.engine import analyse_synchrony
@@ -219,6 +220,11 @@ def test_float32_stays_within_1e6_of_float64(which, small_study, tmp_path):
     pd.testing.assert_frame_equal(ref.drop(columns="value"), got.drop(columns="value"))
     diff = (ref["value"] - got["value"]).abs().max()
     assert 0 < diff <= 1e-6, diff
+    if which == "simulated":   # the default, "fast" (the real dyad: test_multirate.py)
+        fast = analyse_synchrony(load_study(root), cache_dir=tmp_path / "fast").synchrony
+        pd.testing.assert_frame_equal(ref.drop(columns="value"), fast.drop(columns="value"))
+        diff = (ref["value"] - fast["value"]).abs().max()
+        assert 0 < diff <= 1e-4, diff
 
 
 def _leaks_an_ignore_filter(x):
