@@ -178,6 +178,28 @@ def _group_spectra(spec: ChannelSpectra, g: _RateGroup, spectrum: np.ndarray
     return W, S
 
 
+#: Channels whose coarse spectra are computed together (their temporaries stay in cache;
+#: per channel the stage costs about 1 ms at 8-20 channels, 1.7 ms at 60, 4.8 ms at 160).
+CHANNEL_BLOCK = 8
+
+
+def _channel_stage(spec: ChannelSpectra, rp: MultiratePlan
+                   ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per group, ``W`` and ``S`` of every channel of ``spec`` at the group's coarse
+    samples (:func:`_group_spectra`), ``CHANNEL_BLOCK`` channels at a time."""
+    grid, n_ch = spec.grid, spec.n_channels
+    out = [(np.empty((n_ch, g.src1 - g.src0, g.n_coarse), dtype=grid.complex_dtype),
+            np.empty((n_ch, g.band1 - g.band0, g.n_coarse), dtype=grid.real_dtype))
+           for g in rp.groups]
+    for c0 in range(0, n_ch, CHANNEL_BLOCK):
+        part = slice(c0, c0 + CHANNEL_BLOCK)
+        x = spec.data[part].astype(grid.real_dtype)
+        spectrum = sfft.rfft(x, n=grid.n_fft, axis=-1, workers=1)
+        for g, (W, S) in zip(rp.groups, out):
+            W[part], S[part] = _group_spectra(spec, g, spectrum)
+    return out
+
+
 def _coarse_spectra(spec: ChannelSpectra, rp: MultiratePlan,
                     side: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per group, the channels' ``W`` and ``1 / S`` at the group's coarse samples (cached).
@@ -194,10 +216,7 @@ def _coarse_spectra(spec: ChannelSpectra, rp: MultiratePlan,
         if cache[side] is not None:
             return cache[side]
         if cache[2] is None:                     # W and S of each group, once per channel
-            grid = spec.grid
-            x = spec.data.astype(grid.real_dtype)
-            spectrum = sfft.rfft(x, n=grid.n_fft, axis=-1, workers=1)
-            cache[2] = [_group_spectra(spec, g, spectrum) for g in rp.groups]
+            cache[2] = _channel_stage(spec, rp)
         out = []
         with np.errstate(divide="ignore", invalid="ignore"):   # a constant channel: NaN
             for g, (W0, S0) in zip(rp.groups, cache[2]):
