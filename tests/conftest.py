@@ -108,3 +108,53 @@ def load_error():
         return str(err.value)
 
     return refused
+
+
+#: How to install what the tests need (``make test`` does it).
+INSTALL = "make install  (or: .venv/bin/python -m pip install -e '.[test]')"
+
+
+@pytest.fixture(scope="session")
+def require():
+    """``require(module)``: the module, imported; a missing one fails the test with the
+    install command (a test never skips for a missing dependency)."""
+    import importlib
+
+    def imported(name: str):
+        try:
+            return importlib.import_module(name)
+        except ImportError as exc:
+            missing = str(exc)
+        pytest.fail(f"{name} is missing ({missing}); install the test dependencies: "
+                    f"{INSTALL}", pytrace=False)
+
+    return imported
+
+
+@pytest.fixture(scope="session")
+def write_bids(require):
+    """``write_bids(study, root)``: the simulated ``study``'s recordings written with
+    mne-bids as a hyperscanning BIDS dataset in ``root`` (therapist T01 with both
+    patients, acquisition = dyad; a ``dyads.tsv`` naming the dyads); returns ``root``."""
+    import warnings
+
+    import mne
+
+    mne_bids = require("mne_bids")
+
+    def write(study: Path, root: Path) -> Path:
+        for f in sorted((study / "recordings").glob("*.snirf")):
+            dyad, ses, role = f.stem.split("_")
+            sub = "T01" if role == "therapist" else f"P{dyad[1:]}"
+            raw = mne.io.read_raw_snirf(f, verbose="ERROR")
+            bp = mne_bids.BIDSPath(subject=sub, session=ses.split("-")[1], task="therapy",
+                                   acquisition=dyad if role == "therapist" else None,
+                                   datatype="nirs", root=root)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # "No events found"
+                mne_bids.write_raw_bids(raw, bp, overwrite=True, verbose=False)
+        (root / "dyads.tsv").write_text("dyad\ttherapist\tpatient\nD01\tT01\tP01\n"
+                                        "D02\tsub-T01\tP02\n")
+        return root
+
+    return write

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import shutil
 import tomllib
-import warnings
 from pathlib import Path
 
-import mne
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -203,27 +201,10 @@ def test_pattern_and_roles_errors(sim, tmp_path):
 
 # --------------------------------------------------------------------------- BIDS
 
-def _bids(sim: Path, root: Path) -> Path:
-    """The simulated study as a hyperscanning BIDS dataset (T01 treats both patients)."""
-    mne_bids = pytest.importorskip("mne_bids")
-    for f in sorted((sim / "recordings").glob("*.snirf")):
-        dyad, ses, role = f.stem.split("_")
-        sub = "T01" if role == "therapist" else f"P{dyad[1:]}"
-        raw = mne.io.read_raw_snirf(f, verbose="ERROR")
-        bp = mne_bids.BIDSPath(subject=sub, session=ses.split("-")[1], task="therapy",
-                               acquisition=dyad if role == "therapist" else None,
-                               datatype="nirs", root=root)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            mne_bids.write_raw_bids(raw, bp, overwrite=True, verbose=False)
-    (root / "dyads.tsv").write_text("dyad\ttherapist\tpatient\nD01\tT01\tP01\n"
-                                    "D02\tsub-T01\tP02\n")
-    return root
-
-
 @pytest.fixture(scope="module")
-def bids_root(sim, tmp_path_factory) -> Path:
-    return _bids(sim, tmp_path_factory.mktemp("bids") / "ds")
+def bids_root(sim, tmp_path_factory, write_bids) -> Path:
+    """The simulated study as a hyperscanning BIDS dataset."""
+    return write_bids(sim, tmp_path_factory.mktemp("bids") / "ds")
 
 
 def test_bids_dataset_gives_a_study_validate_accepts(bids_root, tmp_path):

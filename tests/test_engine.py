@@ -56,8 +56,9 @@ def _cache_state(cache: Path) -> dict[str, int]:
 
 
 @pytest.mark.slow
-def test_distributed_cluster_gives_identical_results(small_study, embedded_run, tmp_path):
-    distributed = pytest.importorskip("distributed")
+def test_distributed_cluster_gives_identical_results(small_study, embedded_run, tmp_path,
+                                                     require):
+    distributed = require("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   host="127.0.0.1", dashboard_address=None) as cluster:
         # the command line's --scheduler ...

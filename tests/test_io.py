@@ -374,23 +374,9 @@ def test_table_mat_errors(tmp_path):
 # --------------------------------------------------------------------------- BIDS
 
 @pytest.fixture(scope="module")
-def bids_root(sim_study, tmp_path_factory) -> Path:
+def bids_root(sim_study, tmp_path_factory, write_bids) -> Path:
     """The simulated study as a hyperscanning BIDS dataset (T01 treats both patients)."""
-    mne_bids = pytest.importorskip("mne_bids")
-    root = tmp_path_factory.mktemp("bids") / "ds"
-    for f in sorted((sim_study / "recordings").glob("*.snirf")):
-        dyad, ses, role = f.stem.split("_")
-        sub = "T01" if role == "therapist" else f"P{dyad[1:]}"
-        raw = mne.io.read_raw_snirf(f, verbose="ERROR")
-        bp = mne_bids.BIDSPath(subject=sub, session=ses.split("-")[1], task="therapy",
-                               acquisition=dyad if role == "therapist" else None,
-                               datatype="nirs", root=root)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # "No events found or provided"
-            mne_bids.write_raw_bids(raw, bp, overwrite=True, verbose=False)
-    (root / "dyads.tsv").write_text("dyad\ttherapist\tpatient\nD01\tT01\tP01\n"
-                                    "D02\tsub-T01\tP02\n")
-    return root
+    return write_bids(sim_study, tmp_path_factory.mktemp("bids") / "ds")
 
 
 def test_bids_sessions(bids_root, sim_study):

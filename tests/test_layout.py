@@ -148,8 +148,8 @@ def test_strongly_connected_finds_cycles():
     assert _strongly_connected(graph) == [["a", "b", "c"], ["d", "e"]]
 
 
-def test_no_import_cycle():
-    grimp = pytest.importorskip("grimp", reason=f"grimp (import-linter) missing: {INSTALL}")
+def test_no_import_cycle(require):
+    grimp = require("grimp")          # with import-linter
     graph = grimp.build_graph(PACKAGE, exclude_type_checking_imports=True, cache_dir=None)
     edges = {m: set(graph.find_modules_directly_imported_by(m)) for m in graph.modules}
     cycles = _strongly_connected(edges)

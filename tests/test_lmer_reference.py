@@ -249,8 +249,8 @@ def test_within_between(therapy):
 # against statsmodels
 # ---------------------------------------------------------------------------
 
-def test_random_intercept_matches_statsmodels(therapy, fits):
-    smf = pytest.importorskip("statsmodels.formula.api")
+def test_random_intercept_matches_statsmodels(therapy, fits, require):
+    smf = require("statsmodels.formula.api")
     formula = "symptoms ~ ibs_within + ibs_between + session + (1 | dyad)"
     ours = fits[formula]
     sm = smf.mixedlm("symptoms ~ ibs_within + ibs_between + session", therapy,

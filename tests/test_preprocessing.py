@@ -86,9 +86,9 @@ def test_default_settings_validate():
     ({"l_freq": 0.6}, "l_freq"),
     ({"l_freq": float("nan")}, "l_freq"),
 ])
-def test_invalid_settings_name_the_field(change, field):
+def test_invalid_settings_name_the_field(change, field, require):
     if change.get("motion_correction") == "wavelet":
-        pytest.importorskip("pywt")
+        require("pywt")
     with pytest.raises(ValueError, match=field):
         replace(SETTINGS, **change).validate()
 
@@ -274,8 +274,8 @@ def test_spline_correction_removes_a_baseline_shift():
     assert np.corrcoef(fixed, clean)[0, 1] > 0.8
 
 
-def test_wavelet_correction_removes_a_spike():
-    pytest.importorskip("pywt")
+def test_wavelet_correction_removes_a_spike(require):
+    require("pywt")
     t, clean = _smooth_signal()
     spiky = clean + 0.2 * np.exp(-((t - 60.0) / 0.3) ** 2)
     fixed = wavelet_correction(spiky[None], iqr=1.5, wavelet="db2")[0]
@@ -285,9 +285,9 @@ def test_wavelet_correction_removes_a_spike():
 
 
 @pytest.mark.parametrize("method", ["tddr", "spline", "wavelet", "none"])
-def test_chain_with_each_motion_correction(sim, method):
+def test_chain_with_each_motion_correction(sim, method, require):
     if method == "wavelet":
-        pytest.importorskip("pywt")
+        require("pywt")
     rec = preprocess_recording(sim.raw, replace(SETTINGS, motion_correction=method),
                                source="sim.snirf")
     step = next(s for s in rec.steps if s["step"] == "motion_correction")
