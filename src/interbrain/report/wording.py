@@ -13,6 +13,8 @@ import re
 
 import pandas as pd
 
+from .apa import apa_p
+
 __all__ = ["SIGNAL_LABEL", "METRIC_LABEL", "signal_label", "metric_label", "where_label",
            "format_p", "format_signed", "format_number", "DF_REFERENCES", "df_text",
            "df_methods_of", "permutation_text", "null_label", "null_noun", "is_true",
@@ -113,12 +115,8 @@ def format_p(p) -> str:
     """
     if p is None or p is pd.NA or not math.isfinite(float(p)):
         return "n/a"
-    p = float(p)
-    if p < 0.001:
-        return "< .001"
-    if p >= 0.9995:
-        return "1"
-    return f"{p:.3f}".lstrip("0")
+    cell = apa_p(p)            # the table cell's rounding; prose writes p = 1, not 1.000
+    return "1" if cell == "1.000" else cell
 
 
 def format_number(value, digits: int = 3) -> str:
