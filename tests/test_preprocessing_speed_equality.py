@@ -222,13 +222,3 @@ def test_channel_quality_filters_the_cardiac_band_once(raw_od, monkeypatch):
     assert np.isfinite(qc["sci"]).all() and np.isfinite(qc["psp"]).all()
 
 
-def test_beer_lambert_rows_equal_mne(raw_od):
-    from interbrain.preprocessing.haemoglobin import band_pass_rows, beer_lambert_rows
-    want = beer_lambert_law(raw_od, ppf=6.0)
-    got, names = beer_lambert_rows(raw_od.get_data(), raw_od.info, 6.0)
-    assert names == want.ch_names
-    np.testing.assert_array_equal(got, want.get_data())
-    want.filter(0.01, 0.5, picks=["hbo", "hbr"], method="iir",
-                iir_params=dict(order=4, ftype="butter", output="sos"), verbose="ERROR")
-    np.testing.assert_array_equal(band_pass_rows(got, raw_od.info["sfreq"], 0.01, 0.5),
-                                  want.get_data())

@@ -55,7 +55,6 @@ from mne.preprocessing.nirs import beer_lambert_law
 
 from ..errors import RecordingError
 from .aux_regression import add_regressors, regress_aux, select_aux
-from .haemoglobin import band_pass_rows, beer_lambert_rows
 from .motion import correct_motion
 from .preprocessed import (HB_SIGNALS, Preprocessed, absent_signal, annotation_table,
                            is_absent)
@@ -127,10 +126,6 @@ def _band_pass(raw_hb: mne.io.BaseRaw, settings: PreprocessingSettings) -> dict:
     present = [t for t in HB_SIGNALS if t in set(raw_hb.get_channel_types())]
     raw_hb.filter(settings.l_freq, settings.h_freq, picks=present, method="iir",
                   iir_params=dict(order=4, ftype="butter", output="sos"), verbose="ERROR")
-    return _band_pass_step(settings)
-
-
-def _band_pass_step(settings: PreprocessingSettings) -> dict:
     return {"step": "band_pass", "function": "mne.io.Raw.filter",
             "l_freq": settings.l_freq, "h_freq": settings.h_freq,
             "method": "zero-phase Butterworth IIR, order 4 (sosfiltfilt)"}
@@ -163,22 +158,12 @@ def _short_recording(raw_od: mne.io.BaseRaw, short: list[str], short_qc: pd.Data
     raw_hb = beer_lambert_law(raw_od.copy().pick(
         [ch for ch in raw_od.ch_names if ch.split(" ")[0] in short]), ppf=settings.ppf)
     steps = _band_pass_and_aux(raw_hb, settings, aux, source)
-    return _short_from_hb(raw_hb, short, short_qc, steps, source)
-
-
-def _short_from_hb(raw_hb: mne.io.BaseRaw | tuple[np.ndarray, list[str], float],
-                   short: list[str], short_qc: pd.DataFrame, steps: list[dict], source: str
-                   ) -> tuple[Preprocessed, dict]:
-    """The short channels' record from band-passed haemoglobin ``raw_hb`` (a ``Raw``, or
-    samples, channel names and sampling rate; it may hold the long channels too) and the
-    steps applied to it."""
     hbo, hbr = _extract(raw_hb, short, source)
     if not (np.all(np.isfinite(hbo)) and np.all(np.isfinite(hbr))):
         raise RecordingError(f"{source}: preprocessing of the short channels produced "
                              "non-finite values")
-    sfreq = raw_hb[2] if isinstance(raw_hb, tuple) else raw_hb.info["sfreq"]
     rec = Preprocessed(source=source, channels=list(short), hbo=hbo, hbr=hbr,
-                       sfreq=float(sfreq), meas_date=None,
+                       sfreq=float(raw_hb.info["sfreq"]), meas_date=None,
                        qc=short_qc.reset_index(drop=True), steps=_json(steps))
     step = {"step": "short_channel_signals", "channels": list(short),
             "bad_channels": sorted(rec.bad_channels),
@@ -189,34 +174,6 @@ def _short_from_hb(raw_hb: mne.io.BaseRaw | tuple[np.ndarray, list[str], float],
                       "global-signal removal; kept for the systemic null (synchrony of the "
                       "short channels)"}
     return rec, step
-
-
-def _long_and_short_hb(corrected: mne.io.BaseRaw, regressed: mne.io.BaseRaw,
-                       short: list[str], settings: PreprocessingSettings
-                       ) -> tuple[tuple[np.ndarray, list[str], float], dict]:
-    """Band-passed haemoglobin of the long channels of ``regressed`` (after short-channel
-    regression) and of the short channels of ``corrected`` (before it), in one
-    Beer-Lambert law and one band-pass on the samples (MNE's arithmetic,
-    :mod:`.haemoglobin`): every pair is converted and filtered on its own, so the values
-    are those of MNE's ``beer_lambert_law`` and ``Raw.filter`` for each group.
-
-    Returns
-    -------
-    (hb, names, sfreq)
-        HbO/HbR samples (shape (2 * n_pairs, n_times)), their channel names and the
-        sampling rate in Hz.
-    step : dict
-        The band-pass step.
-    """
-    data = corrected._data.copy()
-    if regressed is not corrected:
-        index = {name: i for i, name in enumerate(regressed.ch_names)}
-        rows = [i for i, ch in enumerate(corrected.ch_names) if ch.split(" ")[0] not in short]
-        data[rows] = regressed._data[[index[corrected.ch_names[i]] for i in rows]]
-    hb, names = beer_lambert_rows(data, corrected.info, settings.ppf)
-    sfreq = float(corrected.info["sfreq"])
-    band_pass_rows(hb, sfreq, settings.l_freq, settings.h_freq)
-    return (hb, names, sfreq), _band_pass_step(settings)
 
 
 def global_signal_regression(x: np.ndarray, good: np.ndarray) -> np.ndarray:
@@ -255,14 +212,12 @@ def _regions(raw: mne.io.BaseRaw, channels: list[str]) -> tuple[dict[str, str], 
                      "montage": "standard_1020", "n_channels": len(regions)}
 
 
-def _extract(raw_hb: mne.io.BaseRaw | tuple[np.ndarray, list[str], float],
-             channels: list[str], source: str) -> tuple[np.ndarray, np.ndarray]:
-    """HbO and HbR of ``channels`` of a ``Raw`` or of (samples, names, sfreq), shape
-    (n_channels, n_times) each; a signal no channel has (an HbO-only table) is
-    :func:`~.preprocessed.absent_signal`."""
-    data, names = raw_hb[:2] if isinstance(raw_hb, tuple) else (raw_hb._data,
-                                                                raw_hb.ch_names)
-    index = {name: i for i, name in enumerate(names)}   # rows are copied out below
+def _extract(raw_hb: mne.io.BaseRaw, channels: list[str], source: str
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """HbO and HbR of ``channels``, shape (n_channels, n_times) each; a signal no
+    channel has (an HbO-only table) is :func:`~.preprocessed.absent_signal`."""
+    data = raw_hb._data   # read only: the rows are copied out below
+    index = {name: i for i, name in enumerate(raw_hb.ch_names)}
     present = [t for t in HB_SIGNALS if any(n.endswith(f" {t}") for n in index)]
     out = {}
     for signal in present:
@@ -343,8 +298,6 @@ def preprocess_recording(raw: mne.io.BaseRaw, settings: PreprocessingSettings,
         data, _ = fill_nonfinite(raw.get_data(), kind)
         raw = mne.io.RawArray(data, raw.info, first_samp=raw.first_samp, verbose="ERROR")
         raw.info["bads"] = []   # the QC table holds the marks; bad rows go through the chain
-
-    if kind == "hb":
         steps.append({"step": "skipped",
                       "skipped": ["optical_density", "scalp_coupling_index",
                                   "peak_spectral_power", "motion_detection",
@@ -393,32 +346,21 @@ def preprocess_recording(raw: mne.io.BaseRaw, settings: PreprocessingSettings,
             row_mask = np.array([motion[rows[ch.split(" ")[0]]] for ch in raw_od.ch_names])
         raw_od, step = correct_motion(raw_od, settings, row_mask)
         steps.append(step)
-        bll_step = {"step": "beer_lambert_law",
-                    "function": "mne.preprocessing.nirs.beer_lambert_law",
-                    "ppf": settings.ppf, "units": "mol/L"}
-        if aux is None:   # one Beer-Lambert law and band-pass for long and short channels
-            regressed = short_channel_step(raw_od, settings, short, short_qc, steps)
-            raw_hb, band_step = _long_and_short_hb(raw_od, regressed, short, settings)
-            steps += [bll_step, band_step]
-            if short:
-                short_rec, short_step = _short_from_hb(raw_hb, short, short_qc, [band_step],
-                                                       source)
-                short_rec.meas_date, short_rec.annotations = start, annotations
-                steps.append(short_step)
-        else:
-            if short:
-                short_rec, short_step = _short_recording(raw_od, short, short_qc, settings,
-                                                         aux, source)
-                short_rec.meas_date, short_rec.annotations = start, annotations
-            raw_od = short_channel_step(raw_od, settings, short, short_qc, steps)
-            if short:   # short channels are regressors only, never analysed
-                raw_od = raw_od.copy().drop_channels(
-                    [ch for ch in raw_od.ch_names if ch.split(" ")[0] in short])
-            raw_hb = beer_lambert_law(raw_od, ppf=settings.ppf)
-            steps.append(bll_step)
-            steps += _band_pass_and_aux(raw_hb, settings, aux, source)
-            if short:
-                steps.append(short_step)
+        if short:
+            short_rec, short_step = _short_recording(raw_od, short, short_qc, settings, aux,
+                                                     source)
+            short_rec.meas_date, short_rec.annotations = start, annotations
+        raw_od = short_channel_step(raw_od, settings, short, short_qc, steps)
+        if short:   # short channels are regressors only, never analysed
+            raw_od = raw_od.copy().drop_channels(
+                [ch for ch in raw_od.ch_names if ch.split(" ")[0] in short])
+        raw_hb = beer_lambert_law(raw_od, ppf=settings.ppf)
+        steps.append({"step": "beer_lambert_law",
+                      "function": "mne.preprocessing.nirs.beer_lambert_law",
+                      "ppf": settings.ppf, "units": "mol/L"})
+        steps += _band_pass_and_aux(raw_hb, settings, aux, source)
+        if short:
+            steps.append(short_step)
         channels = long_pairs
 
     hbo, hbr = _extract(raw_hb, channels, source)
