@@ -43,7 +43,8 @@ def nearest_short_regression(raw_od: mne.io.BaseRaw, max_dist: float) -> mne.io.
     step (the same channels, nearest short channel, least-squares gain and arithmetic,
     so bitwise the same values; ``tests/test_preprocessing_speed_equality.py``), with
     the samples read from the array once instead of through ``Raw.get_data`` twice per
-    long channel.
+    long channel (18 against 25 ms for a 50-minute recording), and without importing
+    ``mne_nirs.signal_enhancement`` in every worker process (about 1.5 s beyond MNE).
 
     Parameters
     ----------
