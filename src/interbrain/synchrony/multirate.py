@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.fft as sfft
@@ -200,6 +200,17 @@ def _channel_stage(spec: ChannelSpectra, rp: MultiratePlan
     return out
 
 
+@dataclass(eq=False)
+class _CoarseCache:
+    """One channel block's coarse spectra: ``W`` and ``S`` per group (the same for every
+    plan of the grid: the groups and steps do not depend on the cells summed) and, per
+    plan and side, the pair-ready arrays of :func:`_coarse_spectra`."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    base: list | None = None
+    sides: dict = field(default_factory=dict)
+
+
 def _coarse_spectra(spec: ChannelSpectra, rp: MultiratePlan,
                     side: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per group, the channels' ``W`` and ``1 / S`` at the group's coarse samples (cached).
@@ -208,18 +219,17 @@ def _coarse_spectra(spec: ChannelSpectra, rp: MultiratePlan,
     side 1: ``conj(W)`` and ``1 / S``, so a pair's product and ratio need no more factors.
     """
     with _LOCK:
-        got = _COARSE.get(spec)
-        if got is None or got[0] is not rp:
-            got = _COARSE[spec] = (rp, [None, None, None], threading.Lock())
-    cache, lock = got[1], got[2]
-    with lock:
-        if cache[side] is not None:
-            return cache[side]
-        if cache[2] is None:                     # W and S of each group, once per channel
-            cache[2] = _channel_stage(spec, rp)
+        cache = _COARSE.get(spec)
+        if cache is None:
+            cache = _COARSE[spec] = _CoarseCache()
+    with cache.lock:
+        if (rp, side) in cache.sides:
+            return cache.sides[rp, side]
+        if cache.base is None:                   # W and S of each group, once per channel
+            cache.base = _channel_stage(spec, rp)
         out = []
         with np.errstate(divide="ignore", invalid="ignore"):   # a constant channel: NaN
-            for g, (W0, S0) in zip(rp.groups, cache[2]):
+            for g, (W0, S0) in zip(rp.groups, cache.base):
                 inv = 1.0 / S0
                 if side == 0:
                     W = W0 * g.series_w
@@ -227,7 +237,7 @@ def _coarse_spectra(spec: ChannelSpectra, rp: MultiratePlan,
                 else:
                     W = np.conjugate(W0)
                 out.append((W, inv))
-        cache[side] = out
+        cache.sides[rp, side] = out
         return out
 
 
