@@ -42,19 +42,26 @@ import threading
 import time
 from pathlib import Path
 
+#: One run in the measured interpreter; scheduler "default": the one ``interbrain run``
+#: of that interpreter's interbrain would use. Pairings are counted by the columns the
+#: table has (commit 9d4c43e's has no ``partner_session``).
 DRIVER = """
 import json, sys, time
 from interbrain.engine import run_study
+from interbrain.engine.graph import default_scheduler
 from interbrain.study import load_study
 study_dir, out, cache, workers, scheduler = sys.argv[1:6]
+if scheduler == "default":
+    scheduler = default_scheduler(int(workers))
 t0 = time.perf_counter()
 r = run_study(load_study(study_dir), out, n_workers=int(workers), cache_dir=cache,
               scheduler=scheduler)
 n_pairs = int((r.synchrony["metric"] == "wtc").sum())
+keys = [c for c in ("dyad", "partner_dyad", "session", "partner_session", "pairing",
+                    "signal") if c in r.synchrony]
 print(json.dumps({"timings": r.timings, "rows": len(r.synchrony), "wtc_pairs": n_pairs,
-                  "pairings": int(r.synchrony.groupby(["dyad", "partner_dyad", "session",
-                                                       "partner_session", "pairing",
-                                                       "signal"]).ngroups)}))
+                  "pairings": int(r.synchrony.groupby(keys).ngroups),
+                  "scheduler": scheduler}))
 """
 
 
@@ -110,12 +117,6 @@ def variant(study: Path, name: str, **analysis) -> Path:
 SCHEDULER: list[str | None] = [None]
 
 
-def scheduler_of(workers: int) -> str:
-    from interbrain.engine.graph import default_scheduler
-
-    return SCHEDULER[0] or default_scheduler(workers)
-
-
 def _sample_tree_rss(pid: int, peak: list, pss: bool = False) -> None:
     """Keep in ``peak[0]`` the largest summed resident memory (RSS, bytes) of process
     ``pid`` and its descendants, sampled every 0.2 s, until it exits; with ``pss``, also
@@ -148,18 +149,19 @@ def _sample_tree_rss(pid: int, peak: list, pss: bool = False) -> None:
         pass
 
 
-def measure_run(study: Path, scratch: Path, workers: int, *,
-                pss: bool = False) -> dict:
-    """:func:`run_once` with the child's peak resident memory (``os.wait4``)."""
+def measure_run(study: Path, scratch: Path, workers: int, *, pss: bool = False,
+                python: str | Path = sys.executable) -> dict:
+    """One run of ``study`` (:data:`DRIVER`) by the interpreter ``python`` (and the
+    interbrain it imports), with the child's peak resident memory (``os.wait4``)."""
     out, cache = scratch / "out", scratch / "cache"
     for path in (out, cache):
         shutil.rmtree(path, ignore_errors=True)
     log = scratch / "driver.out"
     t0 = time.perf_counter()
     with open(log, "w") as fh:
-        proc = subprocess.Popen([sys.executable, "-c", DRIVER, str(study), str(out),
-                                 str(cache), str(workers), scheduler_of(workers)], stdout=fh,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([str(python), "-c", DRIVER, str(study), str(out),
+                                 str(cache), str(workers), SCHEDULER[0] or "default"],
+                                stdout=fh, stderr=subprocess.STDOUT)
         tree_peak = [0, 0]
         sampler = threading.Thread(target=_sample_tree_rss, args=(proc.pid, tree_peak, pss),
                                    daemon=True)
@@ -173,7 +175,6 @@ def measure_run(study: Path, scratch: Path, workers: int, *,
         raise SystemExit(f"run failed on {study}:\n{text[-3000:]}")
     info = json.loads(text.strip().splitlines()[-1])
     info["wall"] = wall
-    info["scheduler"] = scheduler_of(workers)
     # ru_maxrss (KiB on Linux): the largest single process; with the processes scheduler
     # the workers run at once, so also the peak of their sum (sampled every 0.2 s)
     info["peak_gib"] = usage.ru_maxrss / 2**20

@@ -59,11 +59,6 @@ import study as base  # noqa: E402  (benchmarks/study.py: simulate, variant, mea
 
 REPO = Path(__file__).resolve().parent.parent
 
-#: ``benchmarks/study.py``'s driver, counting pairings by ``partner_session`` only where
-#: the synchrony table has that column (9d4c43e's has not: no familiarity pairings).
-DRIVER = base.DRIVER.replace('"partner_session", ',
-                             '*[c for c in ["partner_session"] if c in r.synchrony], ')
-
 #: One recording read and preprocessed twice, in a fresh process pinned to one CPU:
 #: ``path study_dir cpu`` -> JSON seconds of reading and of preprocessing, the first
 #: time in the process (with what is loaded or set up once) and again.
@@ -196,18 +191,6 @@ def study_for(python: Path, study: Path, args: argparse.Namespace) -> Path:
     return sibling
 
 
-def measure_run_in(python: Path, study: Path, scratch: Path, workers: int,
-                   pss: bool) -> dict:
-    """``benchmarks/study.py``'s ``measure_run`` under ``python`` (so that the run, the
-    scheduler it picks and the interbrain it imports are that environment's)."""
-    res = subprocess.run([str(python), __file__, "--measure-run", str(study),
-                          "--scratch", str(scratch), "--workers", str(workers)]
-                         + ["--pss"] * pss, capture_output=True, text=True)
-    if res.returncode != 0:
-        raise SystemExit(f"run with {python} failed:\n{res.stdout[-3000:]}{res.stderr[-3000:]}")
-    return json.loads(res.stdout.strip().splitlines()[-1])
-
-
 def recording_seconds(python: Path, recording: Path, study: Path, cpu: int,
                       repeats: int) -> dict[str, float]:
     """Median seconds of reading and of preprocessing ``recording`` under ``python``
@@ -334,17 +317,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="the CPU of the preprocessing timing")
     p.add_argument("--skip", nargs="*", default=[], choices=["study", "preprocessing"],
                    help="parts not to run")
-    p.add_argument("--measure-run", type=Path, default=None, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if args.measure_run is not None:  # inside the environment of the tree being measured
-        base.DRIVER = DRIVER
-        print(json.dumps(base.measure_run(args.measure_run, args.scratch, args.workers,
-                                          pss=args.pss)))
-        return
     args.scratch.mkdir(parents=True, exist_ok=True)
     print("interbrain against an older commit")
     print(f"  command: {' '.join([os.path.basename(sys.executable)] + sys.argv)}")
@@ -363,12 +340,14 @@ def main(argv: list[str] | None = None) -> None:
     study = base.simulate(args.scratch, args.dyads, args)
     studies = {old: study_for(old_python, study, args), new: study}
     if "study" not in args.skip:
-        runs = {label: measure_run_in(python, studies[label], args.scratch, args.workers,
-                                      args.pss)
+        # each run by its tree's interpreter: the interbrain and the default scheduler
+        # of that tree
+        runs = {label: base.measure_run(studies[label], args.scratch, args.workers,
+                                        pss=args.pss, python=python)
                 for label, python in pythons.items()}
         for label, folder in current_variants(study, args).items():
-            runs[label] = measure_run_in(pythons[new], folder, args.scratch, args.workers,
-                                         args.pss)
+            runs[label] = base.measure_run(folder, args.scratch, args.workers, pss=args.pss,
+                                           python=pythons[new])
         print(f"whole study, one run each; in brackets {old} / the run (above 1: faster "
               "or smaller)")
         print_comparison(runs, old)
