@@ -99,19 +99,24 @@ CROSS_LAGGED_SIMPLIFICATIONS = (
 _LAGGED = ["synchrony_t", "measure_t", "synchrony_next", "measure_next"]
 
 
-def _within_dyad(data: pd.DataFrame, columns: list[str], detrend: bool) -> pd.DataFrame:
-    """Centre (and detrend on session) ``columns`` within each dyad, in place."""
-    for _, idx in data.groupby("dyad", sort=False).groups.items():
-        block = data.loc[idx, columns].to_numpy(float)
+def _within_dyad(values: np.ndarray, session: np.ndarray, dyad: np.ndarray,
+                 detrend: bool) -> np.ndarray:
+    """``values`` (n, k) centred (and detrended on ``session``) within each ``dyad``
+    (codes, rows of a dyad together)."""
+    out = np.empty_like(values)
+    starts = np.flatnonzero(np.diff(dyad)) + 1
+    for rows in np.split(np.arange(len(dyad)), starts) if len(dyad) else ():
+        # column-major, as a frame's columns are: the order of the sums
+        block = np.asfortranarray(values[rows])
         if detrend:
-            s = data.loc[idx, "session"].to_numpy(float)
+            s = session[rows]
             design = np.column_stack([np.ones_like(s), s - s.mean()])
             coef, *_ = np.linalg.lstsq(design, block, rcond=None)
             block = block - design @ coef
         else:
             block = block - block.mean(axis=0)
-        data.loc[idx, columns] = block
-    return data
+        out[rows] = block
+    return out
 
 
 def cross_lagged_data(sessions: pd.DataFrame, measures: pd.DataFrame, measure: str, *,
@@ -155,15 +160,19 @@ def cross_lagged_data(sessions: pd.DataFrame, measures: pd.DataFrame, measure: s
         raise ValueError("sessions and measures must have one row per dyad and session")
     both = both.dropna(subset=["synchrony", "measure"]).astype(
         {"synchrony": float, "measure": float})
-    nxt = both.assign(session=both["session"] - 1).rename(
-        columns={"synchrony": "synchrony_next", "measure": "measure_next"})
-    data = both.rename(columns={"synchrony": "synchrony_t", "measure": "measure_t"}).merge(
-        nxt, on=["dyad", "session"], how="inner")
-    data = data.sort_values(["dyad", "session"], ignore_index=True)
+    both = both.sort_values(["dyad", "session"], ignore_index=True)
+    dyad = pd.factorize(both["dyad"])[0]                  # -1: missing
+    session = both["session"].to_numpy()
+    # sessions sorted and unique within dyad: the row of t + 1, if any, follows t's
+    rows = np.flatnonzero((dyad[:-1] >= 0) & (dyad[:-1] == dyad[1:])
+                          & ((both["session"] - 1).to_numpy()[1:] == session[:-1]))
     min_pairs = 3 if detrend else 2
-    data = data[data.groupby("dyad")["session"].transform("size") >= min_pairs]
-    data = data.reset_index(drop=True)[["dyad", "session", *_LAGGED]]
-    return _within_dyad(data, _LAGGED, detrend)
+    rows = rows[np.bincount(dyad[rows], minlength=1)[dyad[rows]] >= min_pairs]
+    values = both[["synchrony", "measure"]].to_numpy(float)
+    lagged = np.column_stack([values[rows], values[rows + 1]])      # order of _LAGGED
+    data = both[["dyad", "session"]].take(rows).reset_index(drop=True)
+    data[_LAGGED] = _within_dyad(lagged, session[rows].astype(float), dyad[rows], detrend)
+    return data
 
 
 def _fit_direction(direction: str, data: pd.DataFrame, df_method: str

@@ -50,11 +50,19 @@ Interval (test inversion)
     median simulated ``T`` equals the observed one.
 
 The observed estimate is the within-dyad OLS coefficient (that of the CR2 OLS fit).
+
+Computation: the innovations of each seed are drawn once and reused for every ``c``;
+a simulated study's transformed pairs are a linear map of its innovations (the
+VAR(1) started from its stationary distribution, then the within-dyad projection),
+applied to all studies of a step at once, and each OLS fit needs only the sums of
+cross-products of the pairs (closed-form 2 x 2 solves, vectorised over studies).
 Assumptions: Gaussian innovations and a VAR(1) common to all dyads (no between-dyad
 differences in the lagged effects), stationary within-dyad fluctuations.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
@@ -75,6 +83,7 @@ BOOTSTRAP_METHOD = (
     "median-unbiased estimate")
 _LIMIT = 0.98
 _MAX_STEPS = 8
+_EYE2, _EYE4 = np.eye(2), np.eye(4)
 
 
 def _projection(session: np.ndarray, detrend: bool) -> np.ndarray:
@@ -85,27 +94,59 @@ def _projection(session: np.ndarray, detrend: bool) -> np.ndarray:
 
 
 class _Layout:
-    """The observed dyads' pair sessions and transformations."""
+    """The observed dyads' pair sessions and transformations (``dyad``: each pair's
+    dyad number, ``session``: its session ``t``).
 
-    def __init__(self, data: pd.DataFrame, detrend: bool):
-        self.offsets, self.projections = [], []
-        for _, block in data.groupby("dyad", sort=True):
-            session = block["session"].to_numpy(float)
-            self.offsets.append((session - session.min()).astype(int))
-            self.projections.append(_projection(session, detrend))
-        self.length = max(int(o.max()) for o in self.offsets) + 2
-        self.n_dyads = len(self.offsets)
-        self.n_pairs = sum(len(o) for o in self.offsets)
+    ``select[0, i]`` (``select[1, i]``) maps dyad ``i``'s simulated series over
+    ``length`` sessions to its transformed current (next) values, (2, n_dyads,
+    max_pairs, length); a dyad with fewer pairs has zero rows (they add nothing).
+    """
+
+    def __init__(self, dyad: np.ndarray, session: np.ndarray, detrend: bool):
+        offsets, projections, known = [], [], {}
+        order = np.argsort(dyad, kind="stable")
+        for rows in np.split(order, np.flatnonzero(np.diff(dyad[order])) + 1):
+            sessions = session[rows]
+            offsets.append((sessions - sessions.min()).astype(int))
+            key = sessions.tobytes()
+            if key not in known:
+                known[key] = _projection(sessions, detrend)
+            projections.append(known[key])
+        self.length = max(int(o.max()) for o in offsets) + 2
+        self.n_dyads = len(offsets)
+        self.n_pairs = sum(len(o) for o in offsets)
         self.dof = self.n_pairs - self.n_dyads * (2 if detrend else 1) - 2
+        self.max_pairs = max(len(o) for o in offsets)
+        self.select = np.zeros((2, self.n_dyads, self.max_pairs, self.length))
+        for i, (off, proj) in enumerate(zip(offsets, projections)):
+            self.select[0, i, :len(off), off] = proj
+            self.select[1, i, :len(off), off + 1] = proj
+        lag = np.subtract.outer(np.arange(self.length), np.arange(self.length))
+        self.lag, self.future = np.maximum(lag, 0), lag < 0
 
-    def pairs(self, series: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Transformed ``(current, next)`` pairs, each (R, n_pairs, 2), of simulated
-        series (R, n_dyads, length, 2)."""
-        cur, nxt = [], []
-        for i, (off, proj) in enumerate(zip(self.offsets, self.projections)):
-            cur.append(np.einsum("ts,rsk->rtk", proj, series[:, i, off]))
-            nxt.append(np.einsum("ts,rsk->rtk", proj, series[:, i, off + 1]))
-        return np.concatenate(cur, axis=1), np.concatenate(nxt, axis=1)
+    def pair_map(self, coef: np.ndarray, chol: np.ndarray, start: np.ndarray,
+                 blocks: list[int]) -> np.ndarray:
+        """The linear map from a dyad's innovations to its transformed pairs.
+
+        The VAR(1) started from ``start @ e[0]`` is ``z[t] = A^t start e[0] +
+        sum_{1 <= s <= t} A^(t - s) chol e[s]``. Returns (n_dyads, len(blocks) *
+        max_pairs, 2 length): for each dyad, the rows of the blocks (0, 1: current
+        synchrony, measure; 2, 3: next synchrony, measure), each ``max_pairs``
+        rows, times the dyad's innovations ``e`` flattened (session, variable).
+        """
+        powers = [np.eye(2)]
+        for _ in range(self.length - 1):
+            powers.append(coef @ powers[-1])
+        powers = np.stack(powers)
+        series = (powers @ chol)[self.lag]                  # (t, s, k, j)
+        series[self.future] = 0.0
+        series[:, 0] = powers @ start
+        series = series.transpose(0, 2, 1, 3).reshape(self.length, 4 * self.length)
+        pairs = (self.select @ series).reshape(2, self.n_dyads, self.max_pairs, 2,
+                                               2 * self.length)
+        pairs = pairs.transpose(1, 0, 3, 2, 4).reshape(self.n_dyads, 4, self.max_pairs,
+                                                        2 * self.length)
+        return pairs[:, blocks].reshape(self.n_dyads, -1, 2 * self.length)
 
 
 def _estimate(cur: np.ndarray, nxt: np.ndarray, fixed: tuple[int, int] | None,
@@ -126,22 +167,14 @@ def _estimate(cur: np.ndarray, nxt: np.ndarray, fixed: tuple[int, int] | None,
     return out
 
 
-def _cross_t(cur: np.ndarray, nxt: np.ndarray, fixed: tuple[int, int], value: float,
-             dof: int) -> np.ndarray:
-    """``(estimate - value) / SE`` of coefficient ``fixed`` = (eq, predictor) of the
-    full OLS, (R,); SE the classical one with ``dof`` residual df."""
-    eq, pred = fixed
-    xtx = np.einsum("rnk,rnl->rkl", cur, cur)
-    xty = np.einsum("rnk,rn->rk", cur, nxt[..., eq])
-    coef = np.linalg.solve(xtx, xty[..., None])[..., 0]
-    resid = nxt[..., eq] - np.einsum("rnk,rk->rn", cur, coef)
-    scale = np.einsum("rn,rn->r", resid, resid) / max(dof, 1)
-    inverse = np.linalg.inv(xtx)[:, pred, pred]
-    return (coef[:, pred] - value) / np.sqrt(scale * inverse)
-
-
 def _radius(coef: np.ndarray) -> float:
-    return float(np.max(np.abs(np.linalg.eigvals(coef))))
+    """Spectral radius of a 2 x 2 matrix (largest modulus of its eigenvalues)."""
+    (a, b), (c, d) = coef.tolist()
+    half, det = (a + d) / 2, a * d - b * c
+    disc = half * half - det
+    if disc < 0:                       # complex pair: |lambda|^2 = det
+        return math.sqrt(det)
+    return abs(half) + math.sqrt(disc)
 
 
 def _stationary(coef: np.ndarray, fixed: tuple[int, int]) -> np.ndarray:
@@ -159,40 +192,112 @@ def _stationary(coef: np.ndarray, fixed: tuple[int, int]) -> np.ndarray:
     return np.where(free, coef * low, coef)
 
 
-def _simulate(coef: np.ndarray, chol: np.ndarray, n: int, layout: _Layout,
-              rng: np.random.Generator) -> np.ndarray:
-    """``n`` studies of the VAR(1), (n, n_dyads, length, 2), each dyad started from
-    the stationary distribution."""
+def _innovations(seed: int, n: int, layout: _Layout) -> np.ndarray:
+    """The standard normal innovations of ``n`` simulated studies, (n_dyads, 2 length,
+    n): dyad, (session, variable), study."""
+    noise = np.random.default_rng(seed).standard_normal(
+        (layout.length, n, layout.n_dyads, 2))
+    return np.ascontiguousarray(noise.transpose(2, 0, 3, 1)).reshape(
+        layout.n_dyads, 2 * layout.length, n)
+
+
+def _simulate_pairs(coef: np.ndarray, chol: np.ndarray, innovations: np.ndarray,
+                    layout: _Layout, blocks: list[int]) -> np.ndarray:
+    """Transformed pairs of the VAR(1) studies driven by ``innovations``
+    (:func:`_innovations`), each dyad started from the stationary distribution:
+    (len(blocks), n_dyads, max_pairs, n) (blocks of :meth:`_Layout.pair_map`)."""
     sigma = chol @ chol.T
-    gamma = np.linalg.solve(np.eye(4) - np.kron(coef, coef), sigma.ravel()).reshape(2, 2)
-    start = np.linalg.cholesky((gamma + gamma.T) / 2 + 1e-12 * np.eye(2))
-    noise = rng.standard_normal((layout.length, n, layout.n_dyads, 2))
-    out = np.empty((n, layout.n_dyads, layout.length, 2))
-    state = noise[0] @ start.T
-    out[:, :, 0] = state
-    for t in range(1, layout.length):
-        state = state @ coef.T + noise[t] @ chol.T
-        out[:, :, t] = state
-    return out
+    kron = (coef[:, None, :, None] * coef[None, :, None, :]).reshape(4, 4)
+    gamma = np.linalg.solve(_EYE4 - kron, sigma.ravel()).reshape(2, 2)
+    start = np.linalg.cholesky((gamma + gamma.T) / 2 + 1e-12 * _EYE2)
+    pairs = layout.pair_map(coef, chol, start, blocks) @ innovations
+    return pairs.reshape(layout.n_dyads, len(blocks), layout.max_pairs, -1).swapaxes(0, 1)
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Sum over dyads and pairs of ``a * b``, (n,), for pairs (n_dyads, max_pairs, n)."""
+    return np.einsum("ipr,ipr->r", a, b)
+
+
+def _solve_2x2(xx: tuple, xy: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """OLS coefficients of both predictors from ``xx = (x0 x0, x0 x1, x1 x1)`` and
+    ``xy = (x0 y, x1 y)``, each (n,), and the determinant of ``X'X``."""
+    det = xx[0] * xx[2] - xx[1] * xx[1]
+    return (xx[2] * xy[0] - xx[1] * xy[1]) / det, (xx[0] * xy[1] - xx[1] * xy[0]) / det, det
 
 
 class _Inversion:
-    """The test of ``A[eq, pred] = c`` for any ``c``, with common random numbers."""
+    """The test of ``A[eq, pred] = c`` for any ``c``, with common random numbers.
+
+    Every tested ``c`` uses the same innovations (drawn once per seed); a simulated
+    study's transformed pairs are a linear map of them (:meth:`_Layout.pair_map`),
+    and the OLS fits use the sums of cross-products of the pairs, for all studies
+    at once.
+    """
 
     def __init__(self, data: pd.DataFrame, eq: int, pred: int, detrend: bool,
                  n_bootstrap: int, n_calibration: int, iterations: int,
                  rng: np.random.Generator):
-        self.layout = _Layout(data, detrend)
-        data = data.sort_values(["dyad", "session"])
-        self.cur = data[[f"{v}_t" for v in VARIABLES]].to_numpy(float)[None]
-        self.nxt = data[[f"{v}_next" for v in VARIABLES]].to_numpy(float)[None]
+        dyad = pd.factorize(data["dyad"], sort=True)[0]
+        session = data["session"].to_numpy(float)
+        self.layout = _Layout(dyad, session, detrend)
+        order = np.lexsort((session, dyad))             # by dyad, then session
+        # (1, n_pairs, 2), column-major like the frame's columns (the sums' order)
+        self.cur, self.nxt = (np.asfortranarray(np.column_stack(
+            [data[f"{v}_{when}"].to_numpy(float) for v in VARIABLES])[order])[None]
+            for when in ("t", "next"))
         self.fixed = (eq, pred)
         self.estimate = float(_estimate(self.cur, self.nxt, None)[0, eq, pred])
         self.n_bootstrap, self.n_calibration = n_bootstrap, n_calibration
         self.seeds = rng.integers(2 ** 63, size=iterations + 1)
+        self.innovations = [_innovations(seed, n_calibration, self.layout)
+                            for seed in self.seeds[:-1]]
+        self.innovations.append(_innovations(self.seeds[-1], n_bootstrap, self.layout))
+        # the observed T = (estimate - c) / se, SE the classical one with the
+        # within-dyad residual df
+        xtx = np.einsum("rnk,rnl->rkl", self.cur, self.cur)
+        xty = np.einsum("rnk,rn->rk", self.cur, self.nxt[..., eq])
+        coef = np.linalg.solve(xtx, xty[..., None])[..., 0]
+        resid = self.nxt[..., eq] - np.einsum("rnk,rk->rn", self.cur, coef)
+        scale = np.einsum("rn,rn->r", resid, resid) / max(self.layout.dof, 1)
+        self.observed_coef = coef[:, pred]
+        self.observed_se = np.sqrt(scale * np.linalg.inv(xtx)[:, pred, pred])
         self.cache: dict[float, np.ndarray] = {}
         self.raw: dict[float, np.ndarray] = {}
         self.null_coefficients: dict[float, np.ndarray] = {}
+
+    def _mean_constrained(self, coef: np.ndarray, chol: np.ndarray,
+                          innovations: np.ndarray, c: float) -> np.ndarray:
+        """Mean over the simulated studies of their OLS estimates with ``A[eq, pred]``
+        held at ``c``, 2 x 2 (:func:`_estimate` with ``fixed``)."""
+        eq, pred = self.fixed
+        keep, other = 1 - pred, 1 - eq
+        cur0, cur1, nxt0, nxt1 = _simulate_pairs(coef, chol, innovations, self.layout,
+                                                 [0, 1, 2, 3])
+        cur, nxt = (cur0, cur1), (nxt0, nxt1)
+        xx = (_cross(cur0, cur0), _cross(cur0, cur1), _cross(cur1, cur1))
+        out = np.empty((2, 2))
+        out[eq, pred] = c
+        out[eq, keep] = np.mean((_cross(cur[keep], nxt[eq]) - c * xx[1])
+                                / xx[2 * keep])
+        b0, b1, _ = _solve_2x2(xx, (_cross(cur0, nxt[other]), _cross(cur1, nxt[other])))
+        out[other] = b0.mean(), b1.mean()
+        return out
+
+    def _t_and_raw(self, coef: np.ndarray, chol: np.ndarray, c: float
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """``T = (estimate - c) / SE`` and the raw estimate of ``A[eq, pred]`` on the
+        ``n_bootstrap`` studies, each (n_bootstrap,)."""
+        eq, pred = self.fixed
+        cur0, cur1, nxt = _simulate_pairs(coef, chol, self.innovations[-1], self.layout,
+                                          [0, 1, 2 + eq])
+        xx = (_cross(cur0, cur0), _cross(cur0, cur1), _cross(cur1, cur1))
+        b0, b1, det = _solve_2x2(xx, (_cross(cur0, nxt), _cross(cur1, nxt)))
+        resid = nxt - b0 * cur0 - b1 * cur1
+        scale = _cross(resid, resid) / max(self.layout.dof, 1)
+        inverse = xx[2 - 2 * pred] / det
+        raw = (b0, b1)[pred]
+        return (raw - c) / np.sqrt(scale * inverse), raw
 
     def sims(self, c: float) -> np.ndarray:
         """The sorted ``T`` of ``A[eq, pred]`` on ``n_bootstrap`` studies simulated
@@ -206,22 +311,18 @@ class _Inversion:
         sigma = resid.T @ resid / max(self.layout.dof, 1)
         chol = np.linalg.cholesky(sigma + 1e-12 * np.eye(2))
         coef = _stationary(target, self.fixed)
-        for seed in self.seeds[:-1]:
-            series = _simulate(coef, chol, self.n_calibration, self.layout,
-                               np.random.default_rng(seed))
-            sims = _estimate(*self.layout.pairs(series), self.fixed, c)
-            coef = _stationary(coef + (target - sims.mean(axis=0)), self.fixed)
-        series = _simulate(coef, chol, self.n_bootstrap, self.layout,
-                           np.random.default_rng(self.seeds[-1]))
-        cur, nxt = self.layout.pairs(series)
-        out = np.sort(_cross_t(cur, nxt, self.fixed, c, self.layout.dof))
-        self.raw[c] = _estimate(cur, nxt, None)[:, self.fixed[0], self.fixed[1]]
+        for innovations in self.innovations[:-1]:
+            mean = self._mean_constrained(coef, chol, innovations, c)
+            coef = _stationary(coef + (target - mean), self.fixed)
+        t, raw = self._t_and_raw(coef, chol, c)
+        out = np.sort(t)
+        self.raw[c] = raw
         self.cache[c], self.null_coefficients[c] = out, coef
         return out
 
     def observed(self, c: float) -> float:
         """The observed ``(estimate - c) / SE``."""
-        return float(_cross_t(self.cur, self.nxt, self.fixed, c, self.layout.dof)[0])
+        return float(((self.observed_coef - c) / self.observed_se)[0])
 
     def p(self, c: float) -> float:
         """Equal-tailed two-sided p of ``A[eq, pred] = c`` (step 4)."""

@@ -99,10 +99,12 @@ def simulate_cross_lagged(n_dyads: int = 8, n_sessions: int = 6, *,
     if np.max(np.abs(np.linalg.eigvals(coef))) >= 1:
         raise ValueError("the VAR(1) of synchrony and measure must be stationary")
     chol = np.linalg.cholesky(np.array([[1.0, concurrent], [concurrent, 1.0]]))
+    # one draw of all innovations: the same numbers as a draw per session
+    innovations = rng.standard_normal((burn + n_sessions, n_dyads, 2)) @ chol.T
     state = np.zeros((n_dyads, 2))
     series = np.empty((n_sessions, n_dyads, 2))
     for t in range(burn + n_sessions):
-        state = state @ coef.T + rng.standard_normal((n_dyads, 2)) @ chol.T
+        state = state @ coef.T + innovations[t]
         if t >= burn:
             series[t - burn] = state
     session = np.arange(1, n_sessions + 1, dtype=float)
