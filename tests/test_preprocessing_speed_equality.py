@@ -6,7 +6,7 @@ two motion artefacts): TDDR, the cardiac-band FIR, the peak spectral power, shor
 regression and SNIRF reading; and the whole chain against the chain of MNE / MNE-NIRS
 calls it replaced (optical density, TDDR, short-channel regression, Beer-Lambert law,
 band-pass). Bitwise where the arithmetic is the same, 1e-12 relative where it is not
-(the periodogram of the peak spectral power).
+(the periodogram of the peak spectral power, from the windows' DFTs).
 """
 
 from __future__ import annotations
@@ -118,14 +118,18 @@ def test_fir_filter_equals_mne_bitwise():
         np.testing.assert_array_equal(fir_filter(x, 10.0, 0.7, 1.5, picks=picks), want)
 
 
-def test_peak_spectral_power_equals_mne_nirs(raw_od):
+@pytest.mark.parametrize("time_window, n_windows", [(10.0, 9), (7.3, 12), (0.2, 450)])
+def test_peak_spectral_power_equals_mne_nirs(raw_od, time_window, n_windows):
+    """Whole windows and a last one a sample short (mne-nirs' quirk), windows of an even
+    and an odd number of samples, and of 2 samples (a 3-point correlation)."""
     from mne_nirs.preprocessing import peak_power
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _, want, _ = peak_power(raw_od, time_window=10.0, threshold=-np.inf, verbose="ERROR")
-    got = peak_spectral_power(raw_od, time_window=10.0)
-    assert got.shape == want.shape and got.shape[1] == 9
-    np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
+        _, want, _ = peak_power(raw_od, time_window=time_window, threshold=-np.inf,
+                                verbose="ERROR")
+    got = peak_spectral_power(raw_od, time_window=time_window)
+    assert got.shape == want.shape and got.shape[1] == n_windows
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-300)
 
 
 def test_short_channel_regression_equals_mne_nirs(raw_od):
@@ -222,3 +226,24 @@ def test_channel_quality_filters_the_cardiac_band_once(raw_od, monkeypatch):
     assert np.isfinite(qc["sci"]).all() and np.isfinite(qc["psp"]).all()
 
 
+
+
+def test_optical_density_equals_mne_bitwise(snirf):
+    """Quality control's optical density: MNE's values and coil types; intensities <= 0
+    and samples not in C order go through MNE's own function."""
+    from interbrain.preprocessing.qc import _optical_density
+    raw = _mne_reader(snirf)
+    for change in (None, "negative", "fortran"):
+        data = raw.get_data()
+        if change == "negative":
+            data[1, 5] = -data[1, 5]
+        if change == "fortran":
+            data = np.asfortranarray(data)
+        ref = mne.io.RawArray(data.copy(), raw.info.copy(), verbose="ERROR")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            want = optical_density(ref, verbose="ERROR")
+            got = _optical_density(mne.io.RawArray(data, raw.info.copy(), verbose="ERROR"))
+        np.testing.assert_array_equal(got.get_data(), want.get_data(), err_msg=str(change))
+        assert [c["coil_type"] for c in got.info["chs"]] == \
+            [c["coil_type"] for c in want.info["chs"]]

@@ -55,6 +55,7 @@ from mne.preprocessing.nirs import beer_lambert_law
 
 from ..errors import RecordingError
 from .aux_regression import add_regressors, regress_aux, select_aux
+from .iir import band_pass_raw
 from .motion import correct_motion
 from .preprocessed import (HB_SIGNALS, Preprocessed, absent_signal, annotation_table,
                            is_absent)
@@ -124,8 +125,9 @@ def _all_bad_message(source: str, qc: pd.DataFrame) -> str:
 
 def _band_pass(raw_hb: mne.io.BaseRaw, settings: PreprocessingSettings) -> dict:
     present = [t for t in HB_SIGNALS if t in set(raw_hb.get_channel_types())]
-    raw_hb.filter(settings.l_freq, settings.h_freq, picks=present, method="iir",
-                  iir_params=dict(order=4, ftype="butter", output="sos"), verbose="ERROR")
+    # raw_hb.filter(..., method="iir", iir_params=dict(order=4, ftype="butter",
+    # output="sos")), bitwise, on all channels side by side
+    band_pass_raw(raw_hb, settings.l_freq, settings.h_freq, present, order=4)
     return {"step": "band_pass", "function": "mne.io.Raw.filter",
             "l_freq": settings.l_freq, "h_freq": settings.h_freq,
             "method": "zero-phase Butterworth IIR, order 4 (sosfiltfilt)"}

@@ -53,9 +53,9 @@ import mne
 import numpy as np
 from mne.preprocessing.nirs import _validate_nirs_info
 from scipy.interpolate import make_smoothing_spline
-from scipy.ndimage import maximum_filter1d
 
 from .._check import check_option
+from .compiled import jit
 from .settings import MOTION_CORRECTIONS, PreprocessingSettings
 from .tddr import tddr
 
@@ -100,18 +100,45 @@ def detect_motion(od: np.ndarray, sfreq: float, *, t_motion: float = 0.5,
     buffer = int(round(t_mask * sfreq))
     block = max(1, _MOTION_BLOCK // n)   # rows at a time: their arrays stay in cache
     for first in range(0, len(x), block):
-        rows = x[first:first + block]
-        max_diff = np.zeros_like(rows)
-        for k in range(1, min(lag, n - 1) + 1):
-            np.maximum(max_diff[:, :n - k], np.abs(rows[:, k:] - rows[:, :n - k]),
-                       out=max_diff[:, :n - k])
-        std_diff = np.std(np.diff(rows, axis=1), axis=1, keepdims=True)
-        part = (max_diff > std_thresh * std_diff) | (max_diff > amp_thresh)
-        if buffer > 0 and part.any():
-            part = maximum_filter1d(part.astype(np.uint8), size=2 * buffer + 1, axis=1,
-                                    mode="constant") > 0
-        mask[first:first + block] = part
+        rows = np.ascontiguousarray(x[first:first + block])
+        std_diff = np.std(np.diff(rows, axis=1), axis=1)
+        _flag_motion(rows, std_thresh * std_diff, float(amp_thresh), min(lag, n - 1),
+                     max(buffer, 0), mask[first:first + block])
     return mask.reshape(np.shape(od))
+
+
+@jit
+def _flag_motion(rows, std_limit, amp_limit, lag, buffer, mask):
+    """Homer2's motion samples of each row, into ``mask`` (all False on entry).
+
+    A sample is motion when the largest absolute change to any of the next ``lag``
+    samples exceeds the row's ``std_limit`` or ``amp_limit`` (numpy's
+    ``np.maximum`` of the changes, NaN propagating, and its comparisons); every sample
+    within ``buffer`` of one is marked (SciPy's ``maximum_filter1d`` of the flags,
+    window 2 * buffer + 1, ``mode="constant"``).
+    """
+    n = rows.shape[1]
+    largest = np.empty(n)
+    for r in range(rows.shape[0]):
+        x = rows[r]
+        out = mask[r]
+        largest[:] = 0.0
+        for k in range(1, lag + 1):
+            ahead, here, top = x[k:], x[:n - k], largest[:n - k]
+            for t in range(n - k):
+                change = np.abs(ahead[t] - here[t])
+                # np.maximum: the larger, NaN if either is NaN (NaN > v is False)
+                top[t] = change if (change > top[t]) | (change != change) else top[t]
+        limit = std_limit[r]
+        marked = -1                       # last index marked so far
+        for t in range(n):
+            if (largest[t] > limit) | (largest[t] > amp_limit):
+                start = max(t - buffer, marked + 1)
+                stop = min(n - 1, t + buffer)
+                for j in range(start, stop + 1):
+                    out[j] = True
+                if stop > marked:
+                    marked = stop
 
 
 def _runs(flags: np.ndarray) -> list[tuple[int, int, bool]]:

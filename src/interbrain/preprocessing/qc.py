@@ -44,7 +44,9 @@ import warnings
 import mne
 import numpy as np
 import pandas as pd
-from mne.preprocessing.nirs import optical_density, source_detector_distances
+from mne.io.constants import FIFF
+from mne.preprocessing.nirs import (_validate_nirs_info, optical_density,
+                                    source_detector_distances)
 
 from .cardiac import (cardiac_filtered, cardiac_ok, peak_spectral_power,
                       scalp_coupling_from_filtered)
@@ -98,7 +100,11 @@ def fnirs_picks(raw: mne.io.BaseRaw, kind: str) -> mne.io.BaseRaw:
     A pair with one row in ``info["bads"]`` has all its rows there (MNE's fNIRS
     functions refuse a pair marked bad at one wavelength only).
     """
-    out = raw.copy().pick(list(_KIND_TYPES[kind]), exclude=[])
+    wanted = list(_KIND_TYPES[kind])
+    if set(raw.get_channel_types()) <= set(wanted):   # nothing to drop: no pick
+        out = raw.copy()
+    else:
+        out = raw.copy().pick(wanted, exclude=[])
     marked = {ch.split(" ")[0] for ch in out.info["bads"]}
     out.info["bads"] = [ch for ch in out.ch_names if ch.split(" ")[0] in marked]
     return out
@@ -149,6 +155,36 @@ def _saturated_fraction(intensity: np.ndarray, level: float) -> tuple[np.ndarray
     if level <= 0:   # auto: the recording's highest intensity
         level = float(np.max(intensity)) * (1 - 1e-9)
     return np.mean(intensity >= level, axis=1), level
+
+
+def _optical_density(raw: mne.io.BaseRaw) -> mne.io.BaseRaw:
+    """MNE's :func:`~mne.preprocessing.nirs.optical_density` of ``raw``, bitwise.
+
+    Each fNIRS row divided by its mean, its log negated, the channels' coil type set
+    to optical density: MNE's operations, on all rows at once and into a new array
+    (``raw``'s samples are not changed; ``raw`` itself becomes the result). Recordings
+    with intensities <= 0 (MNE replaces them first) or samples not in C order go
+    through MNE's function.
+    """
+    picks = _validate_nirs_info(raw.info, fnirs="cw_amplitude")
+    data = raw._data
+    whole = np.array_equal(picks, np.arange(len(data)))
+    rows = data if whole else data[picks]
+    if not data.flags.c_contiguous or np.any(rows <= 0):   # MNE's own (rows as MNE's)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return optical_density(raw, verbose="ERROR")
+    means = np.array([np.mean(row) for row in rows])
+    od = rows / means[:, None]
+    np.log(od, out=od)
+    od *= -1
+    if not whole:
+        od, rest = data.copy(), od
+        od[picks] = rest
+    raw._data = od
+    for pi in picks:
+        raw.info["chs"][pi]["coil_type"] = FIFF.FIFFV_COIL_FNIRS_OD
+    return raw
 
 
 def channel_quality(raw: mne.io.BaseRaw, settings: PreprocessingSettings | None = None, *,
@@ -252,9 +288,7 @@ def assess_quality(raw: mne.io.BaseRaw, kind: str, settings: PreprocessingSettin
         info["bads"] = []   # marked channels are judged too (MNE would skip them)
         raw_od = mne.io.RawArray(data, info, verbose="ERROR")
         if kind == "intensity":
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                raw_od = optical_density(raw_od, verbose="ERROR")
+            raw_od = _optical_density(raw_od)
         od = raw_od._data   # read only
         band = tuple(float(b) for b in settings.cardiac_band)
         if cardiac_ok(sfreq, band):

@@ -3,22 +3,31 @@
 The algorithm and every floating-point operation of MNE's
 :func:`mne.preprocessing.nirs.temporal_derivative_distribution_repair` (Fishburn et
 al., 2019; MNE's copy of the reference implementation), in the same order, so the
-result is bitwise equal to MNE's (``tests/test_preprocessing_speed_equality.py``). It
-runs faster because of three changes that do not alter any value:
+result is bitwise equal to MNE's (``tests/test_preprocessing_speed_equality.py``,
+``tests/test_tddr_kernel.py``). It runs faster because of changes that do not alter
+any value:
 
 - the 3rd-order Butterworth low-pass is designed once, not once per channel, and
-  applied to all channels in one call of :func:`scipy.signal.filtfilt`;
-- a few channels iterate together (2-D arrays, each row with MNE's operations and its
-  own stopping rule), so Python's overhead is paid once per iteration of the group;
-- the robust standard deviation's median of absolute residuals is found among the
-  few residuals near a guess, counting those below: the previous iteration's median
-  (a median moves at most as far as the weighted mean ``mu`` does), or in the first
-  iteration the 45% and 55% quantiles of every 16th residual; a full
-  :func:`numpy.partition` when the count shows the guess missed. The value is the
-  same order statistic, so it is exactly :func:`numpy.median`'s.
+  applied to all channels side by side (:func:`~.iir.filtfilt_rows`, bitwise
+  :func:`scipy.signal.filtfilt`);
+- the iterative Tukey-biweight estimate and the steps after it run per channel in one
+  compiled loop (numba), each iteration fusing MNE's passes: one pass computes the
+  absolute residuals and finds their median, one computes the new weights together
+  with the two sums of the next weighted mean. The sums are numpy's pairwise
+  summation (:func:`pairwise_sum`, the order of numpy's ``add.reduce`` of a contiguous
+  float64 array), so each ``np.sum`` / ``np.mean`` has numpy's exact value;
+- the median of the absolute residuals is found among the few residuals near the
+  previous iteration's median (a median moves at most as far as the weighted mean
+  ``mu`` does), counting those below; a full selection when the count shows the band
+  missed. Either way it is the same order statistic (for an even count, the mean of
+  the two middle ones), so exactly :func:`numpy.median`'s.
 
-Channels that hold non-finite values, or fewer than three samples, go through MNE's
-own per-channel function.
+Channels that hold non-finite or huge (> 1e100) values, or fewer than three samples,
+go through MNE's own per-channel function.
+
+The loops are compiled by :func:`~.compiled.jit`: the first call in a process loads
+them from numba's on-disk cache, or compiles them where there is none yet (seconds,
+once; see :mod:`.compiled`).
 
 References
 ----------
@@ -31,152 +40,342 @@ from __future__ import annotations
 
 import numpy as np
 from mne.preprocessing.nirs._tddr import _TDDR
-from scipy.signal import butter, filtfilt
+from scipy.signal import butter
 
-__all__ = ["tddr"]
+from .compiled import jit
+from .iir import filtfilt_rows
+
+__all__ = ["tddr", "pairwise_sum", "select_median"]
 
 #: Tukey biweight tuning constant, robust scale factor and iteration limit (MNE's).
 _TUNE, _MAD_SCALE, _MAX_ITER = 4.685, 1.4826, 50
-#: Samples (rows x times) iterated together.
-_BLOCK = 200_000
-#: Fewest samples for which the first median is looked for near a subsample's.
-_SAMPLED = 2000
+#: Largest magnitude the compiled path takes (beyond it, overflow: MNE's function).
+_HUGE = 1e100
+#: Fewest residuals whose first median is looked for near that of every _STEP-th.
+_SAMPLED, _STEP = 2000, 16
+#: Residuals per chunk of the band search.
+_CHUNK = 64
+#: numpy's pairwise-summation block (``PW_BLOCKSIZE``) and unrolling.
+_BLOCK, _UNROLL = 128, 8
+
+@jit
+def _value(d, w, i, products):
+    """``w[i] * d[i]`` or ``d[i]``."""
+    return w[i] * d[i] if products else d[i]
 
 
-def _order_stats(dev: np.ndarray, kth: list[int]) -> np.ndarray:
-    """:func:`numpy.median` of each row of ``dev`` from its order statistics ``kth``."""
-    part = np.partition(dev, kth, axis=-1)[:, kth]
-    return part[:, 0] if len(kth) == 1 else (part[:, 0] + part[:, 1]) / 2
+@jit
+def _leaf_sums(d, w, products):
+    """numpy's ``pairwise_sum`` of a block of n <= 128 values, for two arrays at once.
+
+    The values are ``w[i] * d[i]`` (``products``) or ``d[i]``, and ``w[i]``; blocks of
+    fewer than 8 values are summed one by one from 0, larger ones in 8 partial sums
+    combined as ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7)), plus the rest one by
+    one (numpy/_core/src/umath/loops_utils.h.src). ``d`` and ``w`` are the block's
+    views (loops from 0 over a view compile to tighter code than offsets do).
+    """
+    n = d.shape[0]
+    if n < _UNROLL:
+        s, t = 0.0, 0.0
+        for i in range(n):
+            s += _value(d, w, i, products)
+            t += w[i]
+        return s, t
+    r0, r1, r2, r3 = (_value(d, w, 0, products), _value(d, w, 1, products),
+                      _value(d, w, 2, products), _value(d, w, 3, products))
+    r4, r5, r6, r7 = (_value(d, w, 4, products), _value(d, w, 5, products),
+                      _value(d, w, 6, products), _value(d, w, 7, products))
+    q0, q1, q2, q3, q4, q5, q6, q7 = w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]
+    n8 = n // _UNROLL
+    for b in range(1, n8):
+        i = _UNROLL * b
+        r0 += _value(d, w, i, products)
+        r1 += _value(d, w, i + 1, products)
+        r2 += _value(d, w, i + 2, products)
+        r3 += _value(d, w, i + 3, products)
+        r4 += _value(d, w, i + 4, products)
+        r5 += _value(d, w, i + 5, products)
+        r6 += _value(d, w, i + 6, products)
+        r7 += _value(d, w, i + 7, products)
+        q0 += w[i]
+        q1 += w[i + 1]
+        q2 += w[i + 2]
+        q3 += w[i + 3]
+        q4 += w[i + 4]
+        q5 += w[i + 5]
+        q6 += w[i + 6]
+        q7 += w[i + 7]
+    s = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    t = ((q0 + q1) + (q2 + q3)) + ((q4 + q5) + (q6 + q7))
+    for i in range(n8 * _UNROLL, n):
+        s += _value(d, w, i, products)
+        t += w[i]
+    return s, t
 
 
-def _row_medians(dev: np.ndarray, guess: np.ndarray, radius: np.ndarray) -> np.ndarray:
-    """``numpy.median(dev, axis=1)``, searching first near ``guess``.
+@jit
+def _weigh_block(d, w, mu, scale):
+    """Tukey's biweight of the view ``d`` into the view ``w``: ``((1 - r**2) * (r < 1))
+    ** 2`` with r = |d - mu| / scale, numpy's operations one by one."""
+    for i in range(d.shape[0]):
+        r = np.abs(d[i] - mu) / scale
+        inside = 1.0 if r < 1.0 else 0.0    # the boolean as numpy multiplies it
+        t = (1.0 - r * r) * inside          # NaN for r = inf, as numpy's -inf * 0
+        w[i] = t * t
 
-    Each row's median is looked for among its values within ``radius`` (plus a few
-    ulps) of ``guess``: the values below that band are counted, and the order
-    statistics are taken from the band's values alone when the count shows they lie
-    in it; rows where it does not (or without a finite guess) are partitioned whole.
-    Either way the value is the same order statistic, so the result is bitwise
-    :func:`numpy.median`'s (for an even count, the mean of the two middle values).
+
+@jit
+def _tree_sums(d, w, n, products, weigh, mu, scale):
+    """numpy's pairwise sums of the first n values (see :func:`_leaf_sums`), both +0.0.
+
+    numpy halves a block of more than 128 values at n2 = n / 2 - (n / 2) % 8 and adds
+    the two halves' sums; this walks that tree without recursion (numba cannot cache
+    recursive functions). With ``weigh`` each block's weights are first
+    computed (:func:`_weigh_block`), so the weights and their sums take one pass.
+    """
+    depth = 64
+    at = np.empty(depth, np.int64)
+    size = np.empty(depth, np.int64)
+    stage = np.zeros(depth, np.int64)
+    left_s = np.empty(depth)
+    left_t = np.empty(depth)
+    at[0], size[0], stage[0] = 0, n, 0
+    top = 1
+    s, t = 0.0, 0.0
+    while top > 0:
+        k = top - 1
+        if size[k] <= _BLOCK:
+            dv, wv = d[at[k]:at[k] + size[k]], w[at[k]:at[k] + size[k]]
+            if weigh:
+                _weigh_block(dv, wv, mu, scale)
+            s, t = _leaf_sums(dv, wv, products)
+            top -= 1
+            continue
+        half = size[k] // 2
+        half -= half % _UNROLL
+        if stage[k] == 0:               # descend left
+            stage[k] = 1
+            at[top], size[top], stage[top] = at[k], half, 0
+            top += 1
+        elif stage[k] == 1:             # left done: keep it, descend right
+            left_s[k], left_t[k] = s, t
+            stage[k] = 2
+            at[top], size[top], stage[top] = at[k] + half, size[k] - half, 0
+            top += 1
+        else:                           # both done
+            s, t = left_s[k] + s, left_t[k] + t
+            top -= 1
+    return 0.0 + s, 0.0 + t
+
+
+@jit
+def pairwise_sum(a):
+    """``numpy.sum`` of a 1-D float64 array, bitwise: ``0.0 +`` numpy's pairwise sum.
 
     Parameters
     ----------
-    dev : numpy.ndarray
-        Finite values, shape (n_rows, n), n >= 1.
-    guess, radius : numpy.ndarray
-        Shape (n_rows,): a value near each median and how far the median may lie
-        from it.
+    a : numpy.ndarray
+        Shape (n,), float64, contiguous.
 
     Returns
     -------
-    numpy.ndarray
-        Shape (n_rows,).
+    float
     """
-    n_rows, n = dev.shape
-    kth = [n // 2 - 1, n // 2] if n % 2 == 0 else [n // 2]
-    out = np.empty(n_rows)
-    todo = np.ones(n_rows, bool)
-    with np.errstate(invalid="ignore"):
-        known = np.isfinite(guess) & np.isfinite(radius)
-    if not known.all() and n >= _SAMPLED:
-        # no guess: the 45% and 55% quantiles of every 16th value bracket the median
-        # (almost always; the count below checks it)
-        guess, radius = guess.copy(), radius.copy()
-        sample = dev[~known, ::16]
-        m = sample.shape[1]
-        edges = np.partition(sample, [int(0.45 * m), int(0.55 * m)], axis=1)
-        low, high = edges[:, int(0.45 * m)], edges[:, int(0.55 * m)]
-        guess[~known], radius[~known] = (low + high) / 2, (high - low) / 2
-        known = np.isfinite(guess) & np.isfinite(radius)
-    if known.any():
-        rows = np.flatnonzero(known)
-        pad = 4 * np.spacing(np.maximum(np.abs(guess[rows]), radius[rows])) + radius[rows]
-        lo, hi = (guess[rows] - pad)[:, None], (guess[rows] + pad)[:, None]
-        sub = dev if rows.size == n_rows else dev[rows]
-        below = np.count_nonzero(sub < lo, axis=1)
-        band = sub >= lo
-        band &= sub <= hi
-        size = np.count_nonzero(band, axis=1)
-        fits = (below <= kth[0]) & (kth[-1] - below < size)
-        if fits.any():
-            which = np.flatnonzero(fits)
-            if which.size < rows.size:
-                sub, band, below, size = sub[which], band[which], below[which], size[which]
-            # the band's values of each fitting row, left-aligned, +inf after them
-            values = sub[band]
-            line = np.repeat(np.arange(which.size), size)
-            slot = np.arange(values.size) - np.repeat(np.cumsum(size) - size, size)
-            packed = np.full((which.size, int(size.max())), np.inf)
-            packed[line, slot] = values
-            packed.sort(axis=1)
-            first = packed[np.arange(which.size), kth[0] - below]
-            if len(kth) == 1:
-                out[rows[which]] = first
-            else:
-                out[rows[which]] = (first + packed[np.arange(which.size), kth[1] - below]) / 2
-            todo[rows[which]] = False
-    if todo.any():
-        out[todo] = _order_stats(dev[todo], kth)
-    return out
+    return _tree_sums(a, a, a.shape[0], False, False, 0.0, 1.0)[0]
 
 
-def _robust_weights(deriv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """MNE's Step 3 (iterative Tukey-biweight estimate) for every row of ``deriv``.
+@jit
+def _select(buf, m, k):
+    """The k-th smallest of ``buf[:m]`` (0-based), partially reordering ``buf``: every
+    value after index k is then >= the k-th.
 
-    Each row iterates as in MNE's ``_TDDR`` (same operations, same stopping rules: a
-    zero robust standard deviation keeps the previous weights, a relative change of the
-    weighted mean below ``sqrt(eps)`` or 50 iterations keep the new ones); rows that
-    have stopped leave the working arrays.
+    Quickselect with a median-of-three pivot and branch-free partitions (a swap every
+    step, the boundary advanced by the comparison: residuals compare unpredictably, and
+    mispredicted branches cost more than the swaps): first the values below the pivot,
+    then, when k lies beyond them, those equal to it (many equal values cost one round).
+    What is left after 64 rounds is sorted.
+    """
+    lo, hi = 0, m - 1
+    rounds = 0
+    while hi > lo:
+        rounds += 1
+        if rounds > 64:
+            buf[lo:hi + 1].sort()
+            return buf[k]
+        mid = (lo + hi) >> 1
+        a, b, c = buf[lo], buf[mid], buf[hi]
+        if a > b:
+            a, b = b, a
+        if b > c:
+            b = c if a <= c else a
+        pivot = b
+        store = lo                      # [lo, store) < pivot
+        for i in range(lo, hi + 1):
+            v = buf[i]
+            buf[i] = buf[store]
+            buf[store] = v
+            store += v < pivot
+        if k < store:
+            hi = store - 1
+            continue
+        equal = store                   # [store, equal) == pivot
+        for i in range(store, hi + 1):
+            v = buf[i]
+            buf[i] = buf[equal]
+            buf[equal] = v
+            equal += v <= pivot
+        if k < equal:
+            return pivot
+        lo = equal
+    return buf[k]
+
+
+@jit
+def _median_of(buf, m, k0, even):
+    """:func:`numpy.median`'s value from the order statistics k0 (and k0 + 1)."""
+    a = _select(buf, m, k0)
+    if not even:
+        return 0.0 + a       # numpy's mean of one value (turns -0.0 into 0.0)
+    b = buf[k0 + 1]          # after selection every later value is >= a
+    for j in range(k0 + 2, m):
+        if buf[j] < b:
+            b = buf[j]
+    return (0.0 + ((0.0 + a) + b)) / 2
+
+
+@jit
+def select_median(x):
+    """``numpy.median`` of a 1-D float64 array without NaN, bitwise (a copy is sorted).
 
     Parameters
     ----------
-    deriv : numpy.ndarray
-        Temporal derivatives of the low-passed signals, shape (n_rows, n), finite.
+    x : numpy.ndarray
+        Shape (n,), n >= 1, no NaN.
 
     Returns
     -------
-    weights : numpy.ndarray
-        Shape (n_rows, n).
-    mu : numpy.ndarray
-        The final weighted mean of each row, shape (n_rows,).
+    float
     """
-    n_rows, n = deriv.shape
-    eps = np.sqrt(np.finfo(deriv.dtype).eps)
-    weights, mu_out = np.empty_like(deriv), np.empty(n_rows)
-    rows = np.arange(n_rows)
-    d = deriv
-    w = np.ones_like(deriv)
-    mu = np.full(n_rows, np.inf)
-    median = np.full(n_rows, np.nan)
-    mu_prev = np.full(n_rows, np.nan)
-    for iteration in range(_MAX_ITER):
+    n = x.shape[0]
+    buf = x.copy()
+    return _median_of(buf, n, (n - 1) // 2, n % 2 == 0)
+
+
+@jit
+def _band_select(d, mu, lo, hi, k0, even, buf):
+    """The median of ``abs(d - mu)`` if its middle order statistics lie in [lo, hi].
+
+    One pass counts the residuals below ``lo`` and packs those in the band into
+    ``buf``, 64 at a time: a chunk is packed only when its count found some in the
+    band (branch free: every value stored, the end advanced for band values only).
+    Returns NaN when the count shows the band misses the middle order statistics.
+    """
+    n = d.shape[0]
+    below, m = 0, 0
+    for start in range(0, n, _CHUNK):
+        dv = d[start:min(start + _CHUNK, n)]
+        inside = 0
+        for i in range(dv.shape[0]):
+            v = np.abs(dv[i] - mu)
+            below += v < lo
+            inside += (v >= lo) & (v <= hi)
+        if inside:
+            for i in range(dv.shape[0]):    # branch free: store, advance if inside
+                v = np.abs(dv[i] - mu)
+                buf[m] = v
+                m += (v >= lo) & (v <= hi)
+    k1 = k0 + 1 if even else k0
+    if below <= k0 and k1 - below < m:
+        return _median_of(buf, m, k0 - below, even)
+    return np.nan
+
+
+@jit
+def _residual_median(d, mu, guess, radius, buf):
+    """``numpy.median(numpy.abs(d - mu))``, searching first within ``radius`` of ``guess``.
+
+    Without a guess (NaN), the band is the 45% to 55% quantiles of every 16th residual
+    (for at least 2000 residuals). The residuals below the band are counted and those
+    inside it kept in ``buf``; when the count shows the middle order statistics lie in
+    the band they are selected from it alone, otherwise from all residuals.
+    """
+    n = d.shape[0]
+    even = n % 2 == 0
+    k0 = (n - 1) // 2
+    if not (np.isfinite(guess) and np.isfinite(radius)) and n >= _SAMPLED:
+        m = 0
+        for i in range(0, n, _STEP):
+            buf[m] = np.abs(d[i] - mu)
+            m += 1
+        low = _select(buf, m, int(0.45 * m))
+        high = _select(buf, m, int(0.55 * m))
+        guess, radius = (low + high) / 2, (high - low) / 2
+    if np.isfinite(guess) and np.isfinite(radius):
+        pad = radius + 4 * np.spacing(max(abs(guess), radius))
+        value = _band_select(d, mu, guess - pad, guess + pad, k0, even, buf)
+        if not np.isnan(value):
+            return value
+    for i in range(n):
+        buf[i] = np.abs(d[i] - mu)
+    return _median_of(buf, n, k0, even)
+
+
+@jit
+def _repair_row(low, signal, mean, out, d, w, buf):
+    """MNE's ``_TDDR`` from its low-passed signal on, for one channel.
+
+    Parameters
+    ----------
+    low, signal : numpy.ndarray
+        The low-passed and the mean-removed signal, shape (n_times,), n_times >= 3.
+    mean : float
+        The removed mean.
+    out : numpy.ndarray
+        Shape (n_times,): receives the corrected signal.
+    d, w, buf : numpy.ndarray
+        Work space, shape (n_times - 1,).
+    """
+    n = d.shape[0]
+    for i in range(n):                       # Step 1: temporal derivative
+        d[i] = low[i + 1] - low[i]
+    eps = np.sqrt(np.finfo(np.float64).eps)
+    for i in range(n):                       # Step 2: weights 1
+        w[i] = 1.0
+    swd, sw = _tree_sums(d, w, n, True, False, 0.0, 1.0)
+    mu = np.inf
+    median, mu_prev = np.nan, np.nan
+    for _ in range(_MAX_ITER):               # Step 3: iterative robust weights
         mu0 = mu
-        mu = np.sum(w * d, axis=1) / np.sum(w, axis=1)
-        dev = np.abs(d - mu[:, None])
-        median = _row_medians(dev, median, np.abs(mu - mu_prev))
+        mu = swd / sw
+        median = _residual_median(d, mu, median, abs(mu - mu_prev), buf)
         mu_prev = mu
         sigma = _MAD_SCALE * median
-        flat = sigma == 0          # MNE breaks before new weights
-        with np.errstate(divide="ignore", invalid="ignore"):
-            np.divide(dev, (sigma * _TUNE)[:, None], out=dev)
-        np.square(dev, out=dev)
-        np.subtract(1, dev, out=dev)
-        np.maximum(dev, 0.0, out=dev)     # r >= 1 <=> 1 - r**2 <= 0: weight 0
-        new_w = np.square(dev, out=dev)
-        converged = np.abs(mu - mu0) < eps * np.maximum(np.abs(mu), np.abs(mu0))
-        new_w[flat] = w[flat]
-        done = flat | converged | (iteration == _MAX_ITER - 1)
-        if done.any():
-            weights[rows[done]] = new_w[done]
-            mu_out[rows[done]] = mu[done]
-            keep = ~done
-            rows, d, mu, median, mu_prev = (rows[keep], d[keep], mu[keep], median[keep],
-                                            mu_prev[keep])
-            new_w = new_w[keep]
-            if rows.size == 0:
-                break
-        w = new_w
-    return weights, mu_out
+        if sigma == 0:
+            break                            # the previous weights stay
+        swd, sw = _tree_sums(d, w, n, True, True, mu, sigma * _TUNE)
+        largest = abs(mu)                    # Python's max(abs(mu), abs(mu0))
+        if abs(mu0) > largest:
+            largest = abs(mu0)
+        if abs(mu - mu0) < eps * largest:
+            break
+    # Steps 4 and 5: corrected derivative, integrated from 0; then centred
+    acc = 0.0
+    out[0] = acc
+    for i in range(n):
+        acc = acc + w[i] * (d[i] - mu)
+        out[i + 1] = acc
+    centre = _tree_sums(out, out, n + 1, False, False, 0.0, 1.0)[0] / (n + 1)
+    for i in range(n + 1):                   # + the high frequencies + the mean
+        out[i] = ((out[i] - centre) + (signal[i] - low[i])) + mean
+
+
+@jit
+def _repair_rows(low, signal, means, out):
+    """:func:`_repair_row` of every row, shapes (n_rows, n_times)."""
+    n = low.shape[1] - 1
+    d, w, buf = np.empty(n), np.empty(n), np.empty(n)
+    for r in range(low.shape[0]):
+        _repair_row(low[r], signal[r], means[r], out[r], d, w, buf)
 
 
 def tddr(data: np.ndarray, sfreq: float) -> np.ndarray:
@@ -199,30 +398,23 @@ def tddr(data: np.ndarray, sfreq: float) -> np.ndarray:
     data = data.reshape(1, -1) if data.ndim == 1 else data   # read only
     out = np.empty_like(data)
     n_times = data.shape[1]
-    finite = np.isfinite(data).all(axis=1) & (n_times >= 3)
-    for i in np.flatnonzero(~finite):
+    with np.errstate(invalid="ignore"):
+        plain = (np.abs(data) <= _HUGE).all(axis=1) & (n_times >= 3)   # finite, no overflow
+    for i in np.flatnonzero(~plain):
         out[i] = _TDDR(data[i], sfreq)
-    rows = np.flatnonzero(finite)
+    rows = np.flatnonzero(plain)
     if rows.size == 0:
         return out
-    signal = data if rows.size == len(data) else data[rows]
+    signal = np.ascontiguousarray(data if rows.size == len(data) else data[rows])
     means = np.array([np.mean(row) for row in signal])
     signal = signal - means[:, None]
     cutoff = 0.5 * 2 / sfreq
     if cutoff < 1:
         b, a = butter(3, cutoff)
-        low = filtfilt(b, a, signal, padlen=0, axis=-1)
+        low = filtfilt_rows(b, a, signal)      # scipy's filtfilt(..., padlen=0), bitwise
     else:
         low = signal
-    high = signal - low
-    deriv = np.diff(low, axis=-1)
-    block = max(1, _BLOCK // n_times)   # rows iterated together (their arrays in cache)
-    for first in range(0, rows.size, block):
-        part = slice(first, first + block)
-        w, mu = _robust_weights(deriv[part])
-        new_deriv = w * (deriv[part] - mu[:, None])
-        corrected = np.cumsum(np.concatenate([np.zeros((len(w), 1)), new_deriv], axis=1),
-                              axis=1)
-        corrected = corrected - np.array([np.mean(row) for row in corrected])[:, None]
-        out[rows[part]] = corrected + high[part] + means[part, None]
+    repaired = np.empty_like(signal)
+    _repair_rows(low, signal, means, repaired)
+    out[rows] = repaired
     return out
