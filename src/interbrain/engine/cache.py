@@ -7,6 +7,13 @@ cached preprocessing and synchrony product; adding a session recomputes only the
 products that involve it. Entries are written atomically (temporary file, then
 rename), so a run killed at any point leaves only complete entries, which the next
 run reuses.
+
+Recordings are stored as uncompressed ``.npz`` archives: the signals as arrays, the
+small tables (quality control, events) as structured arrays (or Parquet bytes for a
+table whose columns a structured array cannot hold exactly). Loading reads only the
+members a caller asks for, each with one read and a CRC-32 check
+(:class:`~interbrain._npz.NpzArchive`); a damaged entry is deleted and reported
+(:class:`DamagedCacheEntry`), so that the next run recomputes it.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import functools
 import hashlib
 import io
 import json
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,10 +32,21 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from .._npz import load_npz
+from .._npz import DamagedArchive, NpzArchive
 from ..errors import OutputError
 from ..preprocessing import Preprocessed
 from .atomic import describe_os_error, write_bytes
+
+
+#: Members of a recording entry holding each signal (names of ``[analysis] signals``).
+SIGNAL_MEMBERS = {"hbo": "hbo", "hbr": "hbr", "hbo_short": "short_hbo",
+                  "hbr_short": "short_hbr"}
+
+
+class DamagedCacheEntry(OutputError):
+    """A cache entry cannot be read back (truncated, damaged bytes, missing members).
+
+    The entry is deleted when this is raised, so a new run recomputes it."""
 
 
 def _canonical(value: Any) -> Any:
@@ -120,42 +139,63 @@ class Cache:
         extras = {}
         annotations = getattr(rec, "annotations", None)
         if annotations is not None:
-            extras["annotations"] = np.frombuffer(_parquet_bytes(annotations), dtype=np.uint8)
+            extras["annotations"] = _table_array(annotations)
         short = getattr(rec, "short", None)
         if short is not None:   # short-separation channels (systemic null)
             meta["short_channels"] = short.channels
             extras.update(short_hbo=short.hbo, short_hbr=short.hbr,
-                          short_qc=np.frombuffer(_parquet_bytes(short.qc), dtype=np.uint8))
+                          short_qc=_table_array(short.qc))
         buf = io.BytesIO()
         np.savez(buf, hbo=rec.hbo, hbr=rec.hbr,
                  meta=np.frombuffer(json.dumps(meta, default=str).encode(), dtype=np.uint8),
-                 qc=np.frombuffer(_parquet_bytes(rec.qc), dtype=np.uint8), **extras)
+                 qc=_table_array(rec.qc), **extras)
         self._write(self.path("recordings", key, "npz"), buf.getvalue())
 
-    def load_recording(self, key: str) -> Preprocessed:
-        """The cached preprocessed recording ``key``."""
-        z = load_npz(self.path("recordings", key, "npz"))
-        meta = json.loads(z["meta"].tobytes().decode())
-        kwargs = {}
-        names = {f.name for f in dataclasses.fields(Preprocessed)}
-        if "annotations" in z and "annotations" in names:
-            kwargs["annotations"] = pd.read_parquet(io.BytesIO(z["annotations"].tobytes()))
-        if "regions" in names:
-            kwargs["regions"] = meta["regions"]
-        if "short_channels" in meta and "short" in names:
-            kwargs["short"] = Preprocessed(
-                source=meta["source"], channels=list(meta["short_channels"]),
-                hbo=z["short_hbo"], hbr=z["short_hbr"], sfreq=float(meta["sfreq"]),
-                meas_date=None, qc=pd.read_parquet(io.BytesIO(z["short_qc"].tobytes())))
-        rec = Preprocessed(
-            source=meta["source"], channels=list(meta["channels"]), hbo=z["hbo"],
-            hbr=z["hbr"], sfreq=float(meta["sfreq"]),
-            meas_date=datetime.fromisoformat(meta["meas_date"]) if meta["meas_date"]
-            else None, qc=pd.read_parquet(io.BytesIO(z["qc"].tobytes())),
-            steps=meta["steps"], **kwargs)
-        if kwargs.get("short") is not None:   # same start time and events as the long ones
-            rec.short.meas_date, rec.short.annotations = rec.meas_date, rec.annotations
-        return rec
+    def load_recording(self, key: str, signals: Iterable[str] | None = None) -> Preprocessed:
+        """The cached preprocessed recording ``key``.
+
+        Parameters
+        ----------
+        key : str
+            The entry's key.
+        signals : iterable of str, optional
+            The signals the caller computes with, among ``"hbo"``, ``"hbr"``,
+            ``"hbo_short"`` and ``"hbr_short"`` (None: all of them). Their arrays are read
+            and checked against their CRC-32; the others are memory-mapped read-only
+            (read from disk only where used, unchecked: ask for every signal you use).
+            The tables (quality control, events) are always read and checked.
+
+        Raises
+        ------
+        DamagedCacheEntry
+            The entry is truncated or damaged (it is deleted, so a new run recomputes it).
+        ValueError
+            ``signals`` names an unknown signal.
+        """
+        wanted = set(SIGNAL_MEMBERS) if signals is None else (
+            {signals} if isinstance(signals, str) else set(signals))
+        unknown = sorted(wanted - set(SIGNAL_MEMBERS))
+        if unknown:
+            raise ValueError(f"unknown signals {unknown}; choose among {list(SIGNAL_MEMBERS)}")
+        path = self.path("recordings", key, "npz")
+        try:
+            with NpzArchive(path) as z:
+                def array(signal: str) -> np.ndarray:
+                    member = SIGNAL_MEMBERS[signal]
+                    return z.read(member) if signal in wanted else z.memmap(member)
+
+                return _recording_from(z, array)
+        except (DamagedArchive, KeyError, ValueError) as exc:   # ValueError: JSON, dates
+            raise self._damaged(path, exc) from None
+
+    def _damaged(self, path: Path, exc: BaseException) -> DamagedCacheEntry:
+        """The error of a damaged entry, which is deleted (best effort)."""
+        try:
+            path.unlink()
+            what = "it was deleted: run again to recompute it"
+        except OSError:
+            what = "delete it (or the cache folder) to recompute it"
+        return DamagedCacheEntry(str(path), f"damaged cache entry ({exc}); {what}")
 
     # -- tables ----------------------------------------------------------------------
     def has_tables(self, kind: str, key: str) -> bool:
@@ -170,9 +210,84 @@ class Cache:
         self._write(self.path(kind, key, "npz"), buf.getvalue())
 
     def load_tables(self, kind: str, key: str) -> dict[str, pd.DataFrame]:
-        """The cached DataFrames ``key`` of ``kind``."""
-        z = load_npz(self.path(kind, key, "npz"))
-        return {name: pd.read_parquet(io.BytesIO(raw.tobytes())) for name, raw in z.items()}
+        """The cached DataFrames ``key`` of ``kind``.
+
+        Raises
+        ------
+        DamagedCacheEntry
+            The entry is truncated or damaged (it is deleted, so a new run recomputes it).
+        """
+        path = self.path(kind, key, "npz")
+        try:
+            with NpzArchive(path) as z:
+                return {name: _table_frame(z.read(name)) for name in z.names}
+        except (DamagedArchive, ValueError) as exc:
+            raise self._damaged(path, exc) from None
+
+
+def _recording_from(z: NpzArchive, array: Callable[[str], np.ndarray]) -> Preprocessed:
+    """The :class:`Preprocessed` of entry ``z``, its signals from ``array(signal)``."""
+    meta = json.loads(z.read("meta").tobytes().decode())
+    kwargs = {}
+    names = {f.name for f in dataclasses.fields(Preprocessed)}
+    if "annotations" in z and "annotations" in names:
+        kwargs["annotations"] = _table_frame(z.read("annotations"))
+    if "regions" in names:
+        kwargs["regions"] = meta["regions"]
+    if "short_channels" in meta and "short" in names:
+        kwargs["short"] = Preprocessed(
+            source=meta["source"], channels=list(meta["short_channels"]),
+            hbo=array("hbo_short"), hbr=array("hbr_short"), sfreq=float(meta["sfreq"]),
+            meas_date=None, qc=_table_frame(z.read("short_qc")))
+    rec = Preprocessed(
+        source=meta["source"], channels=list(meta["channels"]), hbo=array("hbo"),
+        hbr=array("hbr"), sfreq=float(meta["sfreq"]),
+        meas_date=datetime.fromisoformat(meta["meas_date"]) if meta["meas_date"]
+        else None, qc=_table_frame(z.read("qc")), steps=meta["steps"], **kwargs)
+    if kwargs.get("short") is not None:   # same start time and events as the long ones
+        rec.short.meas_date, rec.short.annotations = rec.meas_date, rec.annotations
+    return rec
+
+
+def _table_array(frame: pd.DataFrame) -> np.ndarray:
+    """``frame`` as one array of a recording entry: a structured array (a field per
+    column; decoded much faster than Parquet) when :func:`_table_frame` gives back
+    exactly what a Parquet round trip gives (values, dtypes, names, index), otherwise
+    the Parquet bytes (uint8)."""
+    parquet = _parquet_bytes(frame)
+    kinds = [getattr(frame[c].dtype, "kind", "O") for c in frame.columns]
+    if (len(frame.columns) and frame.columns.is_unique and not frame.attrs
+            and all(isinstance(c, str) for c in frame.columns)
+            and all(k in "biuf" or _is_str(frame[c]) for c, k in zip(frame.columns, kinds))):
+        try:
+            columns = [frame[c].to_numpy() if k in "biuf"
+                       else np.array(frame[c].to_numpy(), dtype=str)
+                       for c, k in zip(frame.columns, kinds)]
+            table = np.empty(len(frame), dtype=[(c, a.dtype) for c, a in
+                                                zip(frame.columns, columns)])
+            for c, a in zip(frame.columns, columns):
+                table[c] = a
+            pd.testing.assert_frame_equal(_table_frame(table),
+                                          pd.read_parquet(io.BytesIO(parquet)),
+                                          check_exact=True, check_flags=True)
+            return table
+        except (AssertionError, ValueError, TypeError):
+            pass
+    return np.frombuffer(parquet, dtype=np.uint8)
+
+
+def _is_str(column: pd.Series) -> bool:
+    """Whether ``column`` holds text (pandas' ``str`` dtype or objects)."""
+    return column.dtype == object or pd.api.types.is_string_dtype(column.dtype)
+
+
+def _table_frame(table: np.ndarray) -> pd.DataFrame:
+    """The DataFrame of a stored table (:func:`_table_array`, or Parquet bytes)."""
+    if table.dtype.names is None:
+        return pd.read_parquet(io.BytesIO(table.tobytes()))
+    return pd.DataFrame({name: (pd.array(table[name], dtype="str")
+                                if table.dtype[name].kind == "U" else table[name])
+                         for name in table.dtype.names})
 
 
 def _parquet_bytes(frame: pd.DataFrame) -> bytes:

@@ -159,7 +159,8 @@ def _group_spectra(spec: ChannelSpectra, g: _RateGroup, spectrum: np.ndarray
 
     ``W`` from the channels' FFT ``spectrum`` (:func:`.wavelet.coarse.coarse_transform`,
     exact); ``S``, the smoothed ``|W|^2 / scale``, on the coarse grid as the pairs'
-    cross-spectra are (within the quadrature's error of the full-rate ``S``).
+    cross-spectra are (within the quadrature's error of the full-rate ``S``). Both are
+    temporaries of one block of channels (views of larger buffers).
     """
     W = coarse_transform(spectrum, spec.grid, slice(g.src0, g.src1), g.step, g.n_coarse)
     power = np.zeros(W.shape[:-1] + (g.m,), dtype=g.mix.dtype)
@@ -183,62 +184,70 @@ def _group_spectra(spec: ChannelSpectra, g: _RateGroup, spectrum: np.ndarray
 CHANNEL_BLOCK = 8
 
 
-def _channel_stage(spec: ChannelSpectra, rp: MultiratePlan
-                   ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per group, ``W`` and ``S`` of every channel of ``spec`` at the group's coarse
-    samples (:func:`_group_spectra`), ``CHANNEL_BLOCK`` channels at a time."""
-    grid, n_ch = spec.grid, spec.n_channels
-    out = [(np.empty((n_ch, g.src1 - g.src0, g.n_coarse), dtype=grid.complex_dtype),
-            np.empty((n_ch, g.band1 - g.band0, g.n_coarse), dtype=grid.real_dtype))
-           for g in rp.groups]
+def _channel_stage(spec: ChannelSpectra, rp: MultiratePlan, sides: tuple[int, ...]
+                   ) -> dict[int, list[tuple[np.ndarray, np.ndarray]]]:
+    """Per side of ``sides`` and group, the channels' pair-ready coarse spectra.
+
+    ``W`` and ``S`` of every channel of ``spec`` at each group's coarse samples
+    (:func:`_group_spectra`), ``CHANNEL_BLOCK`` channels at a time, are turned into the
+    arrays of :func:`_coarse_spectra` while the block is in cache: side 0, ``W`` times
+    the series weights and ``cell_w / S``; side 1, ``conj(W)`` and ``1 / S`` (the same
+    operations, element by element, as on the whole arrays).
+    """
+    grid, n_ch, n = spec.grid, spec.n_channels, spec.grid.n_times
+    out = {side: [(np.empty((n_ch, g.src1 - g.src0, g.n_coarse), dtype=grid.complex_dtype),
+                   np.empty((n_ch, g.band1 - g.band0, g.n_coarse), dtype=grid.real_dtype))
+                  for g in rp.groups] for side in sides}
+    # the block zero-padded to n_fft points, in the grid's precision (rfft would pad a copy)
+    padded = np.zeros((min(CHANNEL_BLOCK, n_ch), grid.n_fft), dtype=grid.real_dtype)
     for c0 in range(0, n_ch, CHANNEL_BLOCK):
         part = slice(c0, c0 + CHANNEL_BLOCK)
-        x = spec.data[part].astype(grid.real_dtype)
-        spectrum = sfft.rfft(x, n=grid.n_fft, axis=-1, workers=1)
-        for g, (W, S) in zip(rp.groups, out):
-            W[part], S[part] = _group_spectra(spec, g, spectrum)
+        x = padded[:min(CHANNEL_BLOCK, n_ch - c0)]
+        x[:, :n] = spec.data[part]
+        spectrum = sfft.rfft(x, axis=-1, workers=1)
+        for gi, g in enumerate(rp.groups):
+            W0, S0 = _group_spectra(spec, g, spectrum)
+            with np.errstate(divide="ignore", invalid="ignore"):   # a constant channel: NaN
+                for side in sides:
+                    W, inv = out[side][gi]
+                    np.divide(1.0, S0, out=inv[part])
+                    if side == 0:
+                        np.multiply(W0, g.series_w, out=W[part])
+                        inv[part] *= g.cell_w
+                    else:
+                        np.conjugate(W0, out=W[part])
     return out
 
 
 @dataclass(eq=False)
 class _CoarseCache:
-    """One channel block's coarse spectra: ``W`` and ``S`` per group (the same for every
-    plan of the grid: the groups and steps do not depend on the cells summed) and, per
-    plan and side, the pair-ready arrays of :func:`_coarse_spectra`."""
+    """One channel block's pair-ready coarse spectra, per plan and side
+    (:func:`_coarse_spectra`)."""
 
     lock: threading.Lock = field(default_factory=threading.Lock)
-    base: list | None = None
     sides: dict = field(default_factory=dict)
 
 
-def _coarse_spectra(spec: ChannelSpectra, rp: MultiratePlan,
-                    side: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per group, the channels' ``W`` and ``1 / S`` at the group's coarse samples (cached).
+def _coarse_spectra(spec: ChannelSpectra, rp: MultiratePlan, sides: tuple[int, ...]
+                    ) -> dict[int, list[tuple[np.ndarray, np.ndarray]]]:
+    """Per side and group, the channels' ``W`` and ``1 / S`` at the group's coarse
+    samples (cached per plan and side).
 
     Side 0 (first partner of a pair): ``W`` times the series weights and ``cell_w / S``;
     side 1: ``conj(W)`` and ``1 / S``, so a pair's product and ratio need no more factors.
+    Only the sides asked are computed (a recording is mostly one partner only); a side
+    asked later runs the channel stage again.
     """
     with _LOCK:
         cache = _COARSE.get(spec)
         if cache is None:
             cache = _COARSE[spec] = _CoarseCache()
     with cache.lock:
-        if (rp, side) in cache.sides:
-            return cache.sides[rp, side]
-        if cache.base is None:                   # W and S of each group, once per channel
-            cache.base = _channel_stage(spec, rp)
-        out = []
-        with np.errstate(divide="ignore", invalid="ignore"):   # a constant channel: NaN
-            for g, (W0, S0) in zip(rp.groups, cache.base):
-                inv = 1.0 / S0
-                if side == 0:
-                    W = W0 * g.series_w
-                    inv *= g.cell_w
-                else:
-                    W = np.conjugate(W0)
-                out.append((W, inv))
-        cache.sides[rp, side] = out
-        return out
+        missing = tuple(side for side in sides if (rp, side) not in cache.sides)
+        if missing:
+            for side, arrays in _channel_stage(spec, rp, missing).items():
+                cache.sides[rp, side] = arrays
+        return {side: cache.sides[rp, side] for side in sides}
 
 
 def _group_sums(rp: MultiratePlan, gi: int, ca: tuple, cb: tuple, ia: np.ndarray,
@@ -282,7 +291,10 @@ def multirate_band_means(spec_a: ChannelSpectra, spec_b: ChannelSpectra, idx: np
     numpy.ndarray, float64, shape (n_pairs,)
     """
     rp = multirate_plan(spec_a.grid, exclude_coi)
-    ca, cb = _coarse_spectra(spec_a, rp, 0), _coarse_spectra(spec_b, rp, 1)
+    if spec_a is spec_b:                         # one channel stage for both sides
+        ca, cb = _coarse_spectra(spec_a, rp, (0, 1)).values()
+    else:
+        ca, cb = _coarse_spectra(spec_a, rp, (0,))[0], _coarse_spectra(spec_b, rp, (1,))[1]
     widest = max(((g.src1 - g.src0) * g.m for g in rp.groups), default=1)
     itemsize = np.dtype(spec_a.grid.complex_dtype).itemsize
     group = int(max(1, min(len(idx), min(chunk_bytes, BLOCK_BYTES) // (3 * widest * itemsize))))

@@ -20,7 +20,9 @@ from ..assembly import crop, overlap
 from ..design import RecordingRef
 from ..errors import RecordingError
 from ..preprocessing import Preprocessed
+from ._pair_rows import PairRows
 from .coherence import band_mean_coherence, iter_pair_coherence
+from .good_pairs import channel_pairs
 from .metrics import compute_metric
 from .settings import AnalysisSettings, base_signal, is_short_signal
 from .significance import (ThresholdCache, ar1_coefficient, coherence_threshold,
@@ -101,39 +103,6 @@ class PairedRecordings(Protocol):
         """``"real"``, ``"pseudo"``, ``"familiarity"`` or the pairing's kind."""
 
 
-def channel_pairs(therapist: Preprocessed, patient: Preprocessed, pairs: str
-                  ) -> list[tuple[int, int, str]]:
-    """Channel pairs of two recordings, both channels good.
-
-    Parameters
-    ----------
-    therapist, patient : Preprocessed
-    pairs : str
-        ``"homologous"``: channels of the same name; ``"all"``: every combination.
-
-    Returns
-    -------
-    list of (int, int, str)
-        Therapist channel index, patient channel index, pair label.
-    """
-    bad_t, bad_p = therapist.bad_channels, patient.bad_channels
-    if pairs == "homologous":
-        index = {c: j for j, c in enumerate(patient.channels)}
-        only_t = [c for c in therapist.channels if c not in index]
-        only_p = [c for c in patient.channels if c not in set(therapist.channels)]
-        if only_t or only_p:
-            raise RecordingError(
-                f"{therapist.source} and {patient.source}: channel names differ between the "
-                f"partners, so homologous pairs are ambiguous (only in the first: "
-                f"{', '.join(only_t[:6]) or 'none'}; only in the second: "
-                f"{', '.join(only_p[:6]) or 'none'}); use pairs = \"all\" or a one-file "
-                "channel-to-role map")
-        return [(i, index[c], c) for i, c in enumerate(therapist.channels)
-                if c not in bad_t and c not in bad_p]
-    return [(i, j, f"{ct}-{cp}") for i, ct in enumerate(therapist.channels) if ct not in bad_t
-            for j, cp in enumerate(patient.channels) if cp not in bad_p]
-
-
 def _wtc_values(spec_t, spec_p, idx, grid: WaveletGrid, settings: AnalysisSettings,
                 thresholds, dt: float, g_t, g_p) -> tuple[np.ndarray, np.ndarray | None]:
     """Band-mean coherence of pairs ``idx`` and, with significance on, the fraction of
@@ -164,6 +133,13 @@ class _SignalState:
     settings: AnalysisSettings
     grids: dict = field(default_factory=dict)
     thresholds: ThresholdCache | None = None
+    bad: dict = field(default_factory=dict)   # id(recording) -> (recording, bad channels)
+
+    def bad_channels(self, rec: Preprocessed) -> set[str]:
+        """``rec.bad_channels``, read from its QC table once per signal."""
+        if id(rec) not in self.bad:
+            self.bad[id(rec)] = (rec, rec.bad_channels)
+        return self.bad[id(rec)][1]
 
     def grid(self, n: int, dt: float, where: str) -> WaveletGrid:
         """The grid of ``n`` samples at ``dt`` (built once); ``where`` names the
@@ -252,7 +228,8 @@ def _plan(p: PairedRecordings, recordings: dict[str, Preprocessed], state: _Sign
     if is_short_signal(state.signal) and not (t_rec.channels and p_rec.channels):
         chan = []   # a partner without short channels: no pair (see systemic.short_signal_notes)
     else:
-        chan = channel_pairs(t_rec, p_rec, state.settings.pairs)
+        chan = channel_pairs(t_rec, p_rec, state.settings.pairs,
+                             bad=(state.bad_channels(t_rec), state.bad_channels(p_rec)))
     masks = None
     if segments is not None and p.pairing in SEGMENT_PAIRINGS:
         masks = pairing_masks(segments.get(p.therapist.key, []),
@@ -348,9 +325,10 @@ def _blocked_wtc(plans: Sequence[PairingPlan], recordings: dict[str, Preprocesse
 
 def _pairing_frames(pl: PairingPlan, state: _SignalState, wtc: np.ndarray | None,
                     wtc_fractions: np.ndarray | None, regions: dict[str, str] | None,
-                    null_frames: NullFrames | None, out: dict[str, list],
+                    null_frames: NullFrames | None, out: dict[str, list], rows: PairRows,
                     wtc_segments: dict | None = None) -> None:
-    """Tables of one pairing and signal, appended to the lists of ``out``."""
+    """Tables of one pairing and signal, appended to the lists of ``out`` (its
+    ``"synchrony"`` rows to ``rows``, flushed to ``out`` before its null frames)."""
     settings, signal, p = state.settings, state.signal, pl.pairing
     t_rec, p_rec, chan, dt = pl.therapist, pl.patient, pl.chan, pl.dt
     if not chan:
@@ -360,17 +338,11 @@ def _pairing_frames(pl: PairingPlan, state: _SignalState, wtc: np.ndarray | None
     keys = pl.keys(signal)
     labels = pl.labels()
     for metric in settings.metrics:
-        fractions = None
         if metric == "wtc":
-            values, fractions = wtc, wtc_fractions
+            rows.add(keys, labels, metric, wtc, wtc_fractions)
         else:
-            values = compute_metric(metric, x_t, x_p, dt, pairs=idx,
-                                    **metric_options(metric, settings))
-        frame = pd.DataFrame({**keys, **labels, "metric": metric,
-                              "value": np.asarray(values, dtype=float)})
-        if settings.significance:
-            frame["significant_fraction"] = fractions if fractions is not None else np.nan
-        out["synchrony"].append(frame)
+            rows.add(keys, labels, metric, compute_metric(
+                metric, x_t, x_p, dt, pairs=idx, **metric_options(metric, settings)))
     if pl.masks:
         out["segments"].extend(segment_frames(
             {**keys, **labels}, settings.metrics, pl.masks, wtc_segments or {}, x_t, x_p, dt,
@@ -378,6 +350,7 @@ def _pairing_frames(pl: PairingPlan, state: _SignalState, wtc: np.ndarray | None
     if p.pairing != "real":
         return
     if null_frames is not None:
+        rows.flush(out["synchrony"])   # the pairing's rows, then its nulls'
         for frame in null_frames(pl, signal, settings, x_t, x_p):
             out[next((t for t in NULL_TABLES if t[:-1] in frame), "synchrony")].append(frame)
     if settings.window > 0:
@@ -473,6 +446,7 @@ def pairings_synchrony(pairings: Sequence[PairedRecordings],
     out: dict[str, list[pd.DataFrame]] = {name: [] for name in (
         "synchrony", "windows", "lags", "roi_signal", "overlaps", "segments", "moments")}
     thresholds = ThresholdCache() if settings.significance else None
+    rows = PairRows(settings.significance)
     for signal in settings.signals:
         state = _SignalState(signal, settings, thresholds=thresholds)
         recs = signal_recordings(recordings, signal)
@@ -491,9 +465,10 @@ def pairings_synchrony(pairings: Sequence[PairedRecordings],
         for k, pl in enumerate(plans):
             _pairing_frames(pl, state, wtc[k], fractions[k],
                             None if is_short_signal(signal) else regions, null_frames, out,
-                            wtc_segs[k])
+                            rows, wtc_segs[k])
             if on_pairing is not None:
                 on_pairing()
+    rows.flush(out["synchrony"])
     frames = {name: pd.concat(parts, ignore_index=True) for name, parts in out.items() if parts}
     if "synchrony" not in frames:
         frames["synchrony"] = pd.DataFrame(columns=SYNCHRONY_COLUMNS)
