@@ -210,13 +210,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--skip", nargs="*", default=[], choices=["all-pairs", "scaling", "workers"])
     p.add_argument("--precision", default=None, choices=["float64", "float32", "fast"],
                    help="[analysis] precision of every run (default: the study's default, "
-                        "float32)")
+                        "fast)")
     p.add_argument("--scheduler", default=None, choices=["threads", "processes"],
                    help="embedded scheduler of every run (default: as interbrain run, "
                         "processes with more than one worker, threads with one)")
     p.add_argument("--all-pairs-pseudo", action="store_true",
                    help="also all-to-all pairs with all pseudo-dyads (64x the pairs of the "
-                        "homologous run: about 8 minutes with --minutes 10, hours with 50)")
+                        "homologous run: about 2.5 minutes with --minutes 50)")
     p.add_argument("--pss", action="store_true",
                    help="also sample the summed PSS of the run's processes every 1 s "
                         "(shared pages split among them; slows the run by about 5%%)")

@@ -23,10 +23,12 @@ what they touch.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -43,13 +45,14 @@ from ..io.table_spec import recording_table
 from ..nulls import Pairing
 from ..nulls.moments import MomentSpec
 from ..nulls.session import pairings_synchrony
-from ..orphans import worker_initializer
 from ..preprocessing import Preprocessed, PreprocessingSettings, preprocess_recording
 from ..design import ROLES, RecordingRef
 from ..synchrony.session import DEFAULT_SPECTRA_BUDGET
 from ..synchrony.settings import AnalysisSettings
 from ..synchrony.summaries.segments import SegmentSpec
-from .cache import Cache, content_key, file_digest
+from .cache import Cache, content_key
+from .digests import InputDigest, current_digest
+from .pool import WorkerPool, died_message
 from .progress import Progress
 
 
@@ -93,17 +96,33 @@ def preprocess_ref(ref: RecordingRef, partner: RecordingRef,
     return preprocess_recording(raw, settings, source=ref.key, aux=aux)
 
 
+def recording_key(ref: RecordingRef, partner: RecordingRef, settings: PreprocessingSettings,
+                  digests: Mapping[str, InputDigest] | None = None) -> str:
+    """The cache key of a recording task: the name and digest of the recording and of
+    each of its sidecars (:func:`~interbrain.engine.digests.current_digest`: those of
+    ``digests`` when the files are unchanged since), its role and channels (and its
+    partner's, on a one-device recording), the preprocessing settings and the table
+    spec."""
+    files = [Path(ref.path), *recording_sidecars(ref.path)]
+    return content_key("recording", *[(f.name, current_digest(f, digests)) for f in files],
+                       ref.role, ref.channels,
+                       partner.channels if ref.channels is not None else None, settings,
+                       recording_table(ref))
+
+
 def recording_task(ref: RecordingRef, partner: RecordingRef, settings: PreprocessingSettings,
-                   cache_dir: str) -> RecordingHandle:
-    """Preprocess one recording, or find it in the cache."""
+                   cache_dir: str, digests: Mapping[str, InputDigest] | None = None
+                   ) -> RecordingHandle:
+    """Preprocess one recording, or find it in the cache.
+
+    ``digests``: the digests of its files, computed at the start of the run
+    (:func:`~interbrain.engine.digests.digest_inputs`); those it lacks, or of files
+    changed since, are computed here. The key is the same either way
+    (:func:`recording_key`)."""
     cache = Cache(cache_dir)
-    key = content_key("recording", file_digest(ref.path),
-                      [(f.name, file_digest(f)) for f in recording_sidecars(ref.path)],
-                      ref.role, ref.channels,
-                      partner.channels if ref.channels is not None else None, settings,
-                      recording_table(ref))
+    key = recording_key(ref, partner, settings, digests)
     if cache.has_recording(key):
-        rec = cache.load_recording(key)
+        rec = cache.load_recording(key, signals=())   # the handle needs the tables only
     else:
         rec = preprocess_ref(ref, partner, settings)
         cache.store_recording(key, rec)
@@ -150,7 +169,9 @@ def session_task(pairings: Sequence[Pairing], handles: Sequence[RecordingHandle]
     if cache.has_tables("synchrony", key):
         return cache.load_tables("synchrony", key)
     needed = sorted({k for p in [*pairings, *crops] for k in (p.therapist.key, p.patient.key)})
-    recordings = {k: replace(cache.load_recording(by_ref[k].cache_key), source=k)
+    # the task's signal is read (and checked); the others are mapped, unread
+    recordings = {k: replace(cache.load_recording(by_ref[k].cache_key,
+                                                  signals=settings.signals), source=k)
                   for k in needed}
     rate = common_rate({k: rec.sfreq for k, rec in recordings.items()})
     recordings = {k: resample_to(rec, rate) for k, rec in recordings.items()}
@@ -213,18 +234,9 @@ class _TaskCounter(Callback):
             self._progress.advance(stage=stage)
 
 
-def _died(running: list[str]) -> str:
-    """The message of a worker's death; ``running``: the tasks under way, one of which
-    the dead worker was running."""
-    doing = f" (tasks under way: {'; '.join(running)})" if running else ""
-    return ("a worker process died before finishing its task (killed by a signal, e.g. by "
-            f"the system's out-of-memory killer){doing}; rerun with fewer --workers, or "
-            "with --scheduler threads")
-
-
 def execute(stages: dict[str, list], progress: Progress, *, scheduler: str | None = None,
             n_workers: int | None = None, task_seconds: dict | None = None,
-            labels: dict | None = None) -> dict[str, list]:
+            labels: dict | None = None, pool: WorkerPool | None = None) -> dict[str, list]:
     """Compute the delayed tasks of every stage, in one graph.
 
     Parameters
@@ -250,6 +262,11 @@ def execute(stages: dict[str, list], progress: Progress, *, scheduler: str | Non
     labels : dict, optional
         Task key -> what the task does, in words (from :func:`build_graph`), to name
         the tasks a dead worker was running.
+    pool : WorkerPool, optional
+        With ``"processes"``: the workers to run the graph on (the caller's, kept
+        after the graph: :func:`~interbrain.engine.run_study` starts them first and
+        runs the statistics on them too); by default a pool of ``n_workers`` started
+        here and shut down after the graph.
 
     Returns
     -------
@@ -270,23 +287,27 @@ def execute(stages: dict[str, list], progress: Progress, *, scheduler: str | Non
     stage_of = {t.key: name for name, tasks in stages.items() for t in tasks}
     if scheduler in LOCAL_SCHEDULERS:
         seconds = {} if task_seconds is None else task_seconds
-        # processes: one task per submission (tasks are long), so that the callbacks
-        # time each task from its start and the last tasks spread over the workers;
-        # and workers that exit when this process dies, not left waiting for work
-        options = ({"chunksize": 1, "initializer": worker_initializer()}
-                   if scheduler == "processes" else {})
         # warnings.catch_warnings (used by the tasks around noisy MNE calls) swaps the
         # process-wide filter list, so tasks exiting it out of order on threads can
         # leave their "ignore" filters installed. Restore this process's filters after
         # the graph, so a run never changes which warnings its caller sees.
         counter = _TaskCounter(stage_of, progress, seconds)
-        try:
-            with counter, warnings.catch_warnings():
-                results = dask.compute(*flat, scheduler=scheduler or "threads",
-                                       num_workers=n_workers, **options)
-        except BrokenProcessPool:
-            running = [labels.get(key, str(key)) for key in counter.running()]
-            raise WorkerError(_died(running)) from None
+        with contextlib.ExitStack() as stack:
+            options = {}
+            if scheduler == "processes":
+                # one task per submission (tasks are long), so that the callbacks time
+                # each task from its start and the last tasks spread over the workers;
+                # workers that exit when this process dies (WorkerPool)
+                if pool is None:
+                    pool = stack.enter_context(WorkerPool(n_workers).start())
+                options = {"chunksize": 1, "pool": pool.executor}
+            try:
+                with counter, warnings.catch_warnings():
+                    results = dask.compute(*flat, scheduler=scheduler or "threads",
+                                           num_workers=n_workers, **options)
+            except BrokenProcessPool:
+                running = [labels.get(key, str(key)) for key in counter.running()]
+                raise WorkerError(died_message(running)) from None
     else:
         from distributed import Client, as_completed
         from distributed.scheduler import KilledWorker
@@ -314,7 +335,8 @@ def build_graph(refs: dict[str, tuple[RecordingRef, RecordingRef]],
                 analysis: AnalysisSettings, regions: dict[str, str] | None,
                 cache_dir: Path, spectra_budget: int = DEFAULT_SPECTRA_BUDGET,
                 labels: dict | None = None, segments: SegmentSpec | None = None,
-                moments: MomentSpec | None = None) -> dict[str, list]:
+                moments: MomentSpec | None = None,
+                digests: Mapping[str, InputDigest] | None = None) -> dict[str, list]:
     """The delayed tasks of a study: recordings, then synchrony per group of
     :func:`~interbrain.nulls.rate_groups` (``("session", s)`` or ``("familiarity",
     dyad)``) and signal (in the order of ``analysis.signals``, so the tables
@@ -323,10 +345,18 @@ def build_graph(refs: dict[str, tuple[RecordingRef, RecordingRef]],
     ``labels``, if given, is filled with task key -> what the task does, in words
     (``"preprocessing <file>"``, ``"synchrony of session 2 (hbo)"``,
     ``"synchrony of the familiarity pairings of dyad D01 (hbo)"``). ``segments`` and
-    ``moments`` (``[segments]``, ``[moments]``) go to the session tasks."""
+    ``moments`` (``[segments]``, ``[moments]``) go to the session tasks; ``digests``
+    (:func:`~interbrain.engine.digests.digest_inputs`) to each recording task, those
+    of its files."""
     labels = {} if labels is None else labels
+    digests = digests or {}
+
+    def own(ref: RecordingRef) -> dict[str, InputDigest]:
+        files = [str(f) for f in [Path(ref.path), *recording_sidecars(ref.path)]]
+        return {f: digests[f] for f in files if f in digests}
+
     handles = {k: dask.delayed(recording_task, pure=True)(ref, partner, preprocessing,
-                                                          str(cache_dir))
+                                                          str(cache_dir), own(ref))
                for k, (ref, partner) in sorted(refs.items())}
     labels.update({handles[k].key: f"preprocessing {k}" for k in handles})
     sessions = []
@@ -340,11 +370,15 @@ def build_graph(refs: dict[str, tuple[RecordingRef, RecordingRef]],
         needed = sorted({*needed, *(k for p in crops for k in (p.therapist.key,
                                                                 p.patient.key))})
         for signal in analysis.signals:
-            sessions.append(dask.delayed(session_task, pure=True)(
-                group, [handles[k] for k in needed], replace(analysis, signals=(signal,)),
-                regions, str(cache_dir), spectra_budget,
-                segments if kind == "session" else None,
-                moments if kind == "session" else None, crops))
+            # the pairings are bound to the function, not given as arguments: Dask looks
+            # for its collections through every argument (each pairing's fields), which
+            # took most of the time of building the graph of a large study
+            task = functools.partial(
+                session_task, group, settings=replace(analysis, signals=(signal,)),
+                regions=regions, cache_dir=str(cache_dir), spectra_budget=spectra_budget,
+                segments=segments if kind == "session" else None,
+                moments=moments if kind == "session" else None, crops=crops)
+            sessions.append(dask.delayed(task, pure=True)([handles[k] for k in needed]))
             what = (f"session {which}" if kind == "session"
                     else f"the {kind} pairings of dyad {which}")
             labels[sessions[-1].key] = f"synchrony of {what} ({signal})"

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 from datetime import datetime, timezone
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -92,8 +93,10 @@ def jsonable(value: Any, root: Path | None = None) -> Any:
     return str(value)
 
 
-def describe_study(study) -> dict:
-    """The ``"study"`` entry of a manifest: name, folder, recordings and one digest.
+def input_files(study) -> list[Path]:
+    """Every input a run of ``study`` reads: each recording (file, or NIRx folder) in
+    path order, each followed by its sidecars (:func:`~interbrain.io.recording_sidecars`),
+    each once.
 
     Parameters
     ----------
@@ -101,28 +104,70 @@ def describe_study(study) -> dict:
 
     Returns
     -------
+    list of Path
+    """
+    refs = [ref for s in study.sessions for ref in (s.therapist, s.patient)]
+    refs += [ref for g in study.generalisation for ref in (g.patient, g.other)]
+    files = [f for path in sorted({ref.path for ref in refs})
+             for f in [Path(path), *recording_sidecars(path)]]
+    return list(dict.fromkeys(files))
+
+
+def input_digest(path: str | Path) -> str:
+    """The SHA-256 of one input: of a file's bytes, as ``sha256sum`` prints it
+    (:func:`sha256_of`); of a NIRx folder's files, names and bytes
+    (:func:`~interbrain.engine.cache.file_digest`).
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    OSError
+        When it cannot be read.
+    """
+    return file_digest(path) if Path(path).is_dir() else sha256_of(path)
+
+
+def describe_study(study, digests: Mapping[str, str] | None = None) -> dict:
+    """The ``"study"`` entry of a manifest: name, folder, recordings and one digest.
+
+    Parameters
+    ----------
+    study : Study
+    digests : mapping, optional
+        Input path (``str`` of an entry of :func:`input_files`) -> its
+        :func:`input_digest`, already computed (a run hashes every input once and
+        gives the digests to its tasks too); the inputs it lacks are hashed here.
+
+    Returns
+    -------
     dict
         ``name``, ``root``, ``recordings`` (path relative to the study folder ->
-        SHA-256 of the file's bytes, as ``sha256sum`` prints it; for a NIRx folder,
-        :func:`~interbrain.engine.cache.file_digest` of its files; BIDS sidecars
-        included) and ``digest``: the SHA-256 of the study's whole content (settings,
+        :func:`input_digest`: the SHA-256 of the file's bytes, as ``sha256sum`` prints
+        it; for a NIRx folder, :func:`~interbrain.engine.cache.file_digest` of its
+        files; BIDS sidecars included; None for an input that cannot be read) and
+        ``digest``: the SHA-256 of the study's whole content (settings,
         dyads, sessions, regions, therapists, measures and the recordings' digests),
         which two studies share exactly when a run of either reads the same inputs
         with the same settings. Recording paths are relative to the study folder, so
         moving the folder keeps the digest.
     """
     root = Path(study.root)
-    refs = [ref for s in study.sessions for ref in (s.therapist, s.patient)]
-    refs += [ref for g in study.generalisation for ref in (g.patient, g.other)]
+    digests = digests or {}
     recordings: dict[str, str | None] = {}
-    for path in sorted({ref.path for ref in refs}):
-        for f in [Path(path), *recording_sidecars(path)]:
-            rel = os.path.relpath(f, root)
-            if rel not in recordings:
-                try:   # a file's as sha256sum gives it; a NIRx folder's of all its files
-                    recordings[rel] = file_digest(f) if f.is_dir() else sha256_of(f)
-                except OSError:   # the analysis reports an unreadable file itself
-                    recordings[rel] = None
+    for f in input_files(study):
+        rel = os.path.relpath(f, root)
+        if rel not in recordings:
+            try:
+                recordings[rel] = digests.get(str(f)) or input_digest(f)
+            except OSError:   # the analysis reports an unreadable file itself
+                recordings[rel] = None
     content = {name: jsonable(getattr(study, name), root)
                for name in ("name", "description", "analysis", "preprocessing", "statistics",
                             "dyads", "sessions", "generalisation", "regions", "therapists")}

@@ -18,6 +18,7 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -35,8 +36,10 @@ from ..study import Study
 from ..synchrony.session import DEFAULT_SPECTRA_BUDGET
 from ..synchrony.summaries import region_mean_of_pairs
 from .atomic import write_bytes, write_parquet, write_text
+from .digests import InputDigest, digest_inputs
 from .graph import LOCAL_SCHEDULERS, RecordingHandle, build_graph, execute
-from .manifest import describe_study, sha256_of
+from .manifest import describe_study, input_files, sha256_of
+from .pool import WorkerPool
 from .progress import Progress
 from .run_directory import RunDirectory
 
@@ -86,7 +89,9 @@ def _resampling(groups: dict[tuple[str, int | str], list],
 def analyse_synchrony(study: Study, *, progress: Progress | None = None,
                       n_workers: int | None = None, scheduler: str | None = None,
                       cache_dir: str | Path | None = None,
-                      spectra_budget: int = DEFAULT_SPECTRA_BUDGET) -> SynchronyResults:
+                      spectra_budget: int = DEFAULT_SPECTRA_BUDGET,
+                      digests: Mapping[str, InputDigest] | None = None,
+                      pool: WorkerPool | None = None) -> SynchronyResults:
     """Preprocess every recording and compute synchrony of every pairing.
 
     The pairings are those of :func:`~interbrain.nulls.all_pairings`: real dyads,
@@ -107,6 +112,12 @@ def analyse_synchrony(study: Study, *, progress: Progress | None = None,
         removed afterwards, when None.
     spectra_budget : int
         Bytes of channel spectra one synchrony task holds at once.
+    digests : mapping, optional
+        The inputs' digests (:func:`~interbrain.engine.digests.digest_inputs`), for the
+        cache keys; by default each recording task hashes its files.
+    pool : WorkerPool, optional
+        With ``scheduler="processes"``: worker processes already started, kept
+        running after the graph (:func:`~interbrain.engine.graph.execute`).
     """
     progress = progress or Progress("quiet")
     refs = {}
@@ -127,10 +138,11 @@ def analyse_synchrony(study: Study, *, progress: Progress | None = None,
         graph = build_graph(refs, groups, study.preprocessing, study.analysis,
                             study.regions or None, Path(cache_dir), spectra_budget,
                             labels=labels, segments=study.segments,
-                            moments=study.moments)
+                            moments=study.moments, digests=digests)
         task_seconds: dict = {}
         results = execute(graph, progress, scheduler=scheduler, n_workers=n_workers,
-                          task_seconds=task_seconds, labels=labels)
+                          task_seconds=task_seconds, labels=labels,
+                          pool=pool if scheduler == "processes" else None)
     handles = {h.ref_key: h for h in results["preprocessing recordings"]}
     qc = _qc_table(study, handles)
     parts = results["synchrony (real + pseudo)"]
@@ -199,13 +211,16 @@ def run_study(study: Study, out_dir: str | Path | RunDirectory, *,
     progress : Progress, optional
         Progress display; none by default.
     n_workers : int, optional
-        Threads of the local Dask scheduler; default ``[engine] workers`` of
+        Threads or processes of the embedded scheduler; default ``[engine] workers`` of
         ``study.toml``, else one per core.
     scheduler : str, optional
         ``"threads"`` or ``"processes"`` (embedded schedulers), or the address of a
         dask.distributed scheduler (``"tcp://host:8786"``) to run the graph on;
-        default ``[engine] scheduler``, else ``"threads"``. Results are identical
-        whatever runs them.
+        default ``[engine] scheduler``, else ``"threads"``. With ``"processes"`` the
+        worker processes start first and are kept for the statistics and the report,
+        whose independent parts (each signal's confirmatory models and report section)
+        they run while this process does the rest. Results are identical whatever runs
+        them.
     cache_dir : str or Path, optional
         Cache of intermediate products; default ``[engine] cache``, else
         ``out_dir/.cache``. A later run with the same cache recomputes only what
@@ -244,17 +259,39 @@ def run_study(study: Study, out_dir: str | Path | RunDirectory, *,
 def _run_in(study: Study, run_dir: RunDirectory, *, progress: Progress | None,
             n_workers: int | None, scheduler: str | None, cache_dir: str | Path | None,
             spectra_budget: int, figures: bool) -> StudyResults:
-    """:func:`run_study` in the results folder that ``run_dir`` holds."""
-    out = run_dir.path
-    progress = progress or Progress("quiet")
-    timings = {}
+    """:func:`run_study` in the results folder that ``run_dir`` holds.
+
+    On the embedded ``"processes"`` scheduler the worker processes start first (they
+    import interbrain while this process hashes the inputs and builds the graph), run
+    the graph, then the statistics' and the report's independent parts
+    (:meth:`WorkerPool.map`) while this process does the rest; they are shut down when
+    the run ends, whether it succeeded or not."""
     t0 = time.perf_counter()
     scheduler = scheduler or study.engine.scheduler or None
     n_workers = n_workers or study.engine.workers or None
+    with contextlib.ExitStack() as stack:
+        pool = (stack.enter_context(WorkerPool(n_workers).start())
+                if scheduler == "processes" else None)
+        return _stages(study, run_dir, t0, pool, progress=progress or Progress("quiet"),
+                       n_workers=n_workers, scheduler=scheduler, cache_dir=cache_dir,
+                       spectra_budget=spectra_budget, figures=figures)
+
+
+def _stages(study: Study, run_dir: RunDirectory, t0: float, pool: WorkerPool | None, *,
+            progress: Progress, n_workers: int | None, scheduler: str | None,
+            cache_dir: str | Path | None, spectra_budget: int, figures: bool
+            ) -> StudyResults:
+    """The stages of :func:`_run_in` (``t0``: when the run started; ``pool``: the
+    worker processes, or None)."""
+    out = run_dir.path
+    jobs = pool.map if pool is not None else map
+    timings = {}
     cache_dir = cache_dir or study.engine.cache or None
     cache_dir = Path(cache_dir) if cache_dir is not None else out / ".cache"
+    # every input hashed once: for the manifest and for the recording tasks' cache keys
+    digests = digest_inputs(input_files(study))
     # what the manifest records: the inputs as read now, and the settings
-    described = describe_study(study)
+    described = describe_study(study, {path: d.sha256 for path, d in digests.items()})
     settings = {"preprocessing": study.preprocessing, "analysis": study.analysis,
                 "statistics": study.statistics, "engine": study.engine,
                 "segments": study.segments, "moments": study.moments,
@@ -264,7 +301,7 @@ def _run_in(study: Study, run_dir: RunDirectory, *, progress: Progress | None,
                 "cache": str(cache_dir), "spectra_budget": spectra_budget}
     stage = analyse_synchrony(study, progress=progress, n_workers=n_workers,
                               scheduler=scheduler, cache_dir=cache_dir,
-                              spectra_budget=spectra_budget)
+                              spectra_budget=spectra_budget, digests=digests, pool=pool)
     synchrony = stage.synchrony
     timings["preprocessing + synchrony"] = time.perf_counter() - t0
     for name, seconds in stage.task_seconds.items():
@@ -272,7 +309,7 @@ def _run_in(study: Study, run_dir: RunDirectory, *, progress: Progress | None,
     t1 = time.perf_counter()
     progress.stage("statistics", 1)
     stats = fit_models(study, synchrony, segments=stage.summaries.get("segments"),
-                       moments=stage.summaries.get("moments"))
+                       moments=stage.summaries.get("moments"), map=jobs)
     progress.advance()
     timings["statistics"] = time.perf_counter() - t1
     # the same timings dict: the report's time is added to it below
@@ -287,8 +324,9 @@ def _run_in(study: Study, run_dir: RunDirectory, *, progress: Progress | None,
         for name, frame in results.tables().items():
             write_parquet(frame, staging / name)
         write_text(results.preprocessing_record(), staging / "preprocessing.json")
-        write_text(methods_text(results), staging / "methods.md")
-        write_text(report_html(results), staging / "report.html")
+        methods = methods_text(results)
+        write_text(methods, staging / "methods.md")
+        write_text(report_html(results, methods=methods, map=jobs), staging / "report.html")
         if figures:
             for name, data in figure_files(results).items():
                 (staging / "figures").mkdir(exist_ok=True)

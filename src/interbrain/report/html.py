@@ -8,6 +8,7 @@ retained, quality control and methods.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import itertools
 from datetime import datetime, timezone
 
@@ -32,7 +33,7 @@ from .summary import design_notes, exploratory_findings, findings
 from .tables import RUNG_WORDS, csv_link, human_table
 from .wording import join_reasons
 
-__all__ = ["report_html", "confirmatory_results", "img"]
+__all__ = ["report_html", "confirmatory_results", "img", "signal_entry", "signal_results"]
 
 
 def img(png: bytes, alt: str = "figure") -> markupsafe.Markup:
@@ -205,10 +206,54 @@ def _segment_tables(rows: pd.DataFrame) -> dict:
     return out
 
 
-def _signal_entry(results: StudyResults, signal: str, metric: str,
-                  positions: pd.DataFrame | None = None) -> dict:
-    """Everything shown for one signal and metric (``positions``: the montage's
-    channels, :func:`~interbrain.report.montage.channel_positions`)."""
+#: Columns of the synchrony table that the section of a signal reads (the channels of
+#: each pair, for the per-pair figures).
+_PAIR_COLUMNS = ["pair", "channel_therapist", "channel_patient"]
+
+
+def signal_results(results: StudyResults, signal: str, metric: str) -> StudyResults:
+    """What :func:`signal_entry` reads of ``results`` for one signal and metric: the
+    same results with only the fits of that signal and metric, the synchrony table
+    reduced to the channels of each pair (its first row per pair) and no quality
+    control, retained data or synchrony summaries; small enough to send to another
+    process.
+
+    Parameters
+    ----------
+    results : StudyResults
+    signal, metric : str
+
+    Returns
+    -------
+    StudyResults
+    """
+    sync = results.synchrony
+    columns = [c for c in _PAIR_COLUMNS if c in sync.columns]
+    pairs = sync[columns].drop_duplicates("pair") if "pair" in columns else sync[columns][:0]
+    return dataclasses.replace(
+        results, synchrony=pairs, qc=results.qc[:0], summaries={},
+        retained=pd.DataFrame(), null_summary=pd.DataFrame(),
+        fits={k: v for k, v in results.fits.items()
+              if (k.signal, k.metric) == (signal, metric)})
+
+
+def signal_entry(results: StudyResults, signal: str, metric: str,
+                 positions: pd.DataFrame | None = None) -> dict:
+    """Everything the report shows for one signal and metric: figures (PNG) and tables.
+
+    Parameters
+    ----------
+    results : StudyResults
+        The run's, or :func:`signal_results` of them (the same entry).
+    signal, metric : str
+    positions : pandas.DataFrame, optional
+        The montage's channels (:func:`~interbrain.report.montage.channel_positions`).
+
+    Returns
+    -------
+    dict
+        The template's fields of the section.
+    """
     study, sessions = results.study, results.sessions
     growth = results.fit("growth", signal, metric)
     entry = {"name": f"{figures.SIGNAL_LABEL.get(signal, signal)}, "
@@ -268,7 +313,7 @@ def _signal_entry(results: StudyResults, signal: str, metric: str,
 
 
 def report_html(results: StudyResults, *, methods: str | None = None,
-                synchrony_source: str | None = None) -> str:
+                synchrony_source: str | None = None, map=map) -> str:
     """The self-contained HTML report of a run (``report.html``).
 
     Parameters
@@ -283,6 +328,12 @@ def report_html(results: StudyResults, *, methods: str | None = None,
         For a statistics-only run: the synchrony table's file. The header then names it
         instead of the band and channel pairs, and the quality-control section says
         that no recording was read.
+    map : callable
+        Called once, as ``map(signal_entry, parts, signals, metrics, positions)``
+        (``parts``: :func:`signal_results` of each signal and metric shown), to draw the
+        sections of the signals; returns them in order. Python's ``map`` by default;
+        a run passes one that draws them in its worker processes while this process
+        draws the rest. The page is the same whichever map draws them.
 
     Returns
     -------
@@ -293,11 +344,13 @@ def report_html(results: StudyResults, *, methods: str | None = None,
     study = results.study
     sessions = results.sessions
     positions = montage_positions(results)
-    signals = [_signal_entry(results, signal, metric, positions)
-               for metric, signal in itertools.product(study.analysis.metrics,
-                                                       study.analysis.signals)
-               # e.g. a systemic null without short channels (the notes say so)
-               if ((sessions["signal"] == signal) & (sessions["metric"] == metric)).any()]
+    units = [(signal, metric) for metric, signal in itertools.product(
+        study.analysis.metrics, study.analysis.signals)
+        # e.g. a systemic null without short channels (the notes say so)
+        if ((sessions["signal"] == signal) & (sessions["metric"] == metric)).any()]
+    entries = iter(map(signal_entry, [signal_results(results, *unit) for unit in units],
+                       [signal for signal, _ in units], [metric for _, metric in units],
+                       [positions] * len(units)))
     qc = results.qc
     qc_summary = (qc.groupby(["dyad", "session", "role", "file"], as_index=False)
                   .agg(channels=("channel", "size"), excluded=("bad", "sum"),
@@ -310,8 +363,9 @@ def report_html(results: StudyResults, *, methods: str | None = None,
     env = jinja2.Environment(loader=jinja2.PackageLoader("interbrain.report", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]))
     template = env.get_template("report.html.j2")
-    return template.render(
-        study=study, signals=signals, synchrony_source=synchrony_source,
+    # everything but the signals' sections first: they may be drawn elsewhere meanwhile
+    fields = dict(
+        synchrony_source=synchrony_source,
         models=_table(models, _ALL_COLUMNS, table_id="all-terms"),
         models_csv=csv_link(models, "models.csv", "models.csv (every column)"),
         n_models=len(models),
@@ -324,8 +378,11 @@ def report_html(results: StudyResults, *, methods: str | None = None,
         results_paragraph=results_paragraph(results),
         notes=results.notes, versions=software_versions(),
         confirmatory=confirmatory_results(results), ladder=LADDER_DESCRIPTION,
-        created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         timings={k: f"{v:.1f} s" for k, v in results.timings.items()})
+    signals = list(entries)
+    return template.render(
+        study=study, signals=signals, **fields,
+        created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
 
 def _spatial(results: StudyResults, signal: str, metric: str, model: str,

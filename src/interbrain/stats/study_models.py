@@ -20,16 +20,14 @@ from ..nulls.dyad_tests import sign_flip_method
 from ..synchrony.settings import is_short_signal
 from ..synchrony.systemic import short_signal_notes
 from .confirmatory import ALL_PAIRS, mark_families
-from .excess import pairing_sessions
+from .core_models import CoreModels, core_model_job, fit_core_models, row_options
 from .generalisation import fit_generalisation, generalisation_table
 from .generalisation_patients import generalisation_partners
 from .growth_analysis import analyse_growth
 from .mechanisms import MechanismInputs, mechanism_models
 from .multiple import pairwise_tests
-from .outcomes import analyse_outcomes
-from .plasticity import PlasticityResult, plasticity_test
 from .real_vs_pseudo import real_vs_pseudo
-from .result_table import result_table
+from .result_table import result_rows
 from .moment_tests import moment_tests
 from .segment_analysis import analyse_segments, split_segments
 from .segment_models import restrict_pseudo
@@ -237,49 +235,80 @@ def null_test_rows(tests: pd.DataFrame, kinds) -> pd.DataFrame:
         "n_dyads": rows["n_dyads"].astype(float)})
 
 
-def _plasticity_tests(pairings: pd.DataFrame, kinds, inputs: ModelInputs, notes: list,
-                      where: str) -> dict[str, PlasticityResult]:
-    """The plasticity test against each kind of null present (pseudo-dyads first)."""
-    st = inputs.settings
-    therapists = (dict(zip(inputs.dyads["dyad"], inputs.dyads["therapist"]))
-                  if inputs.dyads is not None else None)
-    out = {}
-    for kind in kinds:
+def _rows(results: dict, core: CoreModels | None, signal: str, metric: str,
+          st: StatisticsSettings) -> pd.DataFrame:
+    """:func:`~interbrain.stats.result_table.result_table` of ``results`` with the
+    outcome models' rows, already made, after the growth model's."""
+    named = {k: v for k, v in results.items() if k == "growth"}
+    if core is not None and core.outcome_rows is not None:
+        named["outcomes"] = core.outcome_rows
+    named.update({k: v for k, v in results.items() if k != "growth"})
+    return combine_tables([v if k == "outcomes" else result_rows(k, v, signal, metric,
+                                                                 **row_options(st))
+                           for k, v in named.items()])
+
+
+def _signal_models(synchrony: pd.DataFrame, real: pd.DataFrame, signal: str, metric: str,
+                   inputs: ModelInputs, can_grow: bool, has_pseudo: bool, segments,
+                   moments) -> dict:
+    """The models of one signal and metric outside the confirmatory family, in the
+    order :func:`fit_models` reports them: results by name, notes, fits, tables."""
+    st, where = inputs.settings, f"{signal}/{metric}"
+    design, n_permutations = inputs.design, st.n_permutations or 9999
+    out: dict = {"results": {}, "notes": [], "fits": {}, "tables": [], "growth": None}
+    results, notes = out["results"], out["notes"]
+    if can_grow:
         try:
-            out[kind] = plasticity_test(
-                pairings, time=st.time, null=kind, n_permutations=st.n_permutations or 999,
-                seed=st.seed, df_method=st.df_method, therapist=therapists)
+            out["growth"] = results["growth"] = analyse_growth(
+                real, time=st.time, therapist="therapist",
+                condition="condition" if "condition" in design.columns else None,
+                covariates=list(st.covariates) or None, compare=st.compare,
+                n_permutations=st.n_permutations, seed=st.seed, df_method=st.df_method)
+            notes += [f"growth ({where}): {n}" for n in out["growth"].notes]
         except ValueError as exc:
-            notes.append(f"plasticity test against {kind} ({where}) not run: {exc}")
+            notes.append(f"growth model ({where}) not fitted: {exc}")
+    if has_pseudo:
+        results["real_vs_pseudo"] = real_vs_pseudo(
+            synchrony, signal, metric, n_permutations=n_permutations, seed=st.seed)
+    for test in st.pairwise:
+        if (test == "real_vs_pseudo" and not has_pseudo) or (test == "growth"
+                                                             and not can_grow):
             continue
-        notes += [f"plasticity against {kind} ({where}): {n}" for n in out[kind].notes]
+        try:
+            results[f"pairwise:{test}"] = pairwise_tests(
+                synchrony, signal=signal, metric=metric, test=test, unit=st.pairwise_unit,
+                correction=st.correction, time="linear" if st.time == "quadratic" else st.time,
+                n_permutations=st.n_permutations or 999, seed=st.seed, alpha=st.alpha)
+        except ValueError as exc:
+            notes.append(f"per-{st.pairwise_unit} {test} tests ({where}) skipped: {exc}")
+    if can_grow:
+        mechanisms, mechanism_notes = mechanism_models(synchrony, real, inputs.mechanisms,
+                                                       signal, metric)
+        results.update(mechanisms)
+        notes += mechanism_notes
+    if inputs.generalisation:
+        try:
+            results["generalisation"] = fit_generalisation(
+                generalisation_table(synchrony, inputs.dyads, signal, metric),
+                partner="partner")
+        except ValueError as exc:
+            notes.append(f"generalisation model ({where}) not fitted: {exc}")
+    if segments is not None and len(segments):
+        seg_tables, out["fits"], seg_notes = analyse_segments(
+            segments, design, st, signal, metric, labels=inputs.segment_labels,
+            therapists=(dict(zip(inputs.dyads["dyad"], inputs.dyads["therapist"]))
+                        if inputs.dyads is not None else None))
+        out["tables"] += seg_tables
+        notes += seg_notes
+    if moments is not None and len(moments):
+        out["tables"].append(moment_tests(moments, signal, metric, seed=st.seed,
+                                          n_permutations=n_permutations))
     return out
-
-
-def _core_models(synchrony: pd.DataFrame, signal: str, metric: str, inputs: ModelInputs,
-                 kinds, can_grow: bool, notes: list, where: str
-                 ) -> tuple[dict, dict[str, PlasticityResult]]:
-    """Growth of the excess over each null and the outcome models of one signal, metric
-    and unit (the models of the confirmatory family)."""
-    st = inputs.settings
-    plasticity = {}
-    if can_grow and kinds:
-        plasticity = _plasticity_tests(pairing_sessions(synchrony, signal, metric), kinds,
-                                       inputs, notes, where)
-    outcomes = None
-    if inputs.measure_columns and can_grow:
-        real = session_synchrony(synchrony, signal, "real", metric)
-        outcomes = analyse_outcomes(
-            real, inputs.measures, sesoi=st.sesoi_option, sesoi_scale=st.sesoi_scale,
-            alpha=st.alpha, time=st.time, lagged=st.lagged, prepost=st.prepost,
-            df_method=st.df_method, n_bootstrap=st.n_bootstrap, seed=st.seed)
-        notes += [f"outcomes ({where}): {n}" for n in outcomes.notes]
-    return ({"outcomes": outcomes} if outcomes is not None else {}), plasticity
 
 
 def fit_models(inputs: ModelInputs | Study, synchrony: pd.DataFrame, *,
                segments: pd.DataFrame | None = None,
-               moments: pd.DataFrame | None = None) -> ModelResults:
+               moments: pd.DataFrame | None = None, map=map) -> ModelResults:
     """Fit every model of ``[statistics]`` for every signal and metric.
 
     Per signal and metric: the plasticity test (growth of real synchrony in excess of
@@ -318,6 +347,14 @@ def fit_models(inputs: ModelInputs | Study, synchrony: pd.DataFrame, *,
         Synchrony around marked moments and in null windows
         (``synchrony_moments.parquet``): with it, the test of each moment label
         (:func:`~interbrain.stats.moment_tests.moment_tests`).
+    map : callable
+        Called once, as ``map(fit_core_models, jobs)``, to fit the models of the
+        confirmatory family (:mod:`interbrain.stats.core_models`: one job per signal
+        and metric, and one for a restricted primary unit); returns their
+        :class:`~interbrain.stats.core_models.CoreModels` in order. Python's ``map``
+        by default (fitted one after the other as they are needed); a run passes one
+        that fits them in its worker processes while this process fits the other
+        models. The results are the same whichever map fits them.
 
     Returns
     -------
@@ -342,115 +379,69 @@ def fit_models(inputs: ModelInputs | Study, synchrony: pd.DataFrame, *,
                      f"this study has {n_dyads} dyad(s) and {n_sessions} session number(s).")
     if inputs.pseudo_dyads and not has_pseudo:
         notes.append("No pseudo-dyads: they need at least 2 dyads with the same session number.")
-    design = inputs.design
-    condition = "condition" if "condition" in design.columns else None
-    n_permutations = st.n_permutations or 9999   # of the sign-flip tests
-    options = {"sesoi": st.sesoi_option, "sesoi_scale": st.sesoi_scale, "alpha": st.alpha}
     notes += short_signal_notes(synchrony, tuple(inputs.signals))
     present = set(real_rows["signal"])
-    for metric in inputs.metrics:
-        for signal in [s for s in inputs.signals if s in present or not is_short_signal(s)]:
-            where = f"{signal}/{metric}"
-            per_pairing = {pairing: session_synchrony(synchrony, signal, pairing, metric)
-                           for pairing in ("real", *kinds)}
-            for pairing, summary in per_pairing.items():
-                summaries.append(summary.assign(signal=signal, metric=metric,
-                                                pairing=pairing)[SESSION_COLUMNS])
-            real = per_pairing["real"].merge(design, on=["dyad", "session"], how="left")
-            core, plasticity = _core_models(synchrony, signal, metric, inputs, kinds,
-                                            can_grow, notes, where)
-            tables += [result.to_frame(signal, metric) for result in plasticity.values()]
-            plasticity_results.update({(signal, metric, kind): result
-                                       for kind, result in plasticity.items()})
-            fits.update({("plasticity" if kind == "pseudo" else f"plasticity:{kind}",
-                          signal, metric): result.fit for kind, result in plasticity.items()})
-            if "outcomes" in core:
-                fits.update({(name, signal, metric): fit
-                             for name, fit in core["outcomes"].fits().items()
-                             if not name.startswith("prepost:")})
-            results: dict = {}
-            growth = None
-            if can_grow:
-                try:
-                    growth = analyse_growth(
-                        real, time=st.time, therapist="therapist", condition=condition,
-                        covariates=list(st.covariates) or None, compare=st.compare,
-                        n_permutations=st.n_permutations, seed=st.seed,
-                        df_method=st.df_method)
-                except ValueError as exc:
-                    notes.append(f"growth model ({where}) not fitted: {exc}")
-            if growth is not None:
-                results["growth"] = growth
-                fits[("growth", signal, metric)] = growth.fit
-                notes += [f"growth ({where}): {n}" for n in growth.notes]
-                slopes.append(growth.slopes.assign(signal=signal, metric=metric))
-            results.update(core)
-            if has_pseudo:
-                tests[(signal, metric)] = real_vs_pseudo(
-                    synchrony, signal, metric, n_permutations=n_permutations, seed=st.seed)
-                results["real_vs_pseudo"] = tests[(signal, metric)]
-            for test in st.pairwise:
-                if (test == "real_vs_pseudo" and not has_pseudo) or (
-                        test == "growth" and not can_grow):
-                    continue
-                try:
-                    results[f"pairwise:{test}"] = pairwise_tests(
-                        synchrony, signal=signal, metric=metric, test=test,
-                        unit=st.pairwise_unit, correction=st.correction,
-                        time="linear" if st.time == "quadratic" else st.time,
-                        n_permutations=st.n_permutations or 999, seed=st.seed,
-                        alpha=st.alpha)
-                except ValueError as exc:
-                    notes.append(f"per-{st.pairwise_unit} {test} tests ({where}) skipped: {exc}")
-            if can_grow:
-                mechanisms, mechanism_notes = mechanism_models(
-                    synchrony, real, inputs.mechanisms, signal, metric)
-                results.update(mechanisms)
-                notes += mechanism_notes
-            if inputs.generalisation:
-                try:
-                    results["generalisation"] = fit_generalisation(
-                        generalisation_table(synchrony, inputs.dyads, signal, metric),
-                        partner="partner")
-                except ValueError as exc:
-                    notes.append(f"generalisation model ({where}) not fitted: {exc}")
-            if results:
-                tables.append(result_table(results, signal, metric, **options))
-            if segments is not None and len(segments):
-                seg_tables, seg_fits, seg_notes = analyse_segments(
-                    segments, design, st, signal, metric, labels=inputs.segment_labels,
-                    therapists=(dict(zip(inputs.dyads["dyad"], inputs.dyads["therapist"]))
-                                if inputs.dyads is not None else None))
-                tables += seg_tables
-                fits.update(seg_fits)
-                notes += seg_notes
-            if moments is not None and len(moments):
-                tables.append(moment_tests(moments, signal, metric, seed=st.seed,
-                                           n_permutations=st.n_permutations or 9999))
+    units = [(signal, metric) for metric in inputs.metrics for signal in inputs.signals
+             if signal in present or not is_short_signal(signal)]
     primary_signal = st.primary.signal or inputs.signals[0]
     primary_metric = st.primary.metric or inputs.metrics[0]
-    tables = [t.assign(scope=ALL_PAIRS) for t in tables]
-    if st.primary.scope != ALL_PAIRS:
-        where = f"{primary_signal}/{primary_metric}, {st.primary.scope}"
-        subset = st.primary.select(synchrony)
-        if subset.empty:
-            notes.append(f"the primary channel pairs ({st.primary.scope}) are not in the synchrony table")
-        else:
-            results, plasticity = _core_models(subset, primary_signal, primary_metric,
-                                               inputs, kinds, can_grow, notes, where)
-            frames = [r.to_frame(primary_signal, primary_metric) for r in plasticity.values()]
-            if results:
-                frames.append(result_table(results, primary_signal, primary_metric,
-                                           **options))
-            tables += [f.assign(scope=st.primary.scope) for f in frames]
+    jobs = [core_model_job(synchrony, signal, metric, inputs, kinds, can_grow,
+                           f"{signal}/{metric}") for signal, metric in units]
+    subset = st.primary.select(synchrony) if st.primary.scope != ALL_PAIRS else None
+    if subset is not None and not subset.empty:
+        jobs.append(core_model_job(subset, primary_signal, primary_metric, inputs, kinds,
+                                   can_grow, f"{primary_signal}/{primary_metric}, "
+                                             f"{st.primary.scope}"))
+    # the confirmatory family's models run as the caller's map does (e.g. in worker
+    # processes) while this process fits the rest; then all is put in the order of a run
+    # that fits one model after the other
+    cores = iter(map(fit_core_models, jobs))
+    others = []
+    for signal, metric in units:
+        per_pairing = {pairing: session_synchrony(synchrony, signal, pairing, metric)
+                       for pairing in ("real", *kinds)}
+        for pairing, summary in per_pairing.items():
+            summaries.append(summary.assign(signal=signal, metric=metric,
+                                            pairing=pairing)[SESSION_COLUMNS])
+        real = per_pairing["real"].merge(inputs.design, on=["dyad", "session"], how="left")
+        others.append(_signal_models(synchrony, real, signal, metric, inputs, can_grow,
+                                     has_pseudo, segments, moments))
     nulls, null_tests = pd.DataFrame(), pd.DataFrame()
     if kinds:
         nulls = null_summary(synchrony, kinds=kinds)
-        null_tests = dyad_permutation_tests(nulls, n_permutations=n_permutations,
+        null_tests = dyad_permutation_tests(nulls, n_permutations=st.n_permutations or 9999,
                                             seed=st.seed)
-        surrogate_kinds = [k for k in kinds if k != "pseudo"]
-        if surrogate_kinds and len(null_tests):
-            tables.append(null_test_rows(null_tests, surrogate_kinds).assign(scope=ALL_PAIRS))
+    for (signal, metric), other in zip(units, others):
+        core = next(cores)
+        notes += core.notes + other["notes"]
+        tables += core.plasticity_rows
+        plasticity_results.update({(signal, metric, kind): result
+                                   for kind, result in core.plasticity.items()})
+        fits.update({("plasticity" if kind == "pseudo" else f"plasticity:{kind}",
+                      signal, metric): result.fit for kind, result in core.plasticity.items()})
+        fits.update({(name, signal, metric): fit for name, fit in core.outcome_fits.items()})
+        if other["growth"] is not None:
+            fits[("growth", signal, metric)] = other["growth"].fit
+            slopes.append(other["growth"].slopes.assign(signal=signal, metric=metric))
+        if "real_vs_pseudo" in other["results"]:
+            tests[(signal, metric)] = other["results"]["real_vs_pseudo"]
+        if other["results"] or core.outcome_rows is not None:
+            tables.append(_rows(other["results"], core, signal, metric, st))
+        tables += other["tables"]
+        fits.update(other["fits"])
+    tables = [t.assign(scope=ALL_PAIRS) for t in tables]
+    if subset is not None and subset.empty:
+        notes.append(f"the primary channel pairs ({st.primary.scope}) are not in the synchrony table")
+    elif subset is not None:
+        core = next(cores)
+        notes += core.notes
+        frames = list(core.plasticity_rows)
+        if core.outcome_rows is not None:
+            frames.append(_rows({}, core, primary_signal, primary_metric, st))
+        tables += [f.assign(scope=st.primary.scope) for f in frames]
+    surrogate_kinds = [k for k in kinds if k != "pseudo"]
+    if surrogate_kinds and len(null_tests):
+        tables.append(null_test_rows(null_tests, surrogate_kinds).assign(scope=ALL_PAIRS))
     models = mark_families(combine_tables(tables), st.primary, primary_signal,
                            primary_metric, alpha=st.alpha)
     return ModelResults(models=models, sessions=pd.concat(summaries, ignore_index=True),
