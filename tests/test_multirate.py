@@ -173,3 +173,32 @@ def test_settings_accept_fast_and_reject_others():
     assert AnalysisSettings(precision="fast").validate().precision == "fast"
     with pytest.raises(ValueError, match="'fast'"):
         AnalysisSettings(precision="float16").validate()
+
+
+def test_compiled_pair_kernel_equals_numpy():
+    """The compiled product and weighted power sums of the pair kernel equal numpy's
+    element-wise formulation (gathered rows, float32 terms, float64 sum) to float32
+    rounding, a NaN weight (a constant channel) giving NaN for its pairs only."""
+    from interbrain.synchrony.multirate import _pair_products, _weighted_power_sums
+
+    rng = np.random.default_rng(5)
+    n_ch, rows, n, m = 4, 3, 50, 64
+    W = (rng.standard_normal((2, n_ch, rows, n))
+         + 1j * rng.standard_normal((2, n_ch, rows, n))).astype(np.complex64)
+    inv = rng.uniform(0.5, 2.0, (2, n_ch, rows, n)).astype(np.float32)
+    inv[1, 3] = np.nan
+    ia, ib = np.array([0, 1, 2, 3, 0]), np.array([1, 1, 3, 0, 2])
+    buf = np.zeros((len(ia), rows, m), dtype=np.complex64)
+    _pair_products(W[0], W[1], ia, ib, buf)
+    expected = np.zeros_like(buf)
+    expected[..., :n] = W[0][ia] * W[1][ib]
+    np.testing.assert_allclose(buf, expected, rtol=1e-6, atol=1e-6)
+    assert not buf[..., n:].any()
+    s = (rng.standard_normal((len(ia), rows, m))
+         + 1j * rng.standard_normal((len(ia), rows, m))).astype(np.complex64)
+    got = _weighted_power_sums(s, inv[0], inv[1], ia, ib)
+    num = (s[..., :n].real ** 2 + s[..., :n].imag ** 2) * inv[0][ia] * inv[1][ib]
+    want = num.sum(axis=(1, 2), dtype=np.float64)
+    assert np.array_equal(np.isnan(got), np.isnan(want)) and np.isnan(got).tolist() == [
+        False, False, True, False, False]
+    np.testing.assert_allclose(got[~np.isnan(want)], want[~np.isnan(want)], rtol=1e-6)

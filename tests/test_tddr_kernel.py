@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from mne.preprocessing.nirs._tddr import _TDDR
 
-from interbrain.preprocessing.compiled import jit
+from interbrain._compiled import jit
 from interbrain.preprocessing.tddr import pairwise_sum, select_median, tddr
 
 

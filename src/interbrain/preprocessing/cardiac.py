@@ -23,7 +23,7 @@ import numpy as np
 from mne.preprocessing.nirs import _channel_frequencies, _validate_nirs_info
 from scipy.signal import get_window
 
-from .compiled import jit
+from .._compiled import jit
 from .fir import fir_filter
 
 __all__ = ["cardiac_ok", "cardiac_filtered", "scalp_coupling_from_filtered",

@@ -25,7 +25,7 @@ from mne.cuda import _smart_pad
 from mne.filter import _check_coefficients, _filt_check_picks, _filt_update_info, create_filter
 from scipy.signal import lfilter_zi, sosfilt_zi
 
-from .compiled import jit
+from .._compiled import jit
 
 __all__ = ["filtfilt_rows", "sosfiltfilt_rows", "mne_iir_band_pass", "band_pass_raw"]
 

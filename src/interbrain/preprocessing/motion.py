@@ -55,7 +55,7 @@ from mne.preprocessing.nirs import _validate_nirs_info
 from scipy.interpolate import make_smoothing_spline
 
 from .._check import check_option
-from .compiled import jit
+from .._compiled import jit
 from .settings import MOTION_CORRECTIONS, PreprocessingSettings
 from .tddr import tddr
 

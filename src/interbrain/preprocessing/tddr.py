@@ -42,7 +42,7 @@ import numpy as np
 from mne.preprocessing.nirs._tddr import _TDDR
 from scipy.signal import butter
 
-from .compiled import jit
+from .._compiled import jit
 from .iir import filtfilt_rows
 
 __all__ = ["tddr", "pairwise_sum", "select_median"]

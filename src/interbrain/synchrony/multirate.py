@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.fft as sfft
 
+from .._compiled import jit
 from ._batching import BLOCK_BYTES, n_threads, run_tasks
 from .spectra import ChannelSpectra
 from .wavelet.coarse import coarse_transform
@@ -138,19 +139,19 @@ def multirate_plan(grid: WaveletGrid, exclude_coi: bool) -> MultiratePlan:
 
 
 def _smoothed(g: _RateGroup, buf: np.ndarray) -> np.ndarray:
-    """``step`` times the smoothed product at the group's coarse samples.
+    """``step`` times the smoothed product on the group's coarse FFT grid.
 
     ``buf`` (..., src rows, g.m), complex, holds in its first ``n_coarse`` columns the
     group's computed rows' products at the coarse samples, already times the series
-    weights, and zeros after them (it is overwritten); the result (..., band rows,
-    n_coarse) is complex: the time filter (with ``1 / scale``) and the scale smoothing
-    applied on the coarse FFT's bins.
+    weights, and zeros after them (it is overwritten); the result (..., band rows, g.m)
+    is complex, its first ``n_coarse`` columns at the coarse samples: the time filter
+    (with ``1 / scale``) and the scale smoothing applied on the coarse FFT's bins.
     """
     F = sfft.fft(buf, axis=-1, overwrite_x=True, workers=1)
     F *= g.filt
     # the scale smoothing, a real matrix, on the interleaved real and imaginary parts
     Y = np.matmul(g.mix, F.view(g.mix.dtype)).view(F.dtype)
-    return sfft.ifft(Y, axis=-1, overwrite_x=True, workers=1)[..., :g.n_coarse]
+    return sfft.ifft(Y, axis=-1, overwrite_x=True, workers=1)
 
 
 def _group_spectra(spec: ChannelSpectra, g: _RateGroup, spectrum: np.ndarray
@@ -250,20 +251,51 @@ def _coarse_spectra(spec: ChannelSpectra, rp: MultiratePlan, sides: tuple[int, .
         return {side: cache.sides[rp, side] for side in sides}
 
 
+@jit
+def _pair_products(Wa, Wb, ia, ib, buf):
+    """``buf[p, :, :n] = Wa[ia[p]] * Wb[ib[p]]`` (``n = Wa.shape[-1]``) for every pair
+    ``p``, without gathering the channels' rows into copies first."""
+    n_rows, n = Wa.shape[1], Wa.shape[2]
+    for p in range(ia.shape[0]):
+        a, b, out = Wa[ia[p]], Wb[ib[p]], buf[p]
+        for r in range(n_rows):
+            ar, br, o = a[r], b[r], out[r]
+            for t in range(n):
+                o[t] = ar[t] * br[t]
+
+
+@jit
+def _weighted_power_sums(s, Ia, Ib, ia, ib):
+    """Per pair ``p``, the sum over rows and the first ``Ia.shape[-1]`` samples of
+    ``|s[p]|^2 * Ia[ia[p]] * Ib[ib[p]]``: each term in the arrays' precision, as numpy
+    computes it element-wise, the sum in float64."""
+    out = np.zeros(ia.shape[0])
+    n_rows, n = Ia.shape[1], Ia.shape[2]
+    for p in range(ia.shape[0]):
+        a, b, sp = Ia[ia[p]], Ib[ib[p]], s[p]
+        total = 0.0
+        for r in range(n_rows):
+            ar, br, sr = a[r], b[r], sp[r]
+            for t in range(n):
+                v = sr[t]
+                total += (v.real * v.real + v.imag * v.imag) * ar[t] * br[t]
+        out[p] = total
+    return out
+
+
 def _group_sums(rp: MultiratePlan, gi: int, ca: tuple, cb: tuple, ia: np.ndarray,
                 ib: np.ndarray) -> np.ndarray:
-    """Weighted sums of coherence over group ``gi``'s band rows for pairs ``(ia, ib)``."""
+    """Weighted sums of coherence over group ``gi``'s band rows for pairs ``(ia, ib)``.
+
+    The product before the FFT and the weighted power after the inverse FFT run as
+    compiled loops (:func:`_pair_products`, :func:`_weighted_power_sums`), each one pass
+    over the pairs' rows instead of numpy's gathered copies and temporaries."""
     g = rp.groups[gi]
     Wa, Ia = ca
     Wb, Ib = cb
     buf = np.zeros((len(ia), g.src1 - g.src0, g.m), dtype=Wa.dtype)
-    np.multiply(Wa[ia], Wb[ib], out=buf[..., :g.n_coarse])
-    s = _smoothed(g, buf)
-    num = s.real * s.real
-    num += s.imag * s.imag
-    num *= Ia[ia]
-    num *= Ib[ib]
-    return num.sum(axis=(1, 2), dtype=np.float64)
+    _pair_products(Wa, Wb, ia, ib, buf)
+    return _weighted_power_sums(_smoothed(g, buf), Ia, Ib, ia, ib)
 
 
 def multirate_band_means(spec_a: ChannelSpectra, spec_b: ChannelSpectra, idx: np.ndarray,

@@ -1,4 +1,5 @@
-"""numba compilation of the preprocessing loops, cached on disk where it can be.
+"""numba compilation of interbrain's loops (preprocessing, the multirate pair kernel), cached
+on disk where it can be.
 
 :func:`jit` compiles a function with :func:`numba.njit` (``nogil=True``: the loops
 release the GIL, so threads can run them side by side) and ``cache=True``: the first
