@@ -18,23 +18,14 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .excess import pairing_sessions
-from .outcomes import analyse_outcomes
+from .outcomes import OutcomeAnalysis, analyse_outcomes
 from .plasticity import PlasticityResult, plasticity_test
-from .result_table import result_rows
 from .sessions import session_synchrony
-from .settings import StatisticsSettings
 
 if TYPE_CHECKING:  # study_models builds the jobs and imports this module
     from .study_models import ModelInputs
 
-__all__ = ["CoreModelJob", "CoreModels", "core_model_job", "fit_core_models", "row_options"]
-
-
-def row_options(settings: StatisticsSettings) -> dict:
-    """The options of :func:`~interbrain.stats.result_table.result_rows` that come from
-    ``[statistics]``: ``sesoi``, ``sesoi_scale``, ``alpha``."""
-    return {"sesoi": settings.sesoi_option, "sesoi_scale": settings.sesoi_scale,
-            "alpha": settings.alpha}
+__all__ = ["CoreModelJob", "CoreModels", "core_model_job", "fit_core_models"]
 
 
 @dataclass(frozen=True)
@@ -77,24 +68,24 @@ class CoreModels:
     ----------
     plasticity : dict
         Kind of null -> :class:`~interbrain.stats.plasticity.PlasticityResult`.
-    plasticity_rows : list of pandas.DataFrame
-        Their rows of ``models.parquet`` (``to_frame(signal, metric)``), in that order.
-    outcome_fits : dict
-        Model name (``outcome:<measure>``, ``lagged:<measure>``, ...; not the pre-post
-        models) -> fitted model.
-    outcome_rows : pandas.DataFrame or None
-        The outcome analysis's rows (:func:`~interbrain.stats.result_table.result_rows`
-        with :func:`row_options`); None without outcome models.
+    outcomes : OutcomeAnalysis or None
+        The outcome analysis of every measure; None without outcome models.
     notes : list of str
         Tests not run and notes on the fits, as :func:`~interbrain.stats.study_models.
         fit_models` reports them.
     """
 
     plasticity: dict[str, PlasticityResult]
-    plasticity_rows: list[pd.DataFrame]
-    outcome_fits: dict
-    outcome_rows: pd.DataFrame | None
+    outcomes: OutcomeAnalysis | None
     notes: list[str]
+
+    def outcome_fits(self) -> dict:
+        """Model name (``outcome:<measure>``, ``lagged:<measure>``, ...; not the
+        pre-post models) -> fitted model; empty without outcome models."""
+        if self.outcomes is None:
+            return {}
+        return {name: fit for name, fit in self.outcomes.fits().items()
+                if not name.startswith("prepost:")}
 
 
 def core_model_job(synchrony: pd.DataFrame, signal: str, metric: str, inputs: ModelInputs,
@@ -162,15 +153,11 @@ def fit_core_models(job: CoreModelJob) -> CoreModels:
     """
     st, notes = job.inputs.settings, []
     plasticity = _plasticity_tests(job, notes) if job.pairings is not None else {}
-    fits, rows = {}, None
+    outcomes = None
     if job.real is not None:
         outcomes = analyse_outcomes(
             job.real, job.inputs.measures, sesoi=st.sesoi_option, sesoi_scale=st.sesoi_scale,
             alpha=st.alpha, time=st.time, lagged=st.lagged, prepost=st.prepost,
             df_method=st.df_method, n_bootstrap=st.n_bootstrap, seed=st.seed)
         notes += [f"outcomes ({job.where}): {n}" for n in outcomes.notes]
-        fits = {name: fit for name, fit in outcomes.fits().items()
-                if not name.startswith("prepost:")}
-        rows = result_rows("outcomes", outcomes, job.signal, job.metric, **row_options(st))
-    return CoreModels(plasticity, [r.to_frame(job.signal, job.metric)
-                                   for r in plasticity.values()], fits, rows, notes)
+    return CoreModels(plasticity, outcomes, notes)

@@ -20,14 +20,14 @@ from ..nulls.dyad_tests import sign_flip_method
 from ..synchrony.settings import is_short_signal
 from ..synchrony.systemic import short_signal_notes
 from .confirmatory import ALL_PAIRS, mark_families
-from .core_models import CoreModels, core_model_job, fit_core_models, row_options
+from .core_models import core_model_job, fit_core_models
 from .generalisation import fit_generalisation, generalisation_table
 from .generalisation_patients import generalisation_partners
 from .growth_analysis import analyse_growth
 from .mechanisms import MechanismInputs, mechanism_models
 from .multiple import pairwise_tests
 from .real_vs_pseudo import real_vs_pseudo
-from .result_table import result_rows
+from .result_table import result_table
 from .moment_tests import moment_tests
 from .segment_analysis import analyse_segments, split_segments
 from .segment_models import restrict_pseudo
@@ -235,19 +235,6 @@ def null_test_rows(tests: pd.DataFrame, kinds) -> pd.DataFrame:
         "n_dyads": rows["n_dyads"].astype(float)})
 
 
-def _rows(results: dict, core: CoreModels | None, signal: str, metric: str,
-          st: StatisticsSettings) -> pd.DataFrame:
-    """:func:`~interbrain.stats.result_table.result_table` of ``results`` with the
-    outcome models' rows, already made, after the growth model's."""
-    named = {k: v for k, v in results.items() if k == "growth"}
-    if core is not None and core.outcome_rows is not None:
-        named["outcomes"] = core.outcome_rows
-    named.update({k: v for k, v in results.items() if k != "growth"})
-    return combine_tables([v if k == "outcomes" else result_rows(k, v, signal, metric,
-                                                                 **row_options(st))
-                           for k, v in named.items()])
-
-
 def _signal_models(synchrony: pd.DataFrame, real: pd.DataFrame, signal: str, metric: str,
                    inputs: ModelInputs, can_grow: bool, has_pseudo: bool, segments,
                    moments) -> dict:
@@ -381,6 +368,7 @@ def fit_models(inputs: ModelInputs | Study, synchrony: pd.DataFrame, *,
         notes.append("No pseudo-dyads: they need at least 2 dyads with the same session number.")
     notes += short_signal_notes(synchrony, tuple(inputs.signals))
     present = set(real_rows["signal"])
+    options = {"sesoi": st.sesoi_option, "sesoi_scale": st.sesoi_scale, "alpha": st.alpha}
     units = [(signal, metric) for metric in inputs.metrics for signal in inputs.signals
              if signal in present or not is_short_signal(signal)]
     primary_signal = st.primary.signal or inputs.signals[0]
@@ -414,19 +402,24 @@ def fit_models(inputs: ModelInputs | Study, synchrony: pd.DataFrame, *,
     for (signal, metric), other in zip(units, others):
         core = next(cores)
         notes += core.notes + other["notes"]
-        tables += core.plasticity_rows
+        tables += [result.to_frame(signal, metric) for result in core.plasticity.values()]
         plasticity_results.update({(signal, metric, kind): result
                                    for kind, result in core.plasticity.items()})
         fits.update({("plasticity" if kind == "pseudo" else f"plasticity:{kind}",
                       signal, metric): result.fit for kind, result in core.plasticity.items()})
-        fits.update({(name, signal, metric): fit for name, fit in core.outcome_fits.items()})
+        fits.update({(name, signal, metric): fit for name, fit in core.outcome_fits().items()})
         if other["growth"] is not None:
             fits[("growth", signal, metric)] = other["growth"].fit
             slopes.append(other["growth"].slopes.assign(signal=signal, metric=metric))
         if "real_vs_pseudo" in other["results"]:
             tests[(signal, metric)] = other["results"]["real_vs_pseudo"]
-        if other["results"] or core.outcome_rows is not None:
-            tables.append(_rows(other["results"], core, signal, metric, st))
+        # the growth model's rows first, then the outcome models', then the others'
+        results = {k: v for k, v in other["results"].items() if k == "growth"}
+        if core.outcomes is not None:
+            results["outcomes"] = core.outcomes
+        results.update(other["results"])
+        if results:
+            tables.append(result_table(results, signal, metric, **options))
         tables += other["tables"]
         fits.update(other["fits"])
     tables = [t.assign(scope=ALL_PAIRS) for t in tables]
@@ -435,9 +428,11 @@ def fit_models(inputs: ModelInputs | Study, synchrony: pd.DataFrame, *,
     elif subset is not None:
         core = next(cores)
         notes += core.notes
-        frames = list(core.plasticity_rows)
-        if core.outcome_rows is not None:
-            frames.append(_rows({}, core, primary_signal, primary_metric, st))
+        frames = [result.to_frame(primary_signal, primary_metric)
+                  for result in core.plasticity.values()]
+        if core.outcomes is not None:
+            frames.append(result_table({"outcomes": core.outcomes}, primary_signal,
+                                       primary_metric, **options))
         tables += [f.assign(scope=st.primary.scope) for f in frames]
     surrogate_kinds = [k for k in kinds if k != "pseudo"]
     if surrogate_kinds and len(null_tests):
