@@ -39,7 +39,7 @@ from dask.callbacks import Callback
 
 from ..assembly import apply_crops, common_rate, resample_to, split_roles
 from ..errors import WorkerError
-from ..io import read_recording, recording_sidecars
+from ..io import read_recording
 from ..io.auxiliary import read_aux
 from ..io.table_spec import recording_table
 from ..nulls import Pairing
@@ -52,6 +52,7 @@ from ..synchrony.settings import AnalysisSettings
 from ..synchrony.summaries.segments import SegmentSpec
 from .cache import Cache, content_key
 from .digests import InputDigest, current_digest
+from .manifest import recording_inputs
 from .pool import WorkerPool, died_message
 from .progress import Progress
 
@@ -103,8 +104,8 @@ def recording_key(ref: RecordingRef, partner: RecordingRef, settings: Preprocess
     ``digests`` when the files are unchanged since), its role and channels (and its
     partner's, on a one-device recording), the preprocessing settings and the table
     spec."""
-    files = [Path(ref.path), *recording_sidecars(ref.path)]
-    return content_key("recording", *[(f.name, current_digest(f, digests)) for f in files],
+    return content_key("recording", *[(f.name, current_digest(f, digests))
+                                      for f in recording_inputs(ref.path)],
                        ref.role, ref.channels,
                        partner.channels if ref.channels is not None else None, settings,
                        recording_table(ref))
@@ -352,7 +353,7 @@ def build_graph(refs: dict[str, tuple[RecordingRef, RecordingRef]],
     digests = digests or {}
 
     def own(ref: RecordingRef) -> dict[str, InputDigest]:
-        files = [str(f) for f in [Path(ref.path), *recording_sidecars(ref.path)]]
+        files = [str(f) for f in recording_inputs(ref.path)]
         return {f: digests[f] for f in files if f in digests}
 
     handles = {k: dask.delayed(recording_task, pure=True)(ref, partner, preprocessing,

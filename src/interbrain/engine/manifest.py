@@ -93,6 +93,12 @@ def jsonable(value: Any, root: Path | None = None) -> Any:
     return str(value)
 
 
+def recording_inputs(path: str | Path) -> list[Path]:
+    """The inputs of one recording: the recording (file, or NIRx folder) and its
+    sidecars (:func:`~interbrain.io.recording_sidecars`)."""
+    return [Path(path), *recording_sidecars(path)]
+
+
 def input_files(study) -> list[Path]:
     """Every input a run of ``study`` reads: each recording (file, or NIRx folder) in
     path order, each followed by its sidecars (:func:`~interbrain.io.recording_sidecars`),
@@ -108,8 +114,7 @@ def input_files(study) -> list[Path]:
     """
     refs = [ref for s in study.sessions for ref in (s.therapist, s.patient)]
     refs += [ref for g in study.generalisation for ref in (g.patient, g.other)]
-    files = [f for path in sorted({ref.path for ref in refs})
-             for f in [Path(path), *recording_sidecars(path)]]
+    files = [f for path in sorted({ref.path for ref in refs}) for f in recording_inputs(path)]
     return list(dict.fromkeys(files))
 
 
