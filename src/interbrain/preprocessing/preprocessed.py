@@ -3,6 +3,7 @@ events (:func:`annotation_table`)."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -97,10 +98,11 @@ class Preprocessed:
         return tuple(name for name, x in (("hbo", self.hbo), ("hbr", self.hbr))
                      if not is_absent(x))
 
-    @property
-    def bad_channels(self) -> set[str]:
-        """Names of the channels marked bad by quality control."""
-        return set(self.qc.loc[self.qc["bad"], "channel"])
+    @functools.cached_property
+    def bad_channels(self) -> frozenset[str]:
+        """Names of the channels marked bad by quality control (read from :attr:`qc`
+        once: a synchrony task asks for them for every pairing)."""
+        return frozenset(self.qc.loc[self.qc["bad"], "channel"])
 
     def signal(self, name: str) -> np.ndarray:
         """The (n_channels, n_times) array of ``"hbo"`` or ``"hbr"``.

@@ -9,8 +9,8 @@ from ..preprocessing import Preprocessed
 __all__ = ["channel_pairs"]
 
 
-def channel_pairs(therapist: Preprocessed, patient: Preprocessed, pairs: str,
-                  bad: tuple[set[str], set[str]] | None = None) -> list[tuple[int, int, str]]:
+def channel_pairs(therapist: Preprocessed, patient: Preprocessed, pairs: str
+                  ) -> list[tuple[int, int, str]]:
     """Channel pairs of two recordings, both channels good.
 
     Parameters
@@ -18,15 +18,13 @@ def channel_pairs(therapist: Preprocessed, patient: Preprocessed, pairs: str,
     therapist, patient : Preprocessed
     pairs : str
         ``"homologous"``: channels of the same name; ``"all"``: every combination.
-    bad : (set, set), optional
-        The recordings' ``bad_channels``, if known (None: read from their QC tables).
 
     Returns
     -------
     list of (int, int, str)
         Therapist channel index, patient channel index, pair label.
     """
-    bad_t, bad_p = bad or (therapist.bad_channels, patient.bad_channels)
+    bad_t, bad_p = therapist.bad_channels, patient.bad_channels
     if pairs == "homologous":
         index = {c: j for j, c in enumerate(patient.channels)}
         only_t = [c for c in therapist.channels if c not in index]

@@ -236,8 +236,9 @@ def _coarse_spectra(spec: ChannelSpectra, rp: MultiratePlan, sides: tuple[int, .
 
     Side 0 (first partner of a pair): ``W`` times the series weights and ``cell_w / S``;
     side 1: ``conj(W)`` and ``1 / S``, so a pair's product and ratio need no more factors.
-    Only the sides asked are computed (a recording is mostly one partner only); a side
-    asked later runs the channel stage again.
+    Only the sides asked are computed (a recording is mostly one partner only); a side,
+    or a plan, asked later runs the channel stage again (within a run every band mean of
+    a recording uses the one plan of ``[analysis] exclude_coi``).
     """
     with _LOCK:
         cache = _COARSE.get(spec)

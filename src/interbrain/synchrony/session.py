@@ -133,13 +133,6 @@ class _SignalState:
     settings: AnalysisSettings
     grids: dict = field(default_factory=dict)
     thresholds: ThresholdCache | None = None
-    bad: dict = field(default_factory=dict)   # id(recording) -> (recording, bad channels)
-
-    def bad_channels(self, rec: Preprocessed) -> set[str]:
-        """``rec.bad_channels``, read from its QC table once per signal."""
-        if id(rec) not in self.bad:
-            self.bad[id(rec)] = (rec, rec.bad_channels)
-        return self.bad[id(rec)][1]
 
     def grid(self, n: int, dt: float, where: str) -> WaveletGrid:
         """The grid of ``n`` samples at ``dt`` (built once); ``where`` names the
@@ -228,8 +221,7 @@ def _plan(p: PairedRecordings, recordings: dict[str, Preprocessed], state: _Sign
     if is_short_signal(state.signal) and not (t_rec.channels and p_rec.channels):
         chan = []   # a partner without short channels: no pair (see systemic.short_signal_notes)
     else:
-        chan = channel_pairs(t_rec, p_rec, state.settings.pairs,
-                             bad=(state.bad_channels(t_rec), state.bad_channels(p_rec)))
+        chan = channel_pairs(t_rec, p_rec, state.settings.pairs)
     masks = None
     if segments is not None and p.pairing in SEGMENT_PAIRINGS:
         masks = pairing_masks(segments.get(p.therapist.key, []),
