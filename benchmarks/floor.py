@@ -140,15 +140,17 @@ def fast_channel_stage(a: np.ndarray, grid: WaveletGrid, repeats: int
     t_spec = (best(stage, repeats) - t_one) / C
     f_spec = fft_seconds((C, grid.n_fft), "rfft", rt, repeats) / C
     sizes = [f"rfft {grid.n_fft}"]
-    for g in rp.groups:
-        ns, nb, md = g.src1 - g.src0, g.band1 - g.band0, grid.n_fft // g.step
+    for src in rp.sources:
+        ns, md = src.src1 - src.src0, grid.n_fft // src.step
         f_spec += (fft_seconds((ns, md), "ifft", ct, repeats)
-                   + fft_seconds((ns, g.m), "rfft", rt, repeats)
-                   + fft_seconds((nb, g.m), "irfft", rt, repeats))
-        sizes.append(f"{ns} x ifft {md} + {ns} x rfft {g.m} + {nb} x irfft {g.m} "
-                     f"(step {g.step})")
-    held = sum(((g.src1 - g.src0) * 8 + (g.band1 - g.band0) * 4) * g.n_coarse
-               for g in rp.groups)
+                   + fft_seconds((ns, src.m), "rfft", rt, repeats))
+        sizes.append(f"{ns} x ifft {md} + {ns} x rfft {src.m} (step {src.step})")
+    for b in rp.bands:
+        nb = b.band1 - b.band0
+        f_spec += fft_seconds((nb, b.m), "irfft", rt, repeats)
+        sizes.append(f"{nb} x irfft {b.m} (step {b.step})")
+    held = (sum((s.src1 - s.src0) * 8 * s.n_coarse for s in rp.sources)
+            + sum((b.band1 - b.band0) * 4 * b.n_coarse for b in rp.bands))
     return t_spec, f_spec, "; ".join(sizes) + f"; holds {held / 2**20:.2f} MiB"
 
 
@@ -203,13 +205,17 @@ def main(argv: list[str] | None = None) -> None:
         if dtype == "fast":
             rp = multirate_plan(grid, True)
             f_pair, samples, nbytes, sizes = 0.0, 0, 0, []
-            for g in rp.groups:
-                ns, nb = g.src1 - g.src0, g.band1 - g.band0
-                f_pair += (fft_seconds((16, ns, g.m), "fft", ct, args.repeats)
-                           + fft_seconds((16, nb, g.m), "ifft", ct, args.repeats)) / 16
-                samples += nb * g.n_coarse
-                nbytes += 2 * (ns * g.n_coarse * 8 + nb * g.n_coarse * 4)
-                sizes.append(f"{ns} x fft {g.m} + {nb} x ifft {g.m} (step {g.step})")
+            for src in rp.sources:
+                ns = src.src1 - src.src0
+                f_pair += fft_seconds((16, ns, src.m), "fft", ct, args.repeats) / 16
+                nbytes += 2 * ns * src.n_coarse * 8
+                sizes.append(f"{ns} x fft {src.m} (step {src.step})")
+            for b in rp.bands:
+                nb = b.band1 - b.band0
+                f_pair += fft_seconds((16, nb, b.m), "ifft", ct, args.repeats) / 16
+                samples += nb * b.n_coarse
+                nbytes += 2 * nb * b.n_coarse * 4
+                sizes.append(f"{nb} x ifft {b.m} (step {b.step})")
             work = "; ".join(sizes)
         else:
             plan = smooth_plan(grid)
@@ -225,11 +231,12 @@ def main(argv: list[str] | None = None) -> None:
               f"ms | {100 * f_pair / t_pair:.0f}% |")
     full = WaveletGrid.build(n, 1 / fs, band=band)
     rp = multirate_plan(WaveletGrid.build(n, 1 / fs, band=band, dtype="fast"), True)
-    coarse = sum((g.band1 - g.band0) * g.n_coarse for g in rp.groups)
+    coarse = sum((b.band1 - b.band0) * b.n_coarse for b in rp.bands)
     print()
     print(f"coherence cells per pair: {full.n_band_rows * n} at the full rate, {coarse} on the "
           f"coarse grids ({full.n_band_rows * n / coarse:.0f}x fewer); steps "
-          f"{[g.step for g in rp.groups]}")
+          f"{[src.step for src in rp.sources]} (computed rows), "
+          f"{[b.step for b in rp.bands]} (band rows)")
 
 
 if __name__ == "__main__":

@@ -55,6 +55,31 @@ def test_decimation_step_is_a_power_of_two_that_fits():
     assert step & (step - 1) == 0 and 2**12 // step > 10
 
 
+def test_each_row_on_the_coarsest_grid_it_allows():
+    """Every computed row feeding the band is in one source set, at the largest step its
+    scale and bins allow; every band row at the step of its smallest-scale source (whose
+    bins are the widest), so its coarse FFT holds every source's bins."""
+    grid = WaveletGrid.build(30000, 0.1, band=(10.0, 40.0), dtype="fast")
+    rp = multirate_plan(grid, True)
+    rows = [j for src in rp.sources for j in range(src.src0, src.src1)]
+    assert rows == list(range(rows[0], rows[-1] + 1))
+    steps = {}
+    for src in rp.sources:
+        assert src.n_pos + src.n_neg < src.m == grid.n_smooth // src.step
+        for j in range(src.src0, src.src1):
+            sigma = grid.scale[grid.row_start + j] / grid.dt
+            assert src.step == largest_step(sigma, MULTIRATE_STEP_RATIO)   # bins fit here
+            steps[j] = src.step
+    assert [src.step for src in rp.sources] == [16, 32, 64]          # 10-40 s at 10 Hz
+    half = (grid.scale_kernel.size - 1) // 2
+    for band in rp.bands:
+        for i in range(band.band0, band.band1):
+            smallest = max(0, i + grid.band_start - grid.row_start - half)
+            assert band.step == steps[smallest]
+        for si, mix in band.sources:
+            assert rp.sources[si].step >= band.step and mix.any()
+
+
 def test_fast_grid_pads_less_but_past_the_wavelet():
     for n, band in [(30000, (10.0, 40.0)), (6000, (5.0, 100.0)), (23000, (2.0, 20.0))]:
         exact = WaveletGrid.build(n, 0.1, band=band, dtype="float64")
@@ -135,7 +160,7 @@ def test_band_means_match_exact_path_on_simulated_signals(fs, band):
                                   exclude_coi=exclude_coi)
         assert got.dtype == np.float64 and got.shape == (4,)
         assert np.max(np.abs(got - want)) <= TOLERANCE, np.abs(got - want).max()
-    steps = [g.step for g in multirate_plan(fast, True).groups]
+    steps = [src.step for src in multirate_plan(fast, True).sources]
     # coarse grids are used where the scales allow it (the point of the mode)
     smallest = fast.scale[fast.row_start] / fast.dt
     assert max(steps) >= 2 or smallest * MULTIRATE_STEP_RATIO < 2

@@ -1,34 +1,37 @@
-"""Multirate band-mean coherence: each group of scales at the resolution it needs.
+"""Multirate band-mean coherence: each scale at the resolution it needs.
 
-The precision ``"fast"`` of :class:`~interbrain.synchrony.wavelet.WaveletGrid`. Band
-rows are computed per group of scales
-(:class:`~interbrain.synchrony.wavelet.smoothing.SmoothPlan` groups, about an octave
-each), each on a coarser time grid, every ``step``-th sample (a power of two below
-``s / (4 dt)`` for the group's smallest scale ``s``):
+The precision ``"fast"`` of :class:`~interbrain.synchrony.wavelet.WaveletGrid`. Every
+computed row (scale ``s``) is sampled on its own coarse time grid, every ``step``-th
+sample (the largest power of two at most ``s / (4 dt)`` whose coarse FFT holds the row's
+filter bins, :func:`~interbrain.synchrony.wavelet.decimation.decimation_step`);
+consecutive rows of one step form a source set, and each band row is summed on the grid
+of the smallest-scale row its scale smoothing reaches (a band set):
 
-* per channel, once: the transform ``W`` of the group's rows at the coarse samples,
-  exactly, by an inverse FFT of ``n_fft / step`` points of the folded spectrum
+* per channel, once: the transform ``W`` of each source set's rows at its coarse
+  samples, exactly, by an inverse FFT of ``n_fft / step`` points of the folded spectrum
   (:func:`~interbrain.synchrony.wavelet.coarse.coarse_transform`; the ``"fast"`` grid's
-  ``n_fft`` is a multiple of every step), and the smoothed power ``S`` of its band rows,
-  computed on the coarse grid as the pairs' cross-spectra are (below);
+  ``n_fft`` is a multiple of every step), and the smoothed power ``S`` of the band rows,
+  computed on the coarse grids as the pairs' cross-spectra are (below);
 * per pair: the cross-spectrum ``W_a conj(W_b)`` of a scale ``s`` is band-limited to a
   few cycles per ``s``, and the Gaussian time smoothing of width ``s`` keeps only the
   bins below that. Sampled every ``step`` samples, with the quadrature weights of
   :func:`~interbrain.synchrony.wavelet.decimation.sum_weights` at the ends of the
   series, its FFT over ``n_smooth / step`` points gives the same bins as the full-rate
-  FFT over ``n_smooth`` points;
-* the filter and scale smoothing act on those bins exactly as in the full-rate path, and
-  the inverse FFT over ``n_smooth / step`` points gives the smoothed cross-spectrum at
-  every ``step``-th sample (exactly, since its bins fit);
+  FFT over ``n_smooth`` points: each source set is transformed once per pair;
+* the filter and scale smoothing act on those bins exactly as in the full-rate path (a
+  bin is the same frequency on every coarse grid, so a band row mixes sources of
+  different steps bin by bin), and the inverse FFT over ``n_smooth / step`` points of
+  the band set gives the smoothed cross-spectrum at every ``step``-th sample (exactly,
+  since its bins fit);
 * the band mean sums ``|S_ab|^2 / (S_a S_b)`` over the valid cells of each row from its
   coarse samples, with the weights of ``sum_weights`` for the row's span outside the
   cone of influence, and divides by the number of valid cells of the full-rate grid.
 
 Nothing runs at the full rate but one real FFT of each channel: the work per channel
-and per pair falls by about the step (16 to 64 for bands of 10 s and longer at 10 Hz).
+and per pair falls by about the step (16 to 64 for bands of 10-40 s at 10 Hz).
 The only approximations are the end stencils of the two quadratures (Lagrange, 8
 points); band means stay within 1e-4 of the exact path in the tests
-(``tests/test_multirate.py``; 2e-5 at most there), with float32 arithmetic as the
+(``tests/test_multirate.py``; 3.1e-6 at most there, 3.9e-7 on the real NIRx dyad), with float32 arithmetic as the
 ``"float32"`` precision. Coherence maps (:func:`~interbrain.synchrony.pair_coherence`)
 of a ``"fast"`` grid are computed at the full rate, from ``W`` and ``S`` computed on
 first use (:class:`~interbrain.synchrony.spectra.ChannelSpectra`).
@@ -48,31 +51,65 @@ from ._batching import BLOCK_BYTES, n_threads, run_tasks
 from .spectra import ChannelSpectra
 from .wavelet.coarse import coarse_transform
 from .wavelet.decimation import MULTIRATE_STEP_RATIO, decimation_step, sum_weights
-from .wavelet.grid import WaveletGrid
+from .wavelet.grid import FILTER_FLOOR, WaveletGrid
 from .wavelet.smoothing import SmoothPlan, smooth_plan
 
 __all__ = ["MULTIRATE_STEP_RATIO", "MultiratePlan", "multirate_band_means", "multirate_plan"]
 
-@dataclass(frozen=True, eq=False)
-class _RateGroup:
-    """One group of band rows on its coarse time grid."""
+#: Fewest coarse samples of a series: a short recording keeps its larger scales on a finer
+#: grid, where the end stencils of the quadratures have samples enough to work with.
+MIN_COARSE_SAMPLES = 128
 
-    band0: int          # band rows band0:band1
-    band1: int
-    src0: int           # computed rows src0:src1 feeding them
+
+@dataclass(frozen=True, eq=False)
+class _SourceRows:
+    """Computed rows whose products are smoothed in time on one coarse grid.
+
+    Every computed row ``j`` has its own step (the largest the row allows,
+    :func:`~.wavelet.decimation.decimation_step`); consecutive rows of one step form one
+    set, transformed once per pair whatever band rows they feed."""
+
+    src0: int           # computed rows src0:src1 (0 = grid.row_start)
     src1: int
     step: int           # fine samples per coarse sample
     n_coarse: int       # coarse samples inside the series
     m: int              # coarse FFT length, n_smooth // step
-    n_pos: int          # the filter's bins 0..n_pos-1 (and -1..-(n_pos-1)); zero elsewhere
+    n_pos: int          # the filter's bins 0..n_pos-1 ...
+    n_neg: int          # ... and -1..-n_neg; zero elsewhere
     filt: np.ndarray    # (src1 - src0, m): filter * 1/scale of SmoothPlan, zero elsewhere
-    mix: np.ndarray     # (band1 - band0, src1 - src0): the scale smoothing as a matrix
     series_w: np.ndarray   # (n_coarse,): quadrature of the cross-spectrum's FFT
-    cell_w: np.ndarray     # (band1 - band0, n_coarse): quadrature of the band sum / step**2
+
+
+@dataclass(frozen=True, eq=False)
+class _BandRows:
+    """Band rows transformed back and summed on one coarse grid: the step of the
+    smallest-scale computed row feeding each of them (whose bins are the widest)."""
+
+    band0: int          # band rows band0:band1 (0 = grid.band_start)
+    band1: int
+    step: int
+    n_coarse: int
+    m: int
+    sources: tuple      # ((index of a _SourceRows, mix (band1 - band0, its rows)), ...)
+    cell_w: np.ndarray  # (band1 - band0, n_coarse): quadrature of the band sum / step**2
+
+
+def _row_bins(grid: WaveletGrid) -> np.ndarray:
+    """Positive bins ``0..k-1`` of each computed row's time filter at or above the
+    floor of :class:`~.wavelet.smoothing.SmoothPlan` (at least 1)."""
+    max_pos = grid.n_smooth // 2 + 1
+    sig = grid.time_filter[:, :max_pos] >= FILTER_FLOOR
+    return np.where(sig.any(axis=1), max_pos - np.argmax(sig[:, ::-1], axis=1), 1)
 
 
 class MultiratePlan:
     """Coarse grids and quadrature weights of a grid's band rows, built once per grid.
+
+    Each computed row feeding the band is sampled at its own step (:class:`_SourceRows`,
+    consecutive rows of one step together) and each band row at the step of its
+    smallest-scale source (:class:`_BandRows`): the frequency bins of every coarse FFT
+    are those of the full-rate smoothing FFT (spacing ``1 / n_smooth`` cycles per
+    sample), so the scale smoothing mixes sources of different steps bin by bin.
 
     Parameters
     ----------
@@ -86,34 +123,75 @@ class MultiratePlan:
         self.grid, self.plan = grid, plan
         n, m = grid.n_times, plan.m
         real_t = grid.real_dtype
-        groups = []
-        for g in plan.groups:
-            sigma = grid.scale[grid.row_start + g.src0] / grid.dt
-            step = decimation_step(sigma, m, g.n_pos + g.n_neg, MULTIRATE_STEP_RATIO)
+        nb = grid.n_band_rows
+        lo = [max(0, i + plan.b0 - plan.half) for i in range(nb)]
+        hi = [min(plan.n_rows, i + plan.b0 + plan.half + 1) for i in range(nb)]
+        first, stop = (min(lo), max(hi)) if nb else (0, 0)
+        k_row = _row_bins(grid)
+        max_neg = (m - 1) // 2
+        steps = {}
+        for j in range(first, stop):
+            n_bins = int(k_row[j]) + min(int(k_row[j]) - 1, max_neg)
+            step = decimation_step(float(grid.scale[grid.row_start + j] / grid.dt), m,
+                                   n_bins, MULTIRATE_STEP_RATIO)
+            while step > 1 and (n - 1) // step + 1 < MIN_COARSE_SAMPLES:
+                step //= 2
+            steps[j] = step
+        sinv = np.asarray(1.0 / grid.scale[grid.rows], dtype=real_t)
+        tf = grid.time_filter
+        sources, owner = [], {}
+        for src0, src1, step in _runs_of(steps, first, stop):
+            md, k = m // step, (n - 1) // step + 1
+            n_pos = int(k_row[src0:src1].max())
+            n_neg = min(n_pos - 1, max_neg)
+            filt = np.zeros((src1 - src0, md), dtype=real_t)     # the bins SmoothPlan keeps
+            filt[:, :n_pos] = tf[src0:src1, :n_pos]
+            if n_neg > 0:
+                filt[:, md - n_neg:] = tf[src0:src1, m - n_neg:]
+            # as smooth_wavelet: filter and weights multiplied in the grid's precision
+            filt *= sinv[src0:src1, None]
+            for j in range(src0, src1):
+                owner[j] = len(sources)
+            sources.append(_SourceRows(src0, src1, step, k, md, n_pos, n_neg, filt,
+                                       sum_weights(0, n, step, k).astype(real_t)))
+        mix = np.zeros((nb, plan.n_rows))
+        for i in range(nb):
+            for t, w in plan.kernel:
+                j = i + plan.b0 + t - plan.half
+                if 0 <= j < plan.n_rows:
+                    mix[i, j] += w
+        bands = []
+        band_steps = {i: steps[lo[i]] for i in range(nb)}
+        for band0, band1, step in _runs_of(band_steps, 0, nb):
             k = (n - 1) // step + 1
-            series_w = sum_weights(0, n, step, k)
-            cell_w = np.zeros((g.band1 - g.band0, k))
-            for i in range(g.band1 - g.band0):
-                row = None if mask is None else mask[g.band0 + i]
+            cell_w = np.zeros((band1 - band0, k))
+            for i in range(band1 - band0):
+                row = None if mask is None else mask[band0 + i]
                 for a, b in _runs(row, n):
                     cell_w[i] += sum_weights(a, b, step, k)
             # |ifft over m/step points|^2 is step**2 times |S_ab|^2 at the coarse samples
             cell_w /= float(step) ** 2
-            md, ns, nb = m // step, g.src1 - g.src0, g.band1 - g.band0
-            filt = np.zeros((ns, md), dtype=real_t)      # the bins SmoothPlan keeps
-            filt[:, :g.n_pos] = g.filt[:, 0, :]
-            if g.n_neg > 0:
-                filt[:, md - g.n_neg:] = g.filt[:, 1, g.n_neg:0:-1]
-            mix = np.zeros((nb, ns))
-            for t, w in plan.kernel:
-                shift = g.band0 + plan.b0 + t - plan.half - g.src0
-                for i in range(max(0, -shift), min(nb, ns - shift)):
-                    mix[i, i + shift] += w
-            groups.append(_RateGroup(g.band0, g.band1, g.src0, g.src1, step, k, md, g.n_pos,
-                                     filt,
-                                     mix.astype(real_t),
-                                     series_w.astype(real_t), cell_w.astype(real_t)))
-        self.groups = groups
+            parts = []
+            for si in sorted({owner[j] for i in range(band0, band1)
+                              for j in range(lo[i], hi[i])}):
+                s = sources[si]
+                part = mix[band0:band1, s.src0:s.src1]
+                if part.any():
+                    parts.append((si, part.astype(real_t)))
+            bands.append(_BandRows(band0, band1, step, k, m // step, tuple(parts),
+                                   cell_w.astype(real_t)))
+        self.sources, self.bands = sources, bands
+
+
+def _runs_of(values: dict, start: int, stop: int) -> list[tuple[int, int, int]]:
+    """Runs ``(a, b, v)`` of equal ``values[i]`` over ``start <= i < stop``."""
+    runs = []
+    for i in range(start, stop):
+        if runs and runs[-1][2] == values[i]:
+            runs[-1][1] = i + 1
+        else:
+            runs.append([i, i + 1, values[i]])
+    return [tuple(r) for r in runs]
 
 
 def _runs(row: np.ndarray | None, n: int) -> list[tuple[int, int]]:
@@ -138,46 +216,51 @@ def multirate_plan(grid: WaveletGrid, exclude_coi: bool) -> MultiratePlan:
         return plans[exclude_coi]
 
 
-def _smoothed(g: _RateGroup, buf: np.ndarray) -> np.ndarray:
-    """``step`` times the smoothed product on the group's coarse FFT grid.
-
-    ``buf`` (..., src rows, g.m), complex, holds in its first ``n_coarse`` columns the
-    group's computed rows' products at the coarse samples, already times the series
-    weights, and zeros after them (it is overwritten); the result (..., band rows, g.m)
-    is complex, its first ``n_coarse`` columns at the coarse samples: the time filter
-    (with ``1 / scale``) and the scale smoothing applied on the coarse FFT's bins.
-    """
-    F = sfft.fft(buf, axis=-1, overwrite_x=True, workers=1)
-    F *= g.filt
-    # the scale smoothing, a real matrix, on the interleaved real and imaginary parts
-    Y = np.matmul(g.mix, F.view(g.mix.dtype)).view(F.dtype)
-    return sfft.ifft(Y, axis=-1, overwrite_x=True, workers=1)
+def _mix_into(Y: np.ndarray, F: np.ndarray, mix: np.ndarray, src: _SourceRows,
+              negative: bool) -> None:
+    """``Y += mix @ F`` on the bins source set ``src`` keeps: the scale smoothing (a real
+    matrix, on the interleaved real and imaginary parts) of its filtered spectra ``F``
+    into a band set's spectra ``Y``, bins ``0..n_pos-1`` and, when ``negative``,
+    ``-1..-n_neg``, each at its place in ``Y``'s FFT (as long as ``F``'s or longer)."""
+    real = mix.dtype
+    Y[..., :src.n_pos] += np.matmul(mix, F[..., :src.n_pos].view(real)).view(Y.dtype)
+    if negative and src.n_neg > 0:
+        Y[..., Y.shape[-1] - src.n_neg:] += np.matmul(
+            mix, F[..., src.m - src.n_neg:].view(real)).view(Y.dtype)
 
 
-def _group_spectra(spec: ChannelSpectra, g: _RateGroup, spectrum: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """The channels' ``W`` (computed rows) and ``S`` (band rows) at group ``g``'s samples.
+def _channel_power(spec: ChannelSpectra, rp: MultiratePlan, spectrum: np.ndarray
+                   ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The channels' ``W`` (per source set) and ``S`` (per band set) at their samples.
 
     ``W`` from the channels' FFT ``spectrum`` (:func:`.wavelet.coarse.coarse_transform`,
-    exact); ``S``, the smoothed ``|W|^2 / scale``, on the coarse grid as the pairs'
+    exact); ``S``, the smoothed ``|W|^2 / scale``, on the coarse grids as the pairs'
     cross-spectra are (within the quadrature's error of the full-rate ``S``). Both are
-    temporaries of one block of channels (views of larger buffers).
+    temporaries of one block of channels.
     """
-    W = coarse_transform(spectrum, spec.grid, slice(g.src0, g.src1), g.step, g.n_coarse)
-    power = np.zeros(W.shape[:-1] + (g.m,), dtype=g.mix.dtype)
-    np.multiply(W.real, W.real, out=power[..., :g.n_coarse])
-    power[..., :g.n_coarse] += W.imag * W.imag
-    power[..., :g.n_coarse] *= g.series_w
-    # the power is real: its FFT is Hermitian, so the bins 0..m/2 hold all of it
-    F = sfft.rfft(power, axis=-1, workers=1)
-    half = g.m // 2 + 1
-    Y = np.zeros(F.shape[:-2] + (g.band1 - g.band0, half), dtype=F.dtype)
-    n_pos = min(g.n_pos, half)
-    part = F[..., :n_pos] * g.filt[:, :n_pos]
-    Y[..., :n_pos] = np.matmul(g.mix, part.view(g.mix.dtype)).view(F.dtype)
-    S = sfft.irfft(Y, n=g.m, axis=-1, overwrite_x=True, workers=1)[..., :g.n_coarse]
-    S *= S.dtype.type(1.0 / g.step)
-    return W, S
+    Ws, Fs = [], []
+    for src in rp.sources:
+        W = coarse_transform(spectrum, spec.grid, slice(src.src0, src.src1), src.step,
+                             src.n_coarse)
+        power = np.zeros(W.shape[:-1] + (src.m,), dtype=src.filt.dtype)
+        np.multiply(W.real, W.real, out=power[..., :src.n_coarse])
+        power[..., :src.n_coarse] += W.imag * W.imag
+        power[..., :src.n_coarse] *= src.series_w
+        # the power is real: its FFT is Hermitian, so the bins 0..m/2 hold all of it
+        F = sfft.rfft(power, axis=-1, workers=1)
+        F[..., :src.n_pos] *= src.filt[:, :src.n_pos]
+        Ws.append(W)
+        Fs.append(F)
+    Ss = []
+    for band in rp.bands:
+        Y = np.zeros(spectrum.shape[:1] + (band.band1 - band.band0, band.m // 2 + 1),
+                     dtype=spectrum.dtype)
+        for si, mix in band.sources:
+            _mix_into(Y, Fs[si], mix, rp.sources[si], negative=False)
+        S = sfft.irfft(Y, n=band.m, axis=-1, overwrite_x=True, workers=1)[..., :band.n_coarse]
+        S *= S.dtype.type(1.0 / band.step)
+        Ss.append(S)
+    return Ws, Ss
 
 
 #: Channels whose coarse spectra are computed together (their temporaries stay in cache;
@@ -186,37 +269,39 @@ CHANNEL_BLOCK = 8
 
 
 def _channel_stage(spec: ChannelSpectra, rp: MultiratePlan, sides: tuple[int, ...]
-                   ) -> dict[int, list[tuple[np.ndarray, np.ndarray]]]:
-    """Per side of ``sides`` and group, the channels' pair-ready coarse spectra.
+                   ) -> dict[int, tuple[list[np.ndarray], list[np.ndarray]]]:
+    """Per side of ``sides``, the channels' pair-ready coarse spectra.
 
-    ``W`` and ``S`` of every channel of ``spec`` at each group's coarse samples
-    (:func:`_group_spectra`), ``CHANNEL_BLOCK`` channels at a time, are turned into the
+    ``W`` (per source set) and ``S`` (per band set) of every channel of ``spec``
+    (:func:`_channel_power`), ``CHANNEL_BLOCK`` channels at a time, are turned into the
     arrays of :func:`_coarse_spectra` while the block is in cache: side 0, ``W`` times
     the series weights and ``cell_w / S``; side 1, ``conj(W)`` and ``1 / S`` (the same
     operations, element by element, as on the whole arrays).
     """
     grid, n_ch, n = spec.grid, spec.n_channels, spec.grid.n_times
-    out = {side: [(np.empty((n_ch, g.src1 - g.src0, g.n_coarse), dtype=grid.complex_dtype),
-                   np.empty((n_ch, g.band1 - g.band0, g.n_coarse), dtype=grid.real_dtype))
-                  for g in rp.groups] for side in sides}
+    out = {side: ([np.empty((n_ch, s.src1 - s.src0, s.n_coarse), dtype=grid.complex_dtype)
+                   for s in rp.sources],
+                  [np.empty((n_ch, b.band1 - b.band0, b.n_coarse), dtype=grid.real_dtype)
+                   for b in rp.bands]) for side in sides}
     # the block zero-padded to n_fft points, in the grid's precision (rfft would pad a copy)
     padded = np.zeros((min(CHANNEL_BLOCK, n_ch), grid.n_fft), dtype=grid.real_dtype)
     for c0 in range(0, n_ch, CHANNEL_BLOCK):
         part = slice(c0, c0 + CHANNEL_BLOCK)
         x = padded[:min(CHANNEL_BLOCK, n_ch - c0)]
         x[:, :n] = spec.data[part]
-        spectrum = sfft.rfft(x, axis=-1, workers=1)
-        for gi, g in enumerate(rp.groups):
-            W0, S0 = _group_spectra(spec, g, spectrum)
+        Ws, Ss = _channel_power(spec, rp, sfft.rfft(x, axis=-1, workers=1))
+        for side in sides:
+            W_out, inv_out = out[side]
+            for src, W0, W in zip(rp.sources, Ws, W_out):
+                if side == 0:
+                    np.multiply(W0, src.series_w, out=W[part])
+                else:
+                    np.conjugate(W0, out=W[part])
             with np.errstate(divide="ignore", invalid="ignore"):   # a constant channel: NaN
-                for side in sides:
-                    W, inv = out[side][gi]
+                for band, S0, inv in zip(rp.bands, Ss, inv_out):
                     np.divide(1.0, S0, out=inv[part])
                     if side == 0:
-                        np.multiply(W0, g.series_w, out=W[part])
-                        inv[part] *= g.cell_w
-                    else:
-                        np.conjugate(W0, out=W[part])
+                        inv[part] *= band.cell_w
     return out
 
 
@@ -284,19 +369,31 @@ def _weighted_power_sums(s, Ia, Ib, ia, ib):
     return out
 
 
-def _group_sums(rp: MultiratePlan, gi: int, ca: tuple, cb: tuple, ia: np.ndarray,
-                ib: np.ndarray) -> np.ndarray:
-    """Weighted sums of coherence over group ``gi``'s band rows for pairs ``(ia, ib)``.
+def _pair_sums(rp: MultiratePlan, ca: tuple, cb: tuple, ia: np.ndarray, ib: np.ndarray
+               ) -> np.ndarray:
+    """Weighted sums of coherence over the band rows for pairs ``(ia, ib)``.
 
-    The product before the FFT and the weighted power after the inverse FFT run as
-    compiled loops (:func:`_pair_products`, :func:`_weighted_power_sums`), each one pass
-    over the pairs' rows instead of numpy's gathered copies and temporaries."""
-    g = rp.groups[gi]
-    Wa, Ia = ca
-    Wb, Ib = cb
-    buf = np.zeros((len(ia), g.src1 - g.src0, g.m), dtype=Wa.dtype)
-    _pair_products(Wa, Wb, ia, ib, buf)
-    return _weighted_power_sums(_smoothed(g, buf), Ia, Ib, ia, ib)
+    Per source set, the pairs' products (a compiled loop, :func:`_pair_products`, with
+    no gathered copies) are transformed once and filtered; per band set, the scale
+    smoothing mixes the filtered sources bin by bin, the inverse FFT gives ``step``
+    times the smoothed cross-spectrum at the band set's samples, and the weighted power
+    is summed (:func:`_weighted_power_sums`)."""
+    (Wa, Ia), (Wb, Ib) = ca, cb
+    Fs = []
+    for src, wa, wb in zip(rp.sources, Wa, Wb):
+        buf = np.zeros((len(ia), src.src1 - src.src0, src.m), dtype=wa.dtype)
+        _pair_products(wa, wb, ia, ib, buf)
+        F = sfft.fft(buf, axis=-1, overwrite_x=True, workers=1)
+        F *= src.filt
+        Fs.append(F)
+    total = np.zeros(len(ia))
+    for band, ia_w, ib_w in zip(rp.bands, Ia, Ib):
+        Y = np.zeros((len(ia), band.band1 - band.band0, band.m), dtype=Fs[0].dtype)
+        for si, mix in band.sources:
+            _mix_into(Y, Fs[si], mix, rp.sources[si], negative=True)
+        s = sfft.ifft(Y, axis=-1, overwrite_x=True, workers=1)
+        total += _weighted_power_sums(s, ia_w, ib_w, ia, ib)
+    return total
 
 
 def multirate_band_means(spec_a: ChannelSpectra, spec_b: ChannelSpectra, idx: np.ndarray,
@@ -328,17 +425,17 @@ def multirate_band_means(spec_a: ChannelSpectra, spec_b: ChannelSpectra, idx: np
         ca, cb = _coarse_spectra(spec_a, rp, (0, 1)).values()
     else:
         ca, cb = _coarse_spectra(spec_a, rp, (0,))[0], _coarse_spectra(spec_b, rp, (1,))[1]
-    widest = max(((g.src1 - g.src0) * g.m for g in rp.groups), default=1)
+    # temporaries of one pair: every source set's spectra and the largest band set's
+    per_pair = (sum((s.src1 - s.src0) * s.m for s in rp.sources)
+                + max(((b.band1 - b.band0) * b.m for b in rp.bands), default=0))
     itemsize = np.dtype(spec_a.grid.complex_dtype).itemsize
-    group = int(max(1, min(len(idx), min(chunk_bytes, BLOCK_BYTES) // (3 * widest * itemsize))))
+    group = int(max(1, min(len(idx), min(chunk_bytes, BLOCK_BYTES)
+                           // (max(per_pair, 1) * itemsize))))
 
     def task(k0: int) -> np.ndarray:
         part = idx[k0:k0 + group]
-        total = np.zeros(len(part))
         with np.errstate(divide="ignore", invalid="ignore"):
-            for gi in range(len(rp.groups)):
-                total += _group_sums(rp, gi, ca[gi], cb[gi], part[:, 0], part[:, 1])
-        return total / count
+            return _pair_sums(rp, ca, cb, part[:, 0], part[:, 1]) / count
 
     parts = run_tasks(task, range(0, len(idx), group), n_threads(workers))
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float64)

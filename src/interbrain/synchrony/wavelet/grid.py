@@ -140,7 +140,7 @@ class WaveletGrid:
             ``[shortest, longest]`` (plus the scale-smoothing margin) are computed.
         dtype : {"float64", "float32", "fast"}, default "float64"
             Precision of the transforms and the smoothing; ``"fast"`` is float32 with
-            band means computed per group of scales on a coarser time grid
+            band means computed with each scale on a coarser time grid
             (:mod:`interbrain.synchrony.multirate`; within 1e-5 of float64 in the tests).
 
         Returns
