@@ -90,7 +90,8 @@ class _BandRows:
     step: int
     n_coarse: int
     m: int
-    sources: tuple      # ((index of a _SourceRows, mix (band1 - band0, its rows)), ...)
+    sources: tuple      # ((index of a _SourceRows, band rows r0:r1 of the set, its rows
+                        #   c0:c1, mix (r1 - r0, c1 - c0)), ...): the non-zero blocks
     cell_w: np.ndarray  # (band1 - band0, n_coarse): quadrature of the band sum / step**2
 
 
@@ -176,8 +177,11 @@ class MultiratePlan:
                               for j in range(lo[i], hi[i])}):
                 s = sources[si]
                 part = mix[band0:band1, s.src0:s.src1]
-                if part.any():
-                    parts.append((si, part.astype(real_t)))
+                rows, cols = np.flatnonzero(part.any(axis=1)), np.flatnonzero(part.any(axis=0))
+                if rows.size:
+                    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+                    parts.append((si, slice(r0, r1), slice(c0, c1),
+                                  part[r0:r1, c0:c1].astype(real_t)))
             bands.append(_BandRows(band0, band1, step, k, m // step, tuple(parts),
                                    cell_w.astype(real_t)))
         self.sources, self.bands = sources, bands
@@ -255,8 +259,8 @@ def _channel_power(spec: ChannelSpectra, rp: MultiratePlan, spectrum: np.ndarray
     for band in rp.bands:
         Y = np.zeros(spectrum.shape[:1] + (band.band1 - band.band0, band.m // 2 + 1),
                      dtype=spectrum.dtype)
-        for si, mix in band.sources:
-            _mix_into(Y, Fs[si], mix, rp.sources[si], negative=False)
+        for si, r, c, mix in band.sources:
+            _mix_into(Y[..., r, :], Fs[si][..., c, :], mix, rp.sources[si], negative=False)
         S = sfft.irfft(Y, n=band.m, axis=-1, overwrite_x=True, workers=1)[..., :band.n_coarse]
         S *= S.dtype.type(1.0 / band.step)
         Ss.append(S)
@@ -389,8 +393,8 @@ def _pair_sums(rp: MultiratePlan, ca: tuple, cb: tuple, ia: np.ndarray, ib: np.n
     total = np.zeros(len(ia))
     for band, ia_w, ib_w in zip(rp.bands, Ia, Ib):
         Y = np.zeros((len(ia), band.band1 - band.band0, band.m), dtype=Fs[0].dtype)
-        for si, mix in band.sources:
-            _mix_into(Y, Fs[si], mix, rp.sources[si], negative=True)
+        for si, r, c, mix in band.sources:
+            _mix_into(Y[..., r, :], Fs[si][..., c, :], mix, rp.sources[si], negative=True)
         s = sfft.ifft(Y, axis=-1, overwrite_x=True, workers=1)
         total += _weighted_power_sums(s, ia_w, ib_w, ia, ib)
     return total
