@@ -76,8 +76,9 @@ def test_each_row_on_the_coarsest_grid_it_allows():
         for i in range(band.band0, band.band1):
             smallest = max(0, i + grid.band_start - grid.row_start - half)
             assert band.step == steps[smallest]
-        for si, mix in band.sources:
-            assert rp.sources[si].step >= band.step and mix.any()
+        for si, r, c, mix in band.sources:
+            assert rp.sources[si].step >= band.step and mix.any(axis=0).all()
+            assert mix.shape == (r.stop - r.start, c.stop - c.start) and mix.any(axis=1).all()
 
 
 def test_fast_grid_pads_less_but_past_the_wavelet():
