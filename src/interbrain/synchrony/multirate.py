@@ -51,11 +51,15 @@ from ._batching import BLOCK_BYTES, n_threads, run_tasks
 from .spectra import ChannelSpectra
 from .wavelet.coarse import coarse_transform
 from .wavelet.decimation import MULTIRATE_STEP_RATIO, decimation_step, sum_weights
-from .wavelet.grid import FILTER_FLOOR, WaveletGrid
+from .wavelet.grid import WaveletGrid
 from .wavelet.smoothing import SmoothPlan, smooth_plan
 
 __all__ = ["MULTIRATE_STEP_RATIO", "MultiratePlan", "multirate_band_means", "multirate_plan"]
 
+#: Smallest time-filter weight of a frequency bin kept on the coarse grids: the bins
+#: dropped change a band mean by less than this relative amount, far below the float32
+#: round-off of the mode (the exact path keeps bins down to ``grid.FILTER_FLOOR``, 1e-24).
+MULTIRATE_FILTER_FLOOR = 1e-12
 #: Fewest coarse samples of a series: a short recording keeps its larger scales on a finer
 #: grid, where the end stencils of the quadratures have samples enough to work with.
 MIN_COARSE_SAMPLES = 128
@@ -96,10 +100,10 @@ class _BandRows:
 
 
 def _row_bins(grid: WaveletGrid) -> np.ndarray:
-    """Positive bins ``0..k-1`` of each computed row's time filter at or above the
-    floor of :class:`~.wavelet.smoothing.SmoothPlan` (at least 1)."""
+    """Positive bins ``0..k-1`` of each computed row's time filter at or above
+    :data:`MULTIRATE_FILTER_FLOOR` (at least 1)."""
     max_pos = grid.n_smooth // 2 + 1
-    sig = grid.time_filter[:, :max_pos] >= FILTER_FLOOR
+    sig = grid.time_filter[:, :max_pos] >= MULTIRATE_FILTER_FLOOR
     return np.where(sig.any(axis=1), max_pos - np.argmax(sig[:, ::-1], axis=1), 1)
 
 
