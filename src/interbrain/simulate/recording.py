@@ -307,7 +307,6 @@ def _short_intensity(rng: np.random.Generator, hb: dict, n_short: int,
     numpy.ndarray
         Shape (n_short, n_wavelengths, n_times), volts.
     """
-    n_wl = abs_coef.shape[0]
     n_times = hb["scalp_hbo"].size
     gain = SHORT_SCALP_GAIN * rng.uniform(0.8, 1.2, (n_short, 1))
     own = pink_noise(rng, n_times, sfreq, size=(2, n_short))
