@@ -295,7 +295,7 @@ def band_mean_coherence(spec_a: ChannelSpectra, spec_b: ChannelSpectra, pairs: P
 
     Notes
     -----
-    On a grid of precision ``"fast"`` the pairs are computed per group of scales on a
+    On a grid of precision ``"fast"`` the pairs are computed with each scale on its own
     coarser time grid (:func:`~interbrain.synchrony.multirate.multirate_band_means`),
     within 1e-5 of the exact path in the tests; maps (:func:`pair_coherence`) are always
     computed at the full rate.

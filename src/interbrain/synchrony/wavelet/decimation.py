@@ -7,7 +7,7 @@ nothing. :func:`sum_weights` gives the weights ``w`` with
 (exact for a series band-limited below ``1 / step`` cycles per sample: the Poisson
 summation formula) and local Lagrange interpolation of ``order`` points at the ends of
 the range, where the sum stops between two coarse samples or the series itself stops
-(one-sided stencils). :func:`decimation_step` chooses the step of a group of scales.
+(one-sided stencils). :func:`decimation_step` chooses the step of a scale.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from .scales import (FOURIER_FACTOR, MORLET_W0, band_row_range, check_band, cone
 FILTER_FLOOR = 1e-24
 
 #: Precision -> (real, complex) types. ``"fast"`` computes like ``"float32"`` and makes
-#: :func:`~interbrain.synchrony.band_mean_coherence` run per group of scales on a
+#: :func:`~interbrain.synchrony.band_mean_coherence` run with each scale on its own
 #: coarser time grid (:mod:`interbrain.synchrony.multirate`).
 _DTYPES = {"float64": (np.float64, np.complex128), "float32": (np.float32, np.complex64),
            "fast": (np.float32, np.complex64)}
