@@ -37,8 +37,9 @@ from mne.transforms import _frame_to_str, apply_trans
 
 __all__ = ["read_snirf_fast"]
 
-_FIELDS = (b"sourceIndex", b"detectorIndex", b"wavelengthIndex", b"dataType",
-           b"dataTypeIndex")
+_FIELDS = (b"sourceIndex", b"detectorIndex", b"wavelengthIndex", b"dataType")
+#: The field of a measurement list that must exist but is not read.
+_UNUSED_FIELD = b"dataTypeIndex"
 #: Metadata tags MNE's reader turns into subject information (read by MNE's reader).
 _SUBJECT_TAGS = {"lastName", "middleName", "firstName", "sex", "DateOfBirth"}
 _DATE_FORMATS = ("%Y-%m-%d%H:%M:%SZ", "%Y-%m-%d%H:%M:%S", "%Y-%m-%d%H:%M:%S.%f",
@@ -48,21 +49,6 @@ _LIST = re.compile(r"^measurementList(\d+)$")
 
 class _NotPlain(Exception):
     """The file is not a plain continuous-wave SNIRF file (MNE's reader takes it)."""
-
-
-def _dataset(group_id, name: bytes) -> np.ndarray:
-    """One dataset of a group, read whole with h5py's low-level interface."""
-    ds = h5py.h5d.open(group_id, name)
-    out = np.empty(ds.shape, ds.dtype)
-    if out.size:
-        ds.read(h5py.h5s.ALL, h5py.h5s.ALL, out)
-    return out
-
-
-def _scalar(value: np.ndarray) -> int:
-    if value.size != 1 or value.dtype.kind not in "iuf":
-        raise _NotPlain
-    return int(value.ravel()[0])
 
 
 def _text(group: h5py.Group, name: str) -> str | None:
@@ -76,18 +62,33 @@ def _text(group: h5py.Group, name: str) -> str | None:
 
 
 def _channels(data: h5py.Group, n_ch: int) -> np.ndarray:
-    """The five index fields of each measurement list, shape (n_ch, 5), in MNE's order."""
+    """The index fields of each measurement list, shape (n_ch, 4), in MNE's order.
+
+    ``sourceIndex``, ``detectorIndex``, ``wavelengthIndex`` and ``dataType``, each read
+    as one float64 through a scalar memory space (HDF5 refuses a dataset of more than
+    one value, and converts integers exactly; anything else is not the plain case);
+    ``dataTypeIndex`` must exist (:func:`~interbrain.io.check_snirf` asks for it) but
+    is not used for continuous-wave amplitudes, so it is not read.
+    """
     numbers = sorted(int(m[1]) for m in map(_LIST.match, data) if m)
     if numbers != list(range(1, n_ch + 1)):
         raise _NotPlain
-    table = np.empty((n_ch, len(_FIELDS)), int)
+    values = np.empty((n_ch, len(_FIELDS)))
+    one = np.empty((), np.float64)
+    scalar = h5py.h5s.create(h5py.h5s.SCALAR)
+    data_id = data.id
     for k in numbers:
-        group_id = h5py.h5g.open(data.id, f"measurementList{k}".encode())
-        try:
-            table[k - 1] = [_scalar(_dataset(group_id, f)) for f in _FIELDS]
-        except KeyError:
-            raise _NotPlain from None
-    return table
+        group = f"measurementList{k}/".encode()   # fields opened by path: no group opens
+        row = values[k - 1]
+        for j, field in enumerate(_FIELDS):
+            h5py.h5d.open(data_id, group + field).read(scalar, h5py.h5s.ALL, one,
+                                                       h5py.h5t.NATIVE_DOUBLE)
+            row[j] = one
+        if not data_id.links.exists(group + _UNUSED_FIELD):
+            raise _NotPlain
+    if not np.all(np.abs(values) < 2.0 ** 62):   # NaN, infinite or absurd: MNE's reader
+        raise _NotPlain
+    return values.astype(int)   # as int() of each value: towards zero
 
 
 def _meas_date(tags: h5py.Group) -> datetime.datetime:

@@ -17,7 +17,8 @@ Steps, in order (each recorded with its parameters in :attr:`Preprocessed.steps`
    when the recording has no (good) short channel. Short channels are then dropped;
 5. **modified Beer-Lambert law** (MNE's
    :func:`~mne.preprocessing.nirs.beer_lambert_law`, partial pathlength factor
-   ``ppf``) to HbO and HbR in mol/L;
+   ``ppf``; its values, bitwise, from :func:`~.beer_lambert.beer_lambert`) to HbO and
+   HbR in mol/L;
 6. **band-pass** ``l_freq``-``h_freq`` Hz, zero-phase 4th-order Butterworth
    (second-order sections, forward and backward);
 7. optional **auxiliary-signal regression** (``aux_regression``): the recording's
@@ -51,10 +52,10 @@ from datetime import timedelta
 import mne
 import numpy as np
 import pandas as pd
-from mne.preprocessing.nirs import beer_lambert_law
 
 from ..errors import RecordingError
 from .aux_regression import add_regressors, regress_aux, select_aux
+from .beer_lambert import beer_lambert
 from .iir import band_pass_raw
 from .motion import correct_motion
 from .preprocessed import (HB_SIGNALS, Preprocessed, absent_signal, annotation_table,
@@ -157,8 +158,9 @@ def _short_recording(raw_od: mne.io.BaseRaw, short: list[str], short_qc: pd.Data
                      source: str) -> tuple[Preprocessed, dict]:
     """The short channels of motion-corrected ``raw_od`` to band-passed haemoglobin
     (no short-channel regression, no global-signal removal), and the step recording it."""
-    raw_hb = beer_lambert_law(raw_od.copy().pick(
-        [ch for ch in raw_od.ch_names if ch.split(" ")[0] in short]), ppf=settings.ppf)
+    raw_hb = beer_lambert(raw_od.copy().pick(
+        [ch for ch in raw_od.ch_names if ch.split(" ")[0] in short]), ppf=settings.ppf,
+        copy=False)   # MNE's beer_lambert_law, on this private copy
     steps = _band_pass_and_aux(raw_hb, settings, aux, source)
     hbo, hbr = _extract(raw_hb, short, source)
     if not (np.all(np.isfinite(hbo)) and np.all(np.isfinite(hbr))):
@@ -295,7 +297,7 @@ def preprocess_recording(raw: mne.io.BaseRaw, settings: PreprocessingSettings,
                                                     "hb": "haemoglobin"}[kind],
                           "sfreq_hz": sfreq, "n_pairs": len(pair_names(raw))}]
     notes: list[str] = []
-    qc, motion, quality_od = assess_quality(raw, kind, settings, notes)
+    qc, motion, quality_od, od_picks = assess_quality(raw, kind, settings, notes)
     if kind == "hb":
         data, _ = fill_nonfinite(raw.get_data(), kind)
         raw = mne.io.RawArray(data, raw.info, first_samp=raw.first_samp, verbose="ERROR")
@@ -320,8 +322,11 @@ def preprocess_recording(raw: mne.io.BaseRaw, settings: PreprocessingSettings,
         steps += _band_pass_and_aux(raw_hb, settings, aux, source,
                                     band_pass=settings.filter_preprocessed)
     else:
-        # the (non-finite-filled) optical density quality control computed, bads empty
+        # the (non-finite-filled) optical density quality control computed, bads empty:
+        # a temporary of this function's, changed in place from here on; od_picks:
+        # its channels validated by MNE's _validate_nirs_info (None if not yet)
         raw_od = quality_od
+        od_names = list(raw_od.ch_names)
         if kind == "intensity":
             steps.append({"step": "optical_density",
                           "function": "mne.preprocessing.nirs.optical_density"})
@@ -346,7 +351,8 @@ def preprocess_recording(raw: mne.io.BaseRaw, settings: PreprocessingSettings,
         row_mask = None
         if motion is not None:
             row_mask = np.array([motion[rows[ch.split(" ")[0]]] for ch in raw_od.ch_names])
-        raw_od, step = correct_motion(raw_od, settings, row_mask)
+        raw_od, step = correct_motion(raw_od, settings, row_mask, picks=od_picks,
+                                      copy=False)
         steps.append(step)
         if short:
             short_rec, short_step = _short_recording(raw_od, short, short_qc, settings, aux,
@@ -356,7 +362,8 @@ def preprocess_recording(raw: mne.io.BaseRaw, settings: PreprocessingSettings,
         if short:   # short channels are regressors only, never analysed
             raw_od = raw_od.copy().drop_channels(
                 [ch for ch in raw_od.ch_names if ch.split(" ")[0] in short])
-        raw_hb = beer_lambert_law(raw_od, ppf=settings.ppf)
+        raw_hb = beer_lambert(raw_od, ppf=settings.ppf, copy=False,   # MNE's, bitwise
+                              picks=od_picks if raw_od.ch_names == od_names else None)
         steps.append({"step": "beer_lambert_law",
                       "function": "mne.preprocessing.nirs.beer_lambert_law",
                       "ppf": settings.ppf, "units": "mol/L"})

@@ -265,7 +265,8 @@ def wavelet_correction(od: np.ndarray, *, iqr: float = 1.5, wavelet: str = "db2"
 
 
 def correct_motion(raw_od: mne.io.BaseRaw, settings: PreprocessingSettings,
-                   mask: np.ndarray | None = None) -> tuple[mne.io.BaseRaw, dict]:
+                   mask: np.ndarray | None = None, *, picks: np.ndarray | None = None,
+                   copy: bool = True) -> tuple[mne.io.BaseRaw, dict]:
     """Apply the motion correction chosen by ``settings.motion_correction``.
 
     Parameters
@@ -279,11 +280,18 @@ def correct_motion(raw_od: mne.io.BaseRaw, settings: PreprocessingSettings,
         Motion samples of every channel, shape (n_channels, n_times); needed by
         ``"spline"`` (computed with :func:`detect_motion` and the settings' motion
         thresholds when None).
+    picks : numpy.ndarray of int, optional
+        ``_validate_nirs_info(raw_od.info)`` when the caller has it (``"tddr"``);
+        validated here when None.
+    copy : bool
+        False: ``raw_od`` is corrected in place (a temporary of the caller's) and
+        returned.
 
     Returns
     -------
     raw_od : mne.io.BaseRaw
-        A corrected copy (the input itself for ``"none"``).
+        A corrected copy, or ``raw_od`` itself when ``copy`` is False (and for
+        ``"none"``).
     step : dict
         The step for :attr:`Preprocessed.steps`.
     """
@@ -292,15 +300,20 @@ def correct_motion(raw_od: mne.io.BaseRaw, settings: PreprocessingSettings,
     if method == "none":
         return raw_od, {"step": "motion_correction", "method": "none"}
     if method == "tddr":   # MNE's TDDR, all channels at once (bitwise equal)
-        picks = _validate_nirs_info(raw_od.info)
+        picks = _validate_nirs_info(raw_od.info) if picks is None else picks
         if not len(picks):
             raise RuntimeError("TDDR should be run on optical density or hemoglobin data.")
-        out = raw_od.copy()
-        whole = np.array_equal(picks, np.arange(len(out.ch_names)))
-        out._data[picks] = tddr(out._data if whole else out._data[picks], out.info["sfreq"])
-        return out, {"step": "motion_correction", "method": "tddr",
-                     "function": "mne.preprocessing.nirs.temporal_derivative_distribution_repair",
-                     "reference": "Fishburn et al. (2019)"}
+        step = {"step": "motion_correction", "method": "tddr",
+                "function": "mne.preprocessing.nirs.temporal_derivative_distribution_repair",
+                "reference": "Fishburn et al. (2019)"}
+        rows = np.sort(picks)   # TDDR treats each row on its own: any order
+        whole = np.array_equal(rows, np.arange(len(raw_od.ch_names)))
+        if not copy and whole and raw_od.preload:   # the corrected rows are the samples
+            raw_od._data = tddr(raw_od._data, raw_od.info["sfreq"])
+            return raw_od, step
+        out = raw_od.copy() if copy else raw_od
+        out._data[rows] = tddr(out._data if whole else out._data[rows], out.info["sfreq"])
+        return out, step
     out = raw_od.copy()
     data = out.get_data()
     sfreq = float(out.info["sfreq"])

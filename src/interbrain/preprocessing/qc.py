@@ -146,7 +146,8 @@ def fill_nonfinite(data: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]
 
 def _flat_rows(data: np.ndarray) -> np.ndarray:
     """Rows with zero variance (relative to their magnitude, so in any unit)."""
-    scale = np.max(np.abs(data), axis=1)
+    # max |x| (exactly; no array of absolute values)
+    scale = np.maximum(np.max(data, axis=1), -np.min(data, axis=1))
     return np.std(data, axis=1) <= 1e-10 * np.where(scale > 0, scale, 1.0)
 
 
@@ -157,16 +158,19 @@ def _saturated_fraction(intensity: np.ndarray, level: float) -> tuple[np.ndarray
     return np.mean(intensity >= level, axis=1), level
 
 
-def _optical_density(raw: mne.io.BaseRaw) -> mne.io.BaseRaw:
+def _optical_density(raw: mne.io.BaseRaw, picks: np.ndarray | None = None
+                     ) -> mne.io.BaseRaw:
     """MNE's :func:`~mne.preprocessing.nirs.optical_density` of ``raw``, bitwise.
 
     Each fNIRS row divided by its mean, its log negated, the channels' coil type set
     to optical density: MNE's operations, on all rows at once and into a new array
     (``raw``'s samples are not changed; ``raw`` itself becomes the result). Recordings
     with intensities <= 0 (MNE replaces them first) or samples not in C order go
-    through MNE's function.
+    through MNE's function. ``picks``: ``_validate_nirs_info(raw.info,
+    fnirs="cw_amplitude")`` when the caller has it.
     """
-    picks = _validate_nirs_info(raw.info, fnirs="cw_amplitude")
+    if picks is None:
+        picks = _validate_nirs_info(raw.info, fnirs="cw_amplitude")
     data = raw._data
     whole = np.array_equal(picks, np.arange(len(data)))
     rows = data if whole else data[picks]
@@ -228,13 +232,13 @@ def channel_quality(raw: mne.io.BaseRaw, settings: PreprocessingSettings | None 
     settings = settings or PreprocessingSettings()
     notes = [] if notes is None else notes
     kind = input_kind(raw)
-    qc, motion, _ = assess_quality(fnirs_picks(raw, kind), kind, settings, notes)
+    qc, motion, _, _ = assess_quality(fnirs_picks(raw, kind), kind, settings, notes)
     return (qc, motion) if return_motion else qc
 
 
 def assess_quality(raw: mne.io.BaseRaw, kind: str, settings: PreprocessingSettings,
                    notes: list) -> tuple[pd.DataFrame, np.ndarray | None,
-                                         mne.io.BaseRaw | None]:
+                                         mne.io.BaseRaw | None, np.ndarray | None]:
     """:func:`channel_quality` of a recording that holds only its fNIRS channels, and
     the optical density it computed (for the chain, so that it is computed once).
 
@@ -255,6 +259,10 @@ def assess_quality(raw: mne.io.BaseRaw, kind: str, settings: PreprocessingSettin
     raw_od : mne.io.BaseRaw or None
         Optical density of the non-finite-filled signals, every channel, ``bads``
         empty; None for haemoglobin.
+    picks : numpy.ndarray of int or None
+        ``_validate_nirs_info(raw_od.info)`` (MNE's pair order), for the chain's later
+        steps on ``raw_od``; None where it was not needed (haemoglobin, or optical
+        density input below the cardiac band's rate).
     """
     names, rows = _rows_of(raw)
     n_pairs, sfreq = len(names), float(raw.info["sfreq"])
@@ -272,7 +280,7 @@ def assess_quality(raw: mne.io.BaseRaw, kind: str, settings: PreprocessingSettin
     motion_fraction = np.full(n_pairs, np.nan)
     sat_fraction = np.full(n_pairs, np.nan)
     saturated = np.zeros(n_pairs, bool)
-    motion = raw_od = None
+    motion = raw_od = picks = None
     failed = {key: np.zeros(n_pairs, bool) for key in REASONS}
     failed["nonfinite"], failed["flat"] = nonfinite, flat
     marked = {ch.split(" ")[0] for ch in raw.info["bads"]}
@@ -287,15 +295,16 @@ def assess_quality(raw: mne.io.BaseRaw, kind: str, settings: PreprocessingSettin
         info = raw.info.copy()
         info["bads"] = []   # marked channels are judged too (MNE would skip them)
         raw_od = mne.io.RawArray(data, info, verbose="ERROR")
-        if kind == "intensity":
-            raw_od = _optical_density(raw_od)
+        if kind == "intensity":   # validated once: the names, wavelengths stay
+            picks = _validate_nirs_info(raw_od.info, fnirs="cw_amplitude")
+            raw_od = _optical_density(raw_od, picks)
         od = raw_od._data   # read only
         band = tuple(float(b) for b in settings.cardiac_band)
         if cardiac_ok(sfreq, band):
             with np.errstate(invalid="ignore", divide="ignore"), \
                     warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                picks, cardiac = cardiac_filtered(raw_od, band)   # one filter for both
+                picks, cardiac = cardiac_filtered(raw_od, band, picks=picks)   # once
                 values = scalp_coupling_from_filtered(raw_od, picks, cardiac)
                 scores = peak_spectral_power(raw_od, time_window=settings.psp_window,
                                              l_freq=band[0], h_freq=band[1],
@@ -333,4 +342,4 @@ def assess_quality(raw: mne.io.BaseRaw, kind: str, settings: PreprocessingSettin
         "reason": reasons, "psp_pass_fraction": psp_pass,
         "saturated_fraction": sat_fraction, "distance": distance,
     }, columns=QC_COLUMNS)
-    return qc, motion, raw_od
+    return qc, motion, raw_od, picks

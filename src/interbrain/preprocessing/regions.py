@@ -34,6 +34,22 @@ _RENAMED = {"standard_1020": "colin27_1020", "standard_1005": "colin27_1005"}
 _PAIR = re.compile(r"^S(\d+)_D(\d+)$")
 
 
+def _midpoints(raw: mne.io.BaseRaw) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """Pair names, source and detector positions and midpoints (NaN without positions),
+    shape (n_pairs, 3) each, in channel order."""
+    first: dict[str, int] = {}
+    for i, ch in enumerate(raw.ch_names):
+        first.setdefault(ch.split(" ")[0], i)
+    names = pair_names(raw)
+    chs = raw.info["chs"]
+    loc = np.array([chs[first[name]]["loc"] for name in names], float).reshape(-1, 12)
+    src, det = loc[:, 3:6], loc[:, 6:9]
+    mid = 0.5 * (src + det)
+    ok = np.all(np.isfinite(mid), axis=1) & np.any(src != 0, axis=1) & np.any(det != 0, axis=1)
+    mid[~ok] = np.nan
+    return names, src, det, mid
+
+
 def channel_positions(raw: mne.io.BaseRaw) -> pd.DataFrame:
     """Source, detector and midpoint position of every source-detector pair.
 
@@ -51,20 +67,12 @@ def channel_positions(raw: mne.io.BaseRaw) -> pd.DataFrame:
         ``x``, ``y``, ``z`` (midpoint in metres, head coordinates; NaN when the
         recording has no positions).
     """
-    first: dict[str, int] = {}
-    for i, ch in enumerate(raw.ch_names):
-        first.setdefault(ch.split(" ")[0], i)
+    names, _, _, mid = _midpoints(raw)
     rows = []
-    for name in pair_names(raw):
-        loc = np.asarray(raw.info["chs"][first[name]]["loc"], float)
-        src, det = loc[3:6], loc[6:9]
-        mid = 0.5 * (src + det)
-        if not (np.all(np.isfinite(mid)) and np.any(src != 0) and np.any(det != 0)):
-            mid = np.full(3, np.nan)
+    for name, (x, y, z) in zip(names, mid):
         match = _PAIR.match(name)
         s, d = (int(match[1]), int(match[2])) if match else (-1, -1)
-        rows.append({"channel": name, "source": s, "detector": d,
-                     "x": mid[0], "y": mid[1], "z": mid[2]})
+        rows.append({"channel": name, "source": s, "detector": d, "x": x, "y": y, "z": z})
     return pd.DataFrame(rows, columns=["channel", "source", "detector", "x", "y", "z"])
 
 
@@ -94,6 +102,17 @@ def _standard_positions(montage: str) -> tuple[dict[str, np.ndarray], dict[str, 
     pos = dig.get_positions()
     fids = {k: np.asarray(pos[k], float) for k in ("nasion", "lpa", "rpa")}
     return pos["ch_pos"], fids
+
+
+@lru_cache(maxsize=4)
+def _standard_labels(montage: str) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
+    """The labels a channel may get, their positions (n_labels, 3) and the fiducials
+    (read once per process; the caller must not change them)."""
+    ch_pos, fids = _standard_positions(montage)
+    labels = [k for k in ch_pos if k not in EXCLUDED_LABELS]
+    xyz = np.array([ch_pos[k] for k in labels])
+    xyz.flags.writeable = False
+    return labels, xyz, fids
 
 
 def regions_from_montage(raw: mne.io.BaseRaw, montage: str = "standard_1020", *,
@@ -134,23 +153,20 @@ def regions_from_montage(raw: mne.io.BaseRaw, montage: str = "standard_1020", *,
         If the recording has no optode positions, or a channel lies farther than
         ``max_distance`` from every standard position (the message names it).
     """
-    pos = channel_positions(raw)
-    missing = pos.loc[pos[["x", "y", "z"]].isna().any(axis=1), "channel"].tolist()
+    names, _, _, mids = _midpoints(raw)
+    missing = [name for name, row in zip(names, mids) if np.isnan(row).any()]
     if missing:
         raise ValueError(f"the recording has no optode positions for channel(s) "
                          f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}; "
                          "cannot derive regions from a montage; give the regions in "
                          "study.toml's [regions] table instead")
-    ch_pos, fids = _standard_positions(montage)
-    labels = [k for k in ch_pos if k not in EXCLUDED_LABELS]
-    xyz = np.array([ch_pos[k] for k in labels])
+    labels, xyz, fids = _standard_labels(montage)
     theirs = _fiducials(raw.info)
     if theirs is not None:
         sx = (theirs["rpa"][0] - theirs["lpa"][0]) / (fids["rpa"][0] - fids["lpa"][0])
         sy = theirs["nasion"][1] / fids["nasion"][1]
         if sx > 0 and sy > 0:
             xyz = xyz * np.array([sx, sy, np.sqrt(sx * sy)])
-    mids = pos[["x", "y", "z"]].to_numpy(float)
     dist = np.linalg.norm(mids[:, None, :] - xyz[None, :, :], axis=2)
     nearest = dist.argmin(axis=1)
     gap = dist[np.arange(len(mids)), nearest]
@@ -158,12 +174,12 @@ def regions_from_montage(raw: mne.io.BaseRaw, montage: str = "standard_1020", *,
     if far.size:
         k = far[np.argmax(gap[far])]
         raise ValueError(
-            f"channel {pos['channel'][k]} lies {gap[k] * 1000:.0f} mm from the nearest "
+            f"channel {names[k]} lies {gap[k] * 1000:.0f} mm from the nearest "
             f"{montage} position ({len(far)} channel(s) farther than "
             f"{max_distance * 1000:.0f} mm): the recording's optode positions are not on "
             "a head in head coordinates (some vendor files store them in another "
             "frame); give the regions in study.toml's [regions] table instead")
-    return {ch: labels[j] for ch, j in zip(pos["channel"], nearest)}
+    return {ch: labels[j] for ch, j in zip(names, nearest)}
 
 
 def resolve_regions(channels: Iterable[str], user_regions: Mapping[str, str] | None,

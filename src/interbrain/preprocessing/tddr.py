@@ -8,8 +8,9 @@ result is bitwise equal to MNE's (``tests/test_preprocessing_speed_equality.py``
 any value:
 
 - the 3rd-order Butterworth low-pass is designed once, not once per channel, and
-  applied to all channels side by side (:func:`~.iir.filtfilt_rows`, bitwise
-  :func:`scipy.signal.filtfilt`);
+  applied to several channels side by side (:func:`~.iir.filtfilt_rows`, bitwise
+  :func:`scipy.signal.filtfilt`); the channels go through in blocks of eight, so that
+  the work arrays stay small;
 - the iterative Tukey-biweight estimate and the steps after it run per channel in one
   compiled loop (numba), each iteration fusing MNE's passes: one pass computes the
   absolute residuals and finds their median, one computes the new weights together
@@ -38,6 +39,8 @@ distribution repair (TDDR): a motion correction method for fNIRS. NeuroImage 184
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from mne.preprocessing.nirs._tddr import _TDDR
 from scipy.signal import butter
@@ -53,6 +56,8 @@ _TUNE, _MAD_SCALE, _MAX_ITER = 4.685, 1.4826, 50
 _HUGE = 1e100
 #: Fewest residuals whose first median is looked for near that of every _STEP-th.
 _SAMPLED, _STEP = 2000, 16
+#: Rows corrected together (their work arrays stay small).
+_ROWS = 4
 #: Residuals per chunk of the band search.
 _CHUNK = 64
 #: numpy's pairwise-summation block (``PW_BLOCKSIZE``) and unrolling.
@@ -378,6 +383,27 @@ def _repair_rows(low, signal, means, out):
         _repair_row(low[r], signal[r], means[r], out[r], d, w, buf)
 
 
+@jit
+def _plain_rows(data, huge, out):
+    """Whether every value of each row is at most ``huge`` in magnitude (NaN: no)."""
+    for r in range(data.shape[0]):
+        ok = True
+        for v in data[r]:
+            if not abs(v) <= huge:
+                ok = False
+                break
+        out[r] = ok
+
+
+@lru_cache(maxsize=8)
+def _low_pass(cutoff: float) -> tuple[np.ndarray, np.ndarray]:
+    """MNE's 3rd-order Butterworth low-pass of TDDR, ``butter(3, cutoff)`` (designed
+    once per rate)."""
+    b, a = butter(3, cutoff)
+    b.flags.writeable = a.flags.writeable = False
+    return b, a
+
+
 def tddr(data: np.ndarray, sfreq: float) -> np.ndarray:
     """Temporal derivative distribution repair of every row of ``data``.
 
@@ -398,23 +424,28 @@ def tddr(data: np.ndarray, sfreq: float) -> np.ndarray:
     data = data.reshape(1, -1) if data.ndim == 1 else data   # read only
     out = np.empty_like(data)
     n_times = data.shape[1]
-    with np.errstate(invalid="ignore"):
-        plain = (np.abs(data) <= _HUGE).all(axis=1) & (n_times >= 3)   # finite, no overflow
+    plain = np.zeros(len(data), bool)     # finite, no overflow
+    if n_times >= 3:
+        _plain_rows(np.ascontiguousarray(data), _HUGE, plain)
     for i in np.flatnonzero(~plain):
         out[i] = _TDDR(data[i], sfreq)
     rows = np.flatnonzero(plain)
     if rows.size == 0:
         return out
-    signal = np.ascontiguousarray(data if rows.size == len(data) else data[rows])
-    means = np.array([np.mean(row) for row in signal])
-    signal = signal - means[:, None]
     cutoff = 0.5 * 2 / sfreq
-    if cutoff < 1:
-        b, a = butter(3, cutoff)
-        low = filtfilt_rows(b, a, signal)      # scipy's filtfilt(..., padlen=0), bitwise
-    else:
-        low = signal
-    repaired = np.empty_like(signal)
-    _repair_rows(low, signal, means, repaired)
-    out[rows] = repaired
+    low_pass = _low_pass(cutoff) if cutoff < 1 else None
+    every = rows.size == len(data)
+    for first in range(0, rows.size, _ROWS):   # a few rows at a time: small work arrays
+        block = rows[first:first + _ROWS]
+        signal = data[block]
+        means = np.array([np.mean(row) for row in signal])
+        signal -= means[:, None]
+        # scipy's filtfilt(..., padlen=0), bitwise
+        low = signal if low_pass is None else filtfilt_rows(*low_pass, signal)
+        if every:   # straight into the result's rows
+            _repair_rows(low, signal, means, out[first:first + len(block)])
+            continue
+        repaired = np.empty_like(signal)
+        _repair_rows(low, signal, means, repaired)
+        out[block] = repaired
     return out
