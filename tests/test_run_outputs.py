@@ -25,6 +25,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import psutil
 import pytest
@@ -177,6 +178,29 @@ def test_atomic_writes_follow_another_umask(tmp_path):
     for name in ("a.txt", "a.parquet", "a.bin"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o640, name
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin", "a.parquet", "a.txt"]
+
+
+
+def test_streamed_write_leaves_nothing_behind_when_it_fails(tmp_path):
+    """A file written from a stream (cache entries, straight from numpy.savez) appears
+    whole or not at all: a failure midway leaves neither the file nor its temporary, and
+    an OS error becomes one OutputError naming the file."""
+    target = tmp_path / "entry.npz"
+    atomic.write_stream(lambda fh: np.savez(fh, a=np.arange(5)), target, fsync=True)
+    with np.load(target) as entry:
+        assert entry["a"].tolist() == [0, 1, 2, 3, 4]
+
+    def half(fh):
+        fh.write(b"PK half an entry")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OutputError, match="cannot write to the cache: no space left"):
+        atomic.write_stream(half, tmp_path / "other.npz", what="write to the cache")
+    with pytest.raises(KeyboardInterrupt):
+        atomic.write_stream(lambda fh: (_ for _ in ()).throw(KeyboardInterrupt), target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["entry.npz"]
+    with np.load(target) as entry:                 # the earlier file is untouched
+        assert entry["a"].tolist() == [0, 1, 2, 3, 4]
 
 
 # --------------------------------------------------------------------------- reruns

@@ -14,6 +14,7 @@ import errno
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 
@@ -87,13 +88,17 @@ def write_text(text: str, path: str | Path) -> None:
     _replace_into(Path(path), write)
 
 
-def write_bytes(data: bytes, path: str | Path, *, fsync: bool = False,
-                what: str = "write") -> None:
-    """Write ``data`` to ``path`` atomically.
+def write_stream(fill: Callable[[BinaryIO], None], path: str | Path, *, fsync: bool = False,
+                 what: str = "write") -> None:
+    """Write a file atomically from ``fill``, which writes its bytes to an open binary file.
+
+    The bytes go straight into a temporary file beside ``path`` (no copy of them in
+    memory first), which replaces ``path`` once complete.
 
     Parameters
     ----------
-    data : bytes
+    fill : callable
+        ``fill(fh)`` writes the content to ``fh`` (e.g. ``numpy.savez``).
     path : str or Path
     fsync : bool
         Flush the file to disk before renaming it into place (cache entries).
@@ -107,8 +112,20 @@ def write_bytes(data: bytes, path: str | Path, *, fsync: bool = False,
     """
     def write(tmp):
         with open(tmp, "wb") as fh:
-            fh.write(data)
+            fill(fh)
     _replace_into(Path(path), write, what=what, fsync=fsync)
+
+
+def write_bytes(data: bytes, path: str | Path, *, fsync: bool = False,
+                what: str = "write") -> None:
+    """Write ``data`` to ``path`` atomically (:func:`write_stream` of the bytes).
+
+    Raises
+    ------
+    OutputError
+        When the file cannot be written.
+    """
+    write_stream(lambda fh: fh.write(data), path, fsync=fsync, what=what)
 
 
 def write_parquet(frame: pd.DataFrame, path: str | Path) -> None:

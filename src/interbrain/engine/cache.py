@@ -35,7 +35,7 @@ from .. import __version__
 from .._npz import DamagedArchive, NpzArchive
 from ..errors import OutputError
 from ..preprocessing import Preprocessed
-from .atomic import describe_os_error, write_bytes
+from .atomic import describe_os_error, write_stream
 
 
 #: Members of a recording entry holding each signal (names of ``[analysis] signals``).
@@ -118,13 +118,15 @@ class Cache:
         """Where entry ``key`` of ``kind`` lives."""
         return self.directory / kind / f"{key}.{ext}"
 
-    def _write(self, target: Path, data: bytes) -> None:
+    def _write(self, target: Path, arrays: dict[str, np.ndarray]) -> None:
+        """``numpy.savez`` of ``arrays`` into ``target``, atomically and flushed to disk."""
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OutputError(str(target.parent), "cannot create the cache folder: "
                               + describe_os_error(exc)) from exc
-        write_bytes(data, target, fsync=True, what="write to the cache")
+        write_stream(lambda fh: np.savez(fh, **arrays), target, fsync=True,
+                     what="write to the cache")
 
     # -- preprocessed recordings -------------------------------------------------------
     def has_recording(self, key: str) -> bool:
@@ -145,11 +147,11 @@ class Cache:
             meta["short_channels"] = short.channels
             extras.update(short_hbo=short.hbo, short_hbr=short.hbr,
                           short_qc=_table_array(short.qc))
-        buf = io.BytesIO()
-        np.savez(buf, hbo=rec.hbo, hbr=rec.hbr,
-                 meta=np.frombuffer(json.dumps(meta, default=str).encode(), dtype=np.uint8),
-                 qc=_table_array(rec.qc), **extras)
-        self._write(self.path("recordings", key, "npz"), buf.getvalue())
+        self._write(self.path("recordings", key, "npz"),
+                    dict(hbo=rec.hbo, hbr=rec.hbr,
+                         meta=np.frombuffer(json.dumps(meta, default=str).encode(),
+                                            dtype=np.uint8),
+                         qc=_table_array(rec.qc), **extras))
 
     def load_recording(self, key: str, signals: Iterable[str] | None = None) -> Preprocessed:
         """The cached preprocessed recording ``key``.
@@ -204,10 +206,9 @@ class Cache:
 
     def store_tables(self, kind: str, key: str, tables: dict[str, pd.DataFrame]) -> None:
         """Cache named DataFrames as one entry."""
-        buf = io.BytesIO()
-        np.savez(buf, **{name: np.frombuffer(_parquet_bytes(frame), dtype=np.uint8)
-                         for name, frame in tables.items()})
-        self._write(self.path(kind, key, "npz"), buf.getvalue())
+        self._write(self.path(kind, key, "npz"),
+                    {name: np.frombuffer(_parquet_bytes(frame), dtype=np.uint8)
+                     for name, frame in tables.items()})
 
     def load_tables(self, kind: str, key: str) -> dict[str, pd.DataFrame]:
         """The cached DataFrames ``key`` of ``kind``.
