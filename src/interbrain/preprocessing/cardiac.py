@@ -226,6 +226,23 @@ def _window_dft(length: int, sfreq: float) -> tuple[np.ndarray, np.ndarray, np.n
 
 
 @jit
+def _largest_power(yr, yi, count, scale, factor):
+    """Largest ``scale[m] * factor * |Z[m]|^2`` over ``m < count``, NaN if any is NaN:
+    ``Z[m] = 0.54 Y[m] - 0.23 (Y[m - 1] + Y[m + 1])`` (the periodic Hamming window
+    applied to the DFT terms), with ``Y[m]`` at ``yr[m + 1] + i yi[m + 1]``."""
+    best = -np.inf
+    for m in range(count):
+        zr = 0.54 * yr[m + 1] - 0.23 * (yr[m] + yr[m + 2])
+        zi = 0.54 * yi[m + 1] - 0.23 * (yi[m] + yi[m + 2])
+        power = scale[m] * factor * (zr * zr + zi * zi)
+        if power > best or power != power:
+            best = power
+            if power != power:
+                break
+    return best
+
+
+@jit
 def _windowed_peaks(one, two, factor, scale, out):
     """Largest periodogram value of each row from its two windows' DFT terms.
 
@@ -248,16 +265,7 @@ def _windowed_peaks(one, two, factor, scale, out):
             yi[m + 1] = ai * br - ar * bi
         yr[0], yi[0] = yr[2], -yi[2]                               # Y[-1]
         yr[length + 1], yi[length + 1] = yr[length], -yi[length]   # Y[L]
-        best = -np.inf
-        for m in range(length):
-            zr = 0.54 * yr[m + 1] - 0.23 * (yr[m] + yr[m + 2])
-            zi = 0.54 * yi[m + 1] - 0.23 * (yi[m] + yi[m + 2])
-            power = scale[m] * factor[r] * (zr * zr + zi * zi)
-            if power > best or power != power:
-                best = power
-                if power != power:
-                    break
-        out[r] = best
+        out[r] = _largest_power(yr, yi, length, scale, factor[r])
 
 
 def _peak_cross_periodogram(c1: np.ndarray, c2: np.ndarray, sd1: np.ndarray,
@@ -352,15 +360,7 @@ def _low_peaks(one, two, factor, scale, energy1, energy2, out, ok):
             known2 += 2 * p2
             mag[m] = np.sqrt(p1 * p2)
         yr[0], yi[0] = yr[2], -yi[2]       # Y[-1] = conj(Y[1])
-        best = -np.inf
-        for m in range(m_count - 1):
-            zr = 0.54 * yr[m + 1] - 0.23 * (yr[m] + yr[m + 2])
-            zi = 0.54 * yi[m + 1] - 0.23 * (yi[m] + yi[m + 2])
-            power = scale[m] * factor[r] * (zr * zr + zi * zi)
-            if power > best or power != power:
-                best = power
-                if power != power:
-                    break
+        best = _largest_power(yr, yi, m_count - 1, scale, factor[r])
         out[r] = best
         rest1 = max(energy1[r] - known1, 0.0) + 1e-9 * energy1[r]
         rest2 = max(energy2[r] - known2, 0.0) + 1e-9 * energy2[r]
