@@ -116,9 +116,10 @@ def write_stream(fill: Callable[[BinaryIO], None], path: str | Path, *, fsync: b
     _replace_into(Path(path), write, what=what, fsync=fsync)
 
 
-def write_bytes(data: bytes, path: str | Path, *, fsync: bool = False,
+def write_bytes(data: bytes | memoryview, path: str | Path, *, fsync: bool = False,
                 what: str = "write") -> None:
-    """Write ``data`` to ``path`` atomically (:func:`write_stream` of the bytes).
+    """Write ``data`` (bytes or a buffer) to ``path`` atomically, in one call
+    (:func:`write_stream` of the bytes).
 
     Raises
     ------

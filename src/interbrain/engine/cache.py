@@ -35,7 +35,7 @@ from .. import __version__
 from .._npz import DamagedArchive, NpzArchive
 from ..errors import OutputError
 from ..preprocessing import Preprocessed
-from .atomic import describe_os_error, write_stream
+from .atomic import describe_os_error, write_bytes
 
 
 #: Members of a recording entry holding each signal (names of ``[analysis] signals``).
@@ -125,8 +125,12 @@ class Cache:
         except OSError as exc:
             raise OutputError(str(target.parent), "cannot create the cache folder: "
                               + describe_os_error(exc)) from exc
-        write_stream(lambda fh: np.savez(fh, **arrays), target, fsync=True,
-                     what="write to the cache")
+        # the entry is built in memory and written in one call, so that the temporary file
+        # exists only for that write (a killed run rarely leaves one behind); its buffer
+        # is written as it is, not copied first
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        write_bytes(buf.getbuffer(), target, fsync=True, what="write to the cache")
 
     # -- preprocessed recordings -------------------------------------------------------
     def has_recording(self, key: str) -> bool:
