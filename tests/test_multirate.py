@@ -11,7 +11,8 @@ import pytest
 
 from interbrain.synchrony import (WaveletGrid, band_coherence, band_mean_coherence,
                                   channel_spectra)
-from interbrain.synchrony.multirate import MULTIRATE_STEP_RATIO, multirate_plan
+from interbrain.synchrony.multirate import (MIN_COARSE_SAMPLES, MULTIRATE_STEP_RATIO,
+                                           multirate_plan)
 from interbrain.synchrony.settings import AnalysisSettings
 from interbrain.synchrony.wavelet import cwt
 from interbrain.synchrony.wavelet.coarse import coarse_transform
@@ -79,6 +80,19 @@ def test_each_row_on_the_coarsest_grid_it_allows():
         for si, r, c, mix in band.sources:
             assert rp.sources[si].step >= band.step and mix.any(axis=0).all()
             assert mix.shape == (r.stop - r.start, c.stop - c.start) and mix.any(axis=1).all()
+
+
+def test_short_series_keep_enough_coarse_samples():
+    """A short series keeps its larger scales on a finer grid: at least
+    MIN_COARSE_SAMPLES coarse samples (or every sample), where the end stencils work (a
+    2-minute series at 4 Hz had 8 coarse samples for its largest scales without this)."""
+    grid = WaveletGrid.build(480, 0.25, band=(10.0, 40.0), dtype="fast")
+    rp = multirate_plan(grid, True)
+    for part in (*rp.sources, *rp.bands):
+        assert part.n_coarse >= MIN_COARSE_SAMPLES or part.step == 1
+    assert max(src.step for src in rp.sources) == 2     # 480 samples: 240 at step 2
+    long = multirate_plan(WaveletGrid.build(30000, 0.1, band=(10.0, 40.0), dtype="fast"), True)
+    assert min(src.n_coarse for src in long.sources) > 3 * MIN_COARSE_SAMPLES   # never binds
 
 
 def test_fast_grid_pads_less_but_past_the_wavelet():

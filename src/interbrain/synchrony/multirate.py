@@ -3,7 +3,8 @@
 The precision ``"fast"`` of :class:`~interbrain.synchrony.wavelet.WaveletGrid`. Every
 computed row (scale ``s``) is sampled on its own coarse time grid, every ``step``-th
 sample (the largest power of two at most ``s / (4 dt)`` whose coarse FFT holds the row's
-filter bins, :func:`~interbrain.synchrony.wavelet.decimation.decimation_step`);
+filter bins, :func:`~interbrain.synchrony.wavelet.decimation.decimation_step`, and
+leaves the series :data:`MIN_COARSE_SAMPLES` coarse samples at least);
 consecutive rows of one step form a source set, and each band row is summed on the grid
 of the smallest-scale row its scale smoothing reaches (a band set):
 
