@@ -28,7 +28,7 @@ from click.testing import CliRunner
 from interbrain.cli import main
 from interbrain.simulate import simulate_recording, simulate_study, write_snirf
 from interbrain.study import load_study
-from interbrain.validation import ValidationReport, validate_study
+from interbrain.validation import ValidationReport, headers, validate_study
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_DYAD = ROOT / "examples" / "real-dyad"
@@ -121,24 +121,30 @@ def test_valid_study_summary(study):
     assert sorted(p.relative_to(study) for p in study.rglob("*")) == before  # wrote nothing
 
 
-def test_validation_reads_headers_only(study, monkeypatch):
-    """Recordings are opened lazily (preload=False) and never preprocessed."""
-    preloads = []
-    reader = mne.io.read_raw_snirf
+def test_validation_reads_each_file_once_and_never_preprocesses(study, monkeypatch):
+    """Each recording is read once, by interbrain's reader for plain SNIRF files (not
+    MNE's header reader, five times slower), and never preprocessed."""
+    opened, mne_reads = [], []
+    reader = headers.read_recording
 
-    def spy(*args, **kwargs):
-        preloads.append(kwargs.get("preload"))
-        return reader(*args, **kwargs)
+    def spy_reader(path, **kwargs):
+        opened.append(Path(path).name)
+        return reader(path, **kwargs)
+
+    def spy_mne(*args, **kwargs):
+        mne_reads.append(args)
+        raise AssertionError("a plain SNIRF file needs no MNE header reader")
 
     def refuse(*args, **kwargs):
         raise AssertionError("validation must not preprocess")
 
-    monkeypatch.setattr(mne.io, "read_raw_snirf", spy)
+    monkeypatch.setattr(headers, "read_recording", spy_reader)
+    monkeypatch.setattr(mne.io, "read_raw_snirf", spy_mne)
     monkeypatch.setattr("interbrain.preprocessing.chain.preprocess_recording", refuse)
     monkeypatch.setattr("interbrain.engine.graph.preprocess_recording", refuse)
     report = validate_study(study)
     assert report.ok, report.message()
-    assert preloads == [False] * 8
+    assert len(opened) == len(set(opened)) == 8 and not mne_reads
     frame = report.recordings_frame()
     assert len(frame) == 8
     assert np.allclose(frame["sfreq"], 10.0) and frame["n_times"].eq(600).all()

@@ -7,11 +7,12 @@ file is reported in seconds rather than after the preprocessing of every recordi
   them (its first problem; when ``study.toml`` is invalid, ``measures.csv`` is still
   checked for its encoding, separator and header; the recordings are checked only once
   both are valid);
-- every recording's header, read as MNE reads it with ``preload=False``
-  (:func:`~interbrain.io.read_recording`): the file is readable in its format, holds
+- every recording's header, read by :func:`~interbrain.io.read_recording` (NIRx
+  folders as MNE reads them with ``preload=False``; files whole, one at a time): the
+  file is readable in its format, holds
   raw-intensity (two or more wavelengths per source-detector pair) or HbO/HbR
   channels, long channels (not only short ones), a sampling rate and a duration, and
-  finite samples (read once, in blocks, with h5py for SNIRF files); with a
+  finite samples; with a
   channel-to-role map, that the map's channels are in the file (:mod:`.headers`);
 - per group of pairings the engine brings to one sampling rate (a session number's
   real and pseudo pairings; apart, a dyad's familiarity pairings;

@@ -38,10 +38,11 @@ def validate_study(study: Study | str | os.PathLike) -> ValidationReport:
 
     Notes
     -----
-    Recordings are opened as MNE reads them with ``preload=False`` (SNIRF files also
-    with h5py, to check that their samples are finite without loading them; Homer
-    files, tables and BIDS recordings are read whole); nothing is preprocessed and
-    nothing is written. See the module docstring for the list of checks.
+    Recordings are read one at a time and dropped (a one-device dyad's file kept for
+    its second role): NIRx folders as MNE reads them with ``preload=False``, files
+    whole (plain SNIRF files by interbrain's reader, equal to MNE's; others by MNE or
+    interbrain's Homer and table readers); nothing is preprocessed and nothing is
+    written. See the module docstring for the list of checks.
     """
     if isinstance(study, Study):
         report = ValidationReport(root=study.root, study=study)
