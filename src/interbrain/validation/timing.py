@@ -124,6 +124,14 @@ def check_pairings(study: Study, report: ValidationReport) -> None:
     crop_of = {(s.dyad, s.session): session_crop(s) for s in study.sessions}
     band = _BandRule(study.analysis.band, study.analysis.precision)
     settings = study.analysis
+    # one stand-in per recording and rate, shared by its pairings (nothing changes them)
+    stand_ins: dict[tuple[str, float], Preprocessed] = {}
+
+    def stand_in(key: str, rate: float) -> Preprocessed:
+        if (key, rate) not in stand_ins:
+            stand_ins[key, rate] = _stand_in(heads[key], rate)
+        return stand_ins[key, rate]
+
     for p in pairings:
         group_key = group_of[id(p)]
         t_key, p_key = p.therapist.key, p.patient.key
@@ -135,7 +143,7 @@ def check_pairings(study: Study, report: ValidationReport) -> None:
                                         t_key, p_key} & named:
             continue   # a null pairing of a recording with a problem would repeat it
         rate = rates.get(group_key) or heads[t_key].sfreq
-        a, b = _stand_in(heads[t_key], rate), _stand_in(heads[p_key], rate)
+        a, b = stand_in(t_key, rate), stand_in(p_key, rate)
         try:
             channel_pairs(a, b, settings.pairs)
         except RecordingError as exc:
