@@ -14,13 +14,17 @@ import re
 from html.parser import HTMLParser
 
 import markupsafe
+import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from interbrain.report.apa import (apa_ci, apa_df, apa_number, apa_p, apa_p_clause,
                                    decimals_for)
-from interbrain.report.figure_files import JOURNAL_WIDTHS_MM, figure_files, report_figures
+from interbrain.report.figure_files import (JOURNAL_WIDTHS_MM, PRINT_STYLE, figure_files,
+                                           figure_units, report_figures)
+from interbrain.report.html import signal_results
 from interbrain.report.figures_models import (partial_residuals, outcome_data,
                                               outcome_figure, outcome_rows, outcome_title)
 from interbrain.report.methods import methods_text, sessions_recorded_text
@@ -252,6 +256,45 @@ def test_figure_files_at_journal_widths(run):
     assert files["outcomes_hbo_wtc_174mm.pdf"].startswith(b"%PDF")
     # user text in an SVG is escaped XML
     assert "<img src=x" not in svg and "onerror" in svg
+
+
+def test_figure_files_per_signal_equal_the_full_results(run):
+    """figure_files draws each signal and metric from the results reduced to them (as a
+    worker gets them): the same pixels as drawn from the whole results; one map call per
+    signal and metric, and the same files (their names) whichever map draws them."""
+    results, _ = run
+    full = report_figures(results)
+    spatial = [n for n in full if n.startswith("spatial_")]
+    for signal, metric in figure_units(results):
+        tag = f"{signal}_{metric}"
+        part = report_figures(signal_results(results, signal, metric),
+                              units=[(signal, metric)],
+                              positions=montage_positions(results) if spatial else None)
+        assert set(part) <= set(full)
+        assert {f"plasticity_{tag}", f"outcomes_{tag}", f"trajectories_{tag}"} <= set(part)
+        for name in part:
+            pixels = []
+            for draws in (full, part):
+                with matplotlib.rc_context(PRINT_STYLE):
+                    fig = draws[name](85 / 25.4)
+                    if fig is None:
+                        pixels.append(None)
+                        continue
+                    canvas = FigureCanvasAgg(fig)
+                    canvas.draw()
+                    pixels.append(np.asarray(canvas.buffer_rgba()).copy())
+            assert (pixels[0] is None and pixels[1] is None) or \
+                np.array_equal(pixels[0], pixels[1]), name
+    calls = []
+
+    def recording_map(fn, *args):
+        calls.append(len(args[0]))
+        return map(fn, *args)
+
+    names = ["plasticity_hbo_wtc", "trajectories_hbr_wtc"]
+    files = figure_files(results, names=names, map=recording_map)
+    assert calls == [len(figure_units(results))]
+    assert set(files) == set(figure_files(results, names=names))
 
 
 def test_user_strings_are_escaped(run):

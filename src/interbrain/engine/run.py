@@ -328,7 +328,7 @@ def _stages(study: Study, run_dir: RunDirectory, t0: float, pool: WorkerPool | N
         write_text(methods, staging / "methods.md")
         write_text(report_html(results, methods=methods, map=jobs), staging / "report.html")
         if figures:
-            for name, data in figure_files(results).items():
+            for name, data in figure_files(results, map=jobs).items():
                 (staging / "figures").mkdir(exist_ok=True)
                 write_bytes(data, staging / "figures" / name)
         timings["report"] = time.perf_counter() - t2

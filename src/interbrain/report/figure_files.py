@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from ..results import StudyResults
 from . import figures
 from .figures_models import outcome_figure, plasticity_figure
+from .html import signal_results
 from .montage import montage_positions, spatial_figure
 
 __all__ = ["JOURNAL_WIDTHS_MM", "FORMATS", "PRINT_STYLE", "report_figures", "figure_files"]
@@ -35,11 +36,35 @@ PRINT_STYLE = {"font.size": 7, "axes.titlesize": 7, "axes.labelsize": 7,
 _NO_POSITIONS = pd.DataFrame(columns=["channel", "x", "y"])
 
 
-def report_figures(results: StudyResults) -> dict[str, Callable[[float], Figure | None]]:
+def figure_units(results: StudyResults) -> list[tuple[str, str]]:
+    """The (signal, metric) pairs with figures: those with rows in ``results.sessions``,
+    in the order of the study's metrics, then signals."""
+    sessions, analysis = results.sessions, results.study.analysis
+    return [(signal, metric) for metric in analysis.metrics for signal in analysis.signals
+            if ((sessions["signal"] == signal) & (sessions["metric"] == metric)).any()]
+
+
+def _per_pair_models(results: StudyResults) -> list[str]:
+    models = results.models
+    return sorted(m for m in set(models["model"]) if str(m).endswith("_by_pair")) \
+        if len(models) else []
+
+
+def report_figures(results: StudyResults, units: list[tuple[str, str]] | None = None,
+                   positions: pd.DataFrame | None = None
+                   ) -> dict[str, Callable[[float], Figure | None]]:
     """The report's figures of the models by name (``plasticity_hbo_wtc``,
     ``outcomes_hbo_wtc``, ``trajectories_hbo_wtc``, ``real_vs_pseudo_hbo_wtc``, and per
     per-pair model ``spatial_growth_by_pair_hbo_wtc``): each a
     function of the width in inches that draws it (None when there is nothing to draw).
+
+    Parameters
+    ----------
+    results : StudyResults
+    units : list of (str, str), optional
+        Only the figures of these (signal, metric) pairs (default :func:`figure_units`).
+    positions : pandas.DataFrame, optional
+        The channels' positions (default :func:`~.montage.montage_positions`).
 
     Returns
     -------
@@ -47,54 +72,39 @@ def report_figures(results: StudyResults) -> dict[str, Callable[[float], Figure 
     """
     sessions = results.sessions
     out: dict[str, Callable[[float], Figure | None]] = {}
-    study = results.study
-    models = results.models
-    per_pair = sorted(m for m in set(models["model"]) if str(m).endswith("_by_pair")) \
-        if len(models) else []
-    positions = montage_positions(results) if per_pair else None
-    for metric in study.analysis.metrics:
-        for signal in study.analysis.signals:
-            if not ((sessions["signal"] == signal) & (sessions["metric"] == metric)).any():
-                continue
-            tag = f"{signal}_{metric}"
-            growth = results.fit("growth", signal, metric)
-            out[f"plasticity_{tag}"] = (
-                lambda w, s=signal, m=metric: plasticity_figure(results, s, m, width_in=w))
-            out[f"outcomes_{tag}"] = (
-                lambda w, s=signal, m=metric: outcome_figure(results, s, m, width_in=w))
-            out[f"trajectories_{tag}"] = (
-                lambda w, s=signal, m=metric, g=growth: figures.trajectories_figure(
-                    sessions, g, s, m, width_in=w))
-            if (sessions["pairing"] == "pseudo").any():
-                out[f"real_vs_pseudo_{tag}"] = (
-                    lambda w, s=signal, m=metric: figures.real_vs_pseudo_figure(
-                        sessions, s, m, width_in=w))
-            for model in per_pair:
-                out[f"spatial_{model}_{tag}"] = (
-                    lambda w, s=signal, m=metric, k=model: spatial_figure(
-                        results, s, m, k, width_in=w, positions=positions
-                        if positions is not None else _NO_POSITIONS))
+    per_pair = _per_pair_models(results)
+    if per_pair and positions is None:
+        positions = montage_positions(results)
+    for signal, metric in (figure_units(results) if units is None else units):
+        tag = f"{signal}_{metric}"
+        growth = results.fit("growth", signal, metric)
+        out[f"plasticity_{tag}"] = (
+            lambda w, s=signal, m=metric: plasticity_figure(results, s, m, width_in=w))
+        out[f"outcomes_{tag}"] = (
+            lambda w, s=signal, m=metric: outcome_figure(results, s, m, width_in=w))
+        out[f"trajectories_{tag}"] = (
+            lambda w, s=signal, m=metric, g=growth: figures.trajectories_figure(
+                sessions, g, s, m, width_in=w))
+        if (sessions["pairing"] == "pseudo").any():
+            out[f"real_vs_pseudo_{tag}"] = (
+                lambda w, s=signal, m=metric: figures.real_vs_pseudo_figure(
+                    sessions, s, m, width_in=w))
+        for model in per_pair:
+            out[f"spatial_{model}_{tag}"] = (
+                lambda w, s=signal, m=metric, k=model: spatial_figure(
+                    results, s, m, k, width_in=w, positions=positions
+                    if positions is not None else _NO_POSITIONS))
     return out
 
 
-def figure_files(results: StudyResults, names=None) -> dict[str, bytes]:
-    """Every figure of :func:`report_figures` as SVG and PDF at 85 and 174 mm wide.
-
-    Parameters
-    ----------
-    results : StudyResults
-    names : iterable of str, optional
-        Only these figures (names of :func:`report_figures`); every one when None.
-
-    Returns
-    -------
-    dict
-        ``"<figure>_<width>mm.<svg|pdf>"`` -> the file's bytes (for
-        ``figures/`` of the results folder).
-    """
+def unit_figure_files(results: StudyResults, signal: str, metric: str,
+                      positions: pd.DataFrame | None, names=None) -> dict[str, bytes]:
+    """:func:`figure_files` of one signal and metric (``results`` may be reduced to
+    them, :func:`~.html.signal_results`): a job for another process."""
     files: dict[str, bytes] = {}
     wanted = None if names is None else set(names)
-    for name, draw in report_figures(results).items():
+    draws = report_figures(results, units=[(signal, metric)], positions=positions)
+    for name, draw in draws.items():
         if wanted is not None and name not in wanted:
             continue
         for mm in JOURNAL_WIDTHS_MM.values():
@@ -106,6 +116,38 @@ def figure_files(results: StudyResults, names=None) -> dict[str, bytes]:
                     buf = io.BytesIO()
                     fig.savefig(buf, format=fmt, metadata=_metadata(fmt))
                     files[f"{name}_{mm}mm.{fmt}"] = buf.getvalue()
+    return files
+
+
+def figure_files(results: StudyResults, names=None, map=map) -> dict[str, bytes]:
+    """Every figure of :func:`report_figures` as SVG and PDF at 85 and 174 mm wide.
+
+    Parameters
+    ----------
+    results : StudyResults
+    names : iterable of str, optional
+        Only these figures (names of :func:`report_figures`); every one when None.
+    map : callable
+        Called once, as ``map(unit_figure_files, parts, signals, metrics, positions,
+        names)``, one call per signal and metric with the results reduced to them
+        (:func:`~.html.signal_results`); Python's ``map`` by default, or a worker pool's
+        (``interbrain run`` draws them on its workers). The files are the same
+        whichever map draws them.
+
+    Returns
+    -------
+    dict
+        ``"<figure>_<width>mm.<svg|pdf>"`` -> the file's bytes (for
+        ``figures/`` of the results folder).
+    """
+    units = figure_units(results)
+    positions = montage_positions(results) if _per_pair_models(results) else None
+    names = None if names is None else sorted(set(names))
+    files: dict[str, bytes] = {}
+    for part in map(unit_figure_files, [signal_results(results, *u) for u in units],
+                    [s for s, _ in units], [m for _, m in units],
+                    [positions] * len(units), [names] * len(units)):
+        files.update(part)
     return files
 
 
