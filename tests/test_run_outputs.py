@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import json
 import logging
 import os
@@ -181,23 +182,44 @@ def test_atomic_writes_follow_another_umask(tmp_path):
 
 
 
-def test_streamed_write_leaves_nothing_behind_when_it_fails(tmp_path):
-    """A file written from a stream (cache entries, straight from numpy.savez) appears
+def test_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
+    """A file written atomically (cache entries, from numpy.savez's buffer) appears
     whole or not at all: a failure midway leaves neither the file nor its temporary, and
     an OS error becomes one OutputError naming the file."""
     target = tmp_path / "entry.npz"
-    atomic.write_stream(lambda fh: np.savez(fh, a=np.arange(5)), target, fsync=True)
+    buf = io.BytesIO()
+    np.savez(buf, a=np.arange(5))
+    atomic.write_bytes(buf.getbuffer(), target, fsync=True)
     with np.load(target) as entry:
         assert entry["a"].tolist() == [0, 1, 2, 3, 4]
 
-    def half(fh):
-        fh.write(b"PK half an entry")
-        raise OSError(28, "No space left on device")
+    class HalfFile:
+        """An open file that writes part of its bytes, then fails with ``exc``."""
 
-    with pytest.raises(OutputError, match="cannot write to the cache: no space left"):
-        atomic.write_stream(half, tmp_path / "other.npz", what="write to the cache")
-    with pytest.raises(KeyboardInterrupt):
-        atomic.write_stream(lambda fh: (_ for _ in ()).throw(KeyboardInterrupt), target)
+        def __init__(self, path, exc):
+            self.fh, self.exc = open(path, "wb"), exc
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+        def write(self, data):
+            self.fh.write(bytes(data)[:7])
+            raise self.exc
+
+    for exc in (OSError(28, "No space left on device"), KeyboardInterrupt()):
+        monkeypatch.setattr(atomic, "open", lambda path, mode, e=exc: HalfFile(path, e),
+                            raising=False)
+        if isinstance(exc, OSError):
+            with pytest.raises(OutputError, match="cannot write to the cache: no space left"):
+                atomic.write_bytes(b"PK half an entry", tmp_path / "other.npz",
+                                   what="write to the cache")
+        else:
+            with pytest.raises(KeyboardInterrupt):
+                atomic.write_bytes(b"PK a new entry", target)
+    monkeypatch.undo()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["entry.npz"]
     with np.load(target) as entry:                 # the earlier file is untouched
         assert entry["a"].tolist() == [0, 1, 2, 3, 4]

@@ -14,7 +14,6 @@ import errno
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
 
 import pandas as pd
 
@@ -88,17 +87,13 @@ def write_text(text: str, path: str | Path) -> None:
     _replace_into(Path(path), write)
 
 
-def write_stream(fill: Callable[[BinaryIO], None], path: str | Path, *, fsync: bool = False,
-                 what: str = "write") -> None:
-    """Write a file atomically from ``fill``, which writes its bytes to an open binary file.
-
-    The bytes go straight into a temporary file beside ``path`` (no copy of them in
-    memory first), which replaces ``path`` once complete.
+def write_bytes(data: bytes | memoryview, path: str | Path, *, fsync: bool = False,
+                what: str = "write") -> None:
+    """Write ``data`` (bytes or a buffer) to ``path`` atomically.
 
     Parameters
     ----------
-    fill : callable
-        ``fill(fh)`` writes the content to ``fh`` (e.g. ``numpy.savez``).
+    data : bytes or memoryview
     path : str or Path
     fsync : bool
         Flush the file to disk before renaming it into place (cache entries).
@@ -112,21 +107,8 @@ def write_stream(fill: Callable[[BinaryIO], None], path: str | Path, *, fsync: b
     """
     def write(tmp):
         with open(tmp, "wb") as fh:
-            fill(fh)
+            fh.write(data)
     _replace_into(Path(path), write, what=what, fsync=fsync)
-
-
-def write_bytes(data: bytes | memoryview, path: str | Path, *, fsync: bool = False,
-                what: str = "write") -> None:
-    """Write ``data`` (bytes or a buffer) to ``path`` atomically, in one call
-    (:func:`write_stream` of the bytes).
-
-    Raises
-    ------
-    OutputError
-        When the file cannot be written.
-    """
-    write_stream(lambda fh: fh.write(data), path, fsync=fsync, what=what)
 
 
 def write_parquet(frame: pd.DataFrame, path: str | Path) -> None:
