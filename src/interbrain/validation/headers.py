@@ -13,7 +13,7 @@ import numpy as np
 from ..assembly import split_roles
 from ..design import ROLES, RecordingRef
 from ..errors import RecordingError
-from ..io import read_recording, read_table
+from ..io import read_recording
 from ..io.table_spec import recording_table
 from ..io.recording import EXTENSIONS, in_bids_dataset
 from ..preprocessing import HB_SIGNALS, input_kind, pair_names
@@ -122,10 +122,8 @@ def _open(ref: RecordingRef, report: ValidationReport) -> mne.io.BaseRaw | None:
     reader and ``check_snirf``; its samples are checked for finite values either way),
     the other formats always are."""
     try:
-        spec = recording_table(ref)
-        if spec is not None:
-            return read_table(ref.path, spec=spec)
-        return read_recording(ref.path, preload=not ref.path.is_dir())
+        return read_recording(ref.path, preload=not ref.path.is_dir(),
+                              table=recording_table(ref))
     except RecordingError as exc:
         report.add(str(exc), ref.path)
     except Exception as exc:  # a reader's failure the io layer does not name
