@@ -32,8 +32,8 @@ Nothing runs at the full rate but one real FFT of each channel: the work per cha
 and per pair falls by about the step (16 to 64 for bands of 10-40 s at 10 Hz).
 The only approximations are the end stencils of the two quadratures (Lagrange, 8
 points); band means stay within 1e-4 of the exact path in the tests
-(``tests/test_multirate.py``; 3.1e-6 at most there, 3.9e-7 on the real NIRx dyad), with float32 arithmetic as the
-``"float32"`` precision. Coherence maps (:func:`~interbrain.synchrony.pair_coherence`)
+(``tests/test_multirate.py``; 3.1e-6 at most there, 3.9e-7 on the real NIRx dyad), with
+float32 arithmetic as the ``"float32"`` precision. Coherence maps (:func:`~interbrain.synchrony.pair_coherence`)
 of a ``"fast"`` grid are computed at the full rate, from ``W`` and ``S`` computed on
 first use (:class:`~interbrain.synchrony.spectra.ChannelSpectra`).
 """
@@ -53,7 +53,7 @@ from .spectra import ChannelSpectra
 from .wavelet.coarse import coarse_transform
 from .wavelet.decimation import MULTIRATE_STEP_RATIO, decimation_step, sum_weights
 from .wavelet.grid import WaveletGrid
-from .wavelet.smoothing import SmoothPlan, smooth_plan
+from .wavelet.smoothing import SmoothPlan, row_filter_bins, smooth_plan
 
 __all__ = ["MULTIRATE_STEP_RATIO", "MultiratePlan", "multirate_band_means", "multirate_plan"]
 
@@ -100,14 +100,6 @@ class _BandRows:
     cell_w: np.ndarray  # (band1 - band0, n_coarse): quadrature of the band sum / step**2
 
 
-def _row_bins(grid: WaveletGrid) -> np.ndarray:
-    """Positive bins ``0..k-1`` of each computed row's time filter at or above
-    :data:`MULTIRATE_FILTER_FLOOR` (at least 1)."""
-    max_pos = grid.n_smooth // 2 + 1
-    sig = grid.time_filter[:, :max_pos] >= MULTIRATE_FILTER_FLOOR
-    return np.where(sig.any(axis=1), max_pos - np.argmax(sig[:, ::-1], axis=1), 1)
-
-
 class MultiratePlan:
     """Coarse grids and quadrature weights of a grid's band rows, built once per grid.
 
@@ -133,7 +125,7 @@ class MultiratePlan:
         lo = [max(0, i + plan.b0 - plan.half) for i in range(nb)]
         hi = [min(plan.n_rows, i + plan.b0 + plan.half + 1) for i in range(nb)]
         first, stop = (min(lo), max(hi)) if nb else (0, 0)
-        k_row = _row_bins(grid)
+        k_row = row_filter_bins(grid, MULTIRATE_FILTER_FLOOR)
         max_neg = (m - 1) // 2
         steps = {}
         for j in range(first, stop):

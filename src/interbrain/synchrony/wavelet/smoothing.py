@@ -114,6 +114,14 @@ def smooth_scale(values: np.ndarray, grid: WaveletGrid) -> np.ndarray:
     return out
 
 
+def row_filter_bins(grid: WaveletGrid, floor: float = FILTER_FLOOR) -> np.ndarray:
+    """Positive frequency bins ``0..k-1`` of each computed row's time filter at or above
+    ``floor`` (at least 1): ``k`` per row, shape (n_rows,)."""
+    max_pos = grid.n_smooth // 2 + 1
+    sig = grid.time_filter[:, :max_pos] >= floor
+    return np.where(sig.any(axis=1), max_pos - np.argmax(sig[:, ::-1], axis=1), 1)
+
+
 @dataclass(frozen=True, eq=False)
 class _SmoothGroup:
     """Band rows smoothed together, on the frequency bins that matter for all of them."""
@@ -157,8 +165,7 @@ class SmoothPlan:
         sinv = np.asarray(1.0 / grid.scale[grid.rows], dtype=real_t)
         tf = grid.time_filter
         max_pos, max_neg = m // 2 + 1, (m - 1) // 2
-        sig = tf[:, :max_pos] >= FILTER_FLOOR
-        k_row = np.where(sig.any(axis=1), max_pos - np.argmax(sig[:, ::-1], axis=1), 1)
+        k_row = row_filter_bins(grid)
         groups = []
         i = 0
         while i < self.n_band:
