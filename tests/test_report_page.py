@@ -23,8 +23,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from interbrain.report.apa import (apa_ci, apa_df, apa_number, apa_p, apa_p_clause,
                                    decimals_for)
 from interbrain.report.figure_files import (JOURNAL_WIDTHS_MM, PRINT_STYLE, figure_files,
-                                           figure_units, report_figures)
-from interbrain.report.html import signal_results
+                                           report_figures)
+from interbrain.report.html import signal_results, signal_units
 from interbrain.report.figures_models import (partial_residuals, outcome_data,
                                               outcome_figure, outcome_rows, outcome_title)
 from interbrain.report.methods import methods_text, sessions_recorded_text
@@ -265,7 +265,7 @@ def test_figure_files_per_signal_equal_the_full_results(run):
     results, _ = run
     full = report_figures(results)
     spatial = [n for n in full if n.startswith("spatial_")]
-    for signal, metric in figure_units(results):
+    for signal, metric in signal_units(results):
         tag = f"{signal}_{metric}"
         part = report_figures(signal_results(results, signal, metric),
                               units=[(signal, metric)],
@@ -293,7 +293,7 @@ def test_figure_files_per_signal_equal_the_full_results(run):
 
     names = ["plasticity_hbo_wtc", "trajectories_hbr_wtc"]
     files = figure_files(results, names=names, map=recording_map)
-    assert calls == [len(figure_units(results))]
+    assert calls == [len(signal_units(results))]
     assert set(files) == set(figure_files(results, names=names))
 
 

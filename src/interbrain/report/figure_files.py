@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from ..results import StudyResults
 from . import figures
 from .figures_models import outcome_figure, plasticity_figure
-from .html import signal_results
+from .html import signal_results, signal_units
 from .montage import montage_positions, spatial_figure
 
 __all__ = ["JOURNAL_WIDTHS_MM", "FORMATS", "PRINT_STYLE", "report_figures", "figure_files"]
@@ -34,14 +34,6 @@ PRINT_STYLE = {"font.size": 7, "axes.titlesize": 7, "axes.labelsize": 7,
 
 #: No channel positions (the spatial figures are then drawn only as matrices).
 _NO_POSITIONS = pd.DataFrame(columns=["channel", "x", "y"])
-
-
-def figure_units(results: StudyResults) -> list[tuple[str, str]]:
-    """The (signal, metric) pairs with figures: those with rows in ``results.sessions``,
-    in the order of the study's metrics, then signals."""
-    sessions, analysis = results.sessions, results.study.analysis
-    return [(signal, metric) for metric in analysis.metrics for signal in analysis.signals
-            if ((sessions["signal"] == signal) & (sessions["metric"] == metric)).any()]
 
 
 def _per_pair_models(results: StudyResults) -> list[str]:
@@ -62,7 +54,8 @@ def report_figures(results: StudyResults, units: list[tuple[str, str]] | None = 
     ----------
     results : StudyResults
     units : list of (str, str), optional
-        Only the figures of these (signal, metric) pairs (default :func:`figure_units`).
+        Only the figures of these (signal, metric) pairs (default
+        :func:`~.html.signal_units`).
     positions : pandas.DataFrame, optional
         The channels' positions (default :func:`~.montage.montage_positions`).
 
@@ -75,7 +68,7 @@ def report_figures(results: StudyResults, units: list[tuple[str, str]] | None = 
     per_pair = _per_pair_models(results)
     if per_pair and positions is None:
         positions = montage_positions(results)
-    for signal, metric in (figure_units(results) if units is None else units):
+    for signal, metric in (signal_units(results) if units is None else units):
         tag = f"{signal}_{metric}"
         growth = results.fit("growth", signal, metric)
         out[f"plasticity_{tag}"] = (
@@ -140,7 +133,7 @@ def figure_files(results: StudyResults, names=None, map=map) -> dict[str, bytes]
         ``"<figure>_<width>mm.<svg|pdf>"`` -> the file's bytes (for
         ``figures/`` of the results folder).
     """
-    units = figure_units(results)
+    units = signal_units(results)
     positions = montage_positions(results) if _per_pair_models(results) else None
     names = None if names is None else sorted(set(names))
     files: dict[str, bytes] = {}

@@ -211,6 +211,16 @@ def _segment_tables(rows: pd.DataFrame) -> dict:
 _PAIR_COLUMNS = ["pair", "channel_therapist", "channel_patient"]
 
 
+def signal_units(results: StudyResults) -> list[tuple[str, str]]:
+    """The (signal, metric) pairs with rows in ``results.sessions`` (e.g. not a systemic
+    null without short channels; the notes say so), in the order of the study's
+    metrics, then signals: the report's sections and figures."""
+    sessions, analysis = results.sessions, results.study.analysis
+    return [(signal, metric) for metric, signal in itertools.product(
+        analysis.metrics, analysis.signals)
+        if ((sessions["signal"] == signal) & (sessions["metric"] == metric)).any()]
+
+
 def signal_results(results: StudyResults, signal: str, metric: str) -> StudyResults:
     """What :func:`signal_entry` reads of ``results`` for one signal and metric: the
     same results with only the fits of that signal and metric, the synchrony table
@@ -342,12 +352,8 @@ def report_html(results: StudyResults, *, methods: str | None = None,
         it.
     """
     study = results.study
-    sessions = results.sessions
     positions = montage_positions(results)
-    units = [(signal, metric) for metric, signal in itertools.product(
-        study.analysis.metrics, study.analysis.signals)
-        # e.g. a systemic null without short channels (the notes say so)
-        if ((sessions["signal"] == signal) & (sessions["metric"] == metric)).any()]
+    units = signal_units(results)
     entries = iter(map(signal_entry, [signal_results(results, *unit) for unit in units],
                        [signal for signal, _ in units], [metric for _, metric in units],
                        [positions] * len(units)))
