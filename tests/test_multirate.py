@@ -11,12 +11,14 @@ import pytest
 
 from interbrain.synchrony import (WaveletGrid, band_coherence, band_mean_coherence,
                                   channel_spectra)
-from interbrain.synchrony.multirate import (MIN_COARSE_SAMPLES, MULTIRATE_STEP_RATIO,
-                                           multirate_plan)
+from interbrain.synchrony.multirate import (MIN_COARSE_SAMPLES, MULTIRATE_FILTER_FLOOR,
+                                           MULTIRATE_STEP_RATIO, multirate_plan)
 from interbrain.synchrony.settings import AnalysisSettings
 from interbrain.synchrony.wavelet import cwt
 from interbrain.synchrony.wavelet.coarse import coarse_transform
-from interbrain.synchrony.wavelet.decimation import decimation_step, largest_step, sum_weights
+from interbrain.synchrony.wavelet.decimation import (STENCIL_ORDER, decimation_step,
+                                                     end_stencil, largest_step, sum_weights)
+from interbrain.synchrony.wavelet.smoothing import row_filter_bins
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = sorted((ROOT / "tests" / "data" / "wtc-grinsted").glob("*.npz"))
@@ -44,8 +46,53 @@ def test_sum_weights_sum_like_the_fine_samples():
         smooth = np.cos(2 * np.pi * u / 200) + 2
         assert abs(w @ smooth[::step] - smooth[a:b].sum()) <= 1e-4 * (b - a)
     w = sum_weights(0, n, step, k)
-    assert np.allclose(w[10:-10], step)                            # interior: the step
+    edge = 2 * STENCIL_ORDER
+    assert np.allclose(w[edge:-edge], step, rtol=0, atol=1e-12)   # interior: the step
     assert np.array_equal(sum_weights(3, 9, 1, 20), (np.arange(20) >= 3) & (np.arange(20) < 9))
+
+
+def test_end_stencils_interpolate_and_keep_lines():
+    x = np.array([0.0, 0.3, 2.5, 5.0, 10.75, 11.0])
+    c = end_stencil(x, STENCIL_ORDER)
+    assert c.shape == (6, STENCIL_ORDER)
+    assert np.allclose(c.sum(axis=1), 1.0, rtol=0, atol=1e-12)                 # constants
+    assert np.allclose(c @ np.arange(STENCIL_ORDER), x, rtol=0, atol=1e-10)     # lines
+    assert np.allclose(c[[0, 3, 5]], np.eye(STENCIL_ORDER)[[0, 5, 11]], atol=1e-9)  # nodes
+
+
+def _lagrange_sum_weights(a: int, b: int, step: int, k: int, p: int = 8) -> np.ndarray:
+    """sum_weights built from p-point Lagrange stencils (the polynomial limit)."""
+    poly = np.polynomial.polynomial
+    basis = [poly.polyfromroots([j for j in range(p) if j != i]) for i in range(p)]
+    norm = np.array([poly.polyval(i, c) for i, c in enumerate(basis)])
+    w = np.zeros(k)
+    for v in range(a, b):
+        start = int(np.clip(v // step - (p // 2 - 1), 0, k - p))
+        w[start:start + p] += np.array([poly.polyval(v / step - start, c) for c in basis]) / norm
+    return w
+
+
+def test_end_stencils_hold_near_the_coarse_nyquist_frequency():
+    """Series whose frequencies spread as a cross-spectrum's do at the coarsest steps
+    (0.09 cycles per coarse sample): the sums keep 5e-4 per sample where the series stops
+    (extrapolation past the last coarse sample) and 5e-6 where a range stops inside it;
+    8-point Lagrange stencils lose at least five times more in each case (30 times where
+    the series stops)."""
+    rng = np.random.default_rng(3)
+    n, step = 4000, 8
+    k = (n - 1) // step + 1
+    u = np.arange(n)
+    for (a, b), bound in [((0, n), 5e-4), ((5, 3333), 5e-6), ((1201, 2999), 5e-6)]:
+        w, wl = sum_weights(a, b, step, k), _lagrange_sum_weights(a, b, step, k)
+        ours, poly = 0.0, 0.0
+        for _ in range(20):
+            series = np.cos(2 * np.pi * rng.normal(0.0, 0.09 / step) * u
+                            + rng.uniform(0, 2 * np.pi))
+            want = series[a:b].sum()
+            ours = max(ours, abs(w @ series[::step] - want) / (b - a))
+            poly = max(poly, abs(wl @ series[::step] - want) / (b - a))
+        assert ours < bound
+        assert poly > 5 * ours
 
 
 def test_decimation_step_is_a_power_of_two_that_fits():
@@ -65,13 +112,17 @@ def test_each_row_on_the_coarsest_grid_it_allows():
     rows = [j for src in rp.sources for j in range(src.src0, src.src1)]
     assert rows == list(range(rows[0], rows[-1] + 1))
     steps = {}
+    k_row = row_filter_bins(grid, MULTIRATE_FILTER_FLOOR)
     for src in rp.sources:
         assert src.n_pos + src.n_neg < src.m == grid.n_smooth // src.step
         for j in range(src.src0, src.src1):
             sigma = grid.scale[grid.row_start + j] / grid.dt
-            assert src.step == largest_step(sigma, MULTIRATE_STEP_RATIO)   # bins fit here
+            assert src.step <= largest_step(sigma, MULTIRATE_STEP_RATIO)
+            # twice the step: beyond the ratio, or its FFT could not hold the row's bins
+            assert (2 * src.step > largest_step(sigma, MULTIRATE_STEP_RATIO)
+                    or grid.n_smooth // (2 * src.step) <= 2 * k_row[j] - 1)
             steps[j] = src.step
-    assert [src.step for src in rp.sources] == [16, 32, 64]          # 10-40 s at 10 Hz
+    assert [src.step for src in rp.sources] == [32, 64, 128]          # 10-40 s at 10 Hz
     half = (grid.scale_kernel.size - 1) // 2
     for band in rp.bands:
         for i in range(band.band0, band.band1):
@@ -92,7 +143,7 @@ def test_short_series_keep_enough_coarse_samples():
         assert part.n_coarse >= MIN_COARSE_SAMPLES or part.step == 1
     assert max(src.step for src in rp.sources) == 2     # 480 samples: 240 at step 2
     long = multirate_plan(WaveletGrid.build(30000, 0.1, band=(10.0, 40.0), dtype="fast"), True)
-    assert min(src.n_coarse for src in long.sources) > 3 * MIN_COARSE_SAMPLES   # never binds
+    assert min(src.n_coarse for src in long.sources) > MIN_COARSE_SAMPLES   # never binds
 
 
 def test_fast_grid_pads_less_but_past_the_wavelet():

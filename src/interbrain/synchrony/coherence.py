@@ -297,7 +297,7 @@ def band_mean_coherence(spec_a: ChannelSpectra, spec_b: ChannelSpectra, pairs: P
     -----
     On a grid of precision ``"fast"`` the pairs are computed with each scale on its own
     coarser time grid (:func:`~interbrain.synchrony.multirate.multirate_band_means`),
-    within 1e-5 of the exact path in the tests; maps (:func:`pair_coherence`) are always
+    within 1e-4 of the exact path in the tests; maps (:func:`pair_coherence`) are always
     computed at the full rate.
 
     Returns

@@ -2,7 +2,7 @@
 
 The precision ``"fast"`` of :class:`~interbrain.synchrony.wavelet.WaveletGrid`. Every
 computed row (scale ``s``) is sampled on its own coarse time grid, every ``step``-th
-sample (the largest power of two at most ``s / (4 dt)`` whose coarse FFT holds the row's
+sample (the largest power of two at most ``s / (2 dt)`` whose coarse FFT holds the row's
 filter bins, :func:`~interbrain.synchrony.wavelet.decimation.decimation_step`, and
 leaves the series :data:`MIN_COARSE_SAMPLES` coarse samples at least);
 consecutive rows of one step form a source set, and each band row is summed on the grid
@@ -29,10 +29,11 @@ of the smallest-scale row its scale smoothing reaches (a band set):
   cone of influence, and divides by the number of valid cells of the full-rate grid.
 
 Nothing runs at the full rate but one real FFT of each channel: the work per channel
-and per pair falls by about the step (16 to 64 for bands of 10-40 s at 10 Hz).
-The only approximations are the end stencils of the two quadratures (Lagrange, 8
-points); band means stay within 1e-4 of the exact path in the tests
-(``tests/test_multirate.py``; 3.1e-6 at most there, 3.9e-7 on the real NIRx dyad), with
+and per pair falls by about the step (32 to 128 for bands of 10-40 s at 10 Hz).
+The only approximations are the end stencils of the two quadratures (12-point kriging
+stencils for a Gaussian spectrum, :func:`~interbrain.synchrony.wavelet.decimation.end_stencil`);
+band means stay within 1e-4 of the exact path in the tests (``tests/test_multirate.py``;
+3.5e-6 against ``wtc.m`` on its reference cases, 2.3e-6 on the real NIRx dyad), with
 float32 arithmetic as the ``"float32"`` precision. Coherence maps (:func:`~interbrain.synchrony.pair_coherence`)
 of a ``"fast"`` grid are computed at the full rate, from ``W`` and ``S`` computed on
 first use (:class:`~interbrain.synchrony.spectra.ChannelSpectra`).
