@@ -202,6 +202,37 @@ def test_channel_blocks_do_not_change_values(small_study, tmp_path):
     assert diff <= 1e-12, diff
 
 
+def test_fast_channels_are_transformed_once_with_all_pairs(small_study, tmp_path, monkeypatch):
+    """All-to-all pairs with pseudo-dyads on the default "fast" grid: a budget that
+    holds a session's coarse spectra but few full-rate channels still transforms every
+    channel once per task and signal (blocks sized by multirate_channel_bytes), with the
+    values of one big block."""
+    from dataclasses import replace
+
+    from interbrain.engine import analyse_synchrony
+    from interbrain.synchrony import session
+
+    transformed = []
+    real = session.channel_spectra
+
+    def counting(data, grid, **kwargs):
+        transformed.append(data.shape[0])
+        return real(data, grid, **kwargs)
+
+    monkeypatch.setattr(session, "channel_spectra", counting)
+    study = load_study(small_study)
+    study = replace(study, analysis=replace(study.analysis, pairs="all"))
+    assert study.analysis.precision == "fast"
+    runs = {}
+    for budget in (2**34, 2**24):
+        transformed.clear()
+        runs[budget] = (analyse_synchrony(study, cache_dir=tmp_path / str(budget),
+                                          spectra_budget=budget).synchrony, sum(transformed))
+    (big, n_big), (small, n_small) = runs[2**34], runs[2**24]
+    assert n_small == n_big > 0
+    pd.testing.assert_frame_equal(big, small)
+
+
 @pytest.mark.parametrize("which", ["simulated", "real"])
 def test_float32_and_the_fast_default_stay_close_to_float64(which, small_study, tmp_path):
     """Precision float32: every channel pair within 1e-6 of float64, on a simulated study

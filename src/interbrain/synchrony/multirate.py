@@ -56,7 +56,8 @@ from .wavelet.decimation import MULTIRATE_STEP_RATIO, decimation_step, sum_weigh
 from .wavelet.grid import WaveletGrid
 from .wavelet.smoothing import SmoothPlan, row_filter_bins, smooth_plan
 
-__all__ = ["MULTIRATE_STEP_RATIO", "MultiratePlan", "multirate_band_means", "multirate_plan"]
+__all__ = ["MULTIRATE_STEP_RATIO", "MultiratePlan", "multirate_band_means",
+           "multirate_channel_bytes", "multirate_plan"]
 
 #: Smallest time-filter weight of a frequency bin kept on the coarse grids: the bins
 #: dropped change a band mean by less than this relative amount, far below the float32
@@ -216,6 +217,21 @@ def multirate_plan(grid: WaveletGrid, exclude_coi: bool) -> MultiratePlan:
         if exclude_coi not in plans:
             plans[exclude_coi] = MultiratePlan(grid, grid.valid if exclude_coi else None)
         return plans[exclude_coi]
+
+
+def multirate_channel_bytes(grid: WaveletGrid, exclude_coi: bool) -> int:
+    """Bytes one channel of a ``"fast"`` :class:`ChannelSpectra` holds for band means.
+
+    Its samples in the grid's precision and, per side, its coarse ``W`` (per source
+    set) and ``1 / S`` (per band set) (:func:`_coarse_spectra`); a fraction of a
+    full-rate channel's, by about the steps.
+    """
+    rp = multirate_plan(grid, exclude_coi)
+    coarse = (sum((s.src1 - s.src0) * s.n_coarse for s in rp.sources)
+              * np.dtype(grid.complex_dtype).itemsize
+              + sum((b.band1 - b.band0) * b.n_coarse for b in rp.bands)
+              * np.dtype(grid.real_dtype).itemsize)
+    return grid.n_times * np.dtype(grid.real_dtype).itemsize + 2 * coarse
 
 
 def _mix_into(Y: np.ndarray, F: np.ndarray, mix: np.ndarray, src: _SourceRows,

@@ -24,6 +24,7 @@ from ._pair_rows import PairRows
 from .coherence import band_mean_coherence, iter_pair_coherence
 from .good_pairs import channel_pairs
 from .metrics import compute_metric
+from .multirate import multirate_channel_bytes
 from .settings import AnalysisSettings, base_signal, is_short_signal
 from .significance import (ThresholdCache, ar1_coefficient, coherence_threshold,
                            significant_fraction)
@@ -252,7 +253,10 @@ def _blocked_wtc(plans: Sequence[PairingPlan], recordings: dict[str, Preprocesse
     ``budget`` bytes, and each block is paired with the therapist channels that meet
     it (also in blocks). Patient channels are ordered by channel name, so that with
     homologous pairs a block holds one channel of every patient and each therapist
-    channel is computed once. Per pair the only work is the cross-spectrum. Plans
+    channel is computed once. A ``"fast"`` grid's channel counts by its coarse spectra
+    (:func:`~.multirate.multirate_channel_bytes`) when only band means are asked, so the
+    all-to-all pairs of a session usually fit one block and every channel is
+    transformed once. Per pair the only work is the cross-spectrum. Plans
     with segment masks also get each segment's band mean from the same maps (third
     list: label -> values per channel pair)."""
     settings, signal = state.settings, state.signal
@@ -268,8 +272,14 @@ def _blocked_wtc(plans: Sequence[PairingPlan], recordings: dict[str, Preprocesse
             grids[id(pl.grid)] = pl.grid
     for gid, members in by_grid.items():
         grid = grids[gid]
-        per_channel = grid.n_times * (grid.n_rows * np.dtype(grid.complex_dtype).itemsize
-                                      + grid.n_band_rows * np.dtype(grid.real_dtype).itemsize)
+        any_masks = any(plans[k].masks for k in members)
+        if grid.dtype == "fast" and not (settings.significance or any_masks):
+            # band means only: the coarse spectra (full-rate W and S are never made)
+            per_channel = multirate_channel_bytes(grid, settings.exclude_coi)
+        else:
+            per_channel = grid.n_times * (
+                grid.n_rows * np.dtype(grid.complex_dtype).itemsize
+                + grid.n_band_rows * np.dtype(grid.real_dtype).itemsize)
         size = max(1, int(budget // 2 // max(per_channel, 1)))
         # edges: (plan, position, therapist channel, patient channel)
         edges = [(k, e, (pl.pairing.therapist.key, pl.start_t, i),
