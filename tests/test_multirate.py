@@ -16,8 +16,10 @@ from interbrain.synchrony.multirate import (MIN_COARSE_SAMPLES, MULTIRATE_FILTER
 from interbrain.synchrony.settings import AnalysisSettings
 from interbrain.synchrony.wavelet import cwt
 from interbrain.synchrony.wavelet.coarse import coarse_transform
-from interbrain.synchrony.wavelet.decimation import (STENCIL_ORDER, decimation_step,
-                                                     end_stencil, largest_step, sum_weights)
+from interbrain.synchrony.wavelet.decimation import (MIN_STENCIL_WIDTH, SPECTRAL_SPREAD,
+                                                     STENCIL_ORDER, STENCIL_WIDTH,
+                                                     decimation_step, end_stencil,
+                                                     largest_step, stencil_width, sum_weights)
 from interbrain.synchrony.wavelet.smoothing import row_filter_bins
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,11 +55,16 @@ def test_sum_weights_sum_like_the_fine_samples():
 
 def test_end_stencils_interpolate_and_keep_lines():
     x = np.array([0.0, 0.3, 2.5, 5.0, 10.75, 11.0])
-    c = end_stencil(x, STENCIL_ORDER)
-    assert c.shape == (6, STENCIL_ORDER)
-    assert np.allclose(c.sum(axis=1), 1.0, rtol=0, atol=1e-12)                 # constants
-    assert np.allclose(c @ np.arange(STENCIL_ORDER), x, rtol=0, atol=1e-10)     # lines
-    assert np.allclose(c[[0, 3, 5]], np.eye(STENCIL_ORDER)[[0, 5, 11]], atol=1e-9)  # nodes
+    widths = [MIN_STENCIL_WIDTH, STENCIL_WIDTH, stencil_width(16, 32.0)]
+    for width in widths:
+        c = end_stencil(x, STENCIL_ORDER, width)
+        assert c.shape == (6, STENCIL_ORDER)
+        assert np.allclose(c.sum(axis=1), 1.0, rtol=0, atol=1e-12)                 # constants
+        assert np.allclose(c @ np.arange(STENCIL_ORDER), x, rtol=0, atol=1e-9)      # lines
+        assert np.allclose(c[[0, 3, 5]], np.eye(STENCIL_ORDER)[[0, 5, 11]], atol=1e-9)  # nodes
+    # smoother series (more samples per scale) keep the narrowest well-conditioned width
+    assert stencil_width(16, 32.0) == pytest.approx(SPECTRAL_SPREAD / 2)
+    assert stencil_width(16, 1000.0) == MIN_STENCIL_WIDTH
 
 
 def _lagrange_sum_weights(a: int, b: int, step: int, k: int, p: int = 8) -> np.ndarray:
@@ -279,7 +286,7 @@ def test_compiled_pair_kernel_equals_numpy():
     inv = rng.uniform(0.5, 2.0, (2, n_ch, rows, n)).astype(np.float32)
     inv[1, 3] = np.nan
     ia, ib = np.array([0, 1, 2, 3, 0]), np.array([1, 1, 3, 0, 2])
-    buf = np.zeros((len(ia), rows, m), dtype=np.complex64)
+    buf = np.full((len(ia), rows, m), 1 + 1j, dtype=np.complex64)   # zeroed past n
     _pair_products(W[0], W[1], ia, ib, buf)
     expected = np.zeros_like(buf)
     expected[..., :n] = W[0][ia] * W[1][ib]

@@ -52,7 +52,8 @@ from .._compiled import jit
 from ._batching import BLOCK_BYTES, n_threads, run_tasks
 from .spectra import ChannelSpectra
 from .wavelet.coarse import coarse_transform
-from .wavelet.decimation import MULTIRATE_STEP_RATIO, decimation_step, sum_weights
+from .wavelet.decimation import (MULTIRATE_STEP_RATIO, decimation_step, stencil_width,
+                                 sum_weights)
 from .wavelet.grid import WaveletGrid
 from .wavelet.smoothing import SmoothPlan, row_filter_bins, smooth_plan
 
@@ -60,9 +61,12 @@ __all__ = ["MULTIRATE_STEP_RATIO", "MultiratePlan", "multirate_band_means",
            "multirate_channel_bytes", "multirate_plan"]
 
 #: Smallest time-filter weight of a frequency bin kept on the coarse grids: the bins
-#: dropped change a band mean by less than this relative amount, far below the float32
-#: round-off of the mode (the exact path keeps bins down to ``grid.FILTER_FLOOR``, 1e-24).
-MULTIRATE_FILTER_FLOOR = 1e-12
+#: dropped change a band mean by less than this relative amount, below the unit
+#: round-off of the mode's float32 arithmetic (6e-8; the exact path keeps bins down to
+#: ``grid.FILTER_FLOOR``, 1e-24). Fewer bins let the coarse FFTs of most rows reach the
+#: step :data:`MULTIRATE_STEP_RATIO` allows (at 1e-12 the bins held a third of them at
+#: half of it).
+MULTIRATE_FILTER_FLOOR = 1e-8
 #: Fewest coarse samples of a series: a short recording keeps its larger scales on a finer
 #: grid, where the end stencils of the quadratures have samples enough to work with.
 MIN_COARSE_SAMPLES = 128
@@ -84,6 +88,7 @@ class _SourceRows:
     n_pos: int          # the filter's bins 0..n_pos-1 ...
     n_neg: int          # ... and -1..-n_neg; zero elsewhere
     filt: np.ndarray    # (src1 - src0, m): filter * 1/scale of SmoothPlan, zero elsewhere
+    filt_iq: np.ndarray  # (src1 - src0, 2 m): filt repeated for the real and imaginary parts
     series_w: np.ndarray   # (n_coarse,): quadrature of the cross-spectrum's FFT
 
 
@@ -138,6 +143,7 @@ class MultiratePlan:
                 step //= 2
             steps[j] = step
         sinv = np.asarray(1.0 / grid.scale[grid.rows], dtype=real_t)
+        scale_samples = grid.scale[grid.rows] / grid.dt
         tf = grid.time_filter
         sources, owner = [], {}
         for src0, src1, step in _runs_of(steps, first, stop):
@@ -153,7 +159,9 @@ class MultiratePlan:
             for j in range(src0, src1):
                 owner[j] = len(sources)
             sources.append(_SourceRows(src0, src1, step, k, md, n_pos, n_neg, filt,
-                                       sum_weights(0, n, step, k).astype(real_t)))
+                                       np.repeat(filt, 2, axis=-1),
+                                       sum_weights(0, n, step, k, width=stencil_width(
+                                           step, scale_samples[src0])).astype(real_t)))
         mix = np.zeros((nb, plan.n_rows))
         for i in range(nb):
             for t, w in plan.kernel:
@@ -164,11 +172,12 @@ class MultiratePlan:
         band_steps = {i: steps[lo[i]] for i in range(nb)}
         for band0, band1, step in _runs_of(band_steps, 0, nb):
             k = (n - 1) // step + 1
+            width = stencil_width(step, scale_samples[lo[band0]])   # its smallest source
             cell_w = np.zeros((band1 - band0, k))
             for i in range(band1 - band0):
                 row = None if mask is None else mask[band0 + i]
                 for a, b in _runs(row, n):
-                    cell_w[i] += sum_weights(a, b, step, k)
+                    cell_w[i] += sum_weights(a, b, step, k, width=width)
             # |ifft over m/step points|^2 is step**2 times |S_ab|^2 at the coarse samples
             cell_w /= float(step) ** 2
             parts = []
@@ -357,15 +366,19 @@ def _coarse_spectra(spec: ChannelSpectra, rp: MultiratePlan, sides: tuple[int, .
 
 @jit
 def _pair_products(Wa, Wb, ia, ib, buf):
-    """``buf[p, :, :n] = Wa[ia[p]] * Wb[ib[p]]`` (``n = Wa.shape[-1]``) for every pair
-    ``p``, without gathering the channels' rows into copies first."""
+    """``buf[p, :, :n] = Wa[ia[p]] * Wb[ib[p]]`` (``n = Wa.shape[-1]``) and
+    ``buf[p, :, n:] = 0`` for every pair ``p``, without gathering the channels' rows into
+    copies first (``buf`` may hold anything before)."""
     n_rows, n = Wa.shape[1], Wa.shape[2]
+    m = buf.shape[2]
     for p in range(ia.shape[0]):
         a, b, out = Wa[ia[p]], Wb[ib[p]], buf[p]
         for r in range(n_rows):
             ar, br, o = a[r], b[r], out[r]
             for t in range(n):
                 o[t] = ar[t] * br[t]
+            for t in range(n, m):
+                o[t] = 0
 
 
 @jit
@@ -399,16 +412,26 @@ def _pair_sums(rp: MultiratePlan, ca: tuple, cb: tuple, ia: np.ndarray, ib: np.n
     (Wa, Ia), (Wb, Ib) = ca, cb
     Fs = []
     for src, wa, wb in zip(rp.sources, Wa, Wb):
-        buf = np.zeros((len(ia), src.src1 - src.src0, src.m), dtype=wa.dtype)
+        buf = np.empty((len(ia), src.src1 - src.src0, src.m), dtype=wa.dtype)
         _pair_products(wa, wb, ia, ib, buf)
         F = sfft.fft(buf, axis=-1, overwrite_x=True, workers=1)
-        F *= src.filt
+        # real and imaginary parts times the (real) filter, as one contiguous pass
+        F_iq = F.view(src.filt_iq.dtype)
+        F_iq *= src.filt_iq
         Fs.append(F)
     total = np.zeros(len(ia))
     for band, ia_w, ib_w in zip(rp.bands, Ia, Ib):
-        Y = np.zeros((len(ia), band.band1 - band.band0, band.m), dtype=Fs[0].dtype)
+        Y = None
         for si, r, c, mix in band.sources:
-            _mix_into(Y[..., r, :], Fs[si][..., c, :], mix, rp.sources[si], negative=True)
+            src = rp.sources[si]
+            if Y is None and src.m == band.m and (r.start, r.stop) == (0, band.band1 - band.band0):
+                # the sources of the band set's own step (the first, smallest scales) feed
+                # every band row: one product over all bins, zero where the filter is
+                Y = np.matmul(mix, Fs[si][..., c, :].view(mix.dtype)).view(Fs[si].dtype)
+                continue
+            if Y is None:
+                Y = np.zeros((len(ia), band.band1 - band.band0, band.m), dtype=Fs[0].dtype)
+            _mix_into(Y[..., r, :], Fs[si][..., c, :], mix, src, negative=True)
         s = sfft.ifft(Y, axis=-1, overwrite_x=True, workers=1)
         total += _weighted_power_sums(s, ia_w, ib_w, ia, ib)
     return total

@@ -11,12 +11,13 @@ the range, where the sum stops between two coarse samples or the series itself s
 
 The end stencils are the best linear predictors (kriging) of a fine sample from ``order``
 coarse samples for a series whose spectrum is a Gaussian of standard deviation
-:data:`STENCIL_WIDTH` cycles per coarse sample (the cross-spectra of a scale seen at the
-coarse steps :data:`MULTIRATE_STEP_RATIO` allows), constrained to be exact for straight
-lines (so that constants sum exactly). Polynomial (Lagrange) stencils are the limit of a
-vanishing width: they fit the low frequencies exactly but amplify the content near the
-coarse Nyquist frequency, which at steps of a third to a half of the scale costs up to
-3e-5 in a band mean where these stencils keep 1e-5 (``benchmarks/multirate_error.py``).
+:func:`stencil_width` cycles per coarse sample (:data:`SPECTRAL_SPREAD` cycles per scale,
+the spread of a smoothed cross-spectrum's frequencies), constrained to be exact for
+straight lines (so that constants sum exactly). Polynomial (Lagrange) stencils are the
+limit of a vanishing width: they fit the low frequencies exactly but amplify the content
+near the coarse Nyquist frequency. At steps of up to :data:`MULTIRATE_STEP_RATIO` of the
+scale, 8-point Lagrange stencils lost up to 4e-5 in a band mean at steps of a third of the
+scale where these keep 2e-5 at steps of up to 0.45 of it (``benchmarks/multirate_error.py``).
 """
 
 from __future__ import annotations
@@ -25,18 +26,46 @@ import math
 
 import numpy as np
 
-__all__ = ["MULTIRATE_STEP_RATIO", "STENCIL_ORDER", "STENCIL_WIDTH", "decimation_step",
-           "end_stencil", "largest_step", "sum_weights"]
+__all__ = ["MIN_STENCIL_WIDTH", "MULTIRATE_STEP_RATIO", "SPECTRAL_SPREAD", "STENCIL_ORDER",
+           "STENCIL_WIDTH",
+           "decimation_step", "end_stencil", "largest_step", "stencil_width",
+           "sum_weights"]
 
 #: Points of the interpolation stencils at the ends of a summed range.
 STENCIL_ORDER = 12
-#: Standard deviation, in cycles per coarse sample, of the Gaussian spectrum the end
-#: stencils are designed for: 0.225 cycles per scale (the spread of a cross-spectrum's
-#: frequencies after the time filter's weighting) at a step of ``s / (2 sqrt(2))``.
-STENCIL_WIDTH = 0.225 * 0.5 / math.sqrt(2.0)
+#: Spread of a smoothed cross-spectrum's frequencies (weighted by the time filter), in
+#: cycles per scale: the width the end stencils are designed for (:func:`stencil_width`;
+#: tuned with ``benchmarks/multirate_error.py``).
+SPECTRAL_SPREAD = 0.16
+#: Narrowest stencil width, in cycles per coarse sample: below it the kriging system is
+#: too ill-conditioned for float64 (a stencil misses its own nodes by more than 1e-9);
+#: series that smooth (scales of more than 2.7 steps) are summed as if this wide.
+MIN_STENCIL_WIDTH = 0.06
+#: Default width of the end stencils, in cycles per coarse sample: the spread at a step
+#: of half the scale.
+STENCIL_WIDTH = SPECTRAL_SPREAD * 0.5
 #: Largest coarse step as a fraction of the smallest scale (in samples) feeding a row;
 #: the coarse FFT must also hold the row's filter bins (:func:`decimation_step`).
-MULTIRATE_STEP_RATIO = 0.5
+MULTIRATE_STEP_RATIO = 0.45
+
+
+def stencil_width(step: int, sigma: float) -> float:
+    """Width of the end stencils of series smoothed at scales of ``sigma`` samples or more
+    seen every ``step`` samples: :data:`SPECTRAL_SPREAD` per scale, in cycles per coarse
+    sample, and at least :data:`MIN_STENCIL_WIDTH`.
+
+    Parameters
+    ----------
+    step : int
+        Fine samples per coarse sample.
+    sigma : float
+        Smallest scale summed, in samples.
+
+    Returns
+    -------
+    float
+    """
+    return max(MIN_STENCIL_WIDTH, SPECTRAL_SPREAD * step / sigma)
 
 
 def end_stencil(x: np.ndarray, p: int, width: float = STENCIL_WIDTH) -> np.ndarray:
@@ -77,7 +106,7 @@ def end_stencil(x: np.ndarray, p: int, width: float = STENCIL_WIDTH) -> np.ndarr
 
 
 def sum_weights(a: int, b: int, step: int, n_coarse: int,
-                order: int = STENCIL_ORDER) -> np.ndarray:
+                order: int = STENCIL_ORDER, width: float = STENCIL_WIDTH) -> np.ndarray:
     """Weights of coarse samples whose weighted sum is the sum over fine samples ``a:b``.
 
     Parameters
@@ -90,6 +119,9 @@ def sum_weights(a: int, b: int, step: int, n_coarse: int,
         Coarse samples available, ``0..n_coarse-1``; stencils never leave them.
     order : int
         Points of each end stencil (:func:`end_stencil`, even).
+    width : float
+        Spectral width the end stencils are designed for, in cycles per coarse sample
+        (:func:`stencil_width` of the scales summed).
 
     Returns
     -------
@@ -109,7 +141,7 @@ def sum_weights(a: int, b: int, step: int, n_coarse: int,
 
     def add(u: np.ndarray) -> None:
         start = np.clip(u // step - lead, 0, n_coarse - p)
-        c = end_stencil(u / step - start, p)
+        c = end_stencil(u / step - start, p, width)
         np.add.at(w, start[:, None] + np.arange(p), c)
 
     k1 = -(-(a + p * step) // step)          # whole periods step*k1 .. step*k2 - 1,
@@ -119,7 +151,7 @@ def sum_weights(a: int, b: int, step: int, n_coarse: int,
         return w
     add(np.concatenate([np.arange(a, step * k1), np.arange(step * k2, b)]))
     # each whole period puts the same stencil weights around its coarse sample
-    h = end_stencil(np.arange(step) / step + lead, p).sum(axis=0)
+    h = end_stencil(np.arange(step) / step + lead, p, width).sum(axis=0)
     ind = np.zeros(n_coarse)
     ind[k1:k2] = 1.0
     w += np.convolve(ind, h)[lead:lead + n_coarse]
