@@ -26,10 +26,11 @@ PACKAGES = ("interbrain", "mne", "mne-nirs", "numpy", "scipy", "pandas", "statsm
 _PRECISION_WORDS = {
     "float64": "in double precision",
     "float32": "in single precision (within 1e-6 of double precision)",
-    "fast": ("in single precision, with the band means of channel pairs computed per "
-             "group of scales on a coarser time grid (multirate; within 1e-4 of double "
+    "fast": ("in single precision, with the band means of channel pairs computed with "
+             "each scale on a coarser time grid (multirate; within 1e-4 of double "
              "precision, tested)"),
 }
+
 
 def software_versions() -> dict[str, str]:
     """Versions of Python and of the packages the analysis ran on.

@@ -120,7 +120,7 @@ class AnalysisSettings:
         ``"fast"`` (default): float32 arithmetic, and the whole-session band means of
         channel pairs computed with each scale on the coarsest time grid it allows,
         each channel's transform taken there straight from its FFT
-        (:mod:`interbrain.synchrony.multirate`; within 2e-5 of float64 in the tests,
+        (:mod:`interbrain.synchrony.multirate`; within 1e-5 of float64 in the tests,
         tested within 1e-4); coherence maps, windows, segments and significance use the
         full-rate float32 spectra. ``"float32"``: everything at the full rate in single
         precision (within 1e-7 of float64 on simulated and real recordings, tested within
