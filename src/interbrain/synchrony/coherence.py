@@ -43,6 +43,7 @@ import scipy.fft as sfft
 
 from ._batching import BLOCK_BYTES, block_rows, n_threads, run_tasks
 from ._inputs import as_channels
+from ._pair_kernels import cross_products, ratio_sums, valid_runs
 from .multirate import multirate_band_means
 from .pairs import PairsSpec, resolve_pairs
 from .spectra import ChannelSpectra, channel_spectra, check_same_grid
@@ -121,7 +122,6 @@ class _PairKernel:
             g, plan, R = self.grid, self.plan, self.rows
             ct, rt = g.complex_dtype, g.real_dtype
             loc.G = G
-            loc.conj = np.empty((G, R, plan.n), dtype=ct)
             loc.buf = np.zeros((G, R, plan.m), dtype=ct)    # columns n: stay zero
             loc.ibuf = np.zeros((G, R, plan.m), dtype=ct)   # zero outside the written bins
             loc.Z = np.zeros((G, plan.n_rows, 2, plan.width), dtype=ct)
@@ -134,44 +134,64 @@ class _PairKernel:
             return W[int(idx[0]):int(idx[0]) + 1, rows]
         return W[idx, rows]
 
-    def run(self, sel: np.ndarray, consume) -> None:
-        """Compute pairs ``sel`` (shape (G, 2)); ``consume(band_row0, q, ratio)`` gets
-        ``|S_ab|^2 / (S_a S_b)`` of band rows ``band_row0:band_row0 + q``, shape (G, q, n)."""
-        plan = self.plan
-        G, R, n = sel.shape[0], self.rows, plan.n
-        loc = self._buffers(G)
+    def _forward(self, sel: np.ndarray, loc) -> None:
+        """FFT of the cross-spectrum of every computed row of pairs ``sel``, the useful
+        bins kept in ``loc.Z``."""
+        plan, R = self.plan, self.rows
         ia, ib = sel[:, 0], sel[:, 1]
-        Wa, Wb = self.a.W, self.b.W
-        # forward: FFT of the cross-spectrum of every computed row, keep the useful bins
         for r0 in range(0, plan.n_rows, R):
             q = min(R, plan.n_rows - r0)
-            conj = loc.conj[:, :q]
-            np.conjugate(self._side(Wb, ib, slice(r0, r0 + q)), out=conj)
-            np.multiply(self._side(Wa, ia, slice(r0, r0 + q)), conj, out=loc.buf[:, :q, :n])
-            F = sfft.fft(loc.buf[:, :q], axis=-1, workers=1)
+            cross_products(self.a.W, self.b.W, ia, ib, r0, q, loc.buf)
+            F = sfft.fft(loc.buf[:, :q], axis=-1, overwrite_x=True, workers=1)
             plan.gather(F, loc.Z[:, r0:r0 + q], complex_input=True)
-        # smoothing in scale on the filtered spectra, inverse FFT of the band rows
-        Sa, Sb = self.a.S, self.b.S
-        rt = self.real_view
+
+    def _band_blocks(self, loc):
+        """Per block of band rows: ``(r, q, sw)``, the inverse FFT ``sw`` (shape
+        (G, q, m)) of the smoothed cross-spectra of band rows ``r:r + q``."""
+        plan, R = self.plan, self.rows
         for grp in plan.groups:
             Y = plan.smooth(grp, loc.Z, signs=2)
             for k0 in range(0, grp.band1 - grp.band0, R):
                 q = min(R, grp.band1 - grp.band0 - k0)
-                r = grp.band0 + k0
                 ibuf = loc.ibuf[:, :q]
                 plan.scatter(grp, Y[:, k0:k0 + q], ibuf)
                 sw = sfft.ifft(ibuf, axis=-1, workers=1)
                 plan.clear(grp, ibuf)
-                # |sw|^2 = re^2 + im^2, from the interleaved real view of the fresh array
-                v = sw.view(rt)[..., :2 * n]
-                np.multiply(v, v, out=v)
-                num = loc.num[:, :q]
-                np.add(v[..., 0::2], v[..., 1::2], out=num)
-                den = loc.den[:, :q]
-                np.multiply(self._side(Sa, ia, slice(r, r + q)),
-                            self._side(Sb, ib, slice(r, r + q)), out=den)
-                np.divide(num, den, out=num)
-                consume(r, q, num)
+                yield grp.band0 + k0, q, sw
+
+    def run(self, sel: np.ndarray, consume) -> None:
+        """Compute pairs ``sel`` (shape (G, 2)); ``consume(band_row0, q, ratio)`` gets
+        ``|S_ab|^2 / (S_a S_b)`` of band rows ``band_row0:band_row0 + q``, shape (G, q, n)."""
+        n = self.plan.n
+        loc = self._buffers(sel.shape[0])
+        ia, ib = sel[:, 0], sel[:, 1]
+        self._forward(sel, loc)
+        Sa, Sb = self.a.S, self.b.S
+        rt = self.real_view
+        for r, q, sw in self._band_blocks(loc):
+            # |sw|^2 = re^2 + im^2, from the interleaved real view of the fresh array
+            v = sw.view(rt)[..., :2 * n]
+            np.multiply(v, v, out=v)
+            num = loc.num[:, :q]
+            np.add(v[..., 0::2], v[..., 1::2], out=num)
+            den = loc.den[:, :q]
+            np.multiply(self._side(Sa, ia, slice(r, r + q)),
+                        self._side(Sb, ib, slice(r, r + q)), out=den)
+            np.divide(num, den, out=num)
+            consume(r, q, num)
+
+    def run_sums(self, sel: np.ndarray, runs: tuple) -> np.ndarray:
+        """Sums of ``|S_ab|^2 / (S_a S_b)`` over the valid cells of each band row
+        (``runs`` of :func:`~._pair_kernels.valid_runs`) for pairs ``sel``, in one
+        compiled pass per block (:func:`~._pair_kernels.ratio_sums`): float64, shape
+        (G, n_band_rows)."""
+        loc = self._buffers(sel.shape[0])
+        ia, ib = sel[:, 0], sel[:, 1]
+        self._forward(sel, loc)
+        acc = np.zeros((sel.shape[0], self.plan.n_band))
+        for r, q, sw in self._band_blocks(loc):
+            ratio_sums(sw, self.a.S, self.b.S, ia, ib, r, q, *runs, acc)
+        return acc
 
 
 def _pair_setup(spec_a: ChannelSpectra, spec_b: ChannelSpectra, pairs: PairsSpec,
@@ -257,20 +277,6 @@ def pair_coherence(spec_a: ChannelSpectra, spec_b: ChannelSpectra, pairs: PairsS
     return out
 
 
-def _valid_spans(mask: np.ndarray) -> list[tuple[int, int] | np.ndarray]:
-    """Per band row, the valid cells as a (start, stop) span, or a mask if not contiguous."""
-    spans: list[tuple[int, int] | np.ndarray] = []
-    for row in mask:
-        hit = np.flatnonzero(row)
-        if hit.size == 0:
-            spans.append((0, 0))
-        elif hit[-1] - hit[0] + 1 == hit.size:
-            spans.append((int(hit[0]), int(hit[-1]) + 1))
-        else:
-            spans.append(row)
-    return spans
-
-
 def band_mean_coherence(spec_a: ChannelSpectra, spec_b: ChannelSpectra, pairs: PairsSpec, *,
                         exclude_coi: bool = True, workers: int | None = None,
                         chunk_bytes: int = PAIR_CHUNK_BYTES) -> np.ndarray:
@@ -320,29 +326,17 @@ def band_mean_coherence(spec_a: ChannelSpectra, spec_b: ChannelSpectra, pairs: P
             need = f"; the band needs at least {m} samples" if m else ""
             raise ValueError(f"recording too short: no cell of the band's scales lies outside "
                              f"the cone of influence at {grid.n_times} samples{need}")
-        spans = _valid_spans(mask)
         count = int(mask.sum())
     else:
-        spans = [(0, grid.n_times)] * grid.n_band_rows
+        mask = None
         count = grid.n_band_rows * grid.n_times
     if grid.dtype == "fast":
         return multirate_band_means(spec_a, spec_b, idx, exclude_coi, count, workers=workers,
                                     chunk_bytes=chunk_bytes)
+    runs = valid_runs(mask, grid.n_band_rows, grid.n_times)
 
     def task(k0: int) -> np.ndarray:
-        part = idx[k0:k0 + kern.group]
-        acc = np.zeros((len(part), grid.n_band_rows), dtype=np.float64)
-
-        def accumulate(r: int, q: int, coh: np.ndarray) -> None:
-            for k in range(q):
-                span = spans[r + k]
-                cells = (coh[:, k, span[0]:span[1]] if isinstance(span, tuple)
-                         else coh[:, k, span])
-                acc[:, r + k] = cells.sum(axis=-1, dtype=np.float64)
-
-        with np.errstate(divide="ignore", invalid="ignore"):
-            kern.run(part, accumulate)
-        return acc.sum(axis=1) / count
+        return kern.run_sums(idx[k0:k0 + kern.group], runs).sum(axis=1) / count
 
     parts = run_tasks(task, range(0, len(idx), kern.group), n_threads(workers))
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float64)
