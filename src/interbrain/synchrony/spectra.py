@@ -109,7 +109,8 @@ def _standardise(x: np.ndarray) -> np.ndarray:
     """
     x = x - x.mean(axis=1, keepdims=True)
     if x.shape[1] > 1:
-        sd = x.std(axis=1, ddof=1, keepdims=True)
+        # the sample standard deviation of the centred rows, without std's temporaries
+        sd = np.sqrt(np.einsum("ij,ij->i", x, x) / (x.shape[1] - 1))[:, None]
         np.divide(x, sd, out=x, where=sd > 0)
     return x
 
