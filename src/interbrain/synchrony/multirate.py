@@ -2,7 +2,7 @@
 
 The precision ``"fast"`` of :class:`~interbrain.synchrony.wavelet.WaveletGrid`. Every
 computed row (scale ``s``) is sampled on its own coarse time grid, every ``step``-th
-sample (the largest power of two at most ``s / (2 dt)`` whose coarse FFT holds the row's
+sample (the largest power of two at most ``0.45 s / dt`` whose coarse FFT holds the row's
 filter bins, :func:`~interbrain.synchrony.wavelet.decimation.decimation_step`, and
 leaves the series :data:`MIN_COARSE_SAMPLES` coarse samples at least);
 consecutive rows of one step form a source set, and each band row is summed on the grid
@@ -33,7 +33,7 @@ and per pair falls by about the step (32 to 128 for bands of 10-40 s at 10 Hz).
 The only approximations are the end stencils of the two quadratures (12-point kriging
 stencils for a Gaussian spectrum, :func:`~interbrain.synchrony.wavelet.decimation.end_stencil`);
 band means stay within 1e-4 of the exact path in the tests (``tests/test_multirate.py``;
-3.5e-6 against ``wtc.m`` on its reference cases, 2.3e-6 on the real NIRx dyad), with
+7.0e-6 against ``wtc.m`` on its reference cases, 2.9e-7 on the real NIRx dyad), with
 float32 arithmetic as the ``"float32"`` precision. Coherence maps (:func:`~interbrain.synchrony.pair_coherence`)
 of a ``"fast"`` grid are computed at the full rate, from ``W`` and ``S`` computed on
 first use (:class:`~interbrain.synchrony.spectra.ChannelSpectra`).
