@@ -122,7 +122,7 @@ class _PairKernel:
             g, plan, R = self.grid, self.plan, self.rows
             ct, rt = g.complex_dtype, g.real_dtype
             loc.G = G
-            loc.buf = np.zeros((G, R, plan.m), dtype=ct)    # columns n: stay zero
+            loc.buf = np.zeros((G, R, plan.m), dtype=ct)    # cross_products writes all of it
             loc.ibuf = np.zeros((G, R, plan.m), dtype=ct)   # zero outside the written bins
             loc.Z = np.zeros((G, plan.n_rows, 2, plan.width), dtype=ct)
             loc.num = np.empty((G, R, plan.n), dtype=rt)
