@@ -16,13 +16,26 @@ from collections.abc import Callable
 
 import numba
 
-__all__ = ["jit"]
+__all__ = ["jit", "jit_sums"]
+
+
+def _njit(func: Callable, **options) -> Callable:
+    try:
+        return numba.njit(cache=True, nogil=True, **options)(func)
+    except RuntimeError:   # "cannot cache function ...: no locator available"
+        return numba.njit(nogil=True, **options)(func)
 
 
 def jit(func: Callable) -> Callable:
     """``numba.njit(cache=True, nogil=True)(func)``, without the cache where numba has
     no writable location for it (it raises RuntimeError then)."""
-    try:
-        return numba.njit(cache=True, nogil=True)(func)
-    except RuntimeError:   # "cannot cache function ...: no locator available"
-        return numba.njit(nogil=True)(func)
+    return _njit(func)
+
+
+def jit_sums(func: Callable) -> Callable:
+    """:func:`jit` for loops that sum many terms: floating-point additions and
+    multiplications may be reassociated (``fastmath={"reassoc"}``, nothing else of
+    fast-math: no reciprocals, no contraction, NaN and infinities kept), so that a sum
+    vectorises (3-4x faster). The result differs from the sequential sum by round-off
+    (2e-16 relative for a float64 sum of float32 terms in the tests)."""
+    return _njit(func, fastmath={"reassoc"})

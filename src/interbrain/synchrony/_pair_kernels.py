@@ -5,14 +5,15 @@ FFT buffer from the channels' transforms (no gathered copies of the rows), and t
 band means' sums of ``|S_ab|^2 / (S_a S_b)`` over the valid cells of each band row, in
 one pass over the inverse FFT (no temporaries of the ratio). Each element is computed
 in the arrays' precision as numpy computes it element-wise; the sums are accumulated
-in float64.
+in float64, in any order (:func:`~interbrain._compiled.jit_sums`, so that they vectorise:
+round-off apart from a sequential sum).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .._compiled import jit
+from .._compiled import jit, jit_sums
 
 __all__ = ["cross_products", "ratio_sums", "valid_runs"]
 
@@ -45,14 +46,14 @@ def cross_products(Wa, Wb, ia, ib, r0, q, buf):
                 o[t] = 0
 
 
-@jit
+@jit_sums
 def ratio_sums(sw, Sa, Sb, ia, ib, r, q, run_ptr, run_start, run_stop, acc):
     """``acc[p, r + k] = sum |sw[p, k, t]|^2 / (Sa[ia[p], r + k, t] * Sb[ib[p], r + k, t])``
     over the valid cells ``t`` of band row ``r + k`` (runs ``run_ptr[r + k]`` to
     ``run_ptr[r + k + 1]`` of ``run_start``/``run_stop``), for ``k < q``.
 
     Each term in the arrays' precision (``re * re + im * im``, the product of the
-    auto-spectra, their ratio), the sum in float64; a constant channel (``S`` of 0)
+    auto-spectra, their ratio), the sum in float64 in any order; a constant channel (``S`` of 0)
     gives NaN, as numpy's division does.
     """
     for p in range(ia.shape[0]):

@@ -2,7 +2,7 @@
 
 The precision ``"fast"`` of :class:`~interbrain.synchrony.wavelet.WaveletGrid`. Every
 computed row (scale ``s``) is sampled on its own coarse time grid, every ``step``-th
-sample (the largest power of two at most ``0.45 s / dt`` whose coarse FFT holds the row's
+sample (the largest power of two at most ``0.4 s / dt`` whose coarse FFT holds the row's
 filter bins, :func:`~interbrain.synchrony.wavelet.decimation.decimation_step`, and
 leaves the series :data:`MIN_COARSE_SAMPLES` coarse samples at least);
 consecutive rows of one step form a source set, and each band row is summed on the grid
@@ -33,7 +33,7 @@ and per pair falls by about the step (32 to 128 for bands of 10-40 s at 10 Hz).
 The only approximations are the end stencils of the two quadratures (12-point kriging
 stencils for a Gaussian spectrum, :func:`~interbrain.synchrony.wavelet.decimation.end_stencil`);
 band means stay within 1e-4 of the exact path in the tests (``tests/test_multirate.py``;
-7.0e-6 against ``wtc.m`` on its reference cases, 2.9e-7 on the real NIRx dyad), with
+6.1e-6 against ``wtc.m`` on its reference cases, 2.8e-7 on the real NIRx dyad), with
 float32 arithmetic as the ``"float32"`` precision. Coherence maps (:func:`~interbrain.synchrony.pair_coherence`)
 of a ``"fast"`` grid are computed at the full rate, from ``W`` and ``S`` computed on
 first use (:class:`~interbrain.synchrony.spectra.ChannelSpectra`).
@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.fft as sfft
 
-from .._compiled import jit
+from .._compiled import jit, jit_sums
 from ._batching import BLOCK_BYTES, n_threads, run_tasks
 from .spectra import ChannelSpectra
 from .wavelet.coarse import coarse_transform
@@ -381,11 +381,12 @@ def _pair_products(Wa, Wb, ia, ib, buf):
                 o[t] = 0
 
 
-@jit
+@jit_sums
 def _weighted_power_sums(s, Ia, Ib, ia, ib):
     """Per pair ``p``, the sum over rows and the first ``Ia.shape[-1]`` samples of
     ``|s[p]|^2 * Ia[ia[p]] * Ib[ib[p]]``: each term in the arrays' precision, as numpy
-    computes it element-wise, the sum in float64."""
+    computes it element-wise (up to the order of its factors), the sum in float64, in any
+    order (:func:`~interbrain._compiled.jit_sums`: it vectorises)."""
     out = np.zeros(ia.shape[0])
     n_rows, n = Ia.shape[1], Ia.shape[2]
     for p in range(ia.shape[0]):

@@ -15,9 +15,9 @@ coarse samples for a series whose spectrum is a Gaussian of standard deviation
 the spread of a smoothed cross-spectrum's frequencies), constrained to be exact for
 straight lines (so that constants sum exactly). Polynomial (Lagrange) stencils are the
 limit of a vanishing width: they fit the low frequencies exactly but amplify the content
-near the coarse Nyquist frequency. At steps of up to :data:`MULTIRATE_STEP_RATIO` of the
-scale, 8-point Lagrange stencils lost up to 4e-5 in a band mean at steps of a third of the
-scale where these keep 2e-5 at steps of up to 0.45 of it (``benchmarks/multirate_error.py``).
+near the coarse Nyquist frequency. With steps of up to :data:`MULTIRATE_STEP_RATIO` of the
+scale these keep band means within 2.3e-5 of the exact path in ``benchmarks/multirate_error.py``,
+where 8-point Lagrange stencils at a third of the scale lost 4e-5.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ MIN_STENCIL_WIDTH = 0.06
 STENCIL_WIDTH = SPECTRAL_SPREAD * 0.5
 #: Largest coarse step as a fraction of the smallest scale (in samples) feeding a row;
 #: the coarse FFT must also hold the row's filter bins (:func:`decimation_step`).
-MULTIRATE_STEP_RATIO = 0.45
+MULTIRATE_STEP_RATIO = 0.4
 
 
 def stencil_width(step: int, sigma: float) -> float:
