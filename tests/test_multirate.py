@@ -239,13 +239,18 @@ def test_band_means_match_exact_path_on_simulated_signals(fs, band):
     assert max(steps) >= 2 or smallest * MULTIRATE_STEP_RATIO < 2
 
 
-def test_constant_channel_gives_nan_as_the_exact_path():
+@pytest.mark.parametrize("dtype", ["fast", "float32", "float64"])
+@pytest.mark.parametrize("exclude_coi", [True, False])
+def test_constant_channel_gives_nan_as_the_exact_path(dtype, exclude_coi):
+    """A constant channel (no power) gives NaN for its pairs, in every precision (the
+    compiled sums divide as numpy does: no ZeroDivisionError)."""
     rng = np.random.default_rng(3)
     n, fs = 1800, 10.0
     a, b = _signals(rng, 2, n, fs), _signals(rng, 2, n, fs)
     a[1] = 0.0
-    grid = WaveletGrid.build(n, 1 / fs, band=(10.0, 40.0), dtype="fast")
-    got = band_mean_coherence(channel_spectra(a, grid), channel_spectra(b, grid), "homologous")
+    grid = WaveletGrid.build(n, 1 / fs, band=(10.0, 40.0), dtype=dtype)
+    got = band_mean_coherence(channel_spectra(a, grid), channel_spectra(b, grid), "homologous",
+                              exclude_coi=exclude_coi)
     assert np.isfinite(got[0]) and np.isnan(got[1])
 
 
