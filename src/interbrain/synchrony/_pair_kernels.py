@@ -15,7 +15,7 @@ import numpy as np
 
 from .._compiled import jit, jit_sums
 
-__all__ = ["cross_products", "ratio_sums", "valid_runs"]
+__all__ = ["cross_products", "ratio_sums", "true_runs", "valid_runs"]
 
 
 @jit
@@ -69,9 +69,17 @@ def ratio_sums(sw, Sa, Sb, ia, ib, r, q, run_ptr, run_start, run_stop, acc):
             acc[p, row] = total
 
 
+def true_runs(row: np.ndarray | None, n: int) -> list[tuple[int, int]]:
+    """Runs ``(start, stop)`` of True in ``row`` (the whole series ``(0, n)`` for None)."""
+    if row is None:
+        return [(0, n)]
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], row.astype(np.int8), [0]])))
+    return list(zip(edges[0::2].tolist(), edges[1::2].tolist()))
+
+
 def valid_runs(mask: np.ndarray | None, n_rows: int, n_times: int
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Runs of valid cells per band row, for :func:`ratio_sums`.
+    """Runs of valid cells per band row (:func:`true_runs`), for :func:`ratio_sums`.
 
     Parameters
     ----------
@@ -86,14 +94,8 @@ def valid_runs(mask: np.ndarray | None, n_rows: int, n_times: int
     run_start, run_stop : numpy.ndarray of int64, shape (n_runs,)
         First and one-past-last cell of each run.
     """
-    if mask is None:
-        return (np.arange(n_rows + 1, dtype=np.int64), np.zeros(n_rows, dtype=np.int64),
-                np.full(n_rows, n_times, dtype=np.int64))
-    ptr, starts, stops = [0], [], []
-    for row in mask:
-        edges = np.flatnonzero(np.diff(np.concatenate([[0], row.astype(np.int8), [0]])))
-        starts.extend(edges[0::2].tolist())
-        stops.extend(edges[1::2].tolist())
-        ptr.append(len(starts))
-    return (np.asarray(ptr, dtype=np.int64), np.asarray(starts, dtype=np.int64),
-            np.asarray(stops, dtype=np.int64))
+    rows = [true_runs(None if mask is None else mask[i], n_times) for i in range(n_rows)]
+    ptr = np.cumsum([0] + [len(r) for r in rows], dtype=np.int64)
+    flat = [run for r in rows for run in r]
+    return (ptr, np.array([a for a, _ in flat], dtype=np.int64),
+            np.array([b for _, b in flat], dtype=np.int64))

@@ -48,8 +48,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.fft as sfft
 
-from .._compiled import jit, jit_sums
+from .._compiled import jit_sums
 from ._batching import BLOCK_BYTES, n_threads, run_tasks
+from ._pair_kernels import cross_products, true_runs
 from .spectra import ChannelSpectra
 from .wavelet.coarse import coarse_transform
 from .wavelet.decimation import (MULTIRATE_STEP_RATIO, decimation_step, stencil_width,
@@ -176,7 +177,7 @@ class MultiratePlan:
             cell_w = np.zeros((band1 - band0, k))
             for i in range(band1 - band0):
                 row = None if mask is None else mask[band0 + i]
-                for a, b in _runs(row, n):
+                for a, b in true_runs(row, n):
                     cell_w[i] += sum_weights(a, b, step, k, width=width)
             # |ifft over m/step points|^2 is step**2 times |S_ab|^2 at the coarse samples
             cell_w /= float(step) ** 2
@@ -204,14 +205,6 @@ def _runs_of(values: dict, start: int, stop: int) -> list[tuple[int, int, int]]:
         else:
             runs.append([i, i + 1, values[i]])
     return [tuple(r) for r in runs]
-
-
-def _runs(row: np.ndarray | None, n: int) -> list[tuple[int, int]]:
-    """Runs ``(start, stop)`` of True in ``row`` (the whole series for None)."""
-    if row is None:
-        return [(0, n)]
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], row.astype(np.int8), [0]])))
-    return list(zip(edges[0::2].tolist(), edges[1::2].tolist()))
 
 
 _PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -302,7 +295,7 @@ def _channel_stage(spec: ChannelSpectra, rp: MultiratePlan, sides: tuple[int, ..
     ``W`` (per source set) and ``S`` (per band set) of every channel of ``spec``
     (:func:`_channel_power`), ``CHANNEL_BLOCK`` channels at a time, are turned into the
     arrays of :func:`_coarse_spectra` while the block is in cache: side 0, ``W`` times
-    the series weights and ``cell_w / S``; side 1, ``conj(W)`` and ``1 / S`` (the same
+    the series weights and ``cell_w / S``; side 1, ``W`` and ``1 / S`` (the same
     operations, element by element, as on the whole arrays).
     """
     grid, n_ch, n = spec.grid, spec.n_channels, spec.grid.n_times
@@ -323,7 +316,7 @@ def _channel_stage(spec: ChannelSpectra, rp: MultiratePlan, sides: tuple[int, ..
                 if side == 0:
                     np.multiply(W0, src.series_w, out=W[part])
                 else:
-                    np.conjugate(W0, out=W[part])
+                    W[part] = W0
             with np.errstate(divide="ignore", invalid="ignore"):   # a constant channel: NaN
                 for band, S0, inv in zip(rp.bands, Ss, inv_out):
                     np.divide(1.0, S0, out=inv[part])
@@ -347,7 +340,8 @@ def _coarse_spectra(spec: ChannelSpectra, rp: MultiratePlan, sides: tuple[int, .
     samples (cached per plan and side).
 
     Side 0 (first partner of a pair): ``W`` times the series weights and ``cell_w / S``;
-    side 1: ``conj(W)`` and ``1 / S``, so a pair's product and ratio need no more factors.
+    side 1: ``W`` and ``1 / S``, so a pair's product (conjugating side 1's ``W``) and ratio
+    need no more factors.
     Only the sides asked are computed (a recording is mostly one partner only); a side,
     or a plan, asked later runs the channel stage again (within a run every band mean of
     a recording uses the one plan of ``[analysis] exclude_coi``).
@@ -362,23 +356,6 @@ def _coarse_spectra(spec: ChannelSpectra, rp: MultiratePlan, sides: tuple[int, .
             for side, arrays in _channel_stage(spec, rp, missing).items():
                 cache.sides[rp, side] = arrays
         return {side: cache.sides[rp, side] for side in sides}
-
-
-@jit
-def _pair_products(Wa, Wb, ia, ib, buf):
-    """``buf[p, :, :n] = Wa[ia[p]] * Wb[ib[p]]`` (``n = Wa.shape[-1]``) and
-    ``buf[p, :, n:] = 0`` for every pair ``p``, without gathering the channels' rows into
-    copies first (``buf`` may hold anything before)."""
-    n_rows, n = Wa.shape[1], Wa.shape[2]
-    m = buf.shape[2]
-    for p in range(ia.shape[0]):
-        a, b, out = Wa[ia[p]], Wb[ib[p]], buf[p]
-        for r in range(n_rows):
-            ar, br, o = a[r], b[r], out[r]
-            for t in range(n):
-                o[t] = ar[t] * br[t]
-            for t in range(n, m):
-                o[t] = 0
 
 
 @jit_sums
@@ -405,8 +382,8 @@ def _pair_sums(rp: MultiratePlan, ca: tuple, cb: tuple, ia: np.ndarray, ib: np.n
                ) -> np.ndarray:
     """Weighted sums of coherence over the band rows for pairs ``(ia, ib)``.
 
-    Per source set, the pairs' products (a compiled loop, :func:`_pair_products`, with
-    no gathered copies) are transformed once and filtered; per band set, the scale
+    Per source set, the pairs' products (the compiled loop of the full-rate path,
+    :func:`~._pair_kernels.cross_products`, with no gathered copies) are transformed once and filtered; per band set, the scale
     smoothing mixes the filtered sources bin by bin, the inverse FFT gives ``step``
     times the smoothed cross-spectrum at the band set's samples, and the weighted power
     is summed (:func:`_weighted_power_sums`)."""
@@ -414,7 +391,7 @@ def _pair_sums(rp: MultiratePlan, ca: tuple, cb: tuple, ia: np.ndarray, ib: np.n
     Fs = []
     for src, wa, wb in zip(rp.sources, Wa, Wb):
         buf = np.empty((len(ia), src.src1 - src.src0, src.m), dtype=wa.dtype)
-        _pair_products(wa, wb, ia, ib, buf)
+        cross_products(wa, wb, ia, ib, 0, src.src1 - src.src0, buf)
         F = sfft.fft(buf, axis=-1, overwrite_x=True, workers=1)
         # real and imaginary parts times the (real) filter, as one contiguous pass
         F_iq = F.view(src.filt_iq.dtype)
