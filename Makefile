@@ -56,7 +56,7 @@ bench-env: .venv-bench/.installed-stamp
 .venv-bench/.installed-stamp: pyproject.toml
 	$(PYTHON) -m venv .venv-bench
 	.venv-bench/bin/python -m pip install --quiet --upgrade pip
-	.venv-bench/bin/python -m pip install --quiet -e ".[bench]"
+	.venv-bench/bin/python -m pip install --quiet -e ".[bench,ducc0]"
 	touch .venv-bench/.installed-stamp
 
 clean:

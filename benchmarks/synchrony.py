@@ -13,7 +13,10 @@ cone of influence.
 
 * interbrain computes every pair, in float64, float32 and "fast" (multirate) precision
   (``channel_spectra`` of both people, then ``band_mean_coherence``); the time of one
-  run includes the grid, the channel transforms and all pairs.
+  run includes the grid, the channel transforms and all pairs. With ``--fft scipy
+  ducc0`` each precision is measured with each FFT library of interbrain's kernels
+  (:mod:`interbrain.synchrony.wavelet.fft`; ducc0 is optional, ``pip install
+  'interbrain[ducc0]'``); the peers keep :mod:`scipy.fft` / NumPy's FFT as they ship.
 * HyPyP (``hypyp.wavelet.ComplexMorletWavelet`` with its in-memory cache, one
   ``wavelet.wtc(PairSignals)`` call per pair, as ``hypyp.fnirs.Dyad.compute_wtcs`` does)
   and pycwt (``pycwt.wct(..., sig=False)``, which recomputes both transforms for every
@@ -34,7 +37,7 @@ minimum for reference). Peak memory is measured in separate, untimed runs with
 ``tracemalloc`` (Python and NumPy allocations; FFT library scratch space is not
 included); the process's ``ru_maxrss`` high-water mark is printed at the end. The share
 of interbrain's time spent inside FFTs is measured in one single-threaded run by timing
-every :mod:`scipy.fft` call of its kernels.
+every FFT call of its kernels (:class:`interbrain.synchrony.wavelet.fft.FFTLibrary`).
 """
 
 from __future__ import annotations
@@ -99,10 +102,10 @@ def simulate_session(minutes: float, channels: int, sfreq: float, band: tuple[fl
 
 # ---------------------------------------------------------------------- interbrain
 def interbrain_run(a: np.ndarray, b: np.ndarray, dt: float, band: tuple[float, float],
-                   pairs: list[tuple[int, int]], dtype: str, workers: int | None
-                   ) -> tuple[np.ndarray, dict[str, float]]:
+                   pairs: list[tuple[int, int]], dtype: str, workers: int | None,
+                   fft: str = "scipy") -> tuple[np.ndarray, dict[str, float]]:
     t0 = time.perf_counter()
-    grid = WaveletGrid.build(a.shape[1], dt, band=band, dtype=dtype)
+    grid = WaveletGrid.build(a.shape[1], dt, band=band, dtype=dtype, fft=fft)
     spec_a = channel_spectra(a, grid, workers=workers)
     spec_b = channel_spectra(b, grid, workers=workers)
     t1 = time.perf_counter()
@@ -111,12 +114,13 @@ def interbrain_run(a: np.ndarray, b: np.ndarray, dt: float, band: tuple[float, f
     return out, {"total": t2 - t0, "spectra": t1 - t0, "pairs": t2 - t1}
 
 
-def interbrain_peak_memory(a, b, dt, band, pairs, dtype, workers) -> dict[str, float]:
+def interbrain_peak_memory(a, b, dt, band, pairs, dtype, workers, fft="scipy"
+                           ) -> dict[str, float]:
     """Peak traced memory (MiB) of the spectra phase and of the pairs phase."""
     gc.collect()
     tracemalloc.start()
     try:
-        grid = WaveletGrid.build(a.shape[1], dt, band=band, dtype=dtype)
+        grid = WaveletGrid.build(a.shape[1], dt, band=band, dtype=dtype, fft=fft)
         spec_a = channel_spectra(a, grid, workers=workers)
         spec_b = channel_spectra(b, grid, workers=workers)
         spectra_peak = tracemalloc.get_traced_memory()[1]
@@ -131,48 +135,37 @@ def interbrain_peak_memory(a, b, dt, band, pairs, dtype, workers) -> dict[str, f
             "pairs_extra": (pairs_peak - held) / mib, "spectra_held": held / mib}
 
 
-class _TimedFFT:
-    """Stand-in for :mod:`scipy.fft` that adds the time of every transform to ``seconds``."""
+def interbrain_fft_share(a, b, dt, band, pairs, dtype, fft="scipy") -> tuple[float, float]:
+    """(seconds inside FFT calls, total seconds) of one single-threaded run.
 
-    def __init__(self, module):
-        self._module, self.seconds = module, 0.0
+    Every FFT call of interbrain's synchrony kernels (the methods of
+    :class:`~interbrain.synchrony.wavelet.fft.FFTLibrary`) is timed (one thread, so the
+    FFT seconds and the wall-clock seconds are on the same clock).
+    """
+    from interbrain.synchrony.wavelet.fft import FFTLibrary
 
-    def __getattr__(self, name):
-        fn = getattr(self._module, name)
-        if name not in FFT_FUNCTIONS:
-            return fn
+    seconds = [0.0]
+    saved = {name: getattr(FFTLibrary, name) for name in FFT_FUNCTIONS}
 
-        def timed(*args, **kwargs):
+    def timed(fn):
+        def call(*args, **kwargs):
             t0 = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
             finally:
-                self.seconds += time.perf_counter() - t0
-        return timed
+                seconds[0] += time.perf_counter() - t0
+        return call
 
-
-def interbrain_fft_share(a, b, dt, band, pairs, dtype) -> tuple[float, float]:
-    """(seconds inside FFT calls, total seconds) of one single-threaded run.
-
-    Every :mod:`scipy.fft` call of interbrain's synchrony kernels is timed (one thread,
-    so the FFT seconds and the wall-clock seconds are on the same clock).
-    """
-    from interbrain.synchrony import coherence, multirate
-    from interbrain.synchrony.wavelet import smoothing, transform
-
-    timed = _TimedFFT(scipy.fft)
-    modules = (coherence, multirate, smoothing, transform)
-    saved = [m.sfft for m in modules]
-    for m in modules:
-        m.sfft = timed
+    for name, fn in saved.items():
+        setattr(FFTLibrary, name, timed(fn))
     try:
         t0 = time.perf_counter()
-        interbrain_run(a, b, dt, band, pairs, dtype, 1)
+        interbrain_run(a, b, dt, band, pairs, dtype, 1, fft)
         total = time.perf_counter() - t0
     finally:
-        for m, fn in zip(modules, saved):
-            m.sfft = fn
-    return timed.seconds, total
+        for name, fn in saved.items():
+            setattr(FFTLibrary, name, fn)
+    return seconds[0], total
 
 
 # --------------------------------------------------------------------------- HyPyP
@@ -305,6 +298,9 @@ def main(argv: list[str] | None = None) -> None:
                         "1 the process is also pinned to one CPU")
     p.add_argument("--cpu", type=int, default=None,
                    help="the CPU to pin to with --threads 1 (default: the first allowed)")
+    p.add_argument("--fft", nargs="+", default=["scipy"], choices=["scipy", "ducc0"],
+                   help="FFT libraries of interbrain's kernels to measure (each precision "
+                        "with each)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
     p.add_argument("--no-profile", action="store_true", help="skip the FFT-share run")
     p.add_argument("--coupling", type=float, default=0.3,
@@ -350,28 +346,33 @@ def main(argv: list[str] | None = None) -> None:
 
     results: dict[str, dict] = {}
     dtypes = ["float64"] + [d for d in ("float32", "fast") if d not in args.skip]
+    ffts = list(dict.fromkeys(["scipy"] + args.fft))
+    labels = {}   # label -> (dtype, fft)
     for dtype in dtypes:
-        interbrain_run(a[:1], b[:1], dt, band, [(0, 0)], dtype, args.workers)  # warm-up
+        for fft in ffts:
+            labels[dtype if fft == "scipy" else f"{dtype}+{fft}"] = (dtype, fft)
+    for label, (dtype, fft) in labels.items():
+        interbrain_run(a[:1], b[:1], dt, band, [(0, 0)], dtype, args.workers, fft)  # warm-up
         runs, values = [], None
         for _ in range(args.repeats):
-            values, t = interbrain_run(a, b, dt, band, pairs, dtype, args.workers)
+            values, t = interbrain_run(a, b, dt, band, pairs, dtype, args.workers, fft)
             runs.append(t)
         total = [t["total"] for t in runs]
-        results[dtype] = {"values": values, "runs": runs,
+        results[label] = {"values": values, "runs": runs,
                           "rate": n_pairs / med(total), "rate_best": n_pairs / min(total),
                           "spectra": med([t["spectra"] for t in runs]),
                           "pairs": med([t["pairs"] for t in runs])}
-        r = results[dtype]
-        print(f"interbrain {dtype}: {r['rate']:.1f} pairs/s [{r['rate_best']:.1f}] over "
+        r = results[label]
+        print(f"interbrain {label}: {r['rate']:.1f} pairs/s [{r['rate_best']:.1f}] over "
               f"{n_pairs} pairs; run {med(total):.2f} s = spectra of {2 * args.channels} "
               f"channels {r['spectra']:.2f} s + pairs {r['pairs']:.2f} s "
               f"({n_pairs / r['pairs']:.1f} pairs/s in the pair phase)")
     ref = results["float64"]["values"]
-    for dtype in ("float32", "fast"):
-        if dtype in results:
-            err = np.max(np.abs(results[dtype]["values"] - ref))
-            results[dtype]["err"] = err
-            print(f"interbrain {dtype} vs float64: max |band mean difference| {err:.2e} "
+    for label in results:
+        if label != "float64":
+            err = np.max(np.abs(results[label]["values"] - ref))
+            results[label]["err"] = err
+            print(f"interbrain {label} vs float64: max |band mean difference| {err:.2e} "
                   f"over {n_pairs} pairs")
     if "fast" in results and "float32" in results:
         f32, fast = results["float32"], results["fast"]
@@ -438,20 +439,20 @@ def main(argv: list[str] | None = None) -> None:
     print()
 
     if not args.no_profile:
-        print("FFT share of interbrain's time (one single-threaded run, every scipy.fft call "
+        print("FFT share of interbrain's time (one single-threaded run, every FFT call "
               "timed):")
-        for dtype in results:
-            fft, total = interbrain_fft_share(a, b, dt, band, pairs, dtype)
-            print(f"  {dtype}: {fft:.2f} s of {total:.2f} s in FFTs = {100 * fft / total:.0f}% "
+        for label, (dtype, lib) in labels.items():
+            fft, total = interbrain_fft_share(a, b, dt, band, pairs, dtype, lib)
+            print(f"  {label}: {fft:.2f} s of {total:.2f} s in FFTs = {100 * fft / total:.0f}% "
                   f"(one thread: {n_pairs / total:.1f} pairs/s; FFT-only floor "
                   f"{n_pairs / fft:.1f} pairs/s)")
         print()
 
     if not args.no_memory:
         print("peak memory (tracemalloc: Python + NumPy allocations, separate untimed runs):")
-        for dtype in results:
-            m = interbrain_peak_memory(a, b, dt, band, pairs, dtype, args.workers)
-            print(f"  interbrain {dtype}: spectra phase {m['spectra']:.0f} MiB (spectra held: "
+        for label, (dtype, lib) in labels.items():
+            m = interbrain_peak_memory(a, b, dt, band, pairs, dtype, args.workers, lib)
+            print(f"  interbrain {label}: spectra phase {m['spectra']:.0f} MiB (spectra held: "
                   f"{m['spectra_held']:.0f} MiB), pair phase {m['pairs']:.0f} MiB "
                   f"({m['pairs_extra']:.0f} MiB on top of the spectra)")
         if hyp:
@@ -467,12 +468,13 @@ def main(argv: list[str] | None = None) -> None:
     print(f"targets (issue 19, per core when --threads 1; here {args.threads} thread(s) each): "
           "float64 >= 4x HyPyP, fast >= 30x HyPyP, fast >= 5x float32 per pair")
     if hyp:
-        for dtype, need in (("float64", 4.0), ("float32", None), ("fast", 30.0)):
-            if dtype in results:
-                ratio = results[dtype]["rate"] / hyp["rate"]
-                best = results[dtype]["rate_best"] / hyp["rate_best"]
-                verdict = "" if need is None else (" -> met" if ratio >= need else " -> NOT met")
-                print(f"  {dtype}: {ratio:.1f}x HyPyP (best runs {best:.1f}x){verdict}")
+        need = {"float64": 4.0, "float32": None, "fast": 30.0}
+        for label, (dtype, _) in labels.items():
+            ratio = results[label]["rate"] / hyp["rate"]
+            best = results[label]["rate_best"] / hyp["rate_best"]
+            verdict = ("" if need[dtype] is None else
+                       (" -> met" if ratio >= need[dtype] else " -> NOT met"))
+            print(f"  {label}: {ratio:.1f}x HyPyP (best runs {best:.1f}x){verdict}")
     if "fast" in results and "float32" in results:
         f32, fast = results["float32"], results["fast"]
         whole, phase = fast["rate"] / f32["rate"], f32["pairs"] / fast["pairs"]

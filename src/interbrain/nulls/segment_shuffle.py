@@ -109,7 +109,8 @@ def segment_shuffle_frames(pl: PairingPlan, signal: str, settings: AnalysisSetti
     if len(windows) < 2:
         return []
     try:
-        grid = WaveletGrid.build(width, pl.dt, band=settings.band, dtype=settings.precision)
+        grid = WaveletGrid.build(width, pl.dt, band=settings.band, dtype=settings.precision,
+                                 fft=settings.fft)
     except ValueError as exc:
         raise RecordingError(f"{p.therapist} and {p.patient}: [segments] shuffle_window = "
                              f"{spec.shuffle_window:g} s is too short for the band: {exc}"

@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.fft as sfft
 
 from ._batching import BLOCK_BYTES, block_rows, n_threads, run_tasks
 from ._inputs import as_channels
@@ -142,7 +141,7 @@ class _PairKernel:
         for r0 in range(0, plan.n_rows, R):
             q = min(R, plan.n_rows - r0)
             cross_products(self.a.W, self.b.W, ia, ib, r0, q, loc.buf)
-            F = sfft.fft(loc.buf[:, :q], axis=-1, overwrite_x=True, workers=1)
+            F = self.grid.fft_lib.fft(loc.buf[:, :q], overwrite_x=True)
             plan.gather(F, loc.Z[:, r0:r0 + q], complex_input=True)
 
     def _band_blocks(self, loc):
@@ -155,7 +154,7 @@ class _PairKernel:
                 q = min(R, grp.band1 - grp.band0 - k0)
                 ibuf = loc.ibuf[:, :q]
                 plan.scatter(grp, Y[:, k0:k0 + q], ibuf)
-                sw = sfft.ifft(ibuf, axis=-1, workers=1)
+                sw = self.grid.fft_lib.ifft(ibuf)
                 plan.clear(grp, ibuf)
                 yield grp.band0 + k0, q, sw
 

@@ -46,7 +46,6 @@ import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.fft as sfft
 
 from .._compiled import jit_sums
 from ._batching import BLOCK_BYTES, n_threads, run_tasks
@@ -267,7 +266,7 @@ def _channel_power(spec: ChannelSpectra, rp: MultiratePlan, spectrum: np.ndarray
         power[..., :src.n_coarse] += W.imag * W.imag
         power[..., :src.n_coarse] *= src.series_w
         # the power is real: its FFT is Hermitian, so the bins 0..m/2 hold all of it
-        F = sfft.rfft(power, axis=-1, workers=1)
+        F = spec.grid.fft_lib.rfft(power)
         F[..., :src.n_pos] *= src.filt[:, :src.n_pos]
         Ws.append(W)
         Fs.append(F)
@@ -277,7 +276,7 @@ def _channel_power(spec: ChannelSpectra, rp: MultiratePlan, spectrum: np.ndarray
                      dtype=spectrum.dtype)
         for si, r, c, mix in band.sources:
             _mix_into(Y[..., r, :], Fs[si][..., c, :], mix, rp.sources[si], negative=False)
-        S = sfft.irfft(Y, n=band.m, axis=-1, overwrite_x=True, workers=1)[..., :band.n_coarse]
+        S = spec.grid.fft_lib.irfft(Y, n=band.m, overwrite_x=True)[..., :band.n_coarse]
         S *= S.dtype.type(1.0 / band.step)
         Ss.append(S)
     return Ws, Ss
@@ -309,7 +308,7 @@ def _channel_stage(spec: ChannelSpectra, rp: MultiratePlan, sides: tuple[int, ..
         part = slice(c0, c0 + CHANNEL_BLOCK)
         x = padded[:min(CHANNEL_BLOCK, n_ch - c0)]
         x[:, :n] = spec.data[part]
-        Ws, Ss = _channel_power(spec, rp, sfft.rfft(x, axis=-1, workers=1))
+        Ws, Ss = _channel_power(spec, rp, grid.fft_lib.rfft(x))
         for side in sides:
             W_out, inv_out = out[side]
             for src, W0, W in zip(rp.sources, Ws, W_out):
@@ -392,7 +391,7 @@ def _pair_sums(rp: MultiratePlan, ca: tuple, cb: tuple, ia: np.ndarray, ib: np.n
     for src, wa, wb in zip(rp.sources, Wa, Wb):
         buf = np.empty((len(ia), src.src1 - src.src0, src.m), dtype=wa.dtype)
         cross_products(wa, wb, ia, ib, 0, src.src1 - src.src0, buf)
-        F = sfft.fft(buf, axis=-1, overwrite_x=True, workers=1)
+        F = rp.grid.fft_lib.fft(buf, overwrite_x=True)
         # real and imaginary parts times the (real) filter, as one contiguous pass
         F_iq = F.view(src.filt_iq.dtype)
         F_iq *= src.filt_iq
@@ -410,7 +409,7 @@ def _pair_sums(rp: MultiratePlan, ca: tuple, cb: tuple, ia: np.ndarray, ib: np.n
             if Y is None:
                 Y = np.zeros((len(ia), band.band1 - band.band0, band.m), dtype=Fs[0].dtype)
             _mix_into(Y[..., r, :], Fs[si][..., c, :], mix, src, negative=True)
-        s = sfft.ifft(Y, axis=-1, overwrite_x=True, workers=1)
+        s = rp.grid.fft_lib.ifft(Y, overwrite_x=True)
         total += _weighted_power_sums(s, ia_w, ib_w, ia, ib)
     return total
 

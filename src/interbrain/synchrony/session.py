@@ -141,7 +141,8 @@ class _SignalState:
         if (n, dt) not in self.grids:
             try:
                 self.grids[(n, dt)] = WaveletGrid.build(n, dt, band=self.settings.band,
-                                                        dtype=self.settings.precision)
+                                                        dtype=self.settings.precision,
+                                                        fft=self.settings.fft)
             except ValueError as exc:
                 raise RecordingError(f"{where}: {exc}") from None
         return self.grids[(n, dt)]

@@ -18,7 +18,6 @@ every ``step``-th sample is kept.
 from __future__ import annotations
 
 import numpy as np
-import scipy.fft as sfft
 
 from .grid import WaveletGrid
 
@@ -72,7 +71,7 @@ def coarse_transform(spectrum: np.ndarray, grid: WaveletGrid, rows: slice, step:
     if n_fft % step:
         full = np.zeros((n_ch, n_rows, n_fft), dtype=grid.complex_dtype)
         np.multiply(spectrum[:, None, :], daughter, out=full[..., :daughter.shape[1]])
-        return sfft.ifft(full, axis=-1, overwrite_x=True, workers=1)[..., :step * n_coarse:step]
+        return grid.fft_lib.ifft(full, overwrite_x=True)[..., :step * n_coarse:step]
     m = n_fft // step
     support = daughter_support(grid, rows)
     folded = np.zeros((n_ch, n_rows, m), dtype=grid.complex_dtype)
@@ -81,6 +80,6 @@ def coarse_transform(spectrum: np.ndarray, grid: WaveletGrid, rows: slice, step:
     for b0 in range(m, support, m):                # bins k and k + m share a phase
         b1 = min(b0 + m, support)
         folded[..., :b1 - b0] += spectrum[:, None, b0:b1] * daughter[:, b0:b1]
-    out = sfft.ifft(folded, axis=-1, overwrite_x=True, workers=1)[..., :n_coarse]
+    out = grid.fft_lib.ifft(folded, overwrite_x=True)[..., :n_coarse]
     out *= grid.real_dtype(1.0 / step)
     return out

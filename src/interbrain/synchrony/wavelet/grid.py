@@ -16,6 +16,7 @@ import numpy as np
 
 from ..._check import check_option
 from .decimation import largest_step
+from .fft import FFTLibrary, fft_library
 from .scales import (FOURIER_FACTOR, MORLET_W0, band_row_range, check_band, cone_of_influence,
                      fast_fft_length, fft_length, grid_options, min_samples_for_band,
                      scale_smoothing_kernel, wavelet_scales)
@@ -87,6 +88,9 @@ class WaveletGrid:
         Scale-smoothing kernel, see :func:`scale_smoothing_kernel`.
     valid : numpy.ndarray of bool, shape (n_band_rows, n_times)
         In-band cells outside the cone of influence (``period < coi``).
+    fft : str
+        FFT library of the transforms, ``"scipy"`` or ``"ducc0"``
+        (:mod:`~interbrain.synchrony.wavelet.fft`).
     """
 
     n_times: int
@@ -111,11 +115,13 @@ class WaveletGrid:
     time_filter: np.ndarray = field(repr=False)
     scale_kernel: np.ndarray = field(repr=False)
     valid: np.ndarray = field(repr=False)
+    fft: str = "scipy"
 
     @classmethod
     def build(cls, n_times: int, dt: float, *, dj: float = 1 / 12, s0: float | None = None,
               j1: int | None = None, max_scale: float | None = None, pad: bool = True,
-              band: tuple[float, float] | None = None, dtype: str = "float64") -> WaveletGrid:
+              band: tuple[float, float] | None = None, dtype: str = "float64",
+              fft: str = "scipy") -> WaveletGrid:
         """Build the grid of ``wtc.m`` for series of ``n_times`` samples.
 
         Parameters
@@ -142,6 +148,9 @@ class WaveletGrid:
             Precision of the transforms and the smoothing; ``"fast"`` is float32 with
             band means computed with each scale on a coarser time grid
             (:mod:`interbrain.synchrony.multirate`; within 1e-5 of float64 in the tests).
+        fft : {"scipy", "ducc0"}, default "scipy"
+            FFT library of every transform (:mod:`~interbrain.synchrony.wavelet.fft`;
+            ``"ducc0"`` is optional and faster, equal to round-off).
 
         Returns
         -------
@@ -150,12 +159,13 @@ class WaveletGrid:
         Raises
         ------
         ValueError
-            Invalid options; a band that lies outside the grid's periods, that reaches
+            Invalid options (or an FFT library that is not installed); a band that lies outside the grid's periods, that reaches
             more than one scale step beyond the grid, or whose longest period has no
             cell outside the cone of influence (the recording is too short; the message
             gives the minimum number of samples).
         """
         check_option(dtype, "dtype", _DTYPES)
+        fft_library(fft)
         j1_option = j1
         dj, s0, j1 = grid_options(n_times, dt, dj, s0, j1, max_scale)
         n_times = int(n_times)
@@ -215,7 +225,7 @@ class WaveletGrid:
                    n_smooth=n_smooth, n_filter_bins=n_filter_bins, row_start=row_start,
                    row_stop=row_stop, band_start=band_start, band_stop=band_stop,
                    daughter=daughter,
-                   time_filter=time_filter, scale_kernel=kernel, valid=valid)
+                   time_filter=time_filter, scale_kernel=kernel, valid=valid, fft=fft)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -264,10 +274,17 @@ class WaveletGrid:
         return _DTYPES[self.dtype][1]
 
     @property
+    def fft_lib(self) -> FFTLibrary:
+        """The FFT library of the grid's transforms (:attr:`fft`)."""
+        return FFTLibrary(self.fft)
+
+    @property
     def key(self) -> tuple:
-        """Hashable identity: grids with equal keys give identical transforms."""
-        return (self.n_times, self.dt, self.dj, self.s0, self.j1, self.pad, self.dtype,
-                self.row_start, self.row_stop, self.band_start, self.band_stop)
+        """Hashable identity: grids with equal keys give identical transforms (the FFT
+        library is part of it when it is not the default, scipy)."""
+        key = (self.n_times, self.dt, self.dj, self.s0, self.j1, self.pad, self.dtype,
+               self.row_start, self.row_stop, self.band_start, self.band_stop)
+        return key if self.fft == "scipy" else key + (("fft", self.fft),)
 
 
 def _validate_band(band: tuple[float, float], period: np.ndarray, coi: np.ndarray,

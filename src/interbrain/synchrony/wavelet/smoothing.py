@@ -13,8 +13,8 @@ import weakref
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.fft as sfft
 
+from .._batching import n_threads
 from .grid import FILTER_FLOOR, WaveletGrid
 
 
@@ -48,7 +48,8 @@ def smooth_wavelet(values: np.ndarray, grid: WaveletGrid, *, weights: np.ndarray
     weights : numpy.ndarray, shape (n_rows,), optional
         Per-row factors applied before smoothing (e.g. ``1 / scale``).
     workers : int, optional
-        Threads of :mod:`scipy.fft`.
+        Threads of the FFTs (None: the current default of :mod:`scipy.fft`, see
+        :func:`scipy.fft.set_workers`).
 
     Returns
     -------
@@ -64,7 +65,8 @@ def smooth_wavelet(values: np.ndarray, grid: WaveletGrid, *, weights: np.ndarray
         filt = filt[:, support]
     if weights is not None:
         filt = filt * np.asarray(weights, dtype=filt.dtype)[:, None]
-    z = (sfft.fft if cplx else sfft.rfft)(values, n=m, axis=-1, workers=workers)
+    lib, threads = grid.fft_lib, n_threads(workers)
+    z = (lib.fft if cplx else lib.rfft)(values, n=m, workers=threads)
     if support is not None:
         z = z[..., support]
     z *= filt
@@ -74,8 +76,8 @@ def smooth_wavelet(values: np.ndarray, grid: WaveletGrid, *, weights: np.ndarray
         full[..., support] = z
         z = full
     if cplx:
-        return sfft.ifft(z, axis=-1, overwrite_x=True, workers=workers)[..., :n]
-    return sfft.irfft(z, n=m, axis=-1, overwrite_x=True, workers=workers)[..., :n]
+        return lib.ifft(z, overwrite_x=True, workers=threads)[..., :n]
+    return lib.irfft(z, n=m, overwrite_x=True, workers=threads)[..., :n]
 
 
 def smooth_scale(values: np.ndarray, grid: WaveletGrid) -> np.ndarray:

@@ -11,7 +11,6 @@ import threading
 from typing import Any
 
 import numpy as np
-import scipy.fft as sfft
 
 from .._batching import block_rows, n_threads, run_tasks
 from .._inputs import as_channels
@@ -93,7 +92,7 @@ class ChannelTransform:
         g = self.grid
         x = x - x.mean(axis=1, keepdims=True)
         x = x.astype(g.real_dtype, copy=False)
-        f = sfft.rfft(x, n=g.n_fft, axis=-1, workers=threads)  # (C, n_fft//2+1)
+        f = g.fft_lib.rfft(x, n=g.n_fft, workers=threads)  # (C, n_fft//2+1)
         run_tasks(lambda c: self.channel(c, f[c]), range(x.shape[0]), threads)
 
     def channel(self, c: int, f: np.ndarray) -> None:
@@ -104,13 +103,13 @@ class ChannelTransform:
         for r0 in range(0, g.n_rows, R):
             q = min(R, g.n_rows - r0)
             np.multiply(f[None, :], g.daughter[r0:r0 + q], out=cbuf[:q, :n_pos])
-            w = sfft.ifft(cbuf[:q], axis=-1, workers=1)[:, :n]
+            w = g.fft_lib.ifft(cbuf[:q])[:, :n]
             self.W[c, r0:r0 + q] = w
             if self.S is not None:
                 pbuf = loc.pbuf  # columns n: stay zero (padding of the smoothing FFT)
                 np.multiply(w.real, w.real, out=pbuf[:q, :n])
                 pbuf[:q, :n] += w.imag**2
-                F = sfft.rfft(pbuf[:q], axis=-1, workers=1)
+                F = g.fft_lib.rfft(pbuf[:q])
                 self.plan.gather(F, loc.Z[r0:r0 + q], complex_input=False)
         if self.S is None:
             return
@@ -121,6 +120,6 @@ class ChannelTransform:
                 k1 = min(k0 + R, grp.band1 - grp.band0)
                 q = k1 - k0
                 plan.scatter(grp, Y[k0:k1], ibuf[:q])
-                s = sfft.irfft(ibuf[:q], n=plan.m, axis=-1, workers=1)
+                s = g.fft_lib.irfft(ibuf[:q], n=plan.m)
                 plan.clear(grp, ibuf[:q])
                 self.S[c, grp.band0 + k0:grp.band0 + k1] = s[:, :n]
