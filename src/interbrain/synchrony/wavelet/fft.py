@@ -5,15 +5,19 @@ kernels of every precision) goes through the :class:`FFTLibrary` of its
 :class:`~interbrain.synchrony.wavelet.WaveletGrid`, along the last axis of its array:
 
 * ``"scipy"`` (default): :mod:`scipy.fft` (pocketfft), in the default install;
-* ``"ducc0"``: the FFTs of `ducc0 <https://gitlab.mpcdf.mpg.de/mtr/ducc>`_, the
-  successor of pocketfft by its author, about 1.6-1.8x faster on one core for the
-  lengths of a session (``docs/performance.md``). Not in the default install
-  (``pip install 'interbrain[ducc0]'``); ducc0 is licensed GPL-2.0-or-later, while
-  interbrain and its default dependencies are not.
+* ``"ducc0"``: the double-precision FFTs by `ducc0 <https://gitlab.mpcdf.mpg.de/mtr/ducc>`_,
+  the successor of pocketfft by its author, about 1.6-1.8x faster on one core for the
+  lengths of a session (``docs/performance.md``); single-precision transforms stay with
+  :mod:`scipy.fft`, which computes them faster than ducc0's wheels do (0.53 against
+  0.79 ms for 84 transforms of 2,048 points, measured). So it changes the
+  ``"float64"`` precision only. Not in the default install (``pip install
+  'interbrain[ducc0]'``); ducc0 is licensed GPL-2.0-or-later, while interbrain and its
+  default dependencies are not.
 
 The two libraries compute the same transforms to round-off (band means within 1e-13 of
-each other in float64, tested); a grid's :attr:`~interbrain.synchrony.wavelet.WaveletGrid.key`
-tells them apart, so results of one are never mixed with the other's.
+each other in float64, tested); a float64 grid's
+:attr:`~interbrain.synchrony.wavelet.WaveletGrid.key` tells them apart, so results of
+one are never mixed with the other's.
 """
 
 from __future__ import annotations
@@ -61,47 +65,56 @@ class FFTLibrary:
 
     name: str = "scipy"
 
-    def _ducc(self) -> Any:
+    def _ducc(self, x: np.ndarray) -> Any:
+        """The ducc0 module for double-precision ``x`` with ``name`` ``"ducc0"``; else None."""
+        if self.name == "scipy" or x.dtype not in (np.float64, np.complex128):
+            return None
         return importlib.import_module("ducc0")
 
     def fft(self, x: np.ndarray, n: int | None = None, *, overwrite_x: bool = False,
             workers: int = 1) -> np.ndarray:
         """Forward FFT of complex (or real) ``x``, shape (..., n)."""
-        if self.name == "scipy":
+        x = np.asarray(x)
+        ducc = self._ducc(x)
+        if ducc is None:
             return sfft.fft(x, n=n, axis=-1, overwrite_x=overwrite_x, workers=workers)
-        x = _padded(np.asarray(x), n)
+        x = _padded(x, n)
         if not np.iscomplexobj(x):
-            x = x.astype(np.result_type(x.dtype, np.complex64))
+            x = x.astype(np.complex128)
             overwrite_x = True
         out = x if overwrite_x and x.flags.writeable else None
-        return self._ducc().fft.c2c(x, axes=(x.ndim - 1,), forward=True, out=out,
-                                    nthreads=workers)
+        return ducc.fft.c2c(x, axes=(x.ndim - 1,), forward=True, out=out, nthreads=workers)
 
     def ifft(self, x: np.ndarray, n: int | None = None, *, overwrite_x: bool = False,
              workers: int = 1) -> np.ndarray:
         """Inverse FFT of complex ``x``, shape (..., n), scaled by ``1 / n``."""
-        if self.name == "scipy":
+        x = np.asarray(x)
+        ducc = self._ducc(x)
+        if ducc is None:
             return sfft.ifft(x, n=n, axis=-1, overwrite_x=overwrite_x, workers=workers)
-        x = _padded(np.asarray(x), n)
+        x = _padded(x, n)
         out = x if overwrite_x and x.flags.writeable else None
-        return self._ducc().fft.c2c(x, axes=(x.ndim - 1,), forward=False, inorm=2, out=out,
-                                    nthreads=workers)
+        return ducc.fft.c2c(x, axes=(x.ndim - 1,), forward=False, inorm=2, out=out,
+                            nthreads=workers)
 
     def rfft(self, x: np.ndarray, n: int | None = None, *, workers: int = 1) -> np.ndarray:
         """FFT of real ``x`` (zero-padded or cut to ``n`` points): shape (..., n // 2 + 1)."""
-        if self.name == "scipy":
+        x = np.asarray(x)
+        ducc = self._ducc(x)
+        if ducc is None:
             return sfft.rfft(x, n=n, axis=-1, workers=workers)
-        x = _padded(np.asarray(x), n)
-        return self._ducc().fft.r2c(x, axes=(x.ndim - 1,), forward=True, nthreads=workers)
+        return ducc.fft.r2c(_padded(x, n), axes=(x.ndim - 1,), forward=True,
+                            nthreads=workers)
 
     def irfft(self, x: np.ndarray, n: int, *, overwrite_x: bool = False,
               workers: int = 1) -> np.ndarray:
         """Real inverse FFT of ``n`` points from bins ``x``, scaled by ``1 / n``."""
-        if self.name == "scipy":
+        x = np.asarray(x)
+        ducc = self._ducc(x)
+        if ducc is None:
             return sfft.irfft(x, n=n, axis=-1, overwrite_x=overwrite_x, workers=workers)
-        x = _padded(np.asarray(x), n // 2 + 1)
-        return self._ducc().fft.c2r(x, axes=(x.ndim - 1,), lastsize=n, forward=False,
-                                    inorm=2, nthreads=workers)
+        return ducc.fft.c2r(_padded(x, n // 2 + 1), axes=(x.ndim - 1,), lastsize=n,
+                            forward=False, inorm=2, nthreads=workers)
 
 
 def fft_library(name: str = "scipy", *, field: str = "fft") -> FFTLibrary:

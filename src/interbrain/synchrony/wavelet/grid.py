@@ -149,8 +149,9 @@ class WaveletGrid:
             band means computed with each scale on a coarser time grid
             (:mod:`interbrain.synchrony.multirate`; within 1e-5 of float64 in the tests).
         fft : {"scipy", "ducc0"}, default "scipy"
-            FFT library of every transform (:mod:`~interbrain.synchrony.wavelet.fft`;
-            ``"ducc0"`` is optional and faster, equal to round-off).
+            FFT library of the transforms (:mod:`~interbrain.synchrony.wavelet.fft`;
+            ``"ducc0"`` is optional and computes the double-precision transforms faster,
+            equal to round-off; single precision stays with scipy).
 
         Returns
         -------
@@ -281,10 +282,12 @@ class WaveletGrid:
     @property
     def key(self) -> tuple:
         """Hashable identity: grids with equal keys give identical transforms (the FFT
-        library is part of it when it is not the default, scipy)."""
+        library is part of it where it changes them: ducc0 in float64)."""
         key = (self.n_times, self.dt, self.dj, self.s0, self.j1, self.pad, self.dtype,
                self.row_start, self.row_stop, self.band_start, self.band_stop)
-        return key if self.fft == "scipy" else key + (("fft", self.fft),)
+        if self.fft == "scipy" or self.dtype != "float64":
+            return key
+        return key + (("fft", self.fft),)
 
 
 def _validate_band(band: tuple[float, float], period: np.ndarray, coi: np.ndarray,
