@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 import numpy as np
 import pytest
@@ -12,9 +13,7 @@ from interbrain.synchrony import (WaveletGrid, band_mean_coherence, channel_spec
 from interbrain.synchrony.settings import AnalysisSettings
 from interbrain.synchrony.wavelet.fft import FFT_LIBRARIES, FFTLibrary, fft_library
 
-try:
-    import ducc0  # noqa: F401
-except ImportError:  # pragma: no cover - the test extra installs it
+if importlib.util.find_spec("ducc0") is None:  # pragma: no cover - the test extra has it
     pytest.fail("ducc0 is missing: install the test extra with "
                 "`.venv/bin/python -m pip install -e '.[test]'` (or `make test`)",
                 pytrace=False)

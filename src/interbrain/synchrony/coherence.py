@@ -47,6 +47,7 @@ from .multirate import multirate_band_means
 from .pairs import PairsSpec, resolve_pairs
 from .spectra import ChannelSpectra, channel_spectra, check_same_grid
 from .wavelet.grid import WaveletGrid
+from .wavelet.pruned import pruned_forward_combine, pruned_inverse_scatter, pruned_pair_plan
 from .wavelet.scales import min_samples_for_band
 from .wavelet.smoothing import smooth_plan
 from .wavelet.transform import DEFAULT_CHUNK_BYTES
@@ -114,6 +115,7 @@ class _PairKernel:
         self.group = int(max(1, min(n_pairs, budget // max(self.rows * plan.m * cb, 1))))
         self.local = threading.local()
         self.real_view = np.dtype(grid.real_dtype)
+        self.forward_sets, self.inverse_rows = pruned_pair_plan(plan, grid.complex_dtype)
 
     def _buffers(self, G: int):
         loc = self.local
@@ -136,25 +138,39 @@ class _PairKernel:
     def _forward(self, sel: np.ndarray, loc) -> None:
         """FFT of the cross-spectrum of every computed row of pairs ``sel``, the useful
         bins kept in ``loc.Z``."""
-        plan, R = self.plan, self.rows
+        plan, R, lib = self.plan, self.rows, self.grid.fft_lib
         ia, ib = sel[:, 0], sel[:, 1]
-        for r0 in range(0, plan.n_rows, R):
-            q = min(R, plan.n_rows - r0)
-            cross_products(self.a.W, self.b.W, ia, ib, r0, q, loc.buf)
-            F = self.grid.fft_lib.fft(loc.buf[:, :q], overwrite_x=True)
-            plan.gather(F, loc.Z[:, r0:r0 + q], complex_input=True)
+        G = sel.shape[0]
+        for pr in self.forward_sets:
+            for r0 in range(pr.row0, pr.row1, R):
+                q = min(R, pr.row1 - r0)
+                cross_products(self.a.W, self.b.W, ia, ib, r0, q, loc.buf)
+                if pr.L == 1:
+                    F = lib.fft(loc.buf[:, :q], overwrite_x=True)
+                    plan.gather(F, loc.Z[:, r0:r0 + q], complex_input=True)
+                    continue
+                cols = loc.buf[:, :q].reshape(G, q, pr.M, pr.L)
+                F = lib.fft(cols, axis=2, overwrite_x=True)
+                pruned_forward_combine(F, pr.twiddles, pr.n_bins, loc.Z, r0)
 
     def _band_blocks(self, loc):
         """Per block of band rows: ``(r, q, sw)``, the inverse FFT ``sw`` (shape
         (G, q, m)) of the smoothed cross-spectra of band rows ``r:r + q``."""
-        plan, R = self.plan, self.rows
-        for grp in plan.groups:
+        plan, R, lib = self.plan, self.rows, self.grid.fft_lib
+        for grp, pr in zip(plan.groups, self.inverse_rows):
             Y = plan.smooth(grp, loc.Z, signs=2)
             for k0 in range(0, grp.band1 - grp.band0, R):
                 q = min(R, grp.band1 - grp.band0 - k0)
+                if pr.L > 1:
+                    # the forward pass is done: its buffer holds the column spectra
+                    cols = loc.buf[:, :q].reshape(loc.G, q, pr.M, pr.L)
+                    pruned_inverse_scatter(Y[:, k0:k0 + q], pr.twiddles, pr.n_bins, cols)
+                    sw = lib.ifft(cols, axis=2, overwrite_x=True)
+                    yield grp.band0 + k0, q, sw.reshape(loc.G, q, plan.m)
+                    continue
                 ibuf = loc.ibuf[:, :q]
                 plan.scatter(grp, Y[:, k0:k0 + q], ibuf)
-                sw = self.grid.fft_lib.ifft(ibuf)
+                sw = lib.ifft(ibuf)
                 plan.clear(grp, ibuf)
                 yield grp.band0 + k0, q, sw
 

@@ -71,30 +71,33 @@ class FFTLibrary:
             return None
         return importlib.import_module("ducc0")
 
-    def fft(self, x: np.ndarray, n: int | None = None, *, overwrite_x: bool = False,
-            workers: int = 1) -> np.ndarray:
-        """Forward FFT of complex (or real) ``x``, shape (..., n)."""
+    def fft(self, x: np.ndarray, n: int | None = None, *, axis: int = -1,
+            overwrite_x: bool = False, workers: int = 1) -> np.ndarray:
+        """Forward FFT of complex (or real) ``x`` along ``axis`` (``n`` only with the
+        last axis)."""
         x = np.asarray(x)
         ducc = self._ducc(x)
         if ducc is None:
-            return sfft.fft(x, n=n, axis=-1, overwrite_x=overwrite_x, workers=workers)
+            return sfft.fft(x, n=n, axis=axis, overwrite_x=overwrite_x, workers=workers)
         x = _padded(x, n)
         if not np.iscomplexobj(x):
             x = x.astype(np.complex128)
             overwrite_x = True
         out = x if overwrite_x and x.flags.writeable else None
-        return ducc.fft.c2c(x, axes=(x.ndim - 1,), forward=True, out=out, nthreads=workers)
+        return ducc.fft.c2c(x, axes=(axis % x.ndim,), forward=True, out=out,
+                            nthreads=workers)
 
-    def ifft(self, x: np.ndarray, n: int | None = None, *, overwrite_x: bool = False,
-             workers: int = 1) -> np.ndarray:
-        """Inverse FFT of complex ``x``, shape (..., n), scaled by ``1 / n``."""
+    def ifft(self, x: np.ndarray, n: int | None = None, *, axis: int = -1,
+             overwrite_x: bool = False, workers: int = 1) -> np.ndarray:
+        """Inverse FFT of complex ``x`` along ``axis``, scaled by ``1 / n`` (``n`` only
+        with the last axis)."""
         x = np.asarray(x)
         ducc = self._ducc(x)
         if ducc is None:
-            return sfft.ifft(x, n=n, axis=-1, overwrite_x=overwrite_x, workers=workers)
+            return sfft.ifft(x, n=n, axis=axis, overwrite_x=overwrite_x, workers=workers)
         x = _padded(x, n)
         out = x if overwrite_x and x.flags.writeable else None
-        return ducc.fft.c2c(x, axes=(x.ndim - 1,), forward=False, inorm=2, out=out,
+        return ducc.fft.c2c(x, axes=(axis % x.ndim,), forward=False, inorm=2, out=out,
                             nthreads=workers)
 
     def rfft(self, x: np.ndarray, n: int | None = None, *, workers: int = 1) -> np.ndarray:

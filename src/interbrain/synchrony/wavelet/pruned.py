@@ -1,0 +1,166 @@
+"""Pruned FFTs of the time smoothing: only the bins the Gaussian filter keeps.
+
+The time smoothing of a row of scale ``s`` needs the FFT over ``m = n_smooth`` points of
+the row's product at bins ``-K < k < K`` only (the filter is below ``1e-24`` elsewhere,
+:class:`~.smoothing.SmoothPlan`), and its inverse FFT has non-zero bins only there. With
+``M`` the smallest power of two of at least ``2 K - 1`` points and ``L = m / M`` (both
+powers of two), decimation in time splits both transforms exactly:
+
+* forward: with ``x`` viewed as ``M x L`` (``x[i L + r]`` at ``[i, r]``, its natural
+  order), ``X[k] = sum_r exp(-2 pi i k r / m) F_r[k mod M]``, where ``F_r`` is the FFT over
+  ``M`` points of column ``r``: ``L`` FFTs of ``M`` points and ``2 K L`` products instead
+  of one FFT of ``m`` points (:func:`pruned_forward_combine`);
+* inverse: column ``r`` of the ``M x L`` buffer holds ``Y[k] exp(2 pi i k r / m) / L`` at
+  row ``k mod M`` (one ``k`` per row, as ``2 K - 1 <= M``), and its inverse FFT over ``M``
+  points is ``x[i L + r] = ifft_m(Y)[i L + r]``, in natural order
+  (:func:`pruned_inverse_scatter`).
+
+These are the same transforms rearranged, not approximations: they differ from the full
+FFTs by round-off (1e-15 relative in float64, tested). The ``M``-point FFTs run along
+the second-to-last axis, which the FFT libraries vectorise across the ``L`` columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..._compiled import jit
+from .smoothing import SmoothPlan
+
+__all__ = ["PrunedRows", "pruned_forward_combine", "pruned_inverse_scatter",
+           "pruned_length", "pruned_pair_plan", "pruned_twiddles"]
+
+
+def pruned_length(n_bins: int, m: int) -> int:
+    """FFT length ``M`` for bins ``-n_bins < k < n_bins`` of an ``m``-point FFT: the
+    smallest power of two of at least ``2 n_bins - 1`` points (at most ``m``).
+
+    Parameters
+    ----------
+    n_bins : int
+        ``K``: bins ``0..K-1`` and ``-1..-(K-1)`` are needed (at least 1).
+    m : int
+        The full FFT length, a power of two.
+
+    Returns
+    -------
+    int
+    """
+    need = max(2 * int(n_bins) - 1, 1)
+    return min(1 << (need - 1).bit_length(), int(m))
+
+
+def pruned_twiddles(n_bins: int, L: int, m: int, dtype: type) -> np.ndarray:
+    """``exp(-2 pi i j r / m)`` for ``j < n_bins``, ``r < L``: shape (n_bins, L), ``dtype``
+    (computed in float64)."""
+    j = np.arange(int(n_bins), dtype=np.float64)[:, None]
+    r = np.arange(int(L), dtype=np.float64)[None, :]
+    tw = np.exp((-2j * np.pi / m) * (j * r))
+    out = np.ascontiguousarray(tw.astype(dtype))
+    out.setflags(write=False)
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class PrunedRows:
+    """Rows ``row0:row1`` whose smoothing FFTs keep bins ``-n_bins < k < n_bins``, split
+    into ``L`` columns of ``M`` points (:func:`pruned_length`); ``twiddles`` of
+    :func:`pruned_twiddles`, shape (n_bins, L)."""
+
+    row0: int
+    row1: int
+    n_bins: int
+    M: int
+    L: int
+    twiddles: np.ndarray
+
+    @classmethod
+    def build(cls, row0: int, row1: int, n_bins: int, m: int, dtype: type) -> "PrunedRows":
+        M = pruned_length(n_bins, m)
+        L = m // M
+        return cls(row0, row1, int(n_bins), M, L, pruned_twiddles(n_bins, L, m, dtype))
+
+
+def pruned_pair_plan(plan: SmoothPlan, dtype: type
+                     ) -> tuple[list[PrunedRows], list[PrunedRows]]:
+    """Pruned FFTs of a pair kernel on ``plan``'s grid.
+
+    Parameters
+    ----------
+    plan : SmoothPlan
+    dtype : type
+        Complex type of the twiddles (the grid's).
+
+    Returns
+    -------
+    forward : list of PrunedRows
+        Runs of computed rows with one column split, covering every computed row; each
+        row keeps the bins of the widest smoothing group it feeds.
+    inverse : list of PrunedRows
+        Per smoothing group of ``plan`` (``plan.groups``), the split of its band rows'
+        inverse FFTs (``L == 1``: the full FFT).
+    """
+    m = plan.m
+    need = np.ones(plan.n_rows, dtype=np.int64)
+    for g in plan.groups:
+        need[g.src0:g.src1] = np.maximum(need[g.src0:g.src1], g.n_pos)
+    split = [m // pruned_length(int(k), m) for k in need]
+    forward, start = [], 0
+    for j in range(1, plan.n_rows + 1):
+        if j == plan.n_rows or split[j] != split[start]:
+            forward.append(PrunedRows.build(start, j, int(need[start:j].max()), m, dtype))
+            start = j
+    inverse = [PrunedRows.build(g.band0, g.band1, g.n_pos, m, dtype) for g in plan.groups]
+    return forward, inverse
+
+
+@jit
+def pruned_forward_combine(F, tw, n_bins, Z, row0):
+    """Bins of the full FFTs from the column FFTs ``F`` (shape (G, q, M, L), FFT along
+    axis 2): ``Z[p, row0 + k, 0, j] = X[j]`` for ``j < n_bins`` and
+    ``Z[p, row0 + k, 1, j] = X[-j]`` for ``1 <= j < n_bins`` (``Z[..., 1, 0]`` untouched),
+    ``X`` the ``M L``-point FFT of row ``k`` of pair ``p``; ``tw`` of
+    :func:`pruned_twiddles`."""
+    G, q, M, L = F.shape
+    for p in range(G):
+        for k in range(q):
+            f = F[p, k]
+            z = Z[p, row0 + k]
+            for j in range(n_bins):
+                s = f[j, 0]
+                for r in range(1, L):
+                    s += tw[j, r] * f[j, r]
+                z[0, j] = s
+            for j in range(1, n_bins):
+                g = f[M - j]
+                s = g[0]
+                for r in range(1, L):
+                    s += tw[j, r].conjugate() * g[r]
+                z[1, j] = s
+
+
+@jit
+def pruned_inverse_scatter(Y, tw, n_bins, B):
+    """Column buffers of the inverse FFT of spectra ``Y`` (shape (G, q, 2, >= n_bins):
+    bins ``j`` at ``[..., 0, j]``, ``-j`` at ``[..., 1, j]``) into ``B`` (shape
+    (G, q, M, L), every element written): the inverse FFT of ``B`` over ``M`` points along
+    axis 2 is ``ifft_m(Y)`` in natural order. ``tw`` of :func:`pruned_twiddles`."""
+    G, q, M, L = B.shape
+    inv_l = 1.0 / L
+    for p in range(G):
+        for k in range(q):
+            b = B[p, k]
+            y = Y[p, k]
+            for j in range(n_bins):
+                v = y[0, j] * inv_l
+                for r in range(L):
+                    b[j, r] = v * tw[j, r].conjugate()
+            for i in range(n_bins, M - n_bins + 1):
+                for r in range(L):
+                    b[i, r] = 0
+            for j in range(1, n_bins):
+                v = y[1, j] * inv_l
+                for r in range(L):
+                    b[M - j, r] = v * tw[j, r]

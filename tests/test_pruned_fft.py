@@ -1,0 +1,88 @@
+"""Pruned smoothing FFTs: the same transforms as the full FFTs, rearranged."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from interbrain.synchrony import (WaveletGrid, band_mean_coherence, channel_spectra,
+                                  pair_coherence)
+from interbrain.synchrony import coherence
+from interbrain.synchrony.wavelet.pruned import (PrunedRows, pruned_forward_combine,
+                                                 pruned_inverse_scatter, pruned_length)
+
+
+@pytest.mark.parametrize("n_bins, m", [(1, 64), (2, 64), (3, 64), (5, 64), (17, 64),
+                                       (33, 64), (40, 4096), (300, 4096)])
+def test_length_holds_the_bins(n_bins, m):
+    M = pruned_length(n_bins, m)
+    assert M & (M - 1) == 0 and m % M == 0
+    assert M >= min(2 * n_bins - 1, m) and (M == 1 or M // 2 < 2 * n_bins - 1)
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.complex128, 1e-14), (np.complex64, 2e-6)])
+@pytest.mark.parametrize("n_bins, m", [(1, 256), (3, 256), (40, 256), (64, 256),
+                                       (100, 1024)])
+def test_forward_and_inverse_equal_the_full_ffts(dtype, tol, n_bins, m):
+    rng = np.random.default_rng(n_bins)
+    G, q = 2, 3
+    x = (rng.standard_normal((G, q, m)) + 1j * rng.standard_normal((G, q, m))).astype(dtype)
+    pr = PrunedRows.build(0, q, n_bins, m, dtype)
+    full = np.fft.fft(x.astype(np.complex128), axis=-1)
+    Z = np.full((G, q + 1, 2, n_bins + 2), 7.0 + 7.0j, dtype=dtype)
+    F = np.fft.fft(x.reshape(G, q, pr.M, pr.L), axis=2).astype(dtype)
+    pruned_forward_combine(F, pr.twiddles, n_bins, Z, 1)
+    scale = np.abs(full).max()
+    j = np.arange(n_bins)
+    assert np.abs(Z[:, 1:, 0, :n_bins] - full[..., j]).max() <= tol * scale
+    if n_bins > 1:
+        assert np.abs(Z[:, 1:, 1, 1:n_bins] - full[..., (m - j[1:]) % m]).max() <= tol * scale
+    assert np.all(Z[:, 0] == 7.0 + 7.0j) and np.all(Z[:, 1:, 1, 0] == 7.0 + 7.0j)
+    assert np.all(Z[:, 1:, :, n_bins:] == 7.0 + 7.0j)      # nothing else written
+
+    Y = np.zeros((G, q, 2, n_bins + 1), dtype=dtype)
+    Y[..., :n_bins] = (rng.standard_normal((G, q, 2, n_bins))
+                       + 1j * rng.standard_normal((G, q, 2, n_bins)))
+    Y[..., 1, 0] = 99.0   # unused slot: must not leak in
+    spec = np.zeros((G, q, m), dtype=np.complex128)
+    spec[..., :n_bins] = Y[..., 0, :n_bins]
+    if n_bins > 1:
+        spec[..., m - n_bins + 1:] = Y[..., 1, n_bins - 1:0:-1]
+    want = np.fft.ifft(spec, axis=-1)
+    B = np.full((G, q, pr.M, pr.L), np.nan, dtype=dtype)
+    pruned_inverse_scatter(Y, pr.twiddles, n_bins, B)
+    got = np.fft.ifft(B.astype(np.complex128), axis=2).reshape(G, q, m)
+    assert np.abs(got - want).max() <= tol * np.abs(want).max()
+
+
+def _full_ffts_only(plan, dtype):
+    """The pair kernel's plan with every pruned split turned off (L == 1)."""
+    m = plan.m
+    forward = [PrunedRows(0, plan.n_rows, m // 2, m, 1, np.ones((1, 1), dtype))]
+    inverse = [PrunedRows(g.band0, g.band1, g.n_pos, m, 1, np.ones((1, 1), dtype))
+               for g in plan.groups]
+    return forward, inverse
+
+
+@pytest.mark.parametrize("dtype, tol", [("float64", 1e-13), ("float32", 1e-6)])
+def test_pair_kernel_equals_its_full_ffts(monkeypatch, dtype, tol):
+    rng = np.random.default_rng(5)
+    n = 3000                                    # 5 min at 10 Hz: splits of 8 to 128
+    common = np.cumsum(rng.standard_normal(n)) * 0.05
+    a = rng.standard_normal((3, n)) + common
+    b = rng.standard_normal((2, n)) + 0.7 * common
+    grid = WaveletGrid.build(n, 0.1, band=(2.0, 30.0), dtype=dtype)
+    sa, sb = channel_spectra(a, grid), channel_spectra(b, grid)
+    kern = coherence._PairKernel(sa, sb, grid, 2**22, 6)
+    assert any(pr.L >= 8 for pr in kern.forward_sets)
+    assert any(pr.L >= 8 for pr in kern.inverse_rows)
+    out = {}
+    for mode in ("pruned", "full"):
+        if mode == "full":
+            monkeypatch.setattr(coherence, "pruned_pair_plan", _full_ffts_only)
+        out[mode] = (band_mean_coherence(sa, sb, "all", exclude_coi=True),
+                     band_mean_coherence(sa, sb, "all", exclude_coi=False),
+                     pair_coherence(sa, sb, [(0, 1), (2, 0)]))
+    for got, want in zip(out["pruned"], out["full"]):
+        assert np.all(np.isfinite(want))
+        assert np.abs(got - want).max() <= tol
