@@ -17,10 +17,14 @@ and times, on one pinned core, (a) the stage as interbrain runs it and (b) its f
   and the auto-spectrum need at the full rate (one rfft of ``n_fft``, one ifft of
   ``n_fft`` per computed row, one rfft and one irfft of ``n_smooth`` per row), timed
   alone in the same batch shapes;
-* pair coherence: per precision, floor = its FFTs alone (float32: one fft of
-  ``n_smooth`` per computed row and one ifft per band row; fast: the same at each
-  group's coarse length ``n_smooth / step``), and the bytes of ``W`` and ``S`` a pair
-  must read.
+* pair coherence: per precision, floor = its FFTs alone (float64 and float32: the
+  pruned smoothing FFTs of :mod:`interbrain.synchrony.wavelet.pruned`, per computed row
+  ``L`` FFTs of ``M = n_smooth / L`` points forward and per band row the same back;
+  fast: one fft per computed row and one ifft per band row at its coarse length
+  ``n_smooth / step``), and the bytes of ``W`` and ``S`` a pair must read.
+
+``--fft ducc0`` times interbrain and its floor with the optional ducc0 FFT library
+(:mod:`interbrain.synchrony.wavelet.fft`; double precision only).
 """
 
 from __future__ import annotations
@@ -38,12 +42,16 @@ import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-import scipy.fft as sfft  # noqa: E402
 import scipy.signal as ss  # noqa: E402
 
 from interbrain.synchrony import WaveletGrid, band_mean_coherence, channel_spectra  # noqa: E402
 from interbrain.synchrony.multirate import multirate_plan  # noqa: E402
+from interbrain.synchrony.wavelet.fft import fft_library  # noqa: E402
+from interbrain.synchrony.wavelet.pruned import pruned_pair_plan  # noqa: E402
 from interbrain.synchrony.wavelet.smoothing import smooth_plan  # noqa: E402
+
+#: FFT library of the floors (``--fft``), the one interbrain runs with.
+LIB = fft_library("scipy")
 
 
 def best(fn, repeats: int) -> float:
@@ -56,21 +64,23 @@ def best(fn, repeats: int) -> float:
     return min(times)
 
 
-def fft_seconds(shape: tuple[int, ...], kind: str, dtype, repeats: int) -> float:
-    """Time of one batched transform of ``shape`` (last axis transformed)."""
+def fft_seconds(shape: tuple[int, ...], kind: str, dtype, repeats: int,
+                axis: int = -1) -> float:
+    """Time of one batched transform of ``shape`` (along ``axis``; real transforms along
+    the last), by the FFT library ``LIB``."""
     rng = np.random.default_rng(0)
     if kind in ("fft", "ifft"):
         x = (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dtype)
-        fn = getattr(sfft, kind)
-        return best(lambda: fn(x, axis=-1, workers=1), repeats)
+        fn = getattr(LIB, kind)
+        return best(lambda: fn(x, axis=axis), repeats)
     if kind == "rfft":
         x = rng.standard_normal(shape).astype(dtype)
-        return best(lambda: sfft.rfft(x, axis=-1, workers=1), repeats)
+        return best(lambda: LIB.rfft(x), repeats)
     n = shape[-1]
     half = shape[:-1] + (n // 2 + 1,)
     cdt = np.result_type(dtype, np.complex64)
     x = (rng.standard_normal(half) + 1j * rng.standard_normal(half)).astype(cdt)
-    return best(lambda: sfft.irfft(x, n=n, axis=-1, workers=1), repeats)
+    return best(lambda: LIB.irfft(x, n=n), repeats)
 
 
 def stage_io(minutes: float, channels: int, sfreq: float, repeats: int) -> list[str]:
@@ -162,7 +172,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--band", type=float, nargs=2, default=(10.0, 40.0))
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--skip-io", action="store_true", help="leave out reading and preprocessing")
+    p.add_argument("--fft", default="scipy", choices=["scipy", "ducc0"],
+                   help="FFT library of interbrain and of the floors")
     args = p.parse_args(argv)
+    global LIB
+    LIB = fft_library(args.fft)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     band, fs, C = tuple(args.band), args.sfreq, args.channels
@@ -172,7 +186,8 @@ def main(argv: list[str] | None = None) -> None:
     b = np.cumsum(rng.standard_normal((C, n)), axis=1) * 0.05 + rng.standard_normal((C, n))
     pairs = [(i, j) for i in range(C) for j in range(C)]
     print(f"floor per stage: {args.minutes:g} min at {fs:g} Hz ({n} samples), {C} channels "
-          f"per person, band {band[0]:g}-{band[1]:g} s, one pinned core; command: "
+          f"per person, band {band[0]:g}-{band[1]:g} s, one pinned core, FFT library "
+          f"{args.fft}; command: "
           f"{' '.join(['python'] + sys.argv)}")
     print()
     print("| stage | work it must do | floor (timed alone) | measured | floor / measured |")
@@ -181,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
         for line in stage_io(args.minutes, 20, fs, args.repeats):
             print(line)
     for dtype in ("float64", "float32", "fast"):
-        grid = WaveletGrid.build(n, 1 / fs, band=band, dtype=dtype)
+        grid = WaveletGrid.build(n, 1 / fs, band=band, dtype=dtype, fft=args.fft)
         ct, rt = grid.complex_dtype, grid.real_dtype
         R = grid.n_rows
         if dtype == "fast":
@@ -218,14 +233,18 @@ def main(argv: list[str] | None = None) -> None:
                 sizes.append(f"{nb} x ifft {b.m} (step {b.step})")
             work = "; ".join(sizes)
         else:
-            plan = smooth_plan(grid)
-            f_pair = (fft_seconds((8, grid.n_smooth), "fft", ct, args.repeats) * R / 8
-                      + fft_seconds((8, grid.n_smooth), "ifft", ct, args.repeats)
-                      * grid.n_band_rows / 8)
+            forward, inverse = pruned_pair_plan(smooth_plan(grid), ct)
+            f_pair, sizes = 0.0, []
+            for kind, sets in (("fft", forward), ("ifft", inverse)):
+                for pr in sets:
+                    q = pr.row1 - pr.row0
+                    f_pair += fft_seconds((q, pr.M, pr.L), kind, ct, args.repeats, axis=-2)
+                    sizes.append(f"{q} x {kind} {pr.M} x {pr.L}")
             samples = grid.n_band_rows * n
             cb, rb = np.dtype(ct).itemsize, np.dtype(rt).itemsize
             nbytes = 2 * (R * n * cb + grid.n_band_rows * n * rb)
-            work = (f"{R} x fft {plan.m} + {grid.n_band_rows} x ifft {plan.m}")
+            work = ("; ".join(sizes) + f" (rows x FFT points x columns; full: {R} x fft "
+                    f"{grid.n_smooth} + {grid.n_band_rows} x ifft {grid.n_smooth})")
         print(f"| pair coherence, {dtype}, per pair | {work}; {samples} coherence cells, "
               f"reads {nbytes / 2**20:.2f} MiB | {1e3 * f_pair:.2f} ms | {1e3 * t_pair:.2f} "
               f"ms | {100 * f_pair / t_pair:.0f}% |")

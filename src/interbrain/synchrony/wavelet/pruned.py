@@ -16,7 +16,8 @@ powers of two), decimation in time splits both transforms exactly:
   (:func:`pruned_inverse_scatter`).
 
 These are the same transforms rearranged, not approximations: they differ from the full
-FFTs by round-off (1e-15 relative in float64, tested). The ``M``-point FFTs run along
+FFTs by round-off (1e-15 relative in float64, tested; the combining sums are compiled
+with reassociable additions, :func:`~interbrain._compiled.jit_sums`). The ``M``-point FFTs run along
 the second-to-last axis, which the FFT libraries vectorise across the ``L`` columns.
 """
 
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..._compiled import jit
+from ..._compiled import jit, jit_sums
 from .smoothing import SmoothPlan
 
 __all__ = ["PrunedRows", "pruned_forward_combine", "pruned_inverse_scatter",
@@ -116,7 +117,7 @@ def pruned_pair_plan(plan: SmoothPlan, dtype: type
     return forward, inverse
 
 
-@jit
+@jit_sums
 def pruned_forward_combine(F, tw, n_bins, Z, row0):
     """Bins of the full FFTs from the column FFTs ``F`` (shape (G, q, M, L), FFT along
     axis 2): ``Z[p, row0 + k, 0, j] = X[j]`` for ``j < n_bins`` and
