@@ -86,3 +86,23 @@ def test_pair_kernel_equals_its_full_ffts(monkeypatch, dtype, tol):
     for got, want in zip(out["pruned"], out["full"]):
         assert np.all(np.isfinite(want))
         assert np.abs(got - want).max() <= tol
+
+
+@pytest.mark.parametrize("pad", [True, False])
+@pytest.mark.parametrize("dtype, tol", [("float64", 1e-13), ("float32", 2e-6)])
+def test_channel_transform_equals_the_full_inverse_fft(pad, dtype, tol):
+    from interbrain.synchrony.wavelet.transform import ChannelTransform, cwt
+    rng = np.random.default_rng(2)
+    n = 2400
+    x = rng.standard_normal((2, n))
+    grid = WaveletGrid.build(n, 0.1, band=(2.0, 40.0), dtype=dtype, pad=pad)
+    blocks = ChannelTransform(grid, np.empty((1, grid.n_rows, n), grid.complex_dtype),
+                              None, 2**22).pruned
+    assert any(pr is not None and pr.L >= 16 for _, _, pr in blocks) == pad
+    xc = x - x.mean(axis=1, keepdims=True)
+    f = np.fft.rfft(xc, n=grid.n_fft)
+    spec = np.zeros((2, grid.n_rows, grid.n_fft), dtype=complex)
+    spec[..., :f.shape[-1]] = f[:, None, :] * grid.daughter.astype(np.float64)
+    want = np.fft.ifft(spec, axis=-1)[..., :n]
+    got = cwt(x, grid)
+    assert np.abs(got - want).max() <= tol * np.abs(want).max()

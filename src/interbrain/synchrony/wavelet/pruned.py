@@ -1,4 +1,8 @@
-"""Pruned FFTs of the time smoothing: only the bins the Gaussian filter keeps.
+"""Pruned FFTs of the time smoothing (and of the transform): only the bins that matter.
+
+The channel transform (:class:`~.transform.ChannelTransform`) uses the inverse split
+too: the spectrum of a row of ``W`` is ``fft(x) * daughter``, zero at negative
+frequencies and negligible (below 1e-24 of its peak) beyond a few cycles per scale.
 
 The time smoothing of a row of scale ``s`` needs the FFT over ``m = n_smooth`` points of
 the row's product at bins ``-K < k < K`` only (the filter is below ``1e-24`` elsewhere,

@@ -14,7 +14,8 @@ import numpy as np
 
 from .._batching import block_rows, n_threads, run_tasks
 from .._inputs import as_channels
-from .grid import WaveletGrid
+from .grid import FILTER_FLOOR, WaveletGrid
+from .pruned import PrunedRows, pruned_inverse_scatter, pruned_length
 from .smoothing import smooth_plan
 
 #: Default budget in bytes for the temporaries of one batched FFT block.
@@ -54,7 +55,10 @@ class ChannelTransform:
     One channel at a time per thread, a block of rows at a time: the rows' transform
     ``ifft(fft(x) * daughter)`` is written to ``W[c]``; with ``S``, its power is
     transformed while still in cache, and after the last block the channel's band rows
-    are smoothed into ``S[c]`` (``S(|W|^2 / scale)``, as ``smoothwavelet.m``).
+    are smoothed into ``S[c]`` (``S(|W|^2 / scale)``, as ``smoothwavelet.m``). Where
+    ``n_fft`` is a power of two, the inverse FFT of a block is pruned to the bins where
+    its daughters are not zero (:mod:`.pruned`: ``L`` FFTs of ``n_fft / L`` points; the
+    same transform rearranged).
 
     Parameters
     ----------
@@ -74,12 +78,45 @@ class ChannelTransform:
         cb = np.dtype(grid.complex_dtype).itemsize
         self.rows = block_rows(grid.n_rows, grid.n_fft * cb, chunk_bytes)
         self.local = threading.local()
+        self.pruned = self._pruned_blocks()
+
+    def _pruned_blocks(self) -> list[tuple[int, int, PrunedRows | None]]:
+        """Blocks ``(r0, r1, pruned)`` of at most ``self.rows`` rows: each row's inverse
+        FFT split by its own daughter's support (so that a row's values do not depend on
+        the block sizes), None for the full FFT. The support ends where the daughter
+        falls below ``FILTER_FLOOR`` (1e-24) of its peak for good, as the smoothing
+        skips the filter's bins below it: the terms dropped are eight orders of
+        magnitude below the FFT's round-off."""
+        g, m = self.grid, self.grid.n_fft
+        split = np.ones(g.n_rows, dtype=np.int64)
+        d = np.abs(g.daughter)
+        above = d >= FILTER_FLOOR * d.max(axis=1, keepdims=True)
+        support = np.where(above.any(axis=1),
+                           d.shape[1] - np.argmax(above[:, ::-1], axis=1), 1)
+        if m & (m - 1) == 0:   # a power of two: every split M divides it
+            split = np.array([m // pruned_length(int(k), m) for k in support])
+        out: list[tuple[int, int, PrunedRows | None]] = []
+        r0 = 0
+        while r0 < g.n_rows:
+            r1 = r0 + 1
+            while r1 < min(r0 + self.rows, g.n_rows) and split[r1] == split[r0]:
+                r1 += 1
+            pr = None
+            if split[r0] > 1:
+                pr = PrunedRows.build(r0, r1, int(support[r0:r1].max()), m, g.complex_dtype)
+            out.append((r0, r1, pr))
+            r0 = r1
+        return out
 
     def _buffers(self):
         loc = self.local
         if not hasattr(loc, "cbuf"):
             g = self.grid
             loc.cbuf = np.zeros((self.rows, g.n_fft), dtype=g.complex_dtype)
+            if any(pr is not None for _, _, pr in self.pruned):
+                width = max(pr.n_bins for _, _, pr in self.pruned if pr is not None)
+                loc.spec = np.zeros((1, self.rows, 2, width), dtype=g.complex_dtype)
+                loc.cols = np.empty((1, self.rows, g.n_fft), dtype=g.complex_dtype)
             if self.S is not None:
                 plan = self.plan
                 loc.pbuf = np.zeros((self.rows, plan.m), dtype=g.real_dtype)
@@ -100,10 +137,18 @@ class ChannelTransform:
         g, loc = self.grid, self._buffers()
         n, n_pos, R = g.n_times, f.shape[-1], self.rows
         cbuf = loc.cbuf  # columns n_pos: stay zero (negative frequencies)
-        for r0 in range(0, g.n_rows, R):
-            q = min(R, g.n_rows - r0)
-            np.multiply(f[None, :], g.daughter[r0:r0 + q], out=cbuf[:q, :n_pos])
-            w = g.fft_lib.ifft(cbuf[:q])[:, :n]
+        for r0, r1, pr in self.pruned:
+            q = r1 - r0
+            if pr is None:
+                np.multiply(f[None, :], g.daughter[r0:r0 + q], out=cbuf[:q, :n_pos])
+                w = g.fft_lib.ifft(cbuf[:q])[:, :n]
+            else:
+                k = pr.n_bins   # loc.spec[..., 1, :] (negative bins) stays zero
+                np.multiply(f[None, :k], g.daughter[r0:r0 + q, :k],
+                            out=loc.spec[0, :q, 0, :k])
+                cols = loc.cols[:, :q].reshape(1, q, pr.M, pr.L)
+                pruned_inverse_scatter(loc.spec[:, :q], pr.twiddles, k, cols)
+                w = g.fft_lib.ifft(cols, axis=2, overwrite_x=True).reshape(q, -1)[:, :n]
             self.W[c, r0:r0 + q] = w
             if self.S is not None:
                 pbuf = loc.pbuf  # columns n: stay zero (padding of the smoothing FFT)
