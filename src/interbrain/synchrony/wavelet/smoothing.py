@@ -116,12 +116,17 @@ def smooth_scale(values: np.ndarray, grid: WaveletGrid) -> np.ndarray:
     return out
 
 
+def leading_bins(keep: np.ndarray) -> np.ndarray:
+    """Per row of ``keep`` (bool, shape (n_rows, n_bins)), the bins ``0..k-1`` up to its
+    last True (at least 1): ``k``, shape (n_rows,)."""
+    n_bins = keep.shape[1]
+    return np.where(keep.any(axis=1), n_bins - np.argmax(keep[:, ::-1], axis=1), 1)
+
+
 def row_filter_bins(grid: WaveletGrid, floor: float = FILTER_FLOOR) -> np.ndarray:
     """Positive frequency bins ``0..k-1`` of each computed row's time filter at or above
     ``floor`` (at least 1): ``k`` per row, shape (n_rows,)."""
-    max_pos = grid.n_smooth // 2 + 1
-    sig = grid.time_filter[:, :max_pos] >= floor
-    return np.where(sig.any(axis=1), max_pos - np.argmax(sig[:, ::-1], axis=1), 1)
+    return leading_bins(grid.time_filter[:, :grid.n_smooth // 2 + 1] >= floor)
 
 
 @dataclass(frozen=True, eq=False)

@@ -16,7 +16,7 @@ from .._batching import block_rows, n_threads, run_tasks
 from .._inputs import as_channels
 from .grid import FILTER_FLOOR, WaveletGrid
 from .pruned import PrunedRows, pruned_inverse_scatter, pruned_length
-from .smoothing import smooth_plan
+from .smoothing import leading_bins, smooth_plan
 
 #: Default budget in bytes for the temporaries of one batched FFT block.
 DEFAULT_CHUNK_BYTES = 256 * 2**20
@@ -90,9 +90,7 @@ class ChannelTransform:
         g, m = self.grid, self.grid.n_fft
         split = np.ones(g.n_rows, dtype=np.int64)
         d = np.abs(g.daughter)
-        above = d >= FILTER_FLOOR * d.max(axis=1, keepdims=True)
-        support = np.where(above.any(axis=1),
-                           d.shape[1] - np.argmax(above[:, ::-1], axis=1), 1)
+        support = leading_bins(d >= FILTER_FLOOR * d.max(axis=1, keepdims=True))
         if m & (m - 1) == 0:   # a power of two: every split M divides it
             split = np.array([m // pruned_length(int(k), m) for k in support])
         out: list[tuple[int, int, PrunedRows | None]] = []
