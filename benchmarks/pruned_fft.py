@@ -10,7 +10,9 @@ band means of every cross-person pair are computed by ``band_mean_coherence`` wi
 kernel's pruned FFTs (:mod:`interbrain.synchrony.wavelet.pruned`, the default) and with
 the same kernel where every split is turned off (``L = 1``: one FFT of ``n_smooth``
 points per row), alternately in one process, per FFT library; the best of
-``--repeats`` is printed per pair, with the largest band-mean difference.
+``--repeats`` is printed per pair, with the largest band-mean difference. The channel
+stage (``channel_spectra`` of one person) is timed the same way, with the transform's
+inverse FFTs pruned and full.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import numpy as np  # noqa: E402
 from interbrain.synchrony import (WaveletGrid, band_mean_coherence,  # noqa: E402
                                   channel_spectra, coherence)
 from interbrain.synchrony.wavelet import pruned  # noqa: E402
+from interbrain.synchrony.wavelet.transform import ChannelTransform  # noqa: E402
 
 
 def full_ffts(plan, dtype):
@@ -35,6 +38,12 @@ def full_ffts(plan, dtype):
     one = np.ones((1, 1), dtype)
     return ([pruned.PrunedRows(0, plan.n_rows, m // 2, m, 1, one)],
             [pruned.PrunedRows(g.band0, g.band1, g.n_pos, m, 1, one) for g in plan.groups])
+
+
+def full_transform_blocks(self):
+    """ChannelTransform's blocks with every inverse FFT full."""
+    g = self.grid
+    return [(r0, min(r0 + self.rows, g.n_rows), None) for r0 in range(0, g.n_rows, self.rows)]
 
 
 def main() -> None:
@@ -74,6 +83,24 @@ def main() -> None:
         diff = np.abs(values["pruned"] - values["full"]).max()
         print(f"  {fft}: pruned {per['pruned']:.2f} ms per pair, full {per['full']:.2f} ms "
               f"({per['full'] / per['pruned']:.2f}x); largest band-mean difference {diff:.1e}")
+        blocks = {"pruned": ChannelTransform._pruned_blocks, "full": full_transform_blocks}
+        times, W = {}, {}
+        try:
+            for _ in range(args.repeats):
+                for mode, fn in blocks.items():
+                    ChannelTransform._pruned_blocks = fn
+                    t0 = time.perf_counter()
+                    spec = channel_spectra(a, grid, workers=1)
+                    times.setdefault(mode, []).append(time.perf_counter() - t0)
+                    W[mode] = spec.W[:1].copy()
+                    del spec
+        finally:
+            ChannelTransform._pruned_blocks = blocks["pruned"]
+        per = {mode: 1e3 * min(t) / args.channels for mode, t in times.items()}
+        diff = np.abs(W["pruned"] - W["full"]).max() / np.abs(W["full"]).max()
+        print(f"  {fft}: channel stage pruned {per['pruned']:.1f} ms per channel, full "
+              f"{per['full']:.1f} ms ({per['full'] / per['pruned']:.2f}x); W {diff:.1e} apart "
+              "(relative to its largest)")
 
 
 if __name__ == "__main__":
