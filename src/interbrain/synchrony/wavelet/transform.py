@@ -56,9 +56,9 @@ class ChannelTransform:
     ``ifft(fft(x) * daughter)`` is written to ``W[c]``; with ``S``, its power is
     transformed while still in cache, and after the last block the channel's band rows
     are smoothed into ``S[c]`` (``S(|W|^2 / scale)``, as ``smoothwavelet.m``). Where
-    ``n_fft`` is a power of two, the inverse FFT of a block is pruned to the bins where
-    its daughters are not zero (:mod:`.pruned`: ``L`` FFTs of ``n_fft / L`` points; the
-    same transform rearranged).
+    ``n_fft`` is a power of two, each row's inverse FFT is pruned to the bins where its
+    daughter is at least 1e-24 of its peak (:mod:`.pruned`: ``L`` FFTs of ``n_fft / L``
+    points; the dropped terms are far below round-off).
 
     Parameters
     ----------
