@@ -242,3 +242,16 @@ def test_singular_fits_are_stated(tiny_results):
 def test_nothing_claims_every_session(tiny_results):
     flat = " ".join(methods_text(tiny_results).split())
     assert "every session" not in flat.replace("in every session (", "")
+
+
+def test_fft_library_is_named_only_where_it_computed(tiny_results):
+    """ducc0 is named where it computed the transforms (float64), nowhere else."""
+    def text(**changes):
+        study = dataclasses.replace(
+            tiny_results.study,
+            analysis=dataclasses.replace(tiny_results.study.analysis, **changes))
+        return " ".join(methods_text(dataclasses.replace(tiny_results, study=study)).split())
+    assert "in double precision (FFTs by ducc0)." in text(precision="float64", fft="ducc0")
+    assert "ducc0" not in text(precision="float64")
+    assert "ducc0" not in text(precision="float32", fft="ducc0")
+    assert "ducc0" not in text(fft="ducc0")   # the default precision, "fast"

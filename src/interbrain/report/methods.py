@@ -22,6 +22,14 @@ PACKAGES = ("interbrain", "mne", "mne-nirs", "numpy", "scipy", "pandas", "statsm
 
 
 
+def _fft_words(ana) -> str:
+    """The FFT library, where it is not scipy's and computed the transforms (ducc0
+    computes the double-precision ones only)."""
+    if ana.fft == "ducc0" and ana.precision == "float64":
+        return " (FFTs by ducc0)"
+    return ""
+
+
 #: How the wavelet coherence was computed, per ``[analysis] precision``.
 _PRECISION_WORDS = {
     "float64": "in double precision",
@@ -249,7 +257,7 @@ cortical haemodynamics were recorded with continuous-wave fNIRS {sessions_record
 was computed for {signals} as wavelet transform coherence (Grinsted, Moore & Jevrejeva,
 2004) with the defaults of Grinsted's toolbox: Morlet wavelet (w0 = 6), 12 scales per
 octave (dj = 1/12), smallest scale 2 dt, largest scale 0.17 x 2 x N x dt, zero padding,
-smoothing in time (Gaussian) and scale (boxcar of 0.6 octave), {_PRECISION_WORDS[ana.precision]}. Coherence was averaged over
+smoothing in time (Gaussian) and scale (boxcar of 0.6 octave), {_PRECISION_WORDS[ana.precision]}{_fft_words(ana)}. Coherence was averaged over
 periods from {lo:g} to {hi:g} s{" and over the time-frequency cells outside the cone of influence" if ana.exclude_coi else " and all time points (cone of influence included)"}, giving one
 value per dyad, session, channel pair and signal; session synchrony is the mean over
 channel pairs.{other_metrics(ana)}
