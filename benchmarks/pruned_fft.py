@@ -22,6 +22,7 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
+import functools  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -29,21 +30,7 @@ import numpy as np  # noqa: E402
 from interbrain.synchrony import (WaveletGrid, band_mean_coherence,  # noqa: E402
                                   channel_spectra, coherence)
 from interbrain.synchrony.wavelet import pruned  # noqa: E402
-from interbrain.synchrony.wavelet.transform import ChannelTransform  # noqa: E402
-
-
-def full_ffts(plan, dtype):
-    """The pair kernel's FFT plan with every split turned off (L == 1)."""
-    m = plan.m
-    one = np.ones((1, 1), dtype)
-    return ([pruned.PrunedRows(0, plan.n_rows, m // 2, m, 1, one)],
-            [pruned.PrunedRows(g.band0, g.band1, g.n_pos, m, 1, one) for g in plan.groups])
-
-
-def full_transform_blocks(self):
-    """ChannelTransform's blocks with every inverse FFT full."""
-    g = self.grid
-    return [(r0, min(r0 + self.rows, g.n_rows), None) for r0 in range(0, g.n_rows, self.rows)]
+from interbrain.synchrony.wavelet import transform  # noqa: E402
 
 
 def main() -> None:
@@ -64,7 +51,8 @@ def main() -> None:
     band = (float(args.band[0]), float(args.band[1]))
     print(f"{args.dtype}, {args.minutes:g} min at {args.sfreq:g} Hz ({n} samples), band "
           f"{band[0]:g}-{band[1]:g} s, {len(pairs)} pairs, one thread, best of {args.repeats}")
-    plans = {"pruned": pruned.pruned_pair_plan, "full": full_ffts}
+    plans = {"pruned": pruned.pruned_pair_plan,
+             "full": functools.partial(pruned.pruned_pair_plan, prune=False)}
     for fft in args.fft:
         grid = WaveletGrid.build(n, 1 / args.sfreq, band=band, dtype=args.dtype, fft=fft)
         sa, sb = channel_spectra(a, grid, workers=1), channel_spectra(b, grid, workers=1)
@@ -83,19 +71,20 @@ def main() -> None:
         diff = np.abs(values["pruned"] - values["full"]).max()
         print(f"  {fft}: pruned {per['pruned']:.2f} ms per pair, full {per['full']:.2f} ms "
               f"({per['full'] / per['pruned']:.2f}x); largest band-mean difference {diff:.1e}")
-        blocks = {"pruned": ChannelTransform._pruned_blocks, "full": full_transform_blocks}
+        blocks = {"pruned": pruned.transform_blocks,
+                  "full": functools.partial(pruned.transform_blocks, prune=False)}
         times, W = {}, {}
         try:
             for _ in range(args.repeats):
                 for mode, fn in blocks.items():
-                    ChannelTransform._pruned_blocks = fn
+                    transform.transform_blocks = fn
                     t0 = time.perf_counter()
                     spec = channel_spectra(a, grid, workers=1)
                     times.setdefault(mode, []).append(time.perf_counter() - t0)
                     W[mode] = spec.W[:1].copy()
                     del spec
         finally:
-            ChannelTransform._pruned_blocks = blocks["pruned"]
+            transform.transform_blocks = blocks["pruned"]
         per = {mode: 1e3 * min(t) / args.channels for mode, t in times.items()}
         diff = np.abs(W["pruned"] - W["full"]).max() / np.abs(W["full"]).max()
         print(f"  {fft}: channel stage pruned {per['pruned']:.1f} ms per channel, full "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -9,7 +11,8 @@ from interbrain.synchrony import (WaveletGrid, band_mean_coherence, channel_spec
                                   pair_coherence)
 from interbrain.synchrony import coherence
 from interbrain.synchrony.wavelet.pruned import (PrunedRows, pruned_forward_combine,
-                                                 pruned_inverse_scatter, pruned_length)
+                                                 pruned_inverse_scatter, pruned_length,
+                                                 pruned_pair_plan)
 
 
 @pytest.mark.parametrize("n_bins, m", [(1, 64), (2, 64), (3, 64), (5, 64), (17, 64),
@@ -55,15 +58,6 @@ def test_forward_and_inverse_equal_the_full_ffts(dtype, tol, n_bins, m):
     assert np.abs(got - want).max() <= tol * np.abs(want).max()
 
 
-def _full_ffts_only(plan, dtype):
-    """The pair kernel's plan with every pruned split turned off (L == 1)."""
-    m = plan.m
-    forward = [PrunedRows(0, plan.n_rows, m // 2, m, 1, np.ones((1, 1), dtype))]
-    inverse = [PrunedRows(g.band0, g.band1, g.n_pos, m, 1, np.ones((1, 1), dtype))
-               for g in plan.groups]
-    return forward, inverse
-
-
 @pytest.mark.parametrize("dtype, tol", [("float64", 1e-13), ("float32", 1e-6)])
 def test_pair_kernel_equals_its_full_ffts(monkeypatch, dtype, tol):
     rng = np.random.default_rng(5)
@@ -76,10 +70,13 @@ def test_pair_kernel_equals_its_full_ffts(monkeypatch, dtype, tol):
     kern = coherence._PairKernel(sa, sb, grid, 2**22, 6)
     assert any(pr.L >= 8 for pr in kern.forward_sets)
     assert any(pr.L >= 8 for pr in kern.inverse_rows)
+    reference = pruned_pair_plan(kern.plan, grid.complex_dtype, prune=False)
+    assert all(pr.L == 1 for sets in reference for pr in sets)
     out = {}
     for mode in ("pruned", "full"):
         if mode == "full":
-            monkeypatch.setattr(coherence, "pruned_pair_plan", _full_ffts_only)
+            monkeypatch.setattr(coherence, "pruned_pair_plan",
+                                functools.partial(pruned_pair_plan, prune=False))
         out[mode] = (band_mean_coherence(sa, sb, "all", exclude_coi=True),
                      band_mean_coherence(sa, sb, "all", exclude_coi=False),
                      pair_coherence(sa, sb, [(0, 1), (2, 0)]))

@@ -52,8 +52,8 @@ from ._batching import BLOCK_BYTES, n_threads, run_tasks
 from ._pair_kernels import cross_products, true_runs
 from .spectra import ChannelSpectra
 from .wavelet.coarse import coarse_transform
-from .wavelet.decimation import (MULTIRATE_STEP_RATIO, decimation_step, stencil_width,
-                                 sum_weights)
+from .wavelet.decimation import (MULTIRATE_STEP_RATIO, decimation_step, equal_runs,
+                                 stencil_width, sum_weights)
 from .wavelet.grid import WaveletGrid
 from .wavelet.smoothing import SmoothPlan, row_filter_bins, smooth_plan
 
@@ -146,7 +146,7 @@ class MultiratePlan:
         scale_samples = grid.scale[grid.rows] / grid.dt
         tf = grid.time_filter
         sources, owner = [], {}
-        for src0, src1, step in _runs_of(steps, first, stop):
+        for src0, src1, step in equal_runs(steps, first, stop):
             md, k = m // step, (n - 1) // step + 1
             n_pos = int(k_row[src0:src1].max())
             n_neg = min(n_pos - 1, max_neg)
@@ -170,7 +170,7 @@ class MultiratePlan:
                     mix[i, j] += w
         bands = []
         band_steps = {i: steps[lo[i]] for i in range(nb)}
-        for band0, band1, step in _runs_of(band_steps, 0, nb):
+        for band0, band1, step in equal_runs(band_steps, 0, nb):
             k = (n - 1) // step + 1
             width = stencil_width(step, scale_samples[lo[band0]])   # its smallest source
             cell_w = np.zeros((band1 - band0, k))
@@ -193,17 +193,6 @@ class MultiratePlan:
             bands.append(_BandRows(band0, band1, step, k, m // step, tuple(parts),
                                    cell_w.astype(real_t)))
         self.sources, self.bands = sources, bands
-
-
-def _runs_of(values: dict, start: int, stop: int) -> list[tuple[int, int, int]]:
-    """Runs ``(a, b, v)`` of equal ``values[i]`` over ``start <= i < stop``."""
-    runs = []
-    for i in range(start, stop):
-        if runs and runs[-1][2] == values[i]:
-            runs[-1][1] = i + 1
-        else:
-            runs.append([i, i + 1, values[i]])
-    return [tuple(r) for r in runs]
 
 
 _PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

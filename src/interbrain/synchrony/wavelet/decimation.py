@@ -28,7 +28,7 @@ import numpy as np
 
 __all__ = ["MIN_STENCIL_WIDTH", "MULTIRATE_STEP_RATIO", "SPECTRAL_SPREAD", "STENCIL_ORDER",
            "STENCIL_WIDTH",
-           "decimation_step", "end_stencil", "largest_step", "stencil_width",
+           "decimation_step", "end_stencil", "equal_runs", "largest_step", "stencil_width",
            "sum_weights"]
 
 #: Points of the interpolation stencils at the ends of a summed range.
@@ -156,6 +156,18 @@ def sum_weights(a: int, b: int, step: int, n_coarse: int,
     ind[k1:k2] = 1.0
     w += np.convolve(ind, h)[lead:lead + n_coarse]
     return w
+
+
+def equal_runs(values, start: int, stop: int) -> list[tuple[int, int, int]]:
+    """Runs ``(a, b, v)`` of equal ``values[i]`` over ``start <= i < stop`` (rows that
+    share a step or a split; ``values`` indexable by row)."""
+    runs: list[list] = []
+    for i in range(start, stop):
+        if runs and runs[-1][2] == values[i]:
+            runs[-1][1] = i + 1
+        else:
+            runs.append([i, i + 1, values[i]])
+    return [tuple(r) for r in runs]
 
 
 def largest_step(sigma: float, ratio: float = MULTIRATE_STEP_RATIO) -> int:

@@ -29,13 +29,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import threading
+import weakref
+
 import numpy as np
 
 from ..._compiled import jit, jit_sums
-from .smoothing import SmoothPlan
+from .decimation import equal_runs
+from .grid import FILTER_FLOOR, WaveletGrid
+from .smoothing import SmoothPlan, leading_bins
+
+#: Plans per grid (:func:`pruned_pair_plan`, :func:`transform_blocks`).
+_PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
 
 __all__ = ["PrunedRows", "pruned_forward_combine", "pruned_inverse_scatter",
-           "pruned_length", "pruned_pair_plan", "pruned_twiddles"]
+           "pruned_length", "pruned_pair_plan", "pruned_twiddles", "transform_blocks"]
 
 
 def pruned_length(n_bins: int, m: int) -> int:
@@ -88,15 +97,31 @@ class PrunedRows:
         return cls(row0, row1, int(n_bins), M, L, pruned_twiddles(n_bins, L, m, dtype))
 
 
-def pruned_pair_plan(plan: SmoothPlan, dtype: type
+def _unsplit(row0: int, row1: int, n_bins: int, m: int, dtype: type) -> PrunedRows:
+    """Rows whose FFTs stay whole (``L == 1``)."""
+    return PrunedRows(row0, row1, int(n_bins), m, 1, np.ones((1, 1), dtype=dtype))
+
+
+def _per_grid(grid: WaveletGrid, key: tuple, build):
+    """``build()``, computed once per grid and ``key``."""
+    with _LOCK:
+        per = _PLANS.setdefault(grid, {})
+        if key not in per:
+            per[key] = build()
+        return per[key]
+
+
+def pruned_pair_plan(plan: SmoothPlan, dtype: type, *, prune: bool = True
                      ) -> tuple[list[PrunedRows], list[PrunedRows]]:
-    """Pruned FFTs of a pair kernel on ``plan``'s grid.
+    """Pruned FFTs of a pair kernel on ``plan``'s grid (built once per grid).
 
     Parameters
     ----------
     plan : SmoothPlan
     dtype : type
         Complex type of the twiddles (the grid's).
+    prune : bool, default True
+        False: every FFT whole (``L == 1``), the kernel's reference.
 
     Returns
     -------
@@ -107,18 +132,63 @@ def pruned_pair_plan(plan: SmoothPlan, dtype: type
         Per smoothing group of ``plan`` (``plan.groups``), the split of its band rows'
         inverse FFTs (``L == 1``: the full FFT).
     """
-    m = plan.m
-    need = np.ones(plan.n_rows, dtype=np.int64)
-    for g in plan.groups:
-        need[g.src0:g.src1] = np.maximum(need[g.src0:g.src1], g.n_pos)
-    split = [m // pruned_length(int(k), m) for k in need]
-    forward, start = [], 0
-    for j in range(1, plan.n_rows + 1):
-        if j == plan.n_rows or split[j] != split[start]:
-            forward.append(PrunedRows.build(start, j, int(need[start:j].max()), m, dtype))
-            start = j
-    inverse = [PrunedRows.build(g.band0, g.band1, g.n_pos, m, dtype) for g in plan.groups]
-    return forward, inverse
+    def build():
+        m = plan.m
+        if not prune:
+            return ([_unsplit(0, plan.n_rows, 1, m, dtype)],
+                    [_unsplit(g.band0, g.band1, g.n_pos, m, dtype) for g in plan.groups])
+        need = np.ones(plan.n_rows, dtype=np.int64)
+        for g in plan.groups:
+            need[g.src0:g.src1] = np.maximum(need[g.src0:g.src1], g.n_pos)
+        split = [m // pruned_length(int(k), m) for k in need]
+        forward = [PrunedRows.build(a, b, int(need[a:b].max()), m, dtype)
+                   for a, b, _ in equal_runs(split, 0, plan.n_rows)]
+        inverse = [PrunedRows.build(g.band0, g.band1, g.n_pos, m, dtype)
+                   for g in plan.groups]
+        return forward, inverse
+
+    return _per_grid(plan.grid, ("pairs", np.dtype(dtype).str, prune), build)
+
+
+def transform_blocks(grid: WaveletGrid, rows: int, *, prune: bool = True
+                     ) -> list[tuple[int, int, PrunedRows | None]]:
+    """Blocks of the channel transform's inverse FFTs (built once per grid and ``rows``).
+
+    Each row's inverse FFT is split by its own daughter's support (so that a row's values
+    do not depend on the block sizes); the support ends where the daughter falls below
+    ``FILTER_FLOOR`` (1e-24) of its peak for good, as the smoothing skips the filter's
+    bins below it: the terms dropped are eight orders of magnitude below the FFT's
+    round-off. Only a power-of-two ``grid.n_fft`` is split.
+
+    Parameters
+    ----------
+    grid : WaveletGrid
+    rows : int
+        Most rows per block.
+    prune : bool, default True
+        False: every inverse FFT whole.
+
+    Returns
+    -------
+    list of (int, int, PrunedRows or None)
+        ``(r0, r1, pruned)`` per block of computed rows ``r0:r1``; None: the full FFT.
+    """
+    def build():
+        m = grid.n_fft
+        d = np.abs(grid.daughter)
+        support = leading_bins(d >= FILTER_FLOOR * d.max(axis=1, keepdims=True))
+        split = [1] * grid.n_rows
+        if prune and m & (m - 1) == 0:   # a power of two: every split M divides it
+            split = [m // pruned_length(int(k), m) for k in support]
+        out: list[tuple[int, int, PrunedRows | None]] = []
+        for a, b, L in equal_runs(split, 0, grid.n_rows):
+            for r0 in range(a, b, rows):
+                r1 = min(r0 + rows, b)
+                out.append((r0, r1, None if L == 1 else PrunedRows.build(
+                    r0, r1, int(support[r0:r1].max()), m, grid.complex_dtype)))
+        return out
+
+    return _per_grid(grid, ("transform", int(rows), prune), build)
 
 
 @jit_sums

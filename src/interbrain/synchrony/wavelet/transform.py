@@ -14,9 +14,9 @@ import numpy as np
 
 from .._batching import block_rows, n_threads, run_tasks
 from .._inputs import as_channels
-from .grid import FILTER_FLOOR, WaveletGrid
-from .pruned import PrunedRows, pruned_inverse_scatter, pruned_length
-from .smoothing import leading_bins, smooth_plan
+from .grid import WaveletGrid
+from .pruned import pruned_inverse_scatter, transform_blocks
+from .smoothing import smooth_plan
 
 #: Default budget in bytes for the temporaries of one batched FFT block.
 DEFAULT_CHUNK_BYTES = 256 * 2**20
@@ -78,33 +78,7 @@ class ChannelTransform:
         cb = np.dtype(grid.complex_dtype).itemsize
         self.rows = block_rows(grid.n_rows, grid.n_fft * cb, chunk_bytes)
         self.local = threading.local()
-        self.pruned = self._pruned_blocks()
-
-    def _pruned_blocks(self) -> list[tuple[int, int, PrunedRows | None]]:
-        """Blocks ``(r0, r1, pruned)`` of at most ``self.rows`` rows: each row's inverse
-        FFT split by its own daughter's support (so that a row's values do not depend on
-        the block sizes), None for the full FFT. The support ends where the daughter
-        falls below ``FILTER_FLOOR`` (1e-24) of its peak for good, as the smoothing
-        skips the filter's bins below it: the terms dropped are eight orders of
-        magnitude below the FFT's round-off."""
-        g, m = self.grid, self.grid.n_fft
-        split = np.ones(g.n_rows, dtype=np.int64)
-        d = np.abs(g.daughter)
-        support = leading_bins(d >= FILTER_FLOOR * d.max(axis=1, keepdims=True))
-        if m & (m - 1) == 0:   # a power of two: every split M divides it
-            split = np.array([m // pruned_length(int(k), m) for k in support])
-        out: list[tuple[int, int, PrunedRows | None]] = []
-        r0 = 0
-        while r0 < g.n_rows:
-            r1 = r0 + 1
-            while r1 < min(r0 + self.rows, g.n_rows) and split[r1] == split[r0]:
-                r1 += 1
-            pr = None
-            if split[r0] > 1:
-                pr = PrunedRows.build(r0, r1, int(support[r0:r1].max()), m, g.complex_dtype)
-            out.append((r0, r1, pr))
-            r0 = r1
-        return out
+        self.pruned = transform_blocks(grid, self.rows)
 
     def _buffers(self):
         loc = self.local
