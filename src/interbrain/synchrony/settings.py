@@ -130,8 +130,8 @@ class AnalysisSettings:
     fft : str
         FFT library of the wavelet transforms and smoothing: ``"scipy"`` (default,
         :mod:`scipy.fft`) or ``"ducc0"`` (optional, ``pip install 'interbrain[ducc0]'``):
-        ducc0 computes the double-precision FFTs (precision ``"float64"``) about 1.6-1.8x
-        faster on one core, the same results to round-off (tested within 1e-13); the
+        ducc0 computes the double-precision FFTs (precision ``"float64"``) 1.1-1.8x
+        faster on one core (``benchmarks/fft_libraries.py``), the same results to round-off (tested within 1e-13); the
         single-precision ones stay with scipy, which is faster for them. ducc0 is
         GPL-2.0-or-later. See :mod:`interbrain.synchrony.wavelet.fft`.
     """

@@ -6,10 +6,11 @@ kernels of every precision) goes through the :class:`FFTLibrary` of its
 
 * ``"scipy"`` (default): :mod:`scipy.fft` (pocketfft), in the default install;
 * ``"ducc0"``: the double-precision FFTs by `ducc0 <https://gitlab.mpcdf.mpg.de/mtr/ducc>`_,
-  the successor of pocketfft by its author, about 1.6-1.8x faster on one core for the
-  lengths of a session (``docs/performance.md``); single-precision transforms stay with
-  :mod:`scipy.fft`, which computes them faster than ducc0's wheels do (0.53 against
-  0.79 ms for 84 transforms of 2,048 points, measured). So it changes the
+  the successor of pocketfft by its author: on one core 1.8x faster than scipy on the
+  float64 smoothing's 32768-point transforms and 1.1x on the transform's 65536-point
+  ones (``benchmarks/fft_libraries.py``, ``docs/performance.md``); single-precision
+  transforms stay with :mod:`scipy.fft`, which computes them faster than ducc0's wheels
+  do (0.50 against 0.78 ms for 84 transforms of 2,048 points). So it changes the
   ``"float64"`` precision only. Not in the default install (``pip install
   'interbrain[ducc0]'``); ducc0 is licensed GPL-2.0-or-later, while interbrain and its
   default dependencies are not.
