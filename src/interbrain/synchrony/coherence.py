@@ -116,6 +116,8 @@ class _PairKernel:
         self.local = threading.local()
         self.real_view = np.dtype(grid.real_dtype)
         self.forward_sets, self.inverse_rows = pruned_pair_plan(plan, grid.complex_dtype)
+        self.inverse_by_group = [[pr for pr in self.inverse_rows if g.band0 <= pr.row0 < g.band1]
+                                 for g in plan.groups]
 
     def _buffers(self, G: int):
         loc = self.local
@@ -157,22 +159,24 @@ class _PairKernel:
         """Per block of band rows: ``(r, q, sw)``, the inverse FFT ``sw`` (shape
         (G, q, m)) of the smoothed cross-spectra of band rows ``r:r + q``."""
         plan, R, lib = self.plan, self.rows, self.grid.fft_lib
-        for grp, pr in zip(plan.groups, self.inverse_rows):
+        for grp, runs in zip(plan.groups, self.inverse_by_group):
             Y = plan.smooth(grp, loc.Z, signs=2)
-            for k0 in range(0, grp.band1 - grp.band0, R):
-                q = min(R, grp.band1 - grp.band0 - k0)
-                if pr.L > 1:
-                    # the forward pass is done: its buffer holds the column spectra
-                    cols = loc.buf[:, :q].reshape(loc.G, q, pr.M, pr.L)
-                    pruned_inverse_scatter(Y[:, k0:k0 + q], pr.twiddles, pr.n_bins, cols)
-                    sw = lib.ifft(cols, axis=2, overwrite_x=True)
-                    yield grp.band0 + k0, q, sw.reshape(loc.G, q, plan.m)
-                    continue
-                ibuf = loc.ibuf[:, :q]
-                plan.scatter(grp, Y[:, k0:k0 + q], ibuf)
-                sw = lib.ifft(ibuf)
-                plan.clear(grp, ibuf)
-                yield grp.band0 + k0, q, sw
+            for pr in runs:
+                for b0 in range(pr.row0, pr.row1, R):
+                    q = min(R, pr.row1 - b0)
+                    k0 = b0 - grp.band0
+                    if pr.L > 1:
+                        # the forward pass is done: its buffer holds the column spectra
+                        cols = loc.buf[:, :q].reshape(loc.G, q, pr.M, pr.L)
+                        pruned_inverse_scatter(Y[:, k0:k0 + q], pr.twiddles, pr.n_bins, cols)
+                        sw = lib.ifft(cols, axis=2, overwrite_x=True)
+                        yield b0, q, sw.reshape(loc.G, q, plan.m)
+                        continue
+                    ibuf = loc.ibuf[:, :q]
+                    plan.scatter(grp, Y[:, k0:k0 + q], ibuf)
+                    sw = lib.ifft(ibuf)
+                    plan.clear(grp, ibuf)
+                    yield b0, q, sw
 
     def run(self, sel: np.ndarray, consume) -> None:
         """Compute pairs ``sel`` (shape (G, 2)); ``consume(band_row0, q, ratio)`` gets

@@ -37,7 +37,7 @@ import numpy as np
 from ..._compiled import jit, jit_sums
 from .decimation import equal_runs
 from .grid import FILTER_FLOOR, WaveletGrid
-from .smoothing import SmoothPlan, leading_bins
+from .smoothing import SmoothPlan, leading_bins, row_filter_bins
 
 #: Plans per grid (:func:`pruned_pair_plan`, :func:`transform_blocks`).
 _PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -115,36 +115,46 @@ def pruned_pair_plan(plan: SmoothPlan, dtype: type, *, prune: bool = True
                      ) -> tuple[list[PrunedRows], list[PrunedRows]]:
     """Pruned FFTs of a pair kernel on ``plan``'s grid (built once per grid).
 
+    Each FFT keeps the bins of its own row, not its smoothing group's: a computed row the
+    bins where its own time filter is at least ``FILTER_FLOOR`` (1e-24;
+    :func:`~.smoothing.row_filter_bins`), a band row the widest of its sources'. The
+    bins a group handles beyond them are zero in the forward spectra (the products
+    with the filter there, below 1e-24 of its peak, are the terms the smoothing drops
+    elsewhere) and not transformed back; so most rows get a split ``M`` half their
+    group's.
+
     Parameters
     ----------
     plan : SmoothPlan
     dtype : type
         Complex type of the twiddles (the grid's).
     prune : bool, default True
-        False: every FFT whole (``L == 1``), the kernel's reference.
+        False: every FFT whole (``L == 1``) with the groups' bins, the kernel's reference.
 
     Returns
     -------
     forward : list of PrunedRows
-        Runs of computed rows with one column split, covering every computed row; each
-        row keeps the bins of the widest smoothing group it feeds.
+        Runs of computed rows with one column split, covering every computed row.
     inverse : list of PrunedRows
-        Per smoothing group of ``plan`` (``plan.groups``), the split of its band rows'
-        inverse FFTs (``L == 1``: the full FFT).
+        Runs of band rows with one column split, in order, each within one smoothing
+        group of ``plan`` (``plan.groups``; ``L == 1``: the full FFT).
     """
     def build():
         m = plan.m
         if not prune:
             return ([_unsplit(0, plan.n_rows, 1, m, dtype)],
                     [_unsplit(g.band0, g.band1, g.n_pos, m, dtype) for g in plan.groups])
-        need = np.ones(plan.n_rows, dtype=np.int64)
-        for g in plan.groups:
-            need[g.src0:g.src1] = np.maximum(need[g.src0:g.src1], g.n_pos)
-        split = [m // pruned_length(int(k), m) for k in need]
-        forward = [PrunedRows.build(a, b, int(need[a:b].max()), m, dtype)
-                   for a, b, _ in equal_runs(split, 0, plan.n_rows)]
-        inverse = [PrunedRows.build(g.band0, g.band1, g.n_pos, m, dtype)
-                   for g in plan.groups]
+        k_row = row_filter_bins(plan.grid)
+
+        def runs(need: np.ndarray, a: int, b: int) -> list[PrunedRows]:
+            split = [m // pruned_length(int(k), m) for k in need]
+            return [PrunedRows.build(r0, r1, int(need[r0:r1].max()), m, dtype)
+                    for r0, r1, _ in equal_runs(split, a, b)]
+
+        forward = runs(k_row, 0, plan.n_rows)
+        need = np.array([plan.band_row_bins(k_row, i) for i in range(plan.n_band)],
+                        dtype=np.int64)
+        inverse = [pr for g in plan.groups for pr in runs(need, g.band0, g.band1)]
         return forward, inverse
 
     return _per_grid(plan.grid, ("pairs", np.dtype(dtype).str, prune), build)

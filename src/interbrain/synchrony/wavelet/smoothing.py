@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..._compiled import jit
 from .._batching import n_threads
 from .grid import FILTER_FLOOR, WaveletGrid
 
@@ -168,6 +169,8 @@ class SmoothPlan:
         kernel = grid.scale_kernel.astype(grid.real_dtype)
         self.half = (kernel.size - 1) // 2
         self.kernel = [(t, w) for t, w in enumerate(kernel) if w != 0]
+        self._taps = np.array([t for t, _ in self.kernel], dtype=np.int64)
+        self._weights = np.array([w for _, w in self.kernel], dtype=grid.real_dtype)
         real_t = grid.real_dtype
         sinv = np.asarray(1.0 / grid.scale[grid.rows], dtype=real_t)
         tf = grid.time_filter
@@ -177,8 +180,8 @@ class SmoothPlan:
         i = 0
         while i < self.n_band:
             start = i
-            need = self._need(k_row, i)
-            while i < self.n_band and 2 * self._need(k_row, i) > need:
+            need = self.band_row_bins(k_row, i)
+            while i < self.n_band and 2 * self.band_row_bins(k_row, i) > need:
                 i += 1
             src0 = max(0, start + self.b0 - self.half)
             src1 = min(self.n_rows, i - 1 + self.b0 + self.half + 1)
@@ -195,7 +198,10 @@ class SmoothPlan:
         self.width = max(g.n_pos for g in groups)
         self.n_neg = max(g.n_neg for g in groups)
 
-    def _need(self, k_row: np.ndarray, i: int) -> int:
+    def band_row_bins(self, k_row: np.ndarray, i: int) -> int:
+        """Bins ``0..k-1`` that band row ``i`` needs: the most of its sources' (the
+        computed rows its scale smoothing reaches) ``k_row``
+        (:func:`row_filter_bins`)."""
         lo = max(0, i + self.b0 - self.half)
         hi = min(self.n_rows, i + self.b0 + self.half + 1)
         return int(k_row[lo:hi].max())
@@ -209,19 +215,21 @@ class SmoothPlan:
     def smooth(self, g: _SmoothGroup, Z: np.ndarray, signs: int) -> np.ndarray:
         """Filter and scale-smooth the computed rows of ``Z`` into group ``g``'s band rows.
 
-        ``Z`` has shape (..., n_rows, 2, width); the result (..., band1 - band0, signs,
-        g.n_pos), with ``signs`` 2 for complex input and 1 for real input.
+        ``Z`` has shape (..., n_rows, 2, width) (or (..., n_rows, 1, width) with
+        ``signs`` 1); the result (..., band1 - band0, signs, g.n_pos), with ``signs`` 2
+        for complex input and 1 for real input. Each term is rounded as numpy rounds
+        ``w * (Z * filt)`` and the taps are summed in the kernel's order, in one
+        compiled pass (:func:`_smooth_rows`).
         """
-        src = Z[..., g.src0:g.src1, :signs, :g.n_pos] * g.filt[:, :signs, :]
-        ns, nb = g.src1 - g.src0, g.band1 - g.band0
-        out = np.zeros(src.shape[:-3] + (nb,) + src.shape[-2:], dtype=src.dtype)
-        for t, w in self.kernel:
-            # out[i] += w * values[b0 + i + t - half], rows outside the full grid are zero
-            shift = g.band0 + self.b0 + t - self.half - g.src0
-            i0, i1 = max(0, -shift), min(nb, ns - shift)
-            if i1 > i0:
-                out[..., i0:i1, :, :] += w * src[..., i0 + shift:i1 + shift, :, :]
-        return out
+        nb = g.band1 - g.band0
+        lead = Z.shape[:-3]
+        Z4 = Z.reshape((-1,) + Z.shape[-3:])
+        out = np.empty((Z4.shape[0], nb, signs, g.n_pos), dtype=Z.dtype)
+        real = np.dtype(self.grid.real_dtype)
+        shift0 = g.band0 + self.b0 - self.half - g.src0
+        _smooth_rows(Z4.view(real), g.filt, self._taps, self._weights, shift0, g.src0,
+                     signs, g.n_pos, out.view(real))
+        return out.reshape(lead + out.shape[1:])
 
     def scatter(self, g: _SmoothGroup, Y: np.ndarray, buf: np.ndarray) -> None:
         """Write smoothed spectra ``Y[..., 2, n_pos]`` into the zero FFT buffer ``buf``."""
@@ -234,6 +242,37 @@ class SmoothPlan:
         buf[..., :g.n_pos] = 0
         if g.n_neg > 0 and buf.shape[-1] == self.m:
             buf[..., self.m - g.n_neg:] = 0
+
+
+@jit
+def _smooth_rows(Z, filt, taps, weights, shift0, src0, signs, n_pos, out):
+    """``out[p, i, s] = sum over taps (t, w) of w * (Z[p, src0 + k, s] * filt[k, s])`` at
+    bins ``0..n_pos-1``, ``k = i + shift0 + t`` over the computed rows ``0 <= k <
+    filt.shape[0]`` (the others are zero), for every band row ``i < out.shape[1]``.
+
+    On real views: ``Z`` shape (P, n_rows, >= signs, 2 width) and ``out`` (P, nb, signs,
+    2 n_pos) interleave real and imaginary parts; ``filt`` (real, shape (ns, 2, n_pos))
+    multiplies both, as numpy multiplies a complex array by a real one. Every element's
+    sum starts at 0 and adds the taps in order, as :meth:`SmoothPlan.smooth` did with
+    numpy (the same values, bit for bit)."""
+    P, nb = out.shape[0], out.shape[1]
+    ns = filt.shape[0]
+    for p in range(P):
+        for i in range(nb):
+            for s in range(signs):
+                o = out[p, i, s]
+                for j in range(2 * n_pos):
+                    o[j] = 0
+                for u in range(taps.shape[0]):
+                    k = i + shift0 + taps[u]
+                    if k < 0 or k >= ns:
+                        continue
+                    w = weights[u]
+                    z = Z[p, src0 + k, s]
+                    f = filt[k, s]
+                    for j in range(n_pos):
+                        o[2 * j] += w * (z[2 * j] * f[j])
+                        o[2 * j + 1] += w * (z[2 * j + 1] * f[j])
 
 
 _PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
