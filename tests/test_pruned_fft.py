@@ -10,17 +10,43 @@ import pytest
 from interbrain.synchrony import (WaveletGrid, band_mean_coherence, channel_spectra,
                                   pair_coherence)
 from interbrain.synchrony import coherence
-from interbrain.synchrony.wavelet.pruned import (PrunedRows, pruned_forward_combine,
-                                                 pruned_inverse_scatter, pruned_length,
-                                                 pruned_pair_plan)
+from interbrain.synchrony.wavelet.pruned import (MAX_COLUMNS, PrunedRows,
+                                                 pruned_forward_combine,
+                                                 pruned_inverse_scatter,
+                                                 pruned_inverse_scatter_positive,
+                                                 pruned_length, pruned_pair_plan)
 
 
 @pytest.mark.parametrize("n_bins, m", [(1, 64), (2, 64), (3, 64), (5, 64), (17, 64),
-                                       (33, 64), (40, 4096), (300, 4096)])
-def test_length_holds_the_bins(n_bins, m):
-    M = pruned_length(n_bins, m)
+                                       (33, 64), (40, 4096), (300, 4096), (3, 65536)])
+@pytest.mark.parametrize("positive", [False, True])
+def test_length_holds_the_bins(n_bins, m, positive):
+    M = pruned_length(n_bins, m, positive=positive)
+    need = n_bins if positive else 2 * n_bins - 1
     assert M & (M - 1) == 0 and m % M == 0
-    assert M >= min(2 * n_bins - 1, m) and (M == 1 or M // 2 < 2 * n_bins - 1)
+    assert M >= min(need, m) and m // M <= MAX_COLUMNS
+    assert M == 1 or M // 2 < max(need, m // MAX_COLUMNS)    # the smallest such
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.complex128, 1e-14), (np.complex64, 2e-6)])
+@pytest.mark.parametrize("n_bins, m", [(1, 256), (3, 256), (64, 256), (128, 256),
+                                       (300, 1024), (40, 65536)])
+def test_one_sided_inverse_equals_the_full_fft(dtype, tol, n_bins, m):
+    rng = np.random.default_rng(n_bins)
+    G, q = 1, 3
+    pr = PrunedRows.build(0, q, n_bins, m, dtype, positive=True)
+    assert pr.M >= n_bins
+    Y = np.zeros((G, q, n_bins + 2), dtype=dtype)
+    Y[..., :n_bins] = (rng.standard_normal((G, q, n_bins))
+                       + 1j * rng.standard_normal((G, q, n_bins)))
+    Y[..., n_bins:] = 99.0   # beyond n_bins: must not leak in
+    spec = np.zeros((G, q, m), dtype=np.complex128)
+    spec[..., :n_bins] = Y[..., :n_bins]
+    want = np.fft.ifft(spec, axis=-1)
+    B = np.full((G, q, pr.M, pr.L), np.nan, dtype=dtype)
+    pruned_inverse_scatter_positive(Y, pr.twiddles, n_bins, B)
+    got = np.fft.ifft(B.astype(np.complex128), axis=2).reshape(G, q, m)
+    assert np.abs(got - want).max() <= tol * np.abs(want).max()
 
 
 @pytest.mark.parametrize("dtype, tol", [(np.complex128, 1e-14), (np.complex64, 2e-6)])

@@ -39,17 +39,25 @@ from .decimation import equal_runs
 from .grid import FILTER_FLOOR, WaveletGrid
 from .smoothing import SmoothPlan, leading_bins, row_filter_bins
 
+#: Most columns ``L`` of a split: the FFT libraries' column FFTs slow down past it
+#: (scipy, one core: 119 us per 32768 points as 256 x 128, 168 us as 128 x 256; 280 and
+#: 351 us per 65536 points as 512 x 128 and 256 x 256).
+MAX_COLUMNS = 128
+
 #: Plans per grid (:func:`pruned_pair_plan`, :func:`transform_blocks`).
 _PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
 __all__ = ["PrunedRows", "pruned_forward_combine", "pruned_inverse_scatter",
-           "pruned_length", "pruned_pair_plan", "pruned_twiddles", "transform_blocks"]
+           "pruned_inverse_scatter_positive", "pruned_length", "pruned_pair_plan",
+           "pruned_twiddles", "transform_blocks"]
 
 
-def pruned_length(n_bins: int, m: int) -> int:
+def pruned_length(n_bins: int, m: int, *, positive: bool = False) -> int:
     """FFT length ``M`` for bins ``-n_bins < k < n_bins`` of an ``m``-point FFT: the
-    smallest power of two of at least ``2 n_bins - 1`` points (at most ``m``).
+    smallest power of two of at least ``2 n_bins - 1`` points (at most ``m``); with
+    ``positive``, for bins ``0 <= k < n_bins`` only: at least ``n_bins`` points. Never
+    fewer than ``m / MAX_COLUMNS`` points.
 
     Parameters
     ----------
@@ -57,12 +65,14 @@ def pruned_length(n_bins: int, m: int) -> int:
         ``K``: bins ``0..K-1`` and ``-1..-(K-1)`` are needed (at least 1).
     m : int
         The full FFT length, a power of two.
+    positive : bool, default False
+        Only the bins ``0..K-1`` are non-zero (a one-sided spectrum).
 
     Returns
     -------
     int
     """
-    need = max(2 * int(n_bins) - 1, 1)
+    need = max(int(n_bins) if positive else 2 * int(n_bins) - 1, 1, int(m) // MAX_COLUMNS)
     return min(1 << (need - 1).bit_length(), int(m))
 
 
@@ -79,9 +89,9 @@ def pruned_twiddles(n_bins: int, L: int, m: int, dtype: type) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class PrunedRows:
-    """Rows ``row0:row1`` whose smoothing FFTs keep bins ``-n_bins < k < n_bins``, split
-    into ``L`` columns of ``M`` points (:func:`pruned_length`); ``twiddles`` of
-    :func:`pruned_twiddles`, shape (n_bins, L)."""
+    """Rows ``row0:row1`` whose smoothing FFTs keep bins ``-n_bins < k < n_bins`` (built
+    with ``positive``: ``0 <= k < n_bins``), split into ``L`` columns of ``M`` points
+    (:func:`pruned_length`); ``twiddles`` of :func:`pruned_twiddles`, shape (n_bins, L)."""
 
     row0: int
     row1: int
@@ -91,8 +101,9 @@ class PrunedRows:
     twiddles: np.ndarray
 
     @classmethod
-    def build(cls, row0: int, row1: int, n_bins: int, m: int, dtype: type) -> "PrunedRows":
-        M = pruned_length(n_bins, m)
+    def build(cls, row0: int, row1: int, n_bins: int, m: int, dtype: type, *,
+              positive: bool = False) -> "PrunedRows":
+        M = pruned_length(n_bins, m, positive=positive)
         L = m // M
         return cls(row0, row1, int(n_bins), M, L, pruned_twiddles(n_bins, L, m, dtype))
 
@@ -189,13 +200,14 @@ def transform_blocks(grid: WaveletGrid, rows: int, *, prune: bool = True
         support = leading_bins(d >= FILTER_FLOOR * d.max(axis=1, keepdims=True))
         split = [1] * grid.n_rows
         if prune and m & (m - 1) == 0:   # a power of two: every split M divides it
-            split = [m // pruned_length(int(k), m) for k in support]
+            split = [m // pruned_length(int(k), m, positive=True) for k in support]
         out: list[tuple[int, int, PrunedRows | None]] = []
         for a, b, L in equal_runs(split, 0, grid.n_rows):
             for r0 in range(a, b, rows):
                 r1 = min(r0 + rows, b)
                 out.append((r0, r1, None if L == 1 else PrunedRows.build(
-                    r0, r1, int(support[r0:r1].max()), m, grid.complex_dtype)))
+                    r0, r1, int(support[r0:r1].max()), m, grid.complex_dtype,
+                    positive=True)))
         return out
 
     return _per_grid(grid, ("transform", int(rows), prune), build)
@@ -249,3 +261,23 @@ def pruned_inverse_scatter(Y, tw, n_bins, B):
                 v = y[1, j] * inv_l
                 for r in range(L):
                     b[M - j, r] = v * tw[j, r]
+
+
+@jit
+def pruned_inverse_scatter_positive(Y, tw, n_bins, B):
+    """:func:`pruned_inverse_scatter` of one-sided spectra ``Y`` (shape (G, q, >= n_bins):
+    bin ``j`` at ``[..., j]``, every other bin zero) into ``B`` (shape (G, q, M, L),
+    ``M >= n_bins``, every element written; :func:`pruned_length` with ``positive``)."""
+    G, q, M, L = B.shape
+    inv_l = 1.0 / L
+    for p in range(G):
+        for k in range(q):
+            b = B[p, k]
+            y = Y[p, k]
+            for j in range(n_bins):
+                v = y[j] * inv_l
+                for r in range(L):
+                    b[j, r] = v * tw[j, r].conjugate()
+            for i in range(n_bins, M):
+                for r in range(L):
+                    b[i, r] = 0

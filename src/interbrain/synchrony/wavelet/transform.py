@@ -15,7 +15,8 @@ import numpy as np
 from .._batching import block_rows, n_threads, run_tasks
 from .._inputs import as_channels
 from .grid import WaveletGrid
-from .pruned import pruned_inverse_scatter, transform_blocks
+from ..._compiled import jit
+from .pruned import pruned_inverse_scatter_positive, transform_blocks
 from .smoothing import smooth_plan
 
 #: Default budget in bytes for the temporaries of one batched FFT block.
@@ -87,7 +88,7 @@ class ChannelTransform:
             loc.cbuf = np.zeros((self.rows, g.n_fft), dtype=g.complex_dtype)
             if any(pr is not None for _, _, pr in self.pruned):
                 width = max(pr.n_bins for _, _, pr in self.pruned if pr is not None)
-                loc.spec = np.zeros((1, self.rows, 2, width), dtype=g.complex_dtype)
+                loc.spec = np.zeros((1, self.rows, width), dtype=g.complex_dtype)
                 loc.cols = np.empty((1, self.rows, g.n_fft), dtype=g.complex_dtype)
             if self.S is not None:
                 plan = self.plan
@@ -115,19 +116,18 @@ class ChannelTransform:
                 np.multiply(f[None, :], g.daughter[r0:r0 + q], out=cbuf[:q, :n_pos])
                 w = g.fft_lib.ifft(cbuf[:q])[:, :n]
             else:
-                k = pr.n_bins   # loc.spec[..., 1, :] (negative bins) stays zero
-                np.multiply(f[None, :k], g.daughter[r0:r0 + q, :k],
-                            out=loc.spec[0, :q, 0, :k])
+                k = pr.n_bins   # one-sided: the daughter is zero at negative frequencies
+                np.multiply(f[None, :k], g.daughter[r0:r0 + q, :k], out=loc.spec[0, :q, :k])
                 cols = loc.cols[:, :q].reshape(1, q, pr.M, pr.L)
-                pruned_inverse_scatter(loc.spec[:, :q], pr.twiddles, k, cols)
+                pruned_inverse_scatter_positive(loc.spec[:, :q], pr.twiddles, k, cols)
                 w = g.fft_lib.ifft(cols, axis=2, overwrite_x=True).reshape(q, -1)[:, :n]
-            self.W[c, r0:r0 + q] = w
-            if self.S is not None:
-                pbuf = loc.pbuf  # columns n: stay zero (padding of the smoothing FFT)
-                np.multiply(w.real, w.real, out=pbuf[:q, :n])
-                pbuf[:q, :n] += w.imag**2
-                F = g.fft_lib.rfft(pbuf[:q])
-                self.plan.gather(F, loc.Z[r0:r0 + q], complex_input=False)
+            if self.S is None:
+                self.W[c, r0:r0 + q] = w
+                continue
+            pbuf = loc.pbuf  # columns n: stay zero (padding of the smoothing FFT)
+            _store_with_power(w, self.W[c, r0:r0 + q], pbuf[:q])
+            F = g.fft_lib.rfft(pbuf[:q])
+            self.plan.gather(F, loc.Z[r0:r0 + q], complex_input=False)
         if self.S is None:
             return
         plan, ibuf = self.plan, loc.ibuf
@@ -140,3 +140,16 @@ class ChannelTransform:
                 s = g.fft_lib.irfft(ibuf[:q], n=plan.m)
                 plan.clear(grp, ibuf[:q])
                 self.S[c, grp.band0 + k0:grp.band0 + k1] = s[:, :n]
+
+
+@jit
+def _store_with_power(w, W, power):
+    """``W[k, t] = w[k, t]`` and ``power[k, t] = re^2 + im^2`` of it, for ``t <
+    w.shape[1]`` (``power``'s other columns untouched): one pass over the fresh rows,
+    rounded as numpy's ``w.real * w.real + w.imag**2``."""
+    for k in range(w.shape[0]):
+        src, dst, pw = w[k], W[k], power[k]
+        for t in range(src.shape[0]):
+            v = src[t]
+            dst[t] = v
+            pw[t] = v.real * v.real + v.imag * v.imag
