@@ -13,7 +13,7 @@ time lag (:mod:`.summaries`); significance thresholds of coherence against AR(1)
 noise like Grinsted's ``wtcsignif`` (:mod:`.significance`).
 
 Modules: :mod:`.wavelet` (grid, transform, smoothing), :mod:`.spectra` (per-channel
-transforms and auto-spectra), :mod:`.coherence` (pairs), :mod:`.metrics`,
+transforms and auto-spectra, in memory reused across recordings: :mod:`.buffers`), :mod:`.coherence` (pairs), :mod:`.metrics`,
 :mod:`.summaries`, :mod:`.significance`, :mod:`.pairs` (channel pairs),
 :mod:`.settings` (``[analysis]``) and :mod:`.session`: the synchrony of all the real
 and pseudo pairings of one session number, as the engine computes it (import it from
@@ -30,6 +30,7 @@ from .significance import (HISTOGRAM_BINS, BandSignificance, SignificanceThresho
                            ThresholdCache, ar1_coefficient, ar1_surrogates, band_significance,
                            coherence_threshold, quantize_ar1, significant_fraction,
                            threshold_key)
+from .buffers import SPECTRA_BUFFERS, release_spectra_buffers
 from .spectra import ChannelSpectra, channel_spectra
 from .summaries import (ROI_METHODS, Segment, lagged_band_coherence, leader,
                         region_mean_of_pairs, region_signal_coherence,
@@ -39,6 +40,8 @@ from .wavelet import (COI_FACTOR, FOURIER_FACTOR, MORLET_W0, WaveletGrid, cwt, m
                       smooth_wavelet)
 
 __all__ = [
+    "SPECTRA_BUFFERS",
+    "release_spectra_buffers",
     "HISTOGRAM_BINS",
     "BandSignificance",
     "SignificanceThreshold",

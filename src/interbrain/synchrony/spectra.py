@@ -17,6 +17,7 @@ import numpy as np
 
 from ._batching import n_threads
 from ._inputs import as_channels
+from .buffers import SPECTRA_BUFFERS
 from .wavelet.grid import WaveletGrid
 from .wavelet.transform import DEFAULT_CHUNK_BYTES, ChannelTransform
 
@@ -56,6 +57,13 @@ class ChannelSpectra:
     S : numpy.ndarray, real, shape (n_channels, grid.n_band_rows, n_times)
         Smoothed scale-normalised power ``S(|W|^2 / scale)`` of the band's scales
         ``grid.scale[grid.band_start:grid.band_stop]``.
+
+    Notes
+    -----
+    ``W`` and ``S`` are computed into memory of
+    :data:`~interbrain.synchrony.buffers.SPECTRA_BUFFERS`: that of spectra nothing
+    refers to any more, if there is some, so that a study's sessions do not fault in
+    new memory one after another (:mod:`~interbrain.synchrony.buffers`).
     """
 
     def __init__(self, grid: WaveletGrid, data: np.ndarray, W: np.ndarray | None = None,
@@ -91,9 +99,11 @@ class ChannelSpectra:
             if self._W is not None:
                 return
             grid = self.grid
-            W = np.empty((self.n_channels, grid.n_rows, grid.n_times), dtype=grid.complex_dtype)
-            S = np.empty((self.n_channels, grid.n_band_rows, grid.n_times),
-                         dtype=grid.real_dtype)
+            # memory of spectra no longer used, if any (every element is written)
+            W = SPECTRA_BUFFERS.take((self.n_channels, grid.n_rows, grid.n_times),
+                                     grid.complex_dtype)
+            S = SPECTRA_BUFFERS.take((self.n_channels, grid.n_band_rows, grid.n_times),
+                                     grid.real_dtype)
             ChannelTransform(grid, W, S, self.chunk_bytes).run(self.data, workers)
             W.setflags(write=False)
             S.setflags(write=False)
