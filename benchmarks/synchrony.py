@@ -13,7 +13,10 @@ cone of influence.
 
 * interbrain computes every pair, in float64, float32 and "fast" (multirate) precision
   (``channel_spectra`` of both people, then ``band_mean_coherence``); the time of one
-  run includes the grid, the channel transforms and all pairs. With ``--fft scipy
+  run includes the grid, the channel transforms and all pairs. The repeats run one after
+  another in one process, as a study's sessions run in a worker: the spectra of a run
+  reuse the memory of the previous run's
+  (:mod:`interbrain.synchrony.buffers`), as the next session's do. With ``--fft scipy
   ducc0`` each precision is measured with each FFT library of interbrain's kernels
   (:mod:`interbrain.synchrony.wavelet.fft`; ducc0 is optional, ``pip install
   'interbrain[ducc0]'``); the peers keep :mod:`scipy.fft` / NumPy's FFT as they ship.
@@ -77,7 +80,8 @@ import scipy.fft  # noqa: E402
 
 from interbrain.simulate.signals import (band_limited_noise,  # noqa: E402
                                          draw_person_traits, simulate_haemoglobin)
-from interbrain.synchrony import WaveletGrid, band_mean_coherence, channel_spectra  # noqa: E402
+from interbrain.synchrony import (WaveletGrid, band_mean_coherence,  # noqa: E402
+                                  channel_spectra, release_spectra_buffers)
 
 FFT_FUNCTIONS = ("fft", "ifft", "rfft", "irfft")
 
@@ -116,8 +120,11 @@ def interbrain_run(a: np.ndarray, b: np.ndarray, dt: float, band: tuple[float, f
 
 def interbrain_peak_memory(a, b, dt, band, pairs, dtype, workers, fft="scipy"
                            ) -> dict[str, float]:
-    """Peak traced memory (MiB) of the spectra phase and of the pairs phase."""
+    """Peak traced memory (MiB) of the spectra phase and of the pairs phase (with the
+    spectra's buffer pool emptied first, so that their memory is allocated, and traced,
+    again)."""
     gc.collect()
+    release_spectra_buffers()
     tracemalloc.start()
     try:
         grid = WaveletGrid.build(a.shape[1], dt, band=band, dtype=dtype, fft=fft)
