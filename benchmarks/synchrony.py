@@ -388,6 +388,10 @@ def main(argv: list[str] | None = None) -> None:
               f"{f32['spectra'] / fast['spectra']:.2f}x")
     print()
 
+    # interbrain's idle spectra memory goes back before the peers run, so that they
+    # allocate in the same conditions as without the pool
+    release_spectra_buffers()
+    gc.collect()
     hyp = pyc = None
     if "hypyp" not in args.skip:
         hypyp_run(a, b, dt, band, subset[:1])  # warm-up
