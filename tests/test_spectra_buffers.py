@@ -57,6 +57,19 @@ def test_idle_buffers_beyond_the_limit_are_dropped_and_release_gives_them_back()
     assert "in use" in repr(pool)
 
 
+def test_a_new_buffer_is_never_allocated_while_idle_ones_are_held():
+    pool = BufferPool()
+    a = pool.take((1000,), np.float64)
+    addr = a.__array_interface__["data"][0]
+    del a
+    slightly_longer = pool.take((1010,), np.float64)   # a session a few samples longer
+    assert slightly_longer.__array_interface__["data"][0] == addr
+    del slightly_longer
+    larger = pool.take((5000,), np.float64)            # does not fit: the idle one goes
+    assert len(pool._buffers) == 1 and np.shares_memory(larger, pool._buffers[0])
+    assert pool._buffers[0].nbytes < 5000 * 8 * 17 / 16
+
+
 def test_threads_get_separate_memory():
     pool = BufferPool()
     out: list[np.ndarray] = []

@@ -41,6 +41,14 @@ _UNREFERENCED = sys.getrefcount(_items[0])
 del _items
 
 
+def _rounded_up(nbytes: int) -> int:
+    """``nbytes`` rounded up to a multiple of a sixteenth of its power of two (at least 1)."""
+    if nbytes <= 16:
+        return max(int(nbytes), 1)
+    step = 1 << (int(nbytes).bit_length() - 5)
+    return -(-int(nbytes) // step) * step
+
+
 class BufferPool:
     """Reusable byte buffers for large arrays, handed out as views.
 
@@ -96,7 +104,9 @@ class BufferPool:
         numpy.ndarray, C-contiguous, shape ``shape``
             Its contents are arbitrary (as :func:`numpy.empty`'s). An idle buffer is
             reused if it holds the array and is at most twice its size (the smallest
-            such); otherwise a new one is allocated.
+            such); otherwise every idle buffer is dropped and a new one allocated, a
+            little larger than the array (up to 1/16 more, so that the next session,
+            a few samples longer, fits in it).
         """
         dtype = np.dtype(dtype)
         nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
@@ -108,7 +118,11 @@ class BufferPool:
                         and (best is None or size < self._buffers[best].nbytes)):
                     best = k
             if best is None:
-                self._buffers.append(np.empty(max(nbytes, 1), dtype=np.uint8))
+                # none fits: give the idle ones back first, so that the pool never holds
+                # idle memory while new memory is allocated (the peak stays that of no pool)
+                self._buffers = [self._buffers[k] for k in range(len(self._buffers))
+                                 if not self._idle(k)]
+                self._buffers.append(np.empty(_rounded_up(nbytes), dtype=np.uint8))
             else:
                 self._buffers.append(self._buffers.pop(best))   # newest last: kept longest
             out = self._buffers[-1][:nbytes].view(dtype).reshape(shape)
