@@ -47,7 +47,9 @@ import scipy.signal as ss  # noqa: E402
 from interbrain.synchrony import WaveletGrid, band_mean_coherence, channel_spectra  # noqa: E402
 from interbrain.synchrony.multirate import multirate_plan  # noqa: E402
 from interbrain.synchrony.wavelet.fft import fft_library  # noqa: E402
-from interbrain.synchrony.wavelet.pruned import pruned_pair_plan  # noqa: E402
+from interbrain.synchrony.wavelet.pruned import (pruned_pair_plan,  # noqa: E402
+                                                 transform_blocks)
+from interbrain.synchrony.wavelet.transform import DEFAULT_CHUNK_BYTES, ChannelTransform  # noqa: E402
 from interbrain.synchrony.wavelet.smoothing import smooth_plan  # noqa: E402
 
 #: FFT library of the floors (``--fft``), the one interbrain runs with.
@@ -67,12 +69,13 @@ def best(fn, repeats: int) -> float:
 def fft_seconds(shape: tuple[int, ...], kind: str, dtype, repeats: int,
                 axis: int = -1) -> float:
     """Time of one batched transform of ``shape`` (along ``axis``; real transforms along
-    the last), by the FFT library ``LIB``."""
+    the last), by the FFT library ``LIB``; complex transforms in place, as the kernels
+    run them (``overwrite_x``: no output to allocate)."""
     rng = np.random.default_rng(0)
     if kind in ("fft", "ifft"):
         x = (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dtype)
         fn = getattr(LIB, kind)
-        return best(lambda: fn(x, axis=axis), repeats)
+        return best(lambda: fn(x, axis=axis, overwrite_x=True), repeats)
     if kind == "rfft":
         x = rng.standard_normal(shape).astype(dtype)
         return best(lambda: LIB.rfft(x), repeats)
@@ -203,14 +206,23 @@ def main(argv: list[str] | None = None) -> None:
             t_spec, f_spec, work = fast_channel_stage(a, grid, args.repeats)
         else:
             t_spec = best(lambda: channel_spectra(a, grid, workers=1), args.repeats) / C
-            f_spec = (fft_seconds((C, grid.n_fft), "rfft", rt, args.repeats) / C
-                      + fft_seconds((8, grid.n_fft), "ifft", ct, args.repeats) * R / 8
+            # the transform's inverse FFTs as the kernel splits them (wavelet/pruned.py)
+            inverse, runs = 0.0, {}
+            rows = ChannelTransform(grid, np.empty((1, R, n), ct), None,
+                                    DEFAULT_CHUNK_BYTES).rows
+            for r0, r1, pr in transform_blocks(grid, rows):
+                shape = (grid.n_fft, 1) if pr is None else (pr.M, pr.L)
+                runs[shape] = runs.get(shape, 0) + (r1 - r0)
+            for shape, q in runs.items():
+                inverse += fft_seconds((8,) + shape, "ifft", ct, args.repeats, axis=-2) * q / 8
+            f_spec = (fft_seconds((C, grid.n_fft), "rfft", rt, args.repeats) / C + inverse
                       + fft_seconds((8, grid.n_smooth), "rfft", rt, args.repeats) * R / 8
                       + fft_seconds((8, grid.n_smooth), "irfft", rt, args.repeats)
                       * grid.n_band_rows / 8)
-            work = (f"{R} rows: rfft {grid.n_fft}, {R} x ifft {grid.n_fft}, {R} x rfft "
-                    f"{grid.n_smooth}, {grid.n_band_rows} x irfft {grid.n_smooth}; writes "
-                    f"{R * n * np.dtype(ct).itemsize / 2**20:.1f} MiB")
+            splits = "; ".join(f"{q} x ifft {M} x {L}" for (M, L), q in runs.items())
+            work = (f"{R} rows: rfft {grid.n_fft}, {splits} (rows x FFT points x columns), "
+                    f"{R} x rfft {grid.n_smooth}, {grid.n_band_rows} x irfft "
+                    f"{grid.n_smooth}; writes {R * n * np.dtype(ct).itemsize / 2**20:.1f} MiB")
         print(f"| channel spectra, {dtype}, per channel | {work} | {1e3 * f_spec:.1f} ms | "
               f"{1e3 * t_spec:.1f} ms | {100 * f_spec / t_spec:.0f}% |")
         sa, sb = channel_spectra(a, grid, workers=1), channel_spectra(b, grid, workers=1)
