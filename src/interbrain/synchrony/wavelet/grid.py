@@ -201,16 +201,26 @@ class WaveletGrid:
         k_pos = np.arange(1, n_fft // 2 + 1) * ((2.0 * math.pi) / (n_fft * dt))
         k = np.concatenate([[0.0], k_pos])  # the non-negative frequencies, k[1] = 2*pi/(n*dt)
         sc = scale[rows, None]
-        expnt = -((sc * k - MORLET_W0) ** 2) / 2.0
         norm = np.sqrt(sc * k[1]) * math.pi ** (-0.25) * math.sqrt(n_fft)
-        daughter = norm * np.exp(expnt) * (k > 0)
+        # norm * exp(-((sc * k - w0) ** 2) / 2) * (k > 0), in place in one array (the
+        # same operations, so the same values; temporaries of this size are slow to
+        # fault in)
+        daughter = np.multiply(sc, k)
+        daughter -= MORLET_W0
+        np.square(daughter, out=daughter)
+        np.negative(daughter, out=daughter)
+        daughter /= 2.0
+        np.exp(daughter, out=daughter)
+        np.multiply(norm, daughter, out=daughter)
+        daughter[:, 0] = 0.0                      # k = 0
 
         # smoothwavelet.m: Gaussian of sigma = scale in the Fourier domain.
         n_smooth = 2 ** math.ceil(math.log2(n_times))
         ks = np.arange(1, n_smooth // 2 + 1) * ((2.0 * math.pi) / n_smooth)
         ks = np.concatenate([[0.0], ks, -ks[: (n_smooth - 1) // 2][::-1]])
         snorm = scale[rows, None] / dt
-        time_filter = np.exp(-0.5 * snorm**2 * ks**2)
+        time_filter = np.multiply(-0.5 * snorm**2, ks**2)
+        np.exp(time_filter, out=time_filter)
         significant = np.any(time_filter[:, : n_smooth // 2 + 1] >= FILTER_FLOOR, axis=0)
         n_filter_bins = int(np.flatnonzero(significant)[-1]) + 1
 
