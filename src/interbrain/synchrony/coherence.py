@@ -125,12 +125,19 @@ class _PairKernel:
             g, plan, R = self.grid, self.plan, self.rows
             ct, rt = g.complex_dtype, g.real_dtype
             loc.G = G
-            loc.buf = np.zeros((G, R, plan.m), dtype=ct)    # cross_products writes all of it
-            loc.ibuf = np.zeros((G, R, plan.m), dtype=ct)   # zero outside the written bins
+            # flat, so that the block of any q rows is one contiguous (G, q, ...) array
+            # (:meth:`_block`): the compiled loops vectorise over contiguous rows only
+            loc.buf = np.zeros(G * R * plan.m, dtype=ct)    # cross_products writes all of it
+            loc.ibuf = np.zeros(G * R * plan.m, dtype=ct)   # zero outside the written bins
             loc.Z = np.zeros((G, plan.n_rows, 2, plan.width), dtype=ct)
-            loc.num = np.empty((G, R, plan.n), dtype=rt)
-            loc.den = np.empty((G, R, plan.n), dtype=rt)
+            loc.num = np.empty(G * R * plan.n, dtype=rt)
+            loc.den = np.empty(G * R * plan.n, dtype=rt)
         return loc
+
+    @staticmethod
+    def _block(flat: np.ndarray, G: int, q: int, *shape: int) -> np.ndarray:
+        """The first ``G * q * prod(shape)`` elements of a flat buffer as (G, q, *shape)."""
+        return flat[:G * q * int(np.prod(shape))].reshape((G, q) + shape)
 
     def _side(self, W: np.ndarray, idx: np.ndarray, rows: slice) -> np.ndarray:
         if idx.size == 1:
@@ -146,12 +153,13 @@ class _PairKernel:
         for pr in self.forward_sets:
             for r0 in range(pr.row0, pr.row1, R):
                 q = min(R, pr.row1 - r0)
-                cross_products(self.a.W, self.b.W, ia, ib, r0, q, loc.buf)
+                buf = self._block(loc.buf, G, q, plan.m)
+                cross_products(self.a.W, self.b.W, ia, ib, r0, q, buf)
                 if pr.L == 1:
-                    F = lib.fft(loc.buf[:, :q], overwrite_x=True)
+                    F = lib.fft(buf, overwrite_x=True)
                     plan.gather(F, loc.Z[:, r0:r0 + q], complex_input=True)
                     continue
-                cols = loc.buf[:, :q].reshape(G, q, pr.M, pr.L)
+                cols = buf.reshape(G, q, pr.M, pr.L)
                 F = lib.fft(cols, axis=2, overwrite_x=True)
                 pruned_forward_combine(F, pr.twiddles, pr.n_bins, loc.Z, r0)
 
@@ -167,12 +175,12 @@ class _PairKernel:
                     k0 = b0 - grp.band0
                     if pr.L > 1:
                         # the forward pass is done: its buffer holds the column spectra
-                        cols = loc.buf[:, :q].reshape(loc.G, q, pr.M, pr.L)
+                        cols = self._block(loc.buf, loc.G, q, pr.M, pr.L)
                         pruned_inverse_scatter(Y[:, k0:k0 + q], pr.twiddles, pr.n_bins, cols)
                         sw = lib.ifft(cols, axis=2, overwrite_x=True)
                         yield b0, q, sw.reshape(loc.G, q, plan.m)
                         continue
-                    ibuf = loc.ibuf[:, :q]
+                    ibuf = self._block(loc.ibuf, loc.G, q, plan.m)
                     plan.scatter(grp, Y[:, k0:k0 + q], ibuf)
                     sw = lib.ifft(ibuf)
                     plan.clear(grp, ibuf)
@@ -191,9 +199,9 @@ class _PairKernel:
             # |sw|^2 = re^2 + im^2, from the interleaved real view of the fresh array
             v = sw.view(rt)[..., :2 * n]
             np.multiply(v, v, out=v)
-            num = loc.num[:, :q]
+            num = self._block(loc.num, loc.G, q, n)
             np.add(v[..., 0::2], v[..., 1::2], out=num)
-            den = loc.den[:, :q]
+            den = self._block(loc.den, loc.G, q, n)
             np.multiply(self._side(Sa, ia, slice(r, r + q)),
                         self._side(Sb, ib, slice(r, r + q)), out=den)
             np.divide(num, den, out=num)

@@ -114,18 +114,19 @@ class ChannelTransform:
             q = r1 - r0
             if pr is None:
                 np.multiply(f[None, :], g.daughter[r0:r0 + q], out=cbuf[:q, :n_pos])
-                w = g.fft_lib.ifft(cbuf[:q])[:, :n]
+                w = g.fft_lib.ifft(cbuf[:q])
             else:
                 k = pr.n_bins   # one-sided: the daughter is zero at negative frequencies
                 np.multiply(f[None, :k], g.daughter[r0:r0 + q, :k], out=loc.spec[0, :q, :k])
                 cols = loc.cols[:, :q].reshape(1, q, pr.M, pr.L)
                 pruned_inverse_scatter_positive(loc.spec[:, :q], pr.twiddles, k, cols)
-                w = g.fft_lib.ifft(cols, axis=2, overwrite_x=True).reshape(q, -1)[:, :n]
+                w = g.fft_lib.ifft(cols, axis=2, overwrite_x=True).reshape(q, -1)
+            # w: shape (q, n_fft), contiguous; the transform is its first n samples
             if self.S is None:
-                self.W[c, r0:r0 + q] = w
+                self.W[c, r0:r0 + q] = w[:, :n]
                 continue
             pbuf = loc.pbuf  # columns n: stay zero (padding of the smoothing FFT)
-            _store_with_power(w, self.W[c, r0:r0 + q], pbuf[:q])
+            _store_with_power(w, n, self.W[c, r0:r0 + q], pbuf[:q])
             F = g.fft_lib.rfft(pbuf[:q])
             self.plan.gather(F, loc.Z[r0:r0 + q], complex_input=False)
         if self.S is None:
@@ -143,13 +144,14 @@ class ChannelTransform:
 
 
 @jit
-def _store_with_power(w, W, power):
-    """``W[k, t] = w[k, t]`` and ``power[k, t] = re^2 + im^2`` of it, for ``t <
-    w.shape[1]`` (``power``'s other columns untouched): one pass over the fresh rows,
-    rounded as numpy's ``w.real * w.real + w.imag**2``."""
+def _store_with_power(w, n, W, power):
+    """``W[k, t] = w[k, t]`` and ``power[k, t] = re^2 + im^2`` of it, for ``t < n``
+    (``power``'s other columns untouched): one pass over the fresh rows, rounded as
+    numpy's ``w.real * w.real + w.imag**2``. The arrays are whole rows (contiguous: the
+    loop then vectorises without gathers)."""
     for k in range(w.shape[0]):
         src, dst, pw = w[k], W[k], power[k]
-        for t in range(src.shape[0]):
+        for t in range(n):
             v = src[t]
             dst[t] = v
             pw[t] = v.real * v.real + v.imag * v.imag
