@@ -239,6 +239,16 @@ def pruned_forward_combine(F, tw, n_bins, Z, row0):
 
 
 @jit
+def _spread_positive(y, tw, n_bins, inv_l, b):
+    """``b[j, r] = y[j] / L * conj(tw[j, r])`` for the bins ``j < n_bins`` (``b`` of shape
+    (M, L), ``L`` columns)."""
+    for j in range(n_bins):
+        v = y[j] * inv_l
+        for r in range(b.shape[1]):
+            b[j, r] = v * tw[j, r].conjugate()
+
+
+@jit
 def pruned_inverse_scatter(Y, tw, n_bins, B):
     """Column buffers of the inverse FFT of spectra ``Y`` (shape (G, q, 2, >= n_bins):
     bins ``j`` at ``[..., 0, j]``, ``-j`` at ``[..., 1, j]``) into ``B`` (shape
@@ -250,10 +260,7 @@ def pruned_inverse_scatter(Y, tw, n_bins, B):
         for k in range(q):
             b = B[p, k]
             y = Y[p, k]
-            for j in range(n_bins):
-                v = y[0, j] * inv_l
-                for r in range(L):
-                    b[j, r] = v * tw[j, r].conjugate()
+            _spread_positive(y[0], tw, n_bins, inv_l, b)
             for i in range(n_bins, M - n_bins + 1):
                 for r in range(L):
                     b[i, r] = 0
@@ -273,11 +280,7 @@ def pruned_inverse_scatter_positive(Y, tw, n_bins, B):
     for p in range(G):
         for k in range(q):
             b = B[p, k]
-            y = Y[p, k]
-            for j in range(n_bins):
-                v = y[j] * inv_l
-                for r in range(L):
-                    b[j, r] = v * tw[j, r].conjugate()
+            _spread_positive(Y[p, k], tw, n_bins, inv_l, b)
             for i in range(n_bins, M):
                 for r in range(L):
                     b[i, r] = 0
