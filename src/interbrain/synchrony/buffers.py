@@ -6,8 +6,9 @@ arrays of the synchrony stage (1.65 GiB for 2 x 20 channels of a 50-minute sessi
 freed by one session and allocated again by the next is new memory to the operating
 system: every page is faulted in and zeroed again, and in a virtual machine that
 returns freed memory to its host that can cost more than the transforms themselves
-(2.4-2.8 s per GiB on the developers' 2-CPU machine once the memory had been free for
-8 seconds, against 0.1 s when it is reused; see ``docs/performance.md``).
+(2.4-3.6 s per GiB on the developers' 2-CPU machine once the memory had been free for
+8 seconds, against 0.11-0.13 s when it is reused at once: ``benchmarks/page_faults.py``,
+``docs/performance.md``).
 
 A :class:`BufferPool` keeps the buffers of spectra that are no longer used and hands
 them out again. A buffer is reused only when nothing refers to it any more: every
