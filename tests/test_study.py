@@ -153,6 +153,11 @@ def test_bad_band_and_unknown_setting(tmp_path):
     (root / "study.toml").write_text(text.replace("band = [10.0, 40.0]", "band = [40.0, 10.0]"))
     with pytest.raises(StudyError, match=r"\[analysis\].*0 < shortest < longest"):
         load_study(root)
+    for longest in ("inf", "nan"):                # TOML's infinity and NaN (fuzzing found inf)
+        (root / "study.toml").write_text(text.replace("band = [10.0, 40.0]",
+                                                      f"band = [10.0, {longest}]"))
+        with pytest.raises(StudyError, match=r"\[analysis\].*both finite"):
+            load_study(root)
     (root / "study.toml").write_text(text.replace("band = [10.0, 40.0]", "bnad = [10, 40]"))
     with pytest.raises(StudyError, match=r"\[analysis\].*unknown field.*'bnad'"):
         load_study(root)

@@ -309,6 +309,47 @@ def test_band_longer_than_the_recordings_allow(study, tmp_path):
     assert message.startswith("Error: 4 problems in the study")
 
 
+def test_band_of_very_long_periods_is_checked_without_building_its_grid(study, tmp_path):
+    """A band up to 1e10 s needs about 1.3e11 samples: the check of that length must not
+    build the grid's arrays (found by fuzzing: a band up to 1e5 s made `validate`
+    allocate tens of GiB and the process was killed)."""
+    import tracemalloc
+
+    _toml(study, "band = [5.0, 15.0]", "band = [5.0, 10000000000.0]")
+    tracemalloc.start()
+    try:
+        message = _rejected(study, tmp_path, r"band \(5, 1e\+10\) s .*the band needs at "
+                                             r"least \d+ samples", single=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert message.startswith("Error: ")
+    assert peak < 200 * 2**20
+
+
+def test_grid_check_raises_what_build_raises_without_its_arrays():
+    import tracemalloc
+
+    from interbrain.synchrony import WaveletGrid
+    for n, band in ((3000, (2.0, 20.0)), (3000, (5.0, 100.0)), (101, (0.5, 3.0)),
+                    (4, (0.2, 0.3)), (3000, (0.01, 1.0))):
+        errors = []
+        for fn in (WaveletGrid.build, WaveletGrid.check):
+            try:
+                fn(n, 0.1, band=band)
+                errors.append(None)
+            except ValueError as exc:
+                errors.append(str(exc))
+        assert errors[0] == errors[1], (n, band)
+    tracemalloc.start()
+    try:
+        WaveletGrid.check(10**8, 0.1, band=(5.0, 100.0))     # 0.8 GB of cone alone if built
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20
+
+
 def test_non_integer_sampling_rate_ratio_names_both_files(study, other_rate, tmp_path):
     victim = _rec(study, "D01", 1, "patient")
     shutil.copy(_rec(other_rate, "D01", 1, "patient"), victim)

@@ -209,9 +209,9 @@ class AnalysisSettings:
             raise ValueError(f"field 'band' must be two numbers [shortest, longest] in "
                              f"seconds, got {list(band)!r}")
         lo, hi = float(band[0]), float(band[1])
-        if not (0 < lo < hi):
+        if not (math.isfinite(hi) and 0 < lo < hi):
             raise ValueError(f"field 'band' must satisfy 0 < shortest < longest period, "
-                             f"got [{lo}, {hi}]")
+                             f"both finite, got [{lo}, {hi}]")
         bad = [s for s in self.signals if s not in SIGNALS + SHORT_SIGNALS]
         if not any(s in SIGNALS for s in self.signals) or bad:
             raise ValueError(f"field 'signals' must be a list among "

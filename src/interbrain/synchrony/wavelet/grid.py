@@ -17,9 +17,9 @@ import numpy as np
 from ..._check import check_option
 from .decimation import largest_step
 from .fft import FFTLibrary, fft_library
-from .scales import (FOURIER_FACTOR, MORLET_W0, band_row_range, check_band, cone_of_influence,
-                     fast_fft_length, fft_length, grid_options, min_samples_for_band,
-                     scale_smoothing_kernel, wavelet_scales)
+from .scales import (FOURIER_FACTOR, MORLET_W0, _max_coi, band_row_range, check_band,
+                     cone_of_influence, fast_fft_length, fft_length, grid_options,
+                     min_samples_for_band, scale_smoothing_kernel, wavelet_scales)
 
 #: Gaussian time-filter weights below this are treated as zero. The dropped terms are
 #: eight orders of magnitude below the round-off of the FFTs themselves.
@@ -165,30 +165,12 @@ class WaveletGrid:
             cell outside the cone of influence (the recording is too short; the message
             gives the minimum number of samples).
         """
-        check_option(dtype, "dtype", _DTYPES)
-        fft_library(fft)
-        j1_option = j1
-        dj, s0, j1 = grid_options(n_times, dt, dj, s0, j1, max_scale)
-        n_times = int(n_times)
-        dt = float(dt)
+        o = _checked_options(n_times, dt, dj, s0, j1, max_scale, band, dtype, fft)
+        n_times, dt, dj, s0, j1, band = o.n_times, o.dt, o.dj, o.s0, o.j1, o.band
+        scale, period, kernel = o.scale, o.period, o.kernel
+        band_start, band_stop, row_start, row_stop = o.band_rows + o.computed_rows
         real_t, _ = _DTYPES[dtype]
-        scale = wavelet_scales(s0, dj, j1)
-        period = FOURIER_FACTOR * scale
         coi = cone_of_influence(n_times, dt)
-        kernel = scale_smoothing_kernel(dj)
-        half = (kernel.size - 1) // 2
-        n_scales = j1 + 1
-
-        if band is None:
-            band_start, band_stop = 0, n_scales
-            row_start, row_stop = 0, n_scales
-        else:
-            band = check_band(band)
-            band_start, band_stop = band_row_range(period, band)
-            _validate_band(band, period, coi, band_start, band_stop, n_times, dt, dj,
-                           s0, j1_option, max_scale)
-            row_start = max(0, band_start - half)
-            row_stop = min(n_scales, band_stop + half)
 
         rows = slice(row_start, row_stop)
         n_fft = fft_length(n_times, pad)
@@ -237,6 +219,18 @@ class WaveletGrid:
                    row_stop=row_stop, band_start=band_start, band_stop=band_stop,
                    daughter=daughter,
                    time_filter=time_filter, scale_kernel=kernel, valid=valid, fft=fft)
+
+    @classmethod
+    def check(cls, n_times: int, dt: float, *, dj: float = 1 / 12, s0: float | None = None,
+              j1: int | None = None, max_scale: float | None = None,
+              band: tuple[float, float] | None = None, dtype: str = "float64",
+              fft: str = "scipy") -> None:
+        """Raise the ValueError :meth:`build` would raise for these options, without
+        computing the grid (its arrays grow with ``n_times``; this does not).
+
+        Parameters are those of :meth:`build`.
+        """
+        _checked_options(n_times, dt, dj, s0, j1, max_scale, band, dtype, fft)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -300,9 +294,52 @@ class WaveletGrid:
         return key + (("fft", self.fft),)
 
 
-def _validate_band(band: tuple[float, float], period: np.ndarray, coi: np.ndarray,
-                   start: int, stop: int, n_times: int, dt: float, dj: float, s0: float,
-                   j1_option: int | None, max_scale: float | None) -> None:
+@dataclass(frozen=True)
+class _Options:
+    """The checked options of a grid and its row ranges (:func:`_checked_options`)."""
+
+    n_times: int
+    dt: float
+    dj: float
+    s0: float
+    j1: int
+    band: tuple[float, float] | None
+    scale: np.ndarray
+    period: np.ndarray
+    kernel: np.ndarray
+    band_rows: tuple[int, int]
+    computed_rows: tuple[int, int]
+
+
+def _checked_options(n_times, dt, dj, s0, j1, max_scale, band, dtype, fft) -> _Options:
+    """Every check of :meth:`WaveletGrid.build` (ValueError), with nothing of the size of
+    the series computed: the scales, the band's rows and the rows computed."""
+    check_option(dtype, "dtype", _DTYPES)
+    fft_library(fft)
+    j1_option = j1
+    dj, s0, j1 = grid_options(n_times, dt, dj, s0, j1, max_scale)
+    n_times = int(n_times)
+    dt = float(dt)
+    scale = wavelet_scales(s0, dj, j1)
+    period = FOURIER_FACTOR * scale
+    kernel = scale_smoothing_kernel(dj)
+    half = (kernel.size - 1) // 2
+    n_scales = j1 + 1
+    if band is None:
+        band_rows = computed = (0, n_scales)
+    else:
+        band = check_band(band)
+        band_rows = band_row_range(period, band)
+        _validate_band(band, period, band_rows[0], band_rows[1], n_times, dt, dj, s0,
+                       j1_option, max_scale)
+        computed = (max(0, band_rows[0] - half), min(n_scales, band_rows[1] + half))
+    return _Options(n_times, dt, dj, s0, j1, band, scale, period, kernel, band_rows,
+                    computed)
+
+
+def _validate_band(band: tuple[float, float], period: np.ndarray, start: int, stop: int,
+                   n_times: int, dt: float, dj: float, s0: float, j1_option: int | None,
+                   max_scale: float | None) -> None:
     """Raise ValueError unless the grid covers ``band`` with valid cells."""
     lo, hi = band
     span = f"[{period[0]:.4g}, {period[-1]:.4g}] s"
@@ -327,7 +364,7 @@ def _validate_band(band: tuple[float, float], period: np.ndarray, coi: np.ndarra
     if lo < period[0] / 2.0**dj:
         raise ValueError(f"band ({lo:g}, {hi:g}) s starts below the wavelet grid's shortest "
                          f"period {period[0]:.4g} s; lower s0 (smallest scale)")
-    if not np.any(period[stop - 1] < coi):
+    if not period[stop - 1] < _max_coi(n_times, dt):     # no cell outside the cone
         raise ValueError(f"at {n_times} samples ({n_times * dt:.6g} s) no cell of the band's "
                          f"longest period {period[stop - 1]:.4g} s lies outside the cone of "
                          f"influence; {need()}")
