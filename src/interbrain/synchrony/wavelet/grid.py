@@ -17,8 +17,8 @@ import numpy as np
 from ..._check import check_option
 from .decimation import largest_step
 from .fft import FFTLibrary, fft_library
-from .scales import (FOURIER_FACTOR, MORLET_W0, _max_coi, band_row_range, check_band,
-                     cone_of_influence, fast_fft_length, fft_length, grid_options,
+from .scales import (FOURIER_FACTOR, MORLET_W0, band_row_range, check_band,
+                     cone_of_influence, fast_fft_length, fft_length, grid_options, max_coi,
                      min_samples_for_band, scale_smoothing_kernel, wavelet_scales)
 
 #: Gaussian time-filter weights below this are treated as zero. The dropped terms are
@@ -364,7 +364,7 @@ def _validate_band(band: tuple[float, float], period: np.ndarray, start: int, st
     if lo < period[0] / 2.0**dj:
         raise ValueError(f"band ({lo:g}, {hi:g}) s starts below the wavelet grid's shortest "
                          f"period {period[0]:.4g} s; lower s0 (smallest scale)")
-    if not period[stop - 1] < _max_coi(n_times, dt):     # no cell outside the cone
+    if not period[stop - 1] < max_coi(n_times, dt):     # no cell outside the cone
         raise ValueError(f"at {n_times} samples ({n_times * dt:.6g} s) no cell of the band's "
                          f"longest period {period[stop - 1]:.4g} s lies outside the cone of "
                          f"influence; {need()}")

@@ -133,7 +133,8 @@ def cone_of_influence(n_times: int, dt: float) -> np.ndarray:
     return COI_FACTOR * dt * ramp
 
 
-def _max_coi(n_times: int, dt: float) -> float:
+def max_coi(n_times: int, dt: float) -> float:
+    """Largest value of :func:`cone_of_influence` (seconds), without computing it."""
     return COI_FACTOR * dt * max(math.floor((n_times - 1) / 2), 1e-5)
 
 
@@ -214,7 +215,7 @@ def _band_ok(n_times: int, dt: float, dj: float, s0: float | None, j1: int | Non
     start, stop = band_row_range(period, band)
     if stop == start or period[-1] * 2.0**dj_ < band[1]:
         return False
-    return bool(period[stop - 1] < _max_coi(n_times, dt))
+    return bool(period[stop - 1] < max_coi(n_times, dt))
 
 
 def min_samples_for_band(dt: float, band: tuple[float, float], *, dj: float = 1 / 12,
