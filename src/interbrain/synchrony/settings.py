@@ -131,8 +131,9 @@ class AnalysisSettings:
         FFT library of the wavelet transforms and smoothing: ``"scipy"`` (default,
         :mod:`scipy.fft`) or ``"ducc0"`` (optional, ``pip install 'interbrain[ducc0]'``):
         ducc0 computes the double-precision FFTs (precision ``"float64"``) 1.1-1.8x
-        faster on one core (``benchmarks/fft_libraries.py``), the same results to round-off (tested within 1e-13); the
-        single-precision ones stay with scipy, which is faster for them. ducc0 is
+        faster on one core (``benchmarks/fft_libraries.py``), the same results to
+        round-off (tested within 1e-13); the single-precision ones stay with scipy,
+        which is faster for them. ducc0 is
         GPL-2.0-or-later. See :mod:`interbrain.synchrony.wavelet.fft`.
     """
 

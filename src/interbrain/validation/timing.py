@@ -41,7 +41,7 @@ class _BandRule:
         self.band, self.precision = band, precision
         self.need: dict[float, int | None] = {}
 
-    def _build(self, n: int, dt: float) -> str | None:
+    def _check(self, n: int, dt: float) -> str | None:
         # the grid's checks only: its arrays grow with n, and the minimum length of a
         # band of long periods can be millions of samples (fuzzing found one that
         # allocated tens of GiB)
@@ -57,11 +57,11 @@ class _BandRule:
         if rate not in self.need:
             m = min_samples_for_band(dt, self.band)
             # a band the grid refuses at every length (e.g. below its shortest period)
-            self.need[rate] = m if m is not None and self._build(m, dt) is None else None
+            self.need[rate] = m if m is not None and self._check(m, dt) is None else None
         m = self.need[rate]
         if m is not None and n >= m:
             return None
-        return self._build(n, dt)
+        return self._check(n, dt)
 
     def seconds(self) -> dict[float, float | None]:
         return {rate: (m / rate if m is not None else None) for rate, m in self.need.items()}

@@ -160,10 +160,10 @@ class WaveletGrid:
         Raises
         ------
         ValueError
-            Invalid options (or an FFT library that is not installed); a band that lies outside the grid's periods, that reaches
-            more than one scale step beyond the grid, or whose longest period has no
-            cell outside the cone of influence (the recording is too short; the message
-            gives the minimum number of samples).
+            Invalid options (or an FFT library that is not installed); a band that lies
+            outside the grid's periods, that reaches more than one scale step beyond the
+            grid, or whose longest period has no cell outside the cone of influence (the
+            recording is too short; the message gives the minimum number of samples).
         """
         o = _checked_options(n_times, dt, dj, s0, j1, max_scale, band, dtype, fft)
         n_times, dt, dj, s0, j1, band = o.n_times, o.dt, o.dj, o.s0, o.j1, o.band

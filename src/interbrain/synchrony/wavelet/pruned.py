@@ -50,7 +50,7 @@ _LOCK = threading.Lock()
 
 __all__ = ["PrunedRows", "pruned_forward_combine", "pruned_inverse_scatter",
            "pruned_inverse_scatter_positive", "pruned_length", "pruned_pair_plan",
-           "pruned_twiddles", "transform_blocks"]
+           "pruned_twiddles", "split_runs", "transform_blocks"]
 
 
 def pruned_length(n_bins: int, m: int, *, positive: bool = False) -> int:
@@ -108,6 +108,38 @@ class PrunedRows:
         return cls(row0, row1, int(n_bins), M, L, pruned_twiddles(n_bins, L, m, dtype))
 
 
+def split_runs(need: np.ndarray, start: int, stop: int, m: int, dtype: type, *,
+               positive: bool = False, most_rows: int | None = None) -> list[PrunedRows]:
+    """Rows ``start:stop``, each split by its own bins ``need[row]``
+    (:func:`pruned_length` of an ``m``-point FFT), as runs of rows with one split (at
+    most ``most_rows`` rows each), each keeping the most bins of its rows.
+
+    Parameters
+    ----------
+    need : numpy.ndarray of int
+        Bins per row (indexed by row).
+    start, stop : int
+    m : int
+        The full FFT length, a power of two.
+    dtype : type
+        Complex type of the twiddles.
+    positive : bool, default False
+        One-sided spectra (see :func:`pruned_length`).
+    most_rows : int, optional
+        Most rows per run.
+
+    Returns
+    -------
+    list of PrunedRows
+        In order, covering ``start:stop`` (``L == 1``: the full FFT).
+    """
+    split = [m // pruned_length(int(k), m, positive=positive) for k in need]
+    step = most_rows or max(stop - start, 1)
+    return [PrunedRows.build(r0, min(r0 + step, b), int(need[r0:min(r0 + step, b)].max()),
+                             m, dtype, positive=positive)
+            for a, b, _ in equal_runs(split, start, stop) for r0 in range(a, b, step)]
+
+
 def _unsplit(row0: int, row1: int, n_bins: int, m: int, dtype: type) -> PrunedRows:
     """Rows whose FFTs stay whole (``L == 1``)."""
     return PrunedRows(row0, row1, int(n_bins), m, 1, np.ones((1, 1), dtype=dtype))
@@ -156,16 +188,11 @@ def pruned_pair_plan(plan: SmoothPlan, dtype: type, *, prune: bool = True
             return ([_unsplit(0, plan.n_rows, 1, m, dtype)],
                     [_unsplit(g.band0, g.band1, g.n_pos, m, dtype) for g in plan.groups])
         k_row = row_filter_bins(plan.grid)
-
-        def runs(need: np.ndarray, a: int, b: int) -> list[PrunedRows]:
-            split = [m // pruned_length(int(k), m) for k in need]
-            return [PrunedRows.build(r0, r1, int(need[r0:r1].max()), m, dtype)
-                    for r0, r1, _ in equal_runs(split, a, b)]
-
-        forward = runs(k_row, 0, plan.n_rows)
+        forward = split_runs(k_row, 0, plan.n_rows, m, dtype)
         need = np.array([plan.band_row_bins(k_row, i) for i in range(plan.n_band)],
                         dtype=np.int64)
-        inverse = [pr for g in plan.groups for pr in runs(need, g.band0, g.band1)]
+        inverse = [pr for g in plan.groups
+                   for pr in split_runs(need, g.band0, g.band1, m, dtype)]
         return forward, inverse
 
     return _per_grid(plan.grid, ("pairs", np.dtype(dtype).str, prune), build)
@@ -198,17 +225,12 @@ def transform_blocks(grid: WaveletGrid, rows: int, *, prune: bool = True
         m = grid.n_fft
         d = np.abs(grid.daughter)
         support = leading_bins(d >= FILTER_FLOOR * d.max(axis=1, keepdims=True))
-        split = [1] * grid.n_rows
-        if prune and m & (m - 1) == 0:   # a power of two: every split M divides it
-            split = [m // pruned_length(int(k), m, positive=True) for k in support]
-        out: list[tuple[int, int, PrunedRows | None]] = []
-        for a, b, L in equal_runs(split, 0, grid.n_rows):
-            for r0 in range(a, b, rows):
-                r1 = min(r0 + rows, b)
-                out.append((r0, r1, None if L == 1 else PrunedRows.build(
-                    r0, r1, int(support[r0:r1].max()), m, grid.complex_dtype,
-                    positive=True)))
-        return out
+        if not (prune and m & (m - 1) == 0):   # a power of two: every split M divides it
+            return [(r0, min(r0 + rows, grid.n_rows), None)
+                    for r0 in range(0, grid.n_rows, rows)]
+        return [(pr.row0, pr.row1, None if pr.L == 1 else pr)
+                for pr in split_runs(support, 0, grid.n_rows, m, grid.complex_dtype,
+                                     positive=True, most_rows=rows)]
 
     return _per_grid(grid, ("transform", int(rows), prune), build)
 
