@@ -40,8 +40,9 @@ from .grid import FILTER_FLOOR, WaveletGrid
 from .smoothing import SmoothPlan, leading_bins, row_filter_bins
 
 #: Most columns ``L`` of a split: the FFT libraries' column FFTs slow down past it
-#: (scipy, one core: 119 us per 32768 points as 256 x 128, 168 us as 128 x 256; 280 and
-#: 351 us per 65536 points as 512 x 128 and 256 x 256).
+#: (``benchmarks/column_ffts.py``, scipy, one core: 118 us per 32768 points as
+#: 256 x 128, 164-190 us with more columns; 273 us per 65536 points as 512 x 128,
+#: 332-407 us with more).
 MAX_COLUMNS = 128
 
 #: Plans per grid (:func:`pruned_pair_plan`, :func:`transform_blocks`).
